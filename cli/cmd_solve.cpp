@@ -1,0 +1,59 @@
+// xbar solve [CONFIG] -o OUT.h5: solve the array for every input vector.
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "io/results.hpp"
+
+namespace xbar::cli {
+
+namespace {
+
+void print_summary(const io::RunConfig& c, const engine::ArrayResults& r, const std::string& out) {
+  double err_sum = 0;
+  std::size_t counted = 0;
+  double largest = 0;
+  for (double x : r.column_current_ideal.data) largest = std::max(largest, std::abs(x));
+  for (std::size_t k = 0; k < r.column_current.data.size(); ++k)
+    if (std::abs(r.column_current_ideal.data[k]) > 1e-3 * largest) {
+      const double e = r.column_current.data[k] / r.column_current_ideal.data[k] - 1;
+      err_sum += e * e;
+      ++counted;
+    }
+  fmt::print("solved {} x {} {} array, {} input vector(s): {} ({} Newton iterations, {:.3g} s)\n",
+             c.rows, c.cols, c.cell.is_sonos() ? "2t-sonos" : c.cell.has_select() ? "1t1r" : "1r",
+             r.column_current.rows, r.summary.methods, r.summary.newton_iterations, r.summary.solve_time);
+  fmt::print("column-current error vs ideal: rms {:.4g} %  (largest ideal column current {:.4g} A)\n",
+             counted ? 100 * std::sqrt(err_sum / counted) : 0.0, largest);
+  fmt::print("wrote {}\n", out);
+}
+
+}  // namespace
+
+Command add_solve(CLI::App& app) {
+  auto* cmd = app.add_subcommand("solve", "solve the array for every input vector, write HDF5");
+  auto args = std::make_shared<ConfigArgs>();
+  args->add_to(*cmd, "output HDF5 file (datasets: see docs/hdf5_schema.md)", true);
+  return {cmd, [args] {
+            const io::RunConfig config = args->load();
+            io::AtomicOutput output(args->output);
+            const io::Problem problem = io::build_problem(config);
+            const netlists::Crossbar crossbar(problem.spec);
+            engine::ArraySolver solver(crossbar, config.newton);
+            Progress progress("solving", !args->quiet);
+            const engine::ArrayResults results =
+                solver.solve(problem.inputs, [&](std::size_t d, std::size_t t) { progress(d, t); });
+            {
+              io::H5Writer h5(output.temp_path());
+              io::write_solve_results(h5, config, problem, results);
+              h5.close();
+            }
+            output.commit();
+            if (!args->quiet) print_summary(config, results, args->output);
+            return 0;
+          }};
+}
+
+}  // namespace xbar::cli

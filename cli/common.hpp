@@ -1,0 +1,36 @@
+#pragma once
+// What every array subcommand shares: the CONFIG argument (optional: the embedded default
+// study), repeated `--set section.key=value` overrides, and the output path.
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "io/config.hpp"
+
+namespace xbar::cli {
+
+struct ConfigArgs {
+  std::string config_path;             ///< empty: the embedded default study
+  std::vector<std::string> overrides;  ///< "section.key=value"
+  std::string output;
+  bool quiet = false;
+
+  /// Adds CONFIG, --set, -o (required or not) and --quiet to a subcommand.
+  void add_to(CLI::App& command, const std::string& output_help, bool output_required);
+  io::RunConfig load() const;
+};
+
+/// "\r  solving  12/16" on stderr while running, when stderr is a terminal.
+class Progress {
+ public:
+  Progress(std::string label, bool enabled);
+  void operator()(std::size_t done, std::size_t total);
+  ~Progress();
+
+ private:
+  std::string label_;
+  bool enabled_, printed_ = false;
+};
+
+}  // namespace xbar::cli

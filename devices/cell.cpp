@@ -1,0 +1,91 @@
+#include "devices/cell.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "devices/root_find.hpp"
+
+namespace xbar::devices {
+
+BranchCurrent transistor_branch(const EkvParams& p, double v_g, double v_d, double v_s) {
+  const EkvCurrent t = ekv_current(p, v_g, v_d, v_s);
+  return {t.i_ds + k_transistor_leak * (v_d - v_s), t.di_dvd + k_transistor_leak,
+          t.di_dvs - k_transistor_leak};
+}
+
+BranchCurrent storage_current(const CellModel& cell, double weight, double v_m, double v_bl) {
+  if (cell.is_sonos()) {
+    EkvParams sonos = cell.sonos;
+    sonos.vt = weight;
+    return transistor_branch(sonos, cell.v_wl, v_m, v_bl);
+  }
+  const TwoTerminalCurrent r = resistor_current(cell.resistor, weight, v_m - v_bl);
+  return {r.i, r.di_dv, -r.di_dv};
+}
+
+BranchCurrent select_current(const CellModel& cell, double v_gate, double v_row, double v_m) {
+  return transistor_branch(cell.select, v_gate, v_row, v_m);
+}
+
+namespace {
+
+// Bracket width that resolves v_m to a few ulp of the bias voltages.
+double voltage_tolerance(double a, double b) {
+  return 8 * std::numeric_limits<double>::epsilon() * std::max({std::abs(a), std::abs(b), 1e-3});
+}
+
+}  // namespace
+
+IsolatedCell isolated_cell(const CellModel& cell, double weight, double v_row, double v_bl) {
+  if (!cell.has_select() || cell.select_model == SelectModel::ideal || v_row == v_bl)
+    return {storage_current(cell, weight, v_row, v_bl).i, v_row};
+  // KCL at m: f(v_m) = I_select(row -> m) - I_storage(m -> bl) = 0, strictly decreasing in v_m,
+  // and of opposite signs at v_m = v_bl and v_m = v_row.
+  auto kcl = [&](double v_m) {
+    const BranchCurrent sel = select_current(cell, cell.v_on, v_row, v_m);
+    const BranchCurrent sto = storage_current(cell, weight, v_m, v_bl);
+    return std::pair{sel.i - sto.i, sel.di_db - sto.di_da};
+  };
+  const RootResult root = find_root(kcl, std::min(v_row, v_bl), std::max(v_row, v_bl),
+                                    voltage_tolerance(v_row, v_bl));
+  if (!root.converged)
+    throw std::runtime_error(fmt::format(
+        "isolated cell: internal node did not converge (weight {}, v_row {} V, v_bl {} V)", weight,
+        v_row, v_bl));
+  return {storage_current(cell, weight, root.x, v_bl).i, root.x};
+}
+
+double sonos_vt_for_current(const CellModel& cell, double i_target, double v_read) {
+  if (!(i_target > 0)) throw std::invalid_argument("sonos_vt_for_current: target must be > 0");
+  const double v_bl = 0.0;
+  // h(V_T) = ln I_cell(V_T) - ln I_target, with the exact derivative of the series cell:
+  // dI/dV_T = I_sel' * dv_m/dV_T,  dv_m/dV_T = dI_sto/dV_T / (I_sel' - dI_sto/dv_m),
+  // dI_sto/dV_T = -dI_sto/dV_G.
+  auto log_error = [&](double vt) {
+    const IsolatedCell c = isolated_cell(cell, vt, v_read, v_bl);
+    EkvParams sonos = cell.sonos;
+    sonos.vt = vt;
+    const double di_sto_dvt = -ekv_current(sonos, cell.v_wl, c.v_m, v_bl).di_dvg;
+    double di_dvt = di_sto_dvt;
+    if (cell.select_model == SelectModel::ekv) {
+      const double sel_m = select_current(cell, cell.v_on, v_read, c.v_m).di_db;
+      const double sto_m = storage_current(cell, vt, c.v_m, v_bl).di_da;
+      di_dvt = sel_m * di_sto_dvt / (sel_m - sto_m);
+    }
+    return std::pair{std::log(c.current) - std::log(i_target), di_dvt / c.current};
+  };
+  double lo = -3.0, hi = 3.0;  // current decreases with V_T; widen until the target is inside
+  for (int widen = 0; widen < 8 && log_error(lo).first < 0; ++widen) lo -= 3.0;
+  for (int widen = 0; widen < 8 && log_error(hi).first > 0; ++widen) hi += 3.0;
+  const RootResult root = find_root(log_error, lo, hi, 1e-15);
+  if (!root.converged || log_error(lo).first < 0 || log_error(hi).first > 0)
+    throw std::runtime_error(
+        fmt::format("program-verify: no V_T gives {} A at v_read {} V", i_target, v_read));
+  return root.x;
+}
+
+}  // namespace xbar::devices

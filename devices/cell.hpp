@@ -1,0 +1,58 @@
+#pragma once
+// One crossbar cell as a device: the series connection row node -> [select FET] -> m -> storage
+// element -> bit line, evaluated in isolation. Knows nothing of arrays; the array builder and
+// the ideal reference (design brief section 1) use it.
+//
+// Storage element: a resistor (weight = conductance G, S) or a SONOS transistor (weight = V_T, V;
+// drain = m, source = bit line, gate = v_wl). Every transistor carries G_leak drain-source.
+#include "devices/ekv.hpp"
+#include "devices/resistor.hpp"
+
+namespace xbar::devices {
+
+enum class CellKind { resistor_1r, select_resistor_1t1r, select_sonos_2t };
+enum class SelectModel { ekv, ideal };
+
+struct CellModel {
+  CellKind kind = CellKind::select_sonos_2t;
+  SelectModel select_model = SelectModel::ekv;
+  EkvParams select = select_defaults();
+  EkvParams sonos = sonos_defaults();  ///< vt is replaced by each cell's weight
+  ResistorLaw resistor;
+  double v_on = 1.1;   ///< select gate when the input bit is 1 (V)
+  double v_off = 0.0;  ///< select gate when the input bit is 0 (V)
+  double v_wl = 0.0;   ///< SONOS control gate (V)
+
+  bool has_select() const { return kind != CellKind::resistor_1r; }
+  bool is_sonos() const { return kind == CellKind::select_sonos_2t; }
+};
+
+/// Current a -> b of a two-terminal branch and its partials in both terminal voltages (a
+/// bulk-referenced transistor depends on each terminal, not only on the difference).
+struct BranchCurrent {
+  double i;      ///< A
+  double di_da;  ///< S
+  double di_db;  ///< S
+};
+
+/// Storage element m -> bit line, with its leak shunt for SONOS.
+BranchCurrent storage_current(const CellModel& cell, double weight, double v_m, double v_bl);
+/// Select FET row -> m at gate voltage v_gate, with its leak shunt.
+BranchCurrent select_current(const CellModel& cell, double v_gate, double v_row, double v_m);
+/// A transistor with a fixed gate as a branch drain -> source, with its leak shunt.
+BranchCurrent transistor_branch(const EkvParams& p, double v_g, double v_d, double v_s);
+
+struct IsolatedCell {
+  double current;  ///< row -> bit line (A)
+  double v_m;      ///< internal node (V); v_row for cells without a select FET
+};
+
+/// The cell alone between ideal sources: row node at v_row, bit line at v_bl, select gate at
+/// v_on. Solved to machine precision (bracketed Newton on v_m).
+IsolatedCell isolated_cell(const CellModel& cell, double weight, double v_row, double v_bl);
+
+/// Program-verify (design brief section 2): the V_T at which the isolated 2T cell conducts
+/// i_target at row v_read, bit line 0 V. Relative accuracy 1e-12 in current.
+double sonos_vt_for_current(const CellModel& cell, double i_target, double v_read);
+
+}  // namespace xbar::devices

@@ -1,0 +1,78 @@
+#include "devices/ekv.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace xbar::devices {
+
+double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
+namespace {
+
+struct InterpolationValue {
+  double f;      ///< F(v) = softplus(v/2)^2
+  double df_dv;  ///< softplus(v/2) * sigmoid(v/2)
+};
+
+// F and dF/dv share one exp: with h = v/2 and e = exp(-|h|),
+//   softplus(h) = max(h,0) + log1p(e),  sigmoid(h) = h > 0 ? 1/(1+e) : e/(1+e).
+InterpolationValue interpolation(double v) {
+  const double h = 0.5 * v;
+  const double e = std::exp(-std::abs(h));
+  const double sp = (h > 0 ? h : 0.0) + std::log1p(e);
+  const double sig = h > 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+  return {sp * sp, sp * sig};
+}
+
+}  // namespace
+
+EkvCurrent ekv_current(const EkvParams& p, double v_g, double v_d, double v_s) {
+  const double ut = k_thermal_voltage;
+  const double v_p = (v_g - p.vt + p.eta * (v_d - v_s)) / p.n;
+  const InterpolationValue fwd = interpolation((v_p - v_s) / ut);
+  const InterpolationValue rev = interpolation((v_p - v_d) / ut);
+  // dV_P/dV_G = 1/n, dV_P/dV_D = eta/n, dV_P/dV_S = -eta/n.
+  const double scale = p.i_s / ut;
+  const double d_vp = scale * (fwd.df_dv - rev.df_dv);
+  return {
+      .i_ds = p.i_s * (fwd.f - rev.f),
+      .di_dvg = d_vp / p.n,
+      .di_dvd = d_vp * p.eta / p.n + scale * rev.df_dv,
+      .di_dvs = -d_vp * p.eta / p.n - scale * fwd.df_dv,
+  };
+}
+
+double select_specific_current(double n, double beta) {
+  return 2.0 * n * beta * k_thermal_voltage * k_thermal_voltage;
+}
+
+EkvParams sonos_defaults() { return {.n = 1.40, .i_s = 250e-9, .eta = 0.04, .vt = 0.0}; }
+
+EkvParams select_defaults() {
+  return {.n = 1.30, .i_s = select_specific_current(1.30, 200e-6), .eta = 0.08, .vt = 0.45};
+}
+
+std::string ekv_spice_functions() {
+  // ngspice: no `**`/pow (they act on |x|), no ln of non-positive numbers; the three branches
+  // of ekvsp agree with log1p-based softplus to < 3e-10 (design brief section 2).
+  return fmt::format(
+      ".param ekv_ut={:.17g}\n"
+      ".func ekvsp(x) {{x > 30 ? x + exp(-x) : (x < -15 ? exp(x)*(1-0.5*exp(x)) : ln(1+exp(x)))}}\n"
+      ".func ekvff(v) {{ekvsp(0.5*v)*ekvsp(0.5*v)}}\n",
+      k_thermal_voltage);
+}
+
+std::string ekv_spice_current(const std::string& node_p, const std::string& node_d,
+                              const std::string& node_s, double i_s) {
+  return fmt::format("{:.17g}*(ekvff((V({})-V({}))/ekv_ut)-ekvff((V({})-V({}))/ekv_ut))", i_s,
+                     node_p, node_s, node_p, node_d);
+}
+
+std::string ekv_spice_pinchoff(const std::string& node_g, const std::string& node_d,
+                               const std::string& node_s, const EkvParams& p) {
+  return fmt::format("(V({})-({:.17g})+{:.17g}*(V({})-V({})))/{:.17g}", node_g, p.vt, p.eta, node_d,
+                     node_s, p.n);
+}
+
+}  // namespace xbar::devices

@@ -1,0 +1,61 @@
+#pragma once
+// EKV transistor law, bulk-referenced (bulk = 0 V), as fixed in design brief section 2:
+//
+//   V_P  = (V_G - V_T + eta (V_D - V_S)) / n
+//   F(v) = softplus(v/2)^2,        softplus(x) = ln(1 + e^x)
+//   I_DS = I_S [ F((V_P - V_S)/U_T) - F((V_P - V_D)/U_T) ]      (drain -> source)
+//
+// dF/dv = softplus(v/2) sigmoid(v/2). U_T is a fixed constant, never a temperature.
+// The SPICE text that computes the same law sits next to the C++ (ekv_spice_*), and a test
+// checks one against the other through ngspice.
+#include <string>
+
+namespace xbar::devices {
+
+inline constexpr double k_thermal_voltage = 0.025852;  ///< U_T (V), fixed
+inline constexpr double k_transistor_leak = 1e-15;     ///< G_leak drain-source shunt (S)
+
+struct EkvParams {
+  double n = 1.0;     ///< slope factor
+  double i_s = 0.0;   ///< specific current (A)
+  double eta = 0.0;   ///< DIBL coefficient
+  double vt = 0.0;    ///< threshold voltage (V)
+};
+
+/// Current and partial derivatives of one transistor at one bias point.
+struct EkvCurrent {
+  double i_ds;    ///< drain -> source current (A)
+  double di_dvg;  ///< dI/dV_G (S)
+  double di_dvd;  ///< dI/dV_D (S)
+  double di_dvs;  ///< dI/dV_S (S)
+};
+
+/// softplus(x) = ln(1 + e^x), exact and overflow-free over all finite x.
+double softplus(double x);
+
+/// EKV drain -> source current and its three partial derivatives (no leak shunt).
+EkvCurrent ekv_current(const EkvParams& p, double v_g, double v_d, double v_s);
+
+/// SONOS defaults of the brief: n = 1.40, I_S = 250 nA, eta = 0.04 (V_T from the level).
+EkvParams sonos_defaults();
+/// Select-FET defaults: n = 1.30, I_S = 2 n beta U_T^2 (beta = 200 uA/V^2), eta = 0.08, V_T = 0.45.
+EkvParams select_defaults();
+/// I_S of the select FET from its transconductance parameter beta (A/V^2).
+double select_specific_current(double n, double beta);
+
+/// `.param`/`.func` lines defining the law for ngspice: `ekvsp(x)` (softplus in ngspice's safe
+/// form, see the brief) and `ekvff(v)`. Emit once per deck.
+std::string ekv_spice_functions();
+
+/// B-source current expression for one transistor, given the name of the node that carries
+/// V_P (see ekv_spice_pinchoff) and the drain/source node names and I_S.
+std::string ekv_spice_current(const std::string& node_p, const std::string& node_d,
+                              const std::string& node_s, double i_s);
+
+/// B-source voltage expression for the auxiliary pinch-off node V_P. Carrying V_P on its own
+/// node keeps the expression tree small: ngspice expands `.func` calls textually, and the
+/// naive form repeats V_P's sub-expression 24 times per device (~120 kB each).
+std::string ekv_spice_pinchoff(const std::string& node_g, const std::string& node_d,
+                               const std::string& node_s, const EkvParams& p);
+
+}  // namespace xbar::devices

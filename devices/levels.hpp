@@ -1,0 +1,27 @@
+#pragma once
+// Weight levels (design brief section 2): L equally spaced currents (SONOS) or conductances
+// (resistor cells) between a minimum and a maximum, level 0 the lowest.
+//   SONOS:     I_k = I_min + k (I_max - I_min)/(L-1),  I_min = I_max / on_off
+//   resistor:  G_k = G_min + k (G_max - G_min)/(L-1),  G_min = G_max / on_off
+// A SONOS level is stored as the V_T that program-verify finds for I_k.
+#include <vector>
+
+#include "devices/cell.hpp"
+
+namespace xbar::devices {
+
+struct LevelSpec {
+  int levels = 128;
+  double max = 1.6e-6;    ///< I_max (A) or G_max (S)
+  double on_off = 1e7;    ///< max / min
+  double min() const { return max / on_off; }
+  /// Value of level k in [0, levels-1].
+  double value(int level) const {
+    return levels == 1 ? max : min() + level * (max - min()) / (levels - 1);
+  }
+};
+
+/// V_T of every SONOS level, by program-verify at row voltage v_read.
+std::vector<double> sonos_level_vts(const CellModel& cell, const LevelSpec& spec, double v_read);
+
+}  // namespace xbar::devices

@@ -1,0 +1,27 @@
+#pragma once
+// Resistor cell law (design brief section 2):
+//   linear:  I = G V
+//   sinh:    I = G V0 sinh(V / V0)      (V0 > 0; tends to the linear law as V0 -> infinity)
+// with V = V_a - V_b the voltage across the cell, I flowing a -> b.
+#include <string>
+
+namespace xbar::devices {
+
+struct ResistorLaw {
+  double v0 = 0.0;  ///< sinh scale voltage (V); 0 selects the linear law
+  bool is_linear() const { return v0 == 0.0; }
+};
+
+struct TwoTerminalCurrent {
+  double i;      ///< current a -> b (A)
+  double di_dv;  ///< dI/dV (S)
+};
+
+TwoTerminalCurrent resistor_current(const ResistorLaw& law, double g, double v);
+
+/// B-source current expression for the sinh law between nodes a and b (linear cells are plain
+/// R elements in a deck).
+std::string resistor_spice_current(const ResistorLaw& law, double g, const std::string& node_a,
+                                   const std::string& node_b);
+
+}  // namespace xbar::devices

@@ -1,0 +1,68 @@
+#include "engine/array_solver.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace xbar::engine {
+
+ArraySolver::ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options)
+    : crossbar_(crossbar), newton_(crossbar.circuit(), solver::make_klu_solver(), options) {}
+
+std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
+                                              std::vector<double>& guess,
+                                              solver::SolveStats& stats) {
+  const std::vector<double> fixed = crossbar_.fixed_voltages(input);
+  if (guess.size() != static_cast<std::size_t>(crossbar_.circuit().n_free))
+    guess = crossbar_.initial_guess(input);
+  stats = newton_.solve(fixed, guess);
+  if (!stats.converged) {
+    const std::string where =
+        stats.worst_node >= 0 ? crossbar_.describe(stats.worst_node) : std::string("unknown node");
+    throw SolveFailure(fmt::format(
+        "no solution: {} after {} Newton iterations; worst node {}, residual {:.3g} A ({})",
+        stats.method, stats.iterations, where, stats.max_residual, stats.detail));
+  }
+  return solver::full_voltages(guess, fixed);
+}
+
+ArrayResults ArraySolver::solve(const Matrix& inputs,
+                                const std::function<void(std::size_t, std::size_t)>& progress) {
+  const netlists::ArraySpec& spec = crossbar_.spec();
+  const std::size_t rows = spec.rows, cols = spec.cols;
+  ArrayResults out{Matrix(inputs.rows, cols), Matrix(inputs.rows, cols), Matrix(rows, cols),
+                   Matrix(rows, cols), Matrix(rows, cols), {}, {}};
+  std::vector<double> guess;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t v = 0; v < inputs.rows; ++v) {
+    solver::SolveStats stats;
+    // Warm start only between vectors of the same selection pattern would be ideal; any previous
+    // solution is still a far better start than the isolated-cell guess for 1r, so reuse it there.
+    if (spec.cell.has_select()) guess.clear();
+    const std::vector<double> voltages = solve_vector(inputs.row(v), guess, stats);
+    if (out.summary.methods.find(stats.method) == std::string::npos)
+      out.summary.methods += (out.summary.methods.empty() ? "" : ",") + stats.method;
+    out.summary.newton_iterations += stats.iterations;
+    out.summary.max_residual = std::max(out.summary.max_residual, stats.max_residual);
+    const std::vector<double> columns = crossbar_.column_currents(voltages);
+    const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
+    std::copy(columns.begin(), columns.end(), out.column_current.row(v).begin());
+    std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
+    if (v == 0) {
+      out.cell_current.data = crossbar_.cell_currents(voltages);
+      for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) {
+          out.v_col(i, j) = voltages[crossbar_.node(netlists::NodeKind::column, i, j)];
+          out.v_row(i, j) = voltages[crossbar_.node(netlists::NodeKind::row, i, j)];
+        }
+      out.voltages = voltages;
+    }
+    if (progress) progress(v + 1, inputs.rows);
+  }
+  out.summary.solve_time =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+}  // namespace xbar::engine

@@ -1,0 +1,64 @@
+#pragma once
+// Solves a crossbar for a batch of input vectors: one Newton solver per geometry (pattern and
+// symbolic factorisation built once), each vector warm-started from the previous solution.
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "netlists/crossbar.hpp"
+#include "solver/newton.hpp"
+
+namespace xbar::engine {
+
+/// Row-major matrix of doubles, the in-memory form of every 2-D dataset.
+struct Matrix {
+  std::size_t rows = 0, cols = 0;
+  std::vector<double> data;
+  Matrix() = default;
+  Matrix(std::size_t r, std::size_t c, double fill = 0.0) : rows(r), cols(c), data(r * c, fill) {}
+  double& operator()(std::size_t r, std::size_t c) { return data[r * cols + c]; }
+  double operator()(std::size_t r, std::size_t c) const { return data[r * cols + c]; }
+  std::span<const double> row(std::size_t r) const { return {data.data() + r * cols, cols}; }
+  std::span<double> row(std::size_t r) { return {data.data() + r * cols, cols}; }
+};
+
+/// Newton and every fallback failed: carries method, iterations, worst node and residual.
+struct SolveFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct SolverSummary {
+  std::string methods;        ///< distinct methods used, e.g. "newton" or "newton,gmin-stepping"
+  long newton_iterations = 0; ///< over all vectors
+  double max_residual = 0;    ///< A, over all vectors
+  double solve_time = 0;      ///< s, wall clock of all solves
+};
+
+struct ArrayResults {
+  Matrix column_current;        ///< [count, cols] A
+  Matrix column_current_ideal;  ///< [count, cols] A
+  Matrix cell_current;          ///< [rows, cols] A, input vector 0
+  Matrix v_col, v_row;          ///< [rows, cols] V, input vector 0
+  std::vector<double> voltages; ///< every circuit node, input vector 0
+  SolverSummary summary;
+};
+
+class ArraySolver {
+ public:
+  ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options);
+
+  /// Solves every row of inputs ([count, rows]). progress(done, total) is called after each.
+  ArrayResults solve(const Matrix& inputs,
+                     const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+  /// Full node voltages for one input vector, warm-started from guess if non-empty.
+  std::vector<double> solve_vector(std::span<const double> input, std::vector<double>& guess,
+                                   solver::SolveStats& stats);
+
+ private:
+  const netlists::Crossbar& crossbar_;
+  solver::NewtonSolver newton_;
+};
+
+}  // namespace xbar::engine

@@ -1,0 +1,72 @@
+#pragma once
+// The TOML configuration of an array run (design brief section 4): parsed once, validated whole
+// (unknown keys with a did-you-mean first, then types and ranges), with command-line overrides
+// `key=value` applied before validation so that they are checked the same way.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "devices/cell.hpp"
+#include "devices/levels.hpp"
+#include "io/errors.hpp"
+#include "netlists/crossbar.hpp"
+#include "solver/newton.hpp"
+
+namespace xbar::io {
+
+struct WeightsConfig {
+  std::string source = "random";        ///< random | file
+  std::uint64_t seed = 1;
+  std::string distribution = "uniform"; ///< uniform | laplace | normal
+  double clip_quantile = 0.999;
+  std::string file, dataset;
+  std::string kind = "level";           ///< level | vt | conductance
+};
+
+struct InputsConfig {
+  std::string source = "random";  ///< random | file
+  int count = 1;
+  double activity = 0.5;          ///< fraction of 1 bits (select cells)
+  std::uint64_t seed = 2;
+  std::string file, dataset;
+};
+
+struct CheckConfig {
+  double tolerance = 1e-6;    ///< relative column-current difference
+  long max_cells = 64 * 64;   ///< size guard for ngspice
+};
+
+struct RunConfig {
+  std::string path;   ///< file the config came from ("<defaults>" if none)
+  std::string text;   ///< effective configuration as TOML text (overrides applied)
+  int rows = 64, cols = 64;
+  devices::CellModel cell;
+  netlists::LineResistance lines;
+  double v_sense = 0.0, v_read = 0.1;
+  std::optional<double> r_hat_p;
+  devices::LevelSpec sonos_levels{128, 1.6e-6, 1e7};
+  devices::LevelSpec resistor_levels{128, 1e-4, 100};
+  WeightsConfig weights;
+  InputsConfig inputs;
+  solver::NewtonOptions newton;
+  CheckConfig check;
+
+  /// G_max of the cell law: i_max / v_read for SONOS, g_max for resistor cells.
+  double g_max() const;
+  const devices::LevelSpec& levels() const {
+    return cell.is_sonos() ? sonos_levels : resistor_levels;
+  }
+};
+
+/// Parses TOML text (path names it in messages), applies overrides "key=value" (value in TOML
+/// syntax; a bare word is taken as a string) and validates. Throws InputError.
+RunConfig parse_config(const std::string& text, const std::string& path,
+                       const std::vector<std::string>& overrides = {});
+/// Reads the file, then parse_config.
+RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+/// Every key the config accepts, "section.key", for --help and did-you-mean.
+const std::vector<std::string>& known_config_keys();
+
+}  // namespace xbar::io

@@ -1,0 +1,57 @@
+#pragma once
+// HDF5 in and out: 2-D float64 datasets (row-major), string and number attributes. Output goes
+// to a temporary name in the destination folder and is renamed on commit, so a failed or
+// interrupted run never leaves a partial file and never touches an existing one.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/array_solver.hpp"
+#include "io/errors.hpp"
+
+namespace xbar::io {
+
+using engine::Matrix;
+
+/// Reads a numeric 2-D dataset (any integer or float type) as float64. Throws InputError naming
+/// the file and dataset: missing file, not HDF5, missing dataset, wrong rank.
+Matrix read_matrix(const std::string& file, const std::string& dataset);
+
+/// A file to be written under a temporary name and renamed onto `path` by commit().
+/// Until then, destruction (or an interrupt, see interrupt.hpp) removes the temporary.
+class AtomicOutput {
+ public:
+  explicit AtomicOutput(std::string path);
+  ~AtomicOutput();
+  AtomicOutput(const AtomicOutput&) = delete;
+  AtomicOutput& operator=(const AtomicOutput&) = delete;
+
+  const std::string& temp_path() const { return temp_; }
+  const std::string& path() const { return path_; }
+  void commit();
+
+ private:
+  std::string path_, temp_;
+  bool committed_ = false;
+};
+
+class H5Writer {
+ public:
+  explicit H5Writer(const std::string& file);  ///< creates (truncates) the file
+  ~H5Writer();
+  H5Writer(const H5Writer&) = delete;
+  H5Writer& operator=(const H5Writer&) = delete;
+
+  /// Writes a dataset, creating intermediate groups ("/columns/current").
+  void write(const std::string& name, const Matrix& m);
+  void write(const std::string& name, const std::vector<double>& v);
+  void attribute(const std::string& name, const std::string& value);
+  void attribute(const std::string& name, double value);
+  void close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace xbar::io

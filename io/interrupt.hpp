@@ -1,0 +1,13 @@
+#pragma once
+// Ctrl-C (SIGINT) and SIGTERM during a long run: the temporary output files registered here are
+// removed before the process exits with status 130, so no partial output is left behind.
+#include <string>
+
+namespace xbar::io {
+
+/// Installs the handlers (idempotent).
+void install_interrupt_handlers();
+void register_temporary(const std::string& path);
+void unregister_temporary(const std::string& path);
+
+}  // namespace xbar::io

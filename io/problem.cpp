@@ -1,0 +1,143 @@
+#include "io/problem.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "io/hdf5_file.hpp"
+
+namespace xbar::io {
+
+namespace {
+
+// Portable draws: the same seed gives the same numbers with any standard library.
+class Random {
+ public:
+  explicit Random(std::uint64_t seed) : engine_(seed) {}
+  double unit() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }  // [0, 1)
+  double laplace() {
+    const double u = unit() - 0.5;
+    return (u < 0 ? 1.0 : -1.0) * std::log1p(-2 * std::abs(u));
+  }
+  double normal() {  // Box-Muller, one of the pair
+    const double u1 = 1.0 - unit(), u2 = unit();
+    return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+  }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+Matrix random_levels(const RunConfig& c) {
+  const int L = c.levels().levels;
+  Matrix levels(c.rows, c.cols);
+  Random rng(c.weights.seed);
+  if (c.weights.distribution == "uniform") {
+    for (double& x : levels.data) x = std::min(L - 1, static_cast<int>(rng.unit() * L));
+    return levels;
+  }
+  // Zero-peaked magnitudes: draw, normalise by the clip quantile of |w|, clip to [0, 1].
+  std::vector<double> w(levels.data.size());
+  for (double& x : w) x = std::abs(c.weights.distribution == "laplace" ? rng.laplace() : rng.normal());
+  std::vector<double> sorted = w;
+  const std::size_t q = std::min(sorted.size() - 1, static_cast<std::size_t>(
+                                                        std::ceil(c.weights.clip_quantile * sorted.size())) - 1);
+  std::nth_element(sorted.begin(), sorted.begin() + q, sorted.end());
+  const double scale = sorted[q] > 0 ? sorted[q] : 1.0;
+  for (std::size_t k = 0; k < w.size(); ++k)
+    levels.data[k] = std::lround(std::min(w[k] / scale, 1.0) * (L - 1));
+  return levels;
+}
+
+void check_shape(const Matrix& m, std::size_t rows, std::size_t cols, const std::string& file,
+                 const std::string& dataset, const char* what) {
+  if (m.rows != rows || m.cols != cols)
+    throw InputError(fmt::format("{}: dataset '{}' is {} x {}, expected {} x {} ({})", file, dataset,
+                                 m.rows, m.cols, rows, cols, what));
+}
+
+// First element that fails ok(), reported with its index.
+template <class Ok>
+void check_values(const Matrix& m, const std::string& file, const std::string& dataset, Ok&& ok,
+                  std::string_view allowed) {
+  for (std::size_t k = 0; k < m.data.size(); ++k)
+    if (!ok(m.data[k]))
+      throw InputError(fmt::format("{}: dataset '{}' [{}, {}] = {}: {}", file, dataset, k / m.cols,
+                                   k % m.cols, m.data[k], allowed));
+}
+
+Matrix weights_from_file(const RunConfig& c) {
+  const WeightsConfig& w = c.weights;
+  Matrix m = read_matrix(w.file, w.dataset);
+  check_shape(m, c.rows, c.cols, w.file, w.dataset, "array.rows x array.cols");
+  if (w.kind == "level") {
+    const int L = c.levels().levels;
+    check_values(m, w.file, w.dataset, [L](double x) { return x >= 0 && x <= L - 1 && x == std::floor(x); },
+                 fmt::format("levels must be integers in [0, {}]", L - 1));
+  } else if (w.kind == "vt") {
+    check_values(m, w.file, w.dataset, [](double x) { return std::isfinite(x); }, "V_T must be finite");
+  } else {
+    check_values(m, w.file, w.dataset, [](double x) { return std::isfinite(x) && x > 0; },
+                 "conductances must be finite and > 0");
+  }
+  return m;
+}
+
+Matrix physical_from_levels(const RunConfig& c, const Matrix& levels) {
+  Matrix physical(levels.rows, levels.cols);
+  if (c.cell.is_sonos()) {
+    const std::vector<double> vts = devices::sonos_level_vts(c.cell, c.sonos_levels, c.v_read);
+    for (std::size_t k = 0; k < levels.data.size(); ++k) physical.data[k] = vts[static_cast<int>(levels.data[k])];
+  } else {
+    for (std::size_t k = 0; k < levels.data.size(); ++k)
+      physical.data[k] = c.resistor_levels.value(static_cast<int>(levels.data[k]));
+  }
+  return physical;
+}
+
+Matrix make_inputs(const RunConfig& c) {
+  const InputsConfig& in = c.inputs;
+  const bool bits = c.cell.has_select();
+  if (in.source == "file") {
+    Matrix m = read_matrix(in.file, in.dataset);
+    if (m.cols != static_cast<std::size_t>(c.rows) || m.rows == 0)
+      throw InputError(fmt::format("{}: dataset '{}' is {} x {}, expected count x {} (count x array.rows)",
+                                   in.file, in.dataset, m.rows, m.cols, c.rows));
+    if (bits)
+      check_values(m, in.file, in.dataset, [](double x) { return x == 0 || x == 1; },
+                   "inputs of select cells must be bits (0 or 1)");
+    else
+      check_values(m, in.file, in.dataset, [](double x) { return std::isfinite(x); }, "inputs must be finite");
+    return m;
+  }
+  Matrix m(in.count, c.rows);
+  Random rng(in.seed);
+  for (double& x : m.data) x = bits ? (rng.unit() < in.activity ? 1.0 : 0.0) : rng.unit();
+  return m;
+}
+
+}  // namespace
+
+Problem build_problem(const RunConfig& c) {
+  Problem p;
+  p.spec.rows = c.rows;
+  p.spec.cols = c.cols;
+  p.spec.cell = c.cell;
+  p.spec.lines = c.lines;
+  p.spec.v_read = c.v_read;
+  p.spec.v_sense = c.v_sense;
+  Matrix physical;
+  if (c.weights.source == "random" || c.weights.kind == "level") {
+    p.levels = c.weights.source == "random" ? random_levels(c) : weights_from_file(c);
+    physical = physical_from_levels(c, *p.levels);
+  } else {
+    physical = weights_from_file(c);
+  }
+  p.spec.weights = std::move(physical.data);
+  p.inputs = make_inputs(c);
+  return p;
+}
+
+}  // namespace xbar::io

@@ -1,0 +1,345 @@
+#include "netlists/crossbar.hpp"
+
+#include <numeric>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace xbar::netlists {
+
+std::string_view to_string(NodeKind kind) {
+  switch (kind) {
+    case NodeKind::driver: return "driver node a";
+    case NodeKind::row: return "row node r";
+    case NodeKind::internal: return "cell-internal node m";
+    case NodeKind::column: return "column node c";
+    case NodeKind::sense: return "sense node s";
+    case NodeKind::row_source: return "row source";
+    case NodeKind::sense_source: return "sense source";
+    case NodeKind::gate: return "select gate";
+    case NodeKind::word_line: return "word line";
+  }
+  return "node";
+}
+
+namespace {
+
+// Logical nodes, before merging: every node of section 1 has a fixed id.
+class LogicalNodes {
+ public:
+  LogicalNodes(int rows, int cols) : m_(rows), n_(cols) {}
+  int id(NodeKind kind, int i, int j) const {
+    const int mn = m_ * n_;
+    switch (kind) {
+      case NodeKind::driver: return i;
+      case NodeKind::row: return m_ + i * n_ + j;
+      case NodeKind::internal: return m_ + mn + i * n_ + j;
+      case NodeKind::column: return m_ + 2 * mn + i * n_ + j;
+      case NodeKind::sense: return m_ + 3 * mn + j;
+      case NodeKind::row_source: return m_ + 3 * mn + n_ + i;
+      case NodeKind::sense_source: return 2 * m_ + 3 * mn + n_ + j;
+      case NodeKind::gate: return 2 * m_ + 3 * mn + 2 * n_ + i;
+      case NodeKind::word_line: return 3 * m_ + 3 * mn + 2 * n_;
+    }
+    return -1;
+  }
+  int count() const { return 3 * m_ + 3 * m_ * n_ + 2 * n_ + 1; }
+  NodeLabel label(int id) const {
+    const int mn = m_ * n_;
+    if (id < m_) return {NodeKind::driver, id, -1};
+    id -= m_;
+    for (NodeKind k : {NodeKind::row, NodeKind::internal, NodeKind::column}) {
+      if (id < mn) return {k, id / n_, id % n_};
+      id -= mn;
+    }
+    if (id < n_) return {NodeKind::sense, -1, id};
+    id -= n_;
+    if (id < m_) return {NodeKind::row_source, id, -1};
+    id -= m_;
+    if (id < n_) return {NodeKind::sense_source, -1, id};
+    id -= n_;
+    if (id < m_) return {NodeKind::gate, id, -1};
+    return {NodeKind::word_line, -1, -1};
+  }
+
+ private:
+  int m_, n_;
+};
+
+std::string node_spice_name(const NodeLabel& l) {
+  switch (l.kind) {
+    case NodeKind::driver: return fmt::format("a_{}", l.row);
+    case NodeKind::row: return fmt::format("r_{}_{}", l.row, l.col);
+    case NodeKind::internal: return fmt::format("m_{}_{}", l.row, l.col);
+    case NodeKind::column: return fmt::format("c_{}_{}", l.row, l.col);
+    case NodeKind::sense: return fmt::format("s_{}", l.col);
+    case NodeKind::row_source: return fmt::format("vrow_{}", l.row);
+    case NodeKind::sense_source: return fmt::format("vsense_{}", l.col);
+    case NodeKind::gate: return fmt::format("g_{}", l.row);
+    case NodeKind::word_line: return "wl";
+  }
+  return "?";
+}
+
+bool is_source(NodeKind k) {
+  return k == NodeKind::row_source || k == NodeKind::sense_source || k == NodeKind::gate ||
+         k == NodeKind::word_line;
+}
+
+struct UnionFind {
+  std::vector<int> parent;
+  explicit UnionFind(int n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
+  int find(int x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  }
+  // The smaller id becomes the root, so a class is named after its first logical node; sources
+  // have the largest ids, so they are re-rooted explicitly below.
+  void unite(int a, int b) {
+    a = find(a), b = find(b);
+    if (a != b) parent[std::max(a, b)] = std::min(a, b);
+  }
+};
+
+}  // namespace
+
+// Collects wires and devices on logical ids, merges 0-ohm wires, then numbers the circuit nodes.
+class Crossbar::Builder {
+ public:
+  explicit Builder(Crossbar& xb) : xb_(xb), ids_(xb.spec_.rows, xb.spec_.cols), uf_(ids_.count()) {}
+
+  void build() {
+    add_lines();
+    add_cells();
+    number_nodes();
+    emit_elements();
+  }
+
+ private:
+  struct Wire {
+    int a, b;
+    double r;
+  };
+  struct Device {
+    int a, b, gate;  // gate = -1 for resistors
+    double weight;
+  };
+
+  int id(NodeKind k, int i, int j) const { return ids_.id(k, i, j); }
+  void wire(int a, int b, double r) {
+    if (r == 0) uf_.unite(a, b);
+    else wires_.push_back({a, b, r});
+  }
+
+  void add_lines() {
+    const ArraySpec& s = xb_.spec_;
+    for (int i = 0; i < s.rows; ++i) {
+      wire(id(NodeKind::row_source, i, 0), id(NodeKind::driver, i, 0), s.lines.r_driver);
+      for (int j = 0; j < s.cols; ++j)
+        wire(j == 0 ? id(NodeKind::driver, i, 0) : id(NodeKind::row, i, j - 1),
+             id(NodeKind::row, i, j), s.lines.r_row);
+    }
+    for (int j = 0; j < s.cols; ++j) {
+      for (int i = 0; i + 1 < s.rows; ++i)
+        wire(id(NodeKind::column, i, j), id(NodeKind::column, i + 1, j), s.lines.r_col);
+      wire(id(NodeKind::column, s.rows - 1, j), id(NodeKind::sense, 0, j), s.lines.r_col);
+      wire(id(NodeKind::sense, 0, j), id(NodeKind::sense_source, 0, j), s.lines.r_sense);
+    }
+  }
+
+  void add_cells() {
+    const ArraySpec& s = xb_.spec_;
+    for (int i = 0; i < s.rows; ++i)
+      for (int j = 0; j < s.cols; ++j) {
+        const int top = id(NodeKind::row, i, j), bottom = id(NodeKind::column, i, j);
+        const double weight = s.weights[static_cast<std::size_t>(i) * s.cols + j];
+        if (s.cell.has_select()) {
+          const int m = id(NodeKind::internal, i, j);
+          select_.push_back({top, m, id(NodeKind::gate, i, 0), 0.0});
+          storage_.push_back({m, bottom, s.cell.is_sonos() ? id(NodeKind::word_line, 0, 0) : -1, weight});
+        } else {
+          storage_.push_back({top, bottom, -1, weight});
+        }
+      }
+  }
+
+  void mark(int logical) { used_[uf_.find(logical)] = true; }
+
+  void number_nodes() {
+    const int count = ids_.count();
+    used_.assign(count, false);
+    fixed_class_.assign(count, -1);
+    for (const Wire& w : wires_) mark(w.a), mark(w.b);
+    for (const auto* list : {&select_, &storage_})
+      for (const Device& d : *list) {
+        mark(d.a), mark(d.b);
+        if (d.gate >= 0) mark(d.gate);
+      }
+    // Sources in a fixed order: V_row(i), V_sense(j), gate(i), word line.
+    std::vector<int> sources;
+    for (int l = 0; l < count; ++l)
+      if (is_source(ids_.label(l).kind) && used_[uf_.find(l)]) sources.push_back(l);
+    for (int l : sources) {
+      int& owner = fixed_class_[uf_.find(l)];
+      if (owner >= 0)
+        throw std::logic_error("crossbar: two sources merged by zero resistances");
+      owner = l;
+    }
+    std::vector<NodeIndex> index_of_class(count, -1);
+    NodeIndex next = 0;
+    for (int l = 0; l < count; ++l) {
+      const int root = uf_.find(l);
+      if (used_[root] && fixed_class_[root] < 0 && index_of_class[root] < 0) {
+        index_of_class[root] = next++;
+        xb_.labels_.push_back(ids_.label(l));
+      }
+    }
+    xb_.circuit_.n_free = next;
+    for (int l : sources) {
+      index_of_class[uf_.find(l)] = next++;
+      xb_.labels_.push_back(ids_.label(l));
+    }
+    xb_.circuit_.n_fixed = next - xb_.circuit_.n_free;
+    xb_.logical_to_node_.resize(count);
+    for (int l = 0; l < count; ++l) xb_.logical_to_node_[l] = index_of_class[uf_.find(l)];
+    for (const NodeLabel& label : xb_.labels_) xb_.names_.push_back(node_spice_name(label));
+  }
+
+  void emit_elements() {
+    solver::Circuit& c = xb_.circuit_;
+    const auto& node = xb_.logical_to_node_;
+    for (const Wire& w : wires_) c.wires.add(node[w.a], node[w.b], 1.0 / w.r);
+    const devices::CellModel& cell = xb_.spec_.cell;
+    if (cell.has_select()) {
+      xb_.select_group_ = static_cast<int>(c.transistors.size());
+      solver::TransistorGroup& sel = c.transistors.emplace_back();
+      sel.law = cell.select;
+      for (const Device& d : select_) sel.add(node[d.a], node[d.gate], node[d.b], cell.select.vt);
+    }
+    if (cell.is_sonos()) {
+      xb_.storage_group_ = static_cast<int>(c.transistors.size());
+      solver::TransistorGroup& son = c.transistors.emplace_back();
+      son.law = cell.sonos;
+      for (const Device& d : storage_) son.add(node[d.a], node[d.gate], node[d.b], d.weight);
+    } else {
+      xb_.storage_group_ = static_cast<int>(c.resistors.size());
+      solver::ResistorGroup& res = c.resistors.emplace_back();
+      res.law = cell.resistor;
+      for (const Device& d : storage_) res.add(node[d.a], node[d.b], d.weight);
+    }
+  }
+
+  Crossbar& xb_;
+  LogicalNodes ids_;
+  UnionFind uf_;
+  std::vector<Wire> wires_;
+  std::vector<Device> select_, storage_;
+  std::vector<bool> used_;
+  std::vector<int> fixed_class_;
+};
+
+Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
+  const std::size_t cells = static_cast<std::size_t>(spec_.rows) * spec_.cols;
+  if (spec_.rows < 1 || spec_.cols < 1 || spec_.weights.size() != cells)
+    throw std::invalid_argument("Crossbar: rows, cols >= 1 and one weight per cell required");
+  Builder(*this).build();
+  if (spec_.cell.has_select()) {
+    isolated_current_.resize(cells);
+    isolated_v_m_.resize(cells);
+    for (std::size_t k = 0; k < cells; ++k) {
+      const devices::IsolatedCell c =
+          devices::isolated_cell(spec_.cell, spec_.weights[k], spec_.v_read, spec_.v_sense);
+      isolated_current_[k] = c.current;
+      isolated_v_m_[k] = c.v_m;
+    }
+  }
+}
+
+NodeIndex Crossbar::node(NodeKind kind, int row, int col) const {
+  return logical_to_node_[LogicalNodes(spec_.rows, spec_.cols).id(kind, row, col)];
+}
+
+std::string Crossbar::describe(NodeIndex n) const {
+  const NodeLabel& l = labels_[n];
+  if (l.row >= 0 && l.col >= 0) return fmt::format("{}(row {}, column {})", to_string(l.kind), l.row, l.col);
+  if (l.row >= 0) return fmt::format("{} (row {})", to_string(l.kind), l.row);
+  if (l.col >= 0) return fmt::format("{} (column {})", to_string(l.kind), l.col);
+  return std::string(to_string(l.kind));
+}
+
+double Crossbar::row_voltage(std::span<const double> input, int row) const {
+  return spec_.cell.has_select() ? spec_.v_read : input[row] * spec_.v_read;
+}
+
+bool Crossbar::row_active(std::span<const double> input, int row) const {
+  return !spec_.cell.has_select() || input[row] != 0.0;
+}
+
+std::vector<double> Crossbar::fixed_voltages(std::span<const double> input) const {
+  std::vector<double> v(circuit_.n_fixed);
+  for (NodeIndex k = 0; k < circuit_.n_fixed; ++k) {
+    const NodeLabel& l = labels_[circuit_.n_free + k];
+    switch (l.kind) {
+      case NodeKind::row_source: v[k] = row_voltage(input, l.row); break;
+      case NodeKind::sense_source: v[k] = spec_.v_sense; break;
+      case NodeKind::gate: v[k] = row_active(input, l.row) ? spec_.cell.v_on : spec_.cell.v_off; break;
+      case NodeKind::word_line: v[k] = spec_.cell.v_wl; break;
+      default: throw std::logic_error("crossbar: fixed node that is not a source");
+    }
+  }
+  return v;
+}
+
+std::vector<double> Crossbar::initial_guess(std::span<const double> input) const {
+  std::vector<double> v(circuit_.n_free);
+  for (NodeIndex n = 0; n < circuit_.n_free; ++n) {
+    const NodeLabel& l = labels_[n];
+    switch (l.kind) {
+      case NodeKind::driver:
+      case NodeKind::row: v[n] = row_voltage(input, l.row); break;
+      case NodeKind::internal:
+        v[n] = row_active(input, l.row) ? isolated_v_m_[static_cast<std::size_t>(l.row) * spec_.cols + l.col]
+                                        : spec_.v_sense;
+        break;
+      default: v[n] = spec_.v_sense; break;
+    }
+  }
+  return v;
+}
+
+std::vector<double> Crossbar::column_currents(std::span<const double> voltages) const {
+  const solver::NodeCurrents currents = solver::node_currents(circuit_, voltages);
+  std::vector<double> out(spec_.cols);
+  for (int j = 0; j < spec_.cols; ++j)
+    out[j] = -currents.current_out[node(NodeKind::sense_source, 0, j)];
+  return out;
+}
+
+std::vector<double> Crossbar::cell_currents(std::span<const double> v) const {
+  const bool select = spec_.cell.has_select();
+  std::vector<double> out(spec_.weights.size());
+  for (int i = 0; i < spec_.rows; ++i)
+    for (int j = 0; j < spec_.cols; ++j) {
+      const std::size_t k = static_cast<std::size_t>(i) * spec_.cols + j;
+      const double v_top = v[node(select ? NodeKind::internal : NodeKind::row, i, j)];
+      out[k] = devices::storage_current(spec_.cell, spec_.weights[k], v_top, v[node(NodeKind::column, i, j)]).i;
+    }
+  return out;
+}
+
+std::vector<double> Crossbar::ideal_column_currents(std::span<const double> input) const {
+  std::vector<double> out(spec_.cols, 0.0);
+  for (int i = 0; i < spec_.rows; ++i) {
+    if (!row_active(input, i)) continue;
+    for (int j = 0; j < spec_.cols; ++j) {
+      const std::size_t k = static_cast<std::size_t>(i) * spec_.cols + j;
+      out[j] += spec_.cell.has_select()
+                    ? isolated_current_[k]
+                    : devices::isolated_cell(spec_.cell, spec_.weights[k], row_voltage(input, i),
+                                             spec_.v_sense).current;
+    }
+  }
+  return out;
+}
+
+}  // namespace xbar::netlists

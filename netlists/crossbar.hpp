@@ -1,0 +1,89 @@
+#pragma once
+// The crossbar as a circuit (design brief section 1). Rows i = 0..M-1 carry drivers at the left,
+// columns j = 0..N-1 end in sense amplifiers at the bottom:
+//
+//   V_row(i) -r_driver- a(i) -r_row- r(i,0) -r_row- r(i,1) ... r(i,N-1)       (open far end)
+//   c(0,j) -r_col- c(1,j) ... c(M-1,j) -r_col- s(j) -r_sense- V_sense(j)
+//   cell (i,j): r(i,j) -> [select FET, gate = input bit -> m(i,j)] -> storage -> c(i,j)
+//
+// A resistance of 0 merges its two nodes (never a 0-ohm element). Sources are grounded, so they
+// become fixed nodes of the solver's circuit: V_row(i), V_sense(j), the select gate of each row
+// and the SONOS word line. The column current I_j is the current into V_sense(j).
+#include <span>
+#include <string>
+#include <vector>
+
+#include "devices/cell.hpp"
+#include "solver/circuit.hpp"
+
+namespace xbar::netlists {
+
+using solver::NodeIndex;
+
+struct LineResistance {
+  double r_row = 0, r_col = 0, r_driver = 0, r_sense = 0;  ///< ohm, >= 0
+};
+
+struct ArraySpec {
+  int rows = 1, cols = 1;
+  devices::CellModel cell;
+  LineResistance lines;
+  double v_read = 0.1;   ///< V: row drive of select cells, full-scale input of 1r cells
+  double v_sense = 0.0;  ///< V: virtual ground of the sense amplifiers
+  std::vector<double> weights;  ///< per cell, row-major: V_T (V) for SONOS, G (S) for resistors
+};
+
+enum class NodeKind { driver, row, internal, column, sense, row_source, sense_source, gate, word_line };
+std::string_view to_string(NodeKind kind);
+
+/// Where a circuit node sits in the array (the first logical node merged into it).
+struct NodeLabel {
+  NodeKind kind;
+  int row = -1, col = -1;  ///< -1 where not applicable
+};
+
+class Crossbar {
+ public:
+  explicit Crossbar(ArraySpec spec);
+
+  const ArraySpec& spec() const { return spec_; }
+  const solver::Circuit& circuit() const { return circuit_; }
+
+  /// Whether the cells of this row take part for the given input (select bit 1; always for 1r).
+  bool row_active(std::span<const double> input, int row) const;
+  /// V_row(i): input * v_read for 1r cells, v_read for select cells.
+  double row_voltage(std::span<const double> input, int row) const;
+  /// Voltages of the fixed nodes (sources) for one input vector of length rows.
+  std::vector<double> fixed_voltages(std::span<const double> input) const;
+  /// Starting point for Newton: every node at its source's voltage, m at its isolated value.
+  std::vector<double> initial_guess(std::span<const double> input) const;
+
+  NodeIndex node(NodeKind kind, int row, int col) const;
+  const NodeLabel& label(NodeIndex node) const { return labels_[node]; }
+  std::string describe(NodeIndex node) const;  ///< "column node c(3, 7)" for messages
+  const std::string& spice_name(NodeIndex node) const { return names_[node]; }
+
+  /// Column currents (A) into V_sense(j), from full node voltages.
+  std::vector<double> column_currents(std::span<const double> voltages) const;
+  /// Storage-element currents (A) into c(i,j), row-major.
+  std::vector<double> cell_currents(std::span<const double> voltages) const;
+  /// Ideal column currents (section 1): sum of the active cells' isolated currents.
+  std::vector<double> ideal_column_currents(std::span<const double> input) const;
+
+  /// Element groups as built (for the SPICE deck writer): storage, select (may be absent).
+  int storage_group() const { return storage_group_; }
+  int select_group() const { return select_group_; }
+
+ private:
+  class Builder;
+  ArraySpec spec_;
+  solver::Circuit circuit_;
+  std::vector<NodeLabel> labels_;
+  std::vector<std::string> names_;
+  std::vector<NodeIndex> logical_to_node_;
+  std::vector<double> isolated_current_;  ///< per cell at V_row = v_read (select cells only)
+  std::vector<double> isolated_v_m_;
+  int storage_group_ = -1, select_group_ = -1;
+};
+
+}  // namespace xbar::netlists

@@ -1,0 +1,70 @@
+#pragma once
+// A DC circuit as the solver sees it: node voltages v[0..n_free) are unknowns, v[n_free..) are
+// fixed by ideal grounded sources (the excitation). Elements come in groups of one kind so that
+// devices are evaluated in batches (structure of arrays), never one virtual call per element.
+//
+// Sign convention: every branch current flows from its first terminal (a, or drain d) to its
+// second (b, or source s). The nodal residual f_i is the sum of branch currents *leaving* node i;
+// the circuit is solved when f_i = 0 at every free node (KCL).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "devices/ekv.hpp"
+#include "devices/resistor.hpp"
+
+namespace xbar::solver {
+
+using NodeIndex = std::int32_t;
+
+/// Linear conductances (wires): I = g (v_a - v_b).
+struct ConductanceGroup {
+  std::vector<NodeIndex> a, b;
+  std::vector<double> g;  ///< S, > 0
+  std::size_t size() const { return g.size(); }
+  void add(NodeIndex node_a, NodeIndex node_b, double conductance);
+};
+
+/// Resistor cells sharing one law (linear or sinh): I = law(g, v_a - v_b).
+struct ResistorGroup {
+  devices::ResistorLaw law;
+  std::vector<NodeIndex> a, b;
+  std::vector<double> g;  ///< S, > 0
+  std::size_t size() const { return g.size(); }
+  void add(NodeIndex node_a, NodeIndex node_b, double conductance);
+};
+
+/// EKV transistors sharing n, I_S, eta; V_T per instance. Each has its G_leak shunt d-s.
+struct TransistorGroup {
+  devices::EkvParams law;        ///< law.vt unused: see vt
+  std::vector<NodeIndex> d, g, s;
+  std::vector<double> vt;        ///< V
+  std::size_t size() const { return vt.size(); }
+  void add(NodeIndex drain, NodeIndex gate, NodeIndex source, double threshold);
+};
+
+struct Circuit {
+  NodeIndex n_free = 0;
+  NodeIndex n_fixed = 0;
+  ConductanceGroup wires;
+  std::vector<ResistorGroup> resistors;
+  std::vector<TransistorGroup> transistors;
+
+  NodeIndex n_nodes() const { return n_free + n_fixed; }
+  bool is_free(NodeIndex node) const { return node < n_free; }
+};
+
+/// Net current leaving every node (free and fixed), and its rounding scale: the sum of |g v|
+/// over both ends of every linear branch at the node plus |I| of every device branch. KCL
+/// holds at node i to rounding when |current_out[i]| <= 1e-12 scale[i] + 1e-18 A.
+struct NodeCurrents {
+  std::vector<double> current_out;  ///< A
+  std::vector<double> scale;        ///< A
+};
+NodeCurrents node_currents(const Circuit& circuit, std::span<const double> voltages);
+
+/// Full voltage vector: the unknowns followed by the fixed voltages.
+std::vector<double> full_voltages(std::span<const double> free_voltages,
+                                  std::span<const double> fixed_voltages);
+
+}  // namespace xbar::solver

@@ -1,0 +1,115 @@
+#include "solver/newton.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace xbar::solver {
+
+NewtonSolver::NewtonSolver(const Circuit& circuit, std::unique_ptr<LinearSolver> linear,
+                           NewtonOptions options)
+    : system_(circuit), linear_(std::move(linear)), options_(options) {
+  const auto n = static_cast<std::size_t>(circuit.n_free);
+  residual_.resize(n);
+  scale_.resize(n);
+  update_.resize(n);
+  jacobian_.resize(system_.pattern().nnz());
+  if (n > 0) linear_->analyze(system_.pattern());
+}
+
+NewtonSolver::RunResult NewtonSolver::run(std::span<const double> fixed, std::vector<double>& v,
+                                          double gmin) {
+  const NodeIndex n = system_.circuit().n_free;
+  std::copy(fixed.begin(), fixed.end(), v.begin() + n);
+  bool update_small = false;
+  for (int it = 0; it <= options_.max_iterations; ++it) {
+    system_.assemble(v, gmin, residual_, jacobian_, scale_);
+    bool residual_small = true;
+    for (NodeIndex i = 0; i < n && residual_small; ++i)
+      residual_small = std::abs(residual_[i]) <= options_.abstol + options_.residual_reltol * scale_[i];
+    if (residual_small && update_small) return {true, it};
+    if (it == options_.max_iterations) break;
+    linear_->factor(jacobian_);
+    for (NodeIndex i = 0; i < n; ++i) update_[i] = -residual_[i];
+    linear_->solve(update_);
+    double largest = 0;
+    for (NodeIndex i = 0; i < n; ++i) largest = std::max(largest, std::abs(update_[i]));
+    if (!std::isfinite(largest)) return {false, it + 1};
+    const double alpha = largest > options_.max_step ? options_.max_step / largest : 1.0;
+    update_small = alpha == 1.0;
+    for (NodeIndex i = 0; i < n; ++i) {
+      v[i] += alpha * update_[i];
+      update_small = update_small && std::abs(update_[i]) <= options_.vntol + options_.reltol * std::abs(v[i]);
+    }
+  }
+  return {false, options_.max_iterations};
+}
+
+void NewtonSolver::measure(SolveStats& stats, std::span<const double> v) {
+  system_.assemble(v, 0.0, residual_, jacobian_, scale_);
+  double worst_ratio = -1;
+  stats.max_residual = 0;
+  for (NodeIndex i = 0; i < system_.circuit().n_free; ++i) {
+    const double r = std::abs(residual_[i]);
+    stats.max_residual = std::max(stats.max_residual, r);
+    const double ratio = r / (options_.abstol + options_.residual_reltol * scale_[i]);
+    if (!(ratio <= worst_ratio)) {  // also catches NaN
+      worst_ratio = ratio;
+      stats.worst_node = i;
+    }
+  }
+}
+
+SolveStats NewtonSolver::solve(std::span<const double> fixed, std::span<double> v_free) {
+  const NodeIndex n = system_.circuit().n_free;
+  SolveStats stats;
+  std::vector<double> v = full_voltages(v_free, fixed);
+  const std::vector<double> initial = v;
+  auto attempt = [&](const char* method, auto&& body) {
+    if (stats.converged) return;
+    try {
+      stats.converged = body();
+    } catch (const SingularMatrix& e) {
+      stats.detail += fmt::format("{}: {}; ", method, e.what());
+      if (e.column >= 0) stats.worst_node = e.column;
+      stats.converged = false;
+    }
+    stats.method = method;
+    if (!stats.converged && stats.detail.find(method) == std::string::npos)
+      stats.detail += fmt::format("{}: no convergence; ", method);
+  };
+  auto newton_run = [&](std::span<const double> f, double gmin) {
+    const RunResult r = run(f, v, gmin);
+    stats.iterations += r.iterations;
+    return r.converged;
+  };
+  if (n == 0) {
+    stats.converged = true;
+    stats.method = "none (no free node)";
+    return stats;
+  }
+  attempt("newton", [&] { return newton_run(fixed, 0.0); });
+  if (options_.gmin_stepping)
+    attempt("gmin-stepping", [&] {
+      v = initial;
+      for (double gmin = 1e-2; gmin >= 1e-15; gmin *= 0.1)
+        if (!newton_run(fixed, gmin)) return false;
+      return newton_run(fixed, 0.0);
+    });
+  if (options_.source_stepping)
+    attempt("source-stepping", [&] {
+      std::fill(v.begin(), v.begin() + n, 0.0);
+      std::vector<double> scaled(fixed.size());
+      for (int step = 1; step <= 20; ++step) {
+        for (std::size_t k = 0; k < fixed.size(); ++k) scaled[k] = fixed[k] * step / 20.0;
+        if (!newton_run(scaled, 0.0)) return false;
+      }
+      return true;
+    });
+  measure(stats, v);
+  std::copy(v.begin(), v.begin() + n, v_free.begin());
+  return stats;
+}
+
+}  // namespace xbar::solver

@@ -1,0 +1,67 @@
+#pragma once
+// Newton-Raphson on the nodal equations f(v) = 0 (see nodal_system.hpp):
+//
+//   J(v_k) dv = -f(v_k),   v_{k+1} = v_k + alpha dv,   alpha = min(1, max_step / max|dv|)
+//
+// The step is damped so that no node moves more than max_step volts at once (the exponential
+// device laws overshoot otherwise). Converged when, at the same point, every free node has
+//   |f_i| <= abstol + residual_reltol * scale_i        (KCL to rounding, scale_i as in node_currents)
+//   |dv_i| <= vntol + reltol * |v_i|                   (the last full, undamped update)
+// If plain Newton fails, gmin stepping and then source stepping are tried; the method that
+// succeeded is reported, never silently.
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "solver/linear_solver.hpp"
+#include "solver/nodal_system.hpp"
+
+namespace xbar::solver {
+
+struct NewtonOptions {
+  int max_iterations = 100;        ///< per Newton run (each gmin / source step is one run)
+  double vntol = 1e-9;             ///< V
+  double reltol = 1e-9;            ///< relative update tolerance
+  double abstol = 1e-18;           ///< A
+  double residual_reltol = 1e-12;  ///< of each node's rounding scale
+  double max_step = 0.2;           ///< V per iteration
+  bool gmin_stepping = true;
+  bool source_stepping = true;
+};
+
+struct SolveStats {
+  bool converged = false;
+  std::string method;        ///< "newton", "gmin-stepping", "source-stepping" or what failed
+  int iterations = 0;        ///< Newton iterations, all stages
+  double max_residual = 0;   ///< A, largest |f_i| at the returned point
+  NodeIndex worst_node = -1; ///< node with the largest residual relative to its tolerance
+  std::string detail;        ///< what was tried, for failure messages
+};
+
+class NewtonSolver {
+ public:
+  NewtonSolver(const Circuit& circuit, std::unique_ptr<LinearSolver> linear, NewtonOptions options);
+
+  /// Solves for the free voltages; v_free holds the initial guess on entry and the solution
+  /// (or the last iterate, if !converged) on exit.
+  SolveStats solve(std::span<const double> fixed_voltages, std::span<double> v_free);
+
+  const NodalSystem& system() const { return system_; }
+  const NewtonOptions& options() const { return options_; }
+
+ private:
+  struct RunResult {
+    bool converged;
+    int iterations;
+  };
+  RunResult run(std::span<const double> fixed_voltages, std::vector<double>& v, double gmin);
+  void measure(SolveStats& stats, std::span<const double> v);
+
+  NodalSystem system_;
+  std::unique_ptr<LinearSolver> linear_;
+  NewtonOptions options_;
+  std::vector<double> residual_, jacobian_, scale_, update_;
+};
+
+}  // namespace xbar::solver

@@ -1,0 +1,87 @@
+// Device laws: analytic derivatives against finite differences, program-verify, the reference cell.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "devices/cell.hpp"
+#include "devices/levels.hpp"
+
+using namespace xbar::devices;
+
+namespace {
+
+// Central difference with a step relative to the scale of the voltages.
+template <class Fn>
+double central_difference(Fn&& fn, double x, double h = 1e-6) {
+  return (fn(x + h) - fn(x - h)) / (2 * h);
+}
+
+void check_ekv_partials(const EkvParams& p, double vg, double vd, double vs) {
+  const EkvCurrent e = ekv_current(p, vg, vd, vs);
+  const double fd_g = central_difference([&](double x) { return ekv_current(p, x, vd, vs).i_ds; }, vg);
+  const double fd_d = central_difference([&](double x) { return ekv_current(p, vg, x, vs).i_ds; }, vd);
+  const double fd_s = central_difference([&](double x) { return ekv_current(p, vg, vd, x).i_ds; }, vs);
+  // Finite differences carry rounding ~ eps*|I|/h; compare relative to the largest partial.
+  const double scale = std::max({std::abs(e.di_dvg), std::abs(e.di_dvd), std::abs(e.di_dvs)});
+  INFO("vg " << vg << " vd " << vd << " vs " << vs << " vt " << p.vt);
+  CHECK(std::abs(e.di_dvg - fd_g) <= 1e-6 * scale);
+  CHECK(std::abs(e.di_dvd - fd_d) <= 1e-6 * scale);
+  CHECK(std::abs(e.di_dvs - fd_s) <= 1e-6 * scale);
+}
+
+}  // namespace
+
+TEST_CASE("softplus is exact over the whole double range", "[devices]") {
+  CHECK(softplus(0.0) == Approx(std::log(2.0)).epsilon(1e-15));
+  CHECK(softplus(-800.0) == 0.0);                       // underflows cleanly, no NaN
+  CHECK(softplus(-40.0) == Approx(std::exp(-40.0)).epsilon(1e-12));
+  CHECK(softplus(800.0) == 800.0);
+  CHECK(softplus(5.0) == Approx(std::log1p(std::exp(5.0))).epsilon(1e-15));
+}
+
+TEST_CASE("EKV partial derivatives match central differences over the bias range", "[devices]") {
+  EkvParams sonos = sonos_defaults();
+  for (double vt : {0.519, 0.2, -0.205}) {  // level 0, mid, level 127
+    sonos.vt = vt;
+    for (double vd : {0.0, 0.03, 0.1})
+      for (double vs : {0.0, 0.002, 0.05}) check_ekv_partials(sonos, 0.0, vd, vs);
+  }
+  const EkvParams select = select_defaults();
+  for (double vg : {0.0, 1.1})
+    for (double vd : {0.0, 0.05, 0.1})
+      for (double vs : {0.0, 0.01, 0.099}) check_ekv_partials(select, vg, vd, vs);
+}
+
+TEST_CASE("the sinh resistor law has consistent derivative and linear limit", "[devices]") {
+  const ResistorLaw sinh_law{0.25};
+  for (double v : {-0.1, 0.0, 0.03, 0.1}) {
+    const auto r = resistor_current(sinh_law, 1e-4, v);
+    const double fd = central_difference([&](double x) { return resistor_current(sinh_law, 1e-4, x).i; }, v);
+    CHECK(r.di_dv == Approx(fd).epsilon(1e-7));
+  }
+  CHECK(resistor_current(ResistorLaw{}, 1e-4, 0.1).i == 1e-5);
+  CHECK(resistor_current(ResistorLaw{1e3}, 1e-4, 0.1).i == Approx(1e-5).epsilon(1e-8));
+}
+
+TEST_CASE("the reference 2T cell at V_T = -0.2054 V conducts 1.6000 uA", "[devices]") {
+  const CellModel cell;  // 2t-sonos, brief defaults
+  const IsolatedCell c = isolated_cell(cell, -0.2054, 0.1, 0.0);
+  CHECK(c.current == Approx(1.600026e-6).epsilon(1e-4));
+  // KCL at the internal node: the select FET and the SONOS carry the same current.
+  CHECK(select_current(cell, cell.v_on, 0.1, c.v_m).i == Approx(c.current).epsilon(1e-12));
+  // With the select gate off the cell only leaks.
+  CHECK(std::abs(storage_current(cell, -0.2054, 0.1, 0.0).i) > 1e-6);
+}
+
+TEST_CASE("program-verify gives the brief's V_T range and round-trips to I_k", "[devices]") {
+  const CellModel cell;
+  const LevelSpec spec{128, 1.6e-6, 1e7};
+  const std::vector<double> vts = sonos_level_vts(cell, spec, 0.1);
+  CHECK(vts.front() == Approx(0.519).margin(0.001));
+  CHECK(vts.back() == Approx(-0.205).margin(0.001));
+  for (int k = 0; k < spec.levels; ++k) {
+    INFO("level " << k);
+    CHECK(isolated_cell(cell, vts[k], 0.1, 0.0).current == Approx(spec.value(k)).epsilon(1e-9));
+    if (k > 0) CHECK(vts[k] < vts[k - 1]);
+  }
+}

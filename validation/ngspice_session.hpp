@@ -1,0 +1,82 @@
+#pragma once
+// In-process ngspice (libngspice, sharedspice.h) for DC operating points of small reference decks.
+//
+// libngspice is one global, non-reentrant simulator per process, so this wrapper is the one
+// piece of global state xbar allows: a single session, all calls serialised by its mutex.
+// ngspice's return codes say little; success is judged from its own output (SendChar/SendStat
+// lines) plus the presence of a non-empty "op" plot.
+//
+// Life of one run_operating_point(deck):
+//   ngSpice_Circ(lines) -> ngSpice_Command("op") -> judge output -> copy the op plot
+//   -> "remcirc" + "destroy all", so the next deck starts from an empty simulator.
+//
+// Sign convention (ngspice's): a voltage source's branch current is positive when current
+// flows into its + terminal, through the source, out of its - terminal. A 0 V sense source
+// written "VSENSE bl 0 0" therefore reports the current flowing from node bl into ground.
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace xbar::validation {
+
+/// A failed ngspice run; the message starts with "ngspice: " and carries ngspice's own lines.
+struct SpiceError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Every vector of one op plot, copied out of ngspice memory.
+struct SpiceOperatingPoint {
+  /// Keyed by lower-case ngspice name: "r_0_3" (node voltage, V), "vsense_2#branch" (A).
+  std::unordered_map<std::string, double> values;
+  double elapsed_s = 0.0;  ///< wall time of deck load + op (s)
+
+  /// V(node) in volts; node "0" is ground. Throws SpiceError if the node is not in the plot.
+  double voltage(std::string_view node) const;
+  /// i(source) in amperes (ngspice sign convention above). Throws SpiceError if absent.
+  double source_current(std::string_view source) const;
+};
+
+class NgspiceSession {
+ public:
+  /// The process-wide session; ngSpice_Init runs once, on first use.
+  static NgspiceSession& instance();
+
+  /// Loads `deck_text` (a SPICE netlist, first line = title), runs "op", returns the op plot.
+  /// A .control ... .endc block is removed before loading (its commands, e.g. `quit`, would run
+  /// at load time and can leave ngspice unusable); a missing ".end" is appended.
+  /// Throws SpiceError on any error-like ngspice line, on a missing/empty op plot, and for
+  /// every call once ngspice has requested to be unloaded (see last_output() for the details).
+  SpiceOperatingPoint run_operating_point(const std::string& deck_text);
+
+  /// ngspice's stdout/stderr/status lines of the last run, one per line, for diagnostics.
+  std::string last_output() const;
+
+  NgspiceSession(const NgspiceSession&) = delete;
+  NgspiceSession& operator=(const NgspiceSession&) = delete;
+
+ private:
+  NgspiceSession();
+
+  // ngspice callbacks (SendChar, SendStat, ControlledExit); `self` is this session.
+  static int on_output(char* line, int ngspice_id, void* self);
+  static int on_status(char* status, int ngspice_id, void* self);
+  static int on_unload_request(int status, bool immediate, bool on_quit, int ngspice_id, void* self);
+
+  void load(std::vector<std::string> deck_lines);
+  void command(const char* text);
+  void throw_if_failed() const;
+  SpiceOperatingPoint copy_op_plot() const;
+  void clear_circuit();
+
+  mutable std::mutex mutex_;
+  // Written by the callbacks, which ngspice calls synchronously from inside the ngspice calls
+  // made under mutex_: no extra locking needed.
+  std::vector<std::string> output_;
+  std::optional<int> exit_status_;  ///< set once ngspice asked to be unloaded; never cleared
+};
+
+}  // namespace xbar::validation
