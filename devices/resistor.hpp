@@ -19,8 +19,8 @@ struct TwoTerminalCurrent {
 
 TwoTerminalCurrent resistor_current(const ResistorLaw& law, double g, double v);
 
-/// B-source current expression for the sinh law between nodes a and b (linear cells are plain
-/// R elements in a deck).
+/// B-source current expression of the law between nodes a and b (decks use plain R elements
+/// for linear cells unless they are switched).
 std::string resistor_spice_current(const ResistorLaw& law, double g, const std::string& node_a,
                                    const std::string& node_b);
 

@@ -205,9 +205,10 @@ void read_devices(const Reader& r, RunConfig& c) {
   c.sonos_levels.max = r.positive("sonos.i_max", 1.6e-6);
   c.sonos_levels.on_off = r.number("sonos.on_off", 1e7, [](double x) { return x > 1; }, "must be a number > 1");
   const std::string model = r.choice("select.model", "ekv", {"ekv", "ideal", "table"});
-  if (model != "ekv")
-    throw InputError(fmt::format("{}: key 'select.model' = \"{}\": not implemented in this version "
-                                 "(only \"ekv\")", r.path(), model));
+  if (model == "table")
+    throw InputError(fmt::format("{}: key 'select.model' = \"table\": not implemented in this version "
+                                 "(\"ekv\" or \"ideal\")", r.path()));
+  c.cell.select_model = model == "ideal" ? devices::SelectModel::ideal : devices::SelectModel::ekv;
   c.cell.select.n = r.positive("select.n", 1.30);
   c.cell.select.i_s = devices::select_specific_current(c.cell.select.n, r.positive("select.beta", 200e-6));
   c.cell.select.eta = r.number("select.eta", 0.08);
@@ -219,9 +220,7 @@ void read_devices(const Reader& r, RunConfig& c) {
   c.cell.resistor.v0 = law == "sinh" ? r.positive("resistor.v0", 0.25) : 0.0;
   if (law == "linear" && r.find("resistor.v0"))
     throw InputError(fmt::format("{}: key 'resistor.v0' needs resistor.law = \"sinh\"", r.path()));
-  if (r.find("mapping.scheme"))
-    throw InputError(fmt::format("{}: key 'mapping.scheme': signed mapping is not implemented in this version",
-                                 r.path()));
+  c.mapping = engine::parse_mapping(r.choice("mapping.scheme", "", {"differential", "offset"}));
 }
 
 void read_sources(const Reader& r, RunConfig& c) {
@@ -231,7 +230,11 @@ void read_sources(const Reader& r, RunConfig& c) {
   w.distribution = r.choice("weights.distribution", "uniform", {"uniform", "laplace", "normal"});
   w.clip_quantile = r.number("weights.clip_quantile", 0.999, [](double q) { return q > 0 && q <= 1; },
                              "must be in (0, 1]");
-  w.kind = r.choice("weights.kind", "level", {"level", "vt", "conductance"});
+  const bool mapped = c.mapping != engine::MappingScheme::none;
+  w.kind = r.choice("weights.kind", mapped ? "real" : "level", {"level", "vt", "conductance", "real"});
+  if (mapped != (w.kind == "real"))
+    r.fail("weights.kind", r.find("weights.kind"),
+           mapped ? "must be \"real\" with a [mapping] section" : "\"real\" needs a [mapping] section");
   if (w.source == "file") {
     w.file = r.text("weights.file");
     w.dataset = r.text("weights.dataset");

@@ -9,6 +9,7 @@
 
 #include "devices/cell.hpp"
 #include "devices/levels.hpp"
+#include "engine/mapping.hpp"
 #include "io/errors.hpp"
 #include "netlists/crossbar.hpp"
 #include "solver/newton.hpp"
@@ -21,7 +22,7 @@ struct WeightsConfig {
   std::string distribution = "uniform"; ///< uniform | laplace | normal
   double clip_quantile = 0.999;
   std::string file, dataset;
-  std::string kind = "level";           ///< level | vt | conductance
+  std::string kind = "level";           ///< level | vt | conductance | real (with [mapping])
 };
 
 struct InputsConfig {
@@ -38,9 +39,10 @@ struct CheckConfig {
 };
 
 struct RunConfig {
+  engine::MappingScheme mapping = engine::MappingScheme::none;
   std::string path;   ///< file the config came from ("<defaults>" if none)
   std::string text;   ///< effective configuration as TOML text (overrides applied)
-  int rows = 64, cols = 64;
+  int rows = 64, cols = 64;  ///< cols: logical outputs when mapping, else physical columns
   devices::CellModel cell;
   netlists::LineResistance lines;
   double v_sense = 0.0, v_read = 0.1;
@@ -52,6 +54,7 @@ struct RunConfig {
   solver::NewtonOptions newton;
   CheckConfig check;
 
+  int physical_cols() const { return engine::physical_columns(mapping, cols); }
   /// G_max of the cell law: i_max / v_read for SONOS, g_max for resistor cells.
   double g_max() const;
   const devices::LevelSpec& levels() const {

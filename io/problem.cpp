@@ -30,24 +30,42 @@ class Random {
   std::mt19937_64 engine_;
 };
 
+// Zero-peaked signed weights: draw, divide by the clip quantile of |w| over the matrix, clip to
+// [-1, 1] (design brief section 7).
+Matrix zero_peaked(const RunConfig& c, std::size_t cols) {
+  Matrix w(c.rows, cols);
+  Random rng(c.weights.seed);
+  for (double& x : w.data) x = c.weights.distribution == "laplace" ? rng.laplace() : rng.normal();
+  std::vector<double> magnitude(w.data.size());
+  std::transform(w.data.begin(), w.data.end(), magnitude.begin(), [](double x) { return std::abs(x); });
+  const std::size_t rank = static_cast<std::size_t>(std::ceil(c.weights.clip_quantile * magnitude.size()));
+  const std::size_t q = std::clamp<std::size_t>(rank, 1, magnitude.size()) - 1;
+  std::nth_element(magnitude.begin(), magnitude.begin() + q, magnitude.end());
+  const double scale = magnitude[q] > 0 ? magnitude[q] : 1.0;
+  for (double& x : w.data) x = std::clamp(x / scale, -1.0, 1.0);
+  return w;
+}
+
+// Signed weights for a mapped array, uniform in [-1, 1] or zero-peaked.
+Matrix random_real(const RunConfig& c) {
+  if (c.weights.distribution != "uniform") return zero_peaked(c, c.cols);
+  Matrix w(c.rows, c.cols);
+  Random rng(c.weights.seed);
+  for (double& x : w.data) x = 2 * rng.unit() - 1;
+  return w;
+}
+
+// Levels of an unmapped array: uniform over the levels, or zero-peaked magnitudes.
 Matrix random_levels(const RunConfig& c) {
   const int L = c.levels().levels;
+  if (c.weights.distribution != "uniform") {
+    Matrix w = zero_peaked(c, c.cols);
+    for (double& x : w.data) x = std::lround(std::abs(x) * (L - 1));
+    return w;
+  }
   Matrix levels(c.rows, c.cols);
   Random rng(c.weights.seed);
-  if (c.weights.distribution == "uniform") {
-    for (double& x : levels.data) x = std::min(L - 1, static_cast<int>(rng.unit() * L));
-    return levels;
-  }
-  // Zero-peaked magnitudes: draw, normalise by the clip quantile of |w|, clip to [0, 1].
-  std::vector<double> w(levels.data.size());
-  for (double& x : w) x = std::abs(c.weights.distribution == "laplace" ? rng.laplace() : rng.normal());
-  std::vector<double> sorted = w;
-  const std::size_t q = std::min(sorted.size() - 1, static_cast<std::size_t>(
-                                                        std::ceil(c.weights.clip_quantile * sorted.size())) - 1);
-  std::nth_element(sorted.begin(), sorted.begin() + q, sorted.end());
-  const double scale = sorted[q] > 0 ? sorted[q] : 1.0;
-  for (std::size_t k = 0; k < w.size(); ++k)
-    levels.data[k] = std::lround(std::min(w[k] / scale, 1.0) * (L - 1));
+  for (double& x : levels.data) x = std::min(L - 1, static_cast<int>(rng.unit() * L));
   return levels;
 }
 
@@ -76,6 +94,9 @@ Matrix weights_from_file(const RunConfig& c) {
     const int L = c.levels().levels;
     check_values(m, w.file, w.dataset, [L](double x) { return x >= 0 && x <= L - 1 && x == std::floor(x); },
                  fmt::format("levels must be integers in [0, {}]", L - 1));
+  } else if (w.kind == "real") {
+    check_values(m, w.file, w.dataset, [](double x) { return std::isfinite(x) && std::abs(x) <= 1; },
+                 "real weights must be in [-1, 1]");
   } else if (w.kind == "vt") {
     check_values(m, w.file, w.dataset, [](double x) { return std::isfinite(x); }, "V_T must be finite");
   } else {
@@ -123,13 +144,18 @@ Matrix make_inputs(const RunConfig& c) {
 Problem build_problem(const RunConfig& c) {
   Problem p;
   p.spec.rows = c.rows;
-  p.spec.cols = c.cols;
   p.spec.cell = c.cell;
   p.spec.lines = c.lines;
   p.spec.v_read = c.v_read;
   p.spec.v_sense = c.v_sense;
+  p.spec.cols = c.physical_cols();
+  p.mapping = c.mapping;
   Matrix physical;
-  if (c.weights.source == "random" || c.weights.kind == "level") {
+  if (c.mapping != engine::MappingScheme::none) {
+    p.real_weights = c.weights.source == "random" ? random_real(c) : weights_from_file(c);
+    p.levels = engine::levels_from_real(c.mapping, *p.real_weights, c.levels().levels);
+    physical = physical_from_levels(c, *p.levels);
+  } else if (c.weights.source == "random" || c.weights.kind == "level") {
     p.levels = c.weights.source == "random" ? random_levels(c) : weights_from_file(c);
     physical = physical_from_levels(c, *p.levels);
   } else {

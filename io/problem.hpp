@@ -12,8 +12,10 @@ namespace xbar::io {
 using engine::Matrix;
 
 struct Problem {
-  netlists::ArraySpec spec;
-  std::optional<Matrix> levels;  ///< [rows, cols] when weights are levels
+  netlists::ArraySpec spec;      ///< spec.cols: physical columns
+  engine::MappingScheme mapping = engine::MappingScheme::none;
+  std::optional<Matrix> real_weights;  ///< [rows, logical cols] with a mapping
+  std::optional<Matrix> levels;  ///< [rows, physical cols] when weights are levels
   Matrix inputs;                 ///< [count, rows]
 };
 

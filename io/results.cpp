@@ -13,6 +13,12 @@ void write_solve_results(H5Writer& out, const RunConfig& config, const Problem& 
   physical.data = problem.spec.weights;
   out.write(problem.spec.cell.is_sonos() ? "/weights/vt" : "/weights/conductance", physical);
   if (problem.levels) out.write("/weights/level", *problem.levels);
+  if (problem.real_weights) {
+    out.write("/weights/real", *problem.real_weights);
+    out.write("/outputs/current", engine::signed_outputs(problem.mapping, r.column_current));
+    out.write("/outputs/ideal", engine::signed_outputs(problem.mapping, r.column_current_ideal));
+    out.attribute("mapping", engine::to_string(problem.mapping));
+  }
   out.write("/inputs", problem.inputs);
   out.attribute("config", config.text);
   out.attribute("xbar_version", std::string(k_xbar_version));

@@ -122,6 +122,7 @@ class Crossbar::Builder {
   };
   struct Device {
     int a, b, gate;  // gate = -1 for resistors
+    int enable;      // fixed node whose 1/0 voltage switches the element, or -1
     double weight;
   };
 
@@ -149,16 +150,21 @@ class Crossbar::Builder {
 
   void add_cells() {
     const ArraySpec& s = xb_.spec_;
+    const bool ideal = s.cell.has_select() && s.cell.select_model == devices::SelectModel::ideal;
     for (int i = 0; i < s.rows; ++i)
       for (int j = 0; j < s.cols; ++j) {
         const int top = id(NodeKind::row, i, j), bottom = id(NodeKind::column, i, j);
+        const int gate = id(NodeKind::gate, i, 0);
+        const int word_line = s.cell.is_sonos() ? id(NodeKind::word_line, 0, 0) : -1;
         const double weight = s.weights[static_cast<std::size_t>(i) * s.cols + j];
-        if (s.cell.has_select()) {
+        if (ideal) {  // the ideal select is an enable (1/0 on the gate node) on the storage element
+          storage_.push_back({top, bottom, word_line, gate, weight});
+        } else if (s.cell.has_select()) {
           const int m = id(NodeKind::internal, i, j);
-          select_.push_back({top, m, id(NodeKind::gate, i, 0), 0.0});
-          storage_.push_back({m, bottom, s.cell.is_sonos() ? id(NodeKind::word_line, 0, 0) : -1, weight});
+          select_.push_back({top, m, gate, -1, 0.0});
+          storage_.push_back({m, bottom, word_line, -1, weight});
         } else {
-          storage_.push_back({top, bottom, -1, weight});
+          storage_.push_back({top, bottom, -1, -1, weight});
         }
       }
   }
@@ -174,6 +180,7 @@ class Crossbar::Builder {
       for (const Device& d : *list) {
         mark(d.a), mark(d.b);
         if (d.gate >= 0) mark(d.gate);
+        if (d.enable >= 0) mark(d.enable);
       }
     // Sources in a fixed order: V_row(i), V_sense(j), gate(i), word line.
     std::vector<int> sources;
@@ -221,12 +228,19 @@ class Crossbar::Builder {
       solver::TransistorGroup& son = c.transistors.emplace_back();
       son.law = cell.sonos;
       for (const Device& d : storage_) son.add(node[d.a], node[d.gate], node[d.b], d.weight);
+      add_enables(son);
     } else {
       xb_.storage_group_ = static_cast<int>(c.resistors.size());
       solver::ResistorGroup& res = c.resistors.emplace_back();
       res.law = cell.resistor;
       for (const Device& d : storage_) res.add(node[d.a], node[d.b], d.weight);
+      add_enables(res);
     }
+  }
+
+  void add_enables(solver::Enables& group) const {
+    for (const Device& d : storage_)
+      if (d.enable >= 0) group.enable.push_back(xb_.logical_to_node_[d.enable]);
   }
 
   Crossbar& xb_;
@@ -243,7 +257,7 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
   if (spec_.rows < 1 || spec_.cols < 1 || spec_.weights.size() != cells)
     throw std::invalid_argument("Crossbar: rows, cols >= 1 and one weight per cell required");
   Builder(*this).build();
-  if (spec_.cell.has_select()) {
+  if (spec_.cell.has_select()) {  // V_row = v_read for every row: one isolated solve per cell
     isolated_current_.resize(cells);
     isolated_v_m_.resize(cells);
     for (std::size_t k = 0; k < cells; ++k) {
@@ -271,6 +285,10 @@ double Crossbar::row_voltage(std::span<const double> input, int row) const {
   return spec_.cell.has_select() ? spec_.v_read : input[row] * spec_.v_read;
 }
 
+bool Crossbar::has_real_select() const {
+  return spec_.cell.has_select() && spec_.cell.select_model == devices::SelectModel::ekv;
+}
+
 bool Crossbar::row_active(std::span<const double> input, int row) const {
   return !spec_.cell.has_select() || input[row] != 0.0;
 }
@@ -282,7 +300,10 @@ std::vector<double> Crossbar::fixed_voltages(std::span<const double> input) cons
     switch (l.kind) {
       case NodeKind::row_source: v[k] = row_voltage(input, l.row); break;
       case NodeKind::sense_source: v[k] = spec_.v_sense; break;
-      case NodeKind::gate: v[k] = row_active(input, l.row) ? spec_.cell.v_on : spec_.cell.v_off; break;
+      case NodeKind::gate:  // an ideal select's gate node is its enable: 1 or 0
+        v[k] = has_real_select() ? (row_active(input, l.row) ? spec_.cell.v_on : spec_.cell.v_off)
+                                 : (row_active(input, l.row) ? 1.0 : 0.0);
+        break;
       case NodeKind::word_line: v[k] = spec_.cell.v_wl; break;
       default: throw std::logic_error("crossbar: fixed node that is not a source");
     }
@@ -316,14 +337,18 @@ std::vector<double> Crossbar::column_currents(std::span<const double> voltages) 
 }
 
 std::vector<double> Crossbar::cell_currents(std::span<const double> v) const {
-  const bool select = spec_.cell.has_select();
+  const bool internal = has_real_select();
+  const bool ideal = spec_.cell.has_select() && !internal;
   std::vector<double> out(spec_.weights.size());
-  for (int i = 0; i < spec_.rows; ++i)
+  for (int i = 0; i < spec_.rows; ++i) {
+    const double enable = ideal ? v[node(NodeKind::gate, i, 0)] : 1.0;
     for (int j = 0; j < spec_.cols; ++j) {
       const std::size_t k = static_cast<std::size_t>(i) * spec_.cols + j;
-      const double v_top = v[node(select ? NodeKind::internal : NodeKind::row, i, j)];
-      out[k] = devices::storage_current(spec_.cell, spec_.weights[k], v_top, v[node(NodeKind::column, i, j)]).i;
+      const double v_top = v[node(internal ? NodeKind::internal : NodeKind::row, i, j)];
+      out[k] = enable * devices::storage_current(spec_.cell, spec_.weights[k], v_top,
+                                                 v[node(NodeKind::column, i, j)]).i;
     }
+  }
   return out;
 }
 

@@ -51,6 +51,9 @@ class Crossbar {
 
   /// Whether the cells of this row take part for the given input (select bit 1; always for 1r).
   bool row_active(std::span<const double> input, int row) const;
+  /// Whether cells have a select transistor (and so an internal node m): not for 1r, nor for
+  /// an ideal select, which is an enable on the storage element.
+  bool has_real_select() const;
   /// V_row(i): input * v_read for 1r cells, v_read for select cells.
   double row_voltage(std::span<const double> input, int row) const;
   /// Voltages of the fixed nodes (sources) for one input vector of length rows.

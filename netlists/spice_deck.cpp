@@ -17,8 +17,15 @@ std::string source_name(const NodeLabel& l) {
   }
 }
 
+// "V(en)*(expr)" for an element switched by an enable node (ideal select), else expr.
+std::string gated(const Crossbar& xb, const solver::Enables& group, std::size_t k, const std::string& expr) {
+  if (group.enable.empty()) return expr;
+  return fmt::format("V({})*({})", xb.spice_name(group.enable[k]), expr);
+}
+
 // One EKV transistor: an auxiliary node carries V_P (keeps ngspice's expression trees small),
-// a B current source carries I_DS, a resistor carries G_leak.
+// a B current source carries I_DS, a resistor carries G_leak (inside the B-source when the
+// element is switched, so that the switch opens it completely).
 void write_transistor(std::string& out, const Crossbar& xb, const solver::TransistorGroup& t,
                       std::size_t k, const std::string& tag) {
   const std::string d = xb.spice_name(t.d[k]), g = xb.spice_name(t.g[k]), s = xb.spice_name(t.s[k]);
@@ -27,10 +34,13 @@ void write_transistor(std::string& out, const Crossbar& xb, const solver::Transi
   const std::string aux = fmt::format("p{}", tag);
   fmt::format_to(std::back_inserter(out), "BP{} {} 0 V={{{}}}\n", tag, aux,
                  devices::ekv_spice_pinchoff(g, d, s, p));
-  fmt::format_to(std::back_inserter(out), "B{} {} {} I={{{}}}\n", tag, d, s,
-                 devices::ekv_spice_current(aux, d, s, p.i_s));
-  fmt::format_to(std::back_inserter(out), "RL{} {} {} {:.17g}\n", tag, d, s,
-                 1.0 / devices::k_transistor_leak);
+  std::string current = devices::ekv_spice_current(aux, d, s, p.i_s);
+  if (!t.enable.empty())
+    current += fmt::format("+{:.17g}*(V({})-V({}))", devices::k_transistor_leak, d, s);
+  fmt::format_to(std::back_inserter(out), "B{} {} {} I={{{}}}\n", tag, d, s, gated(xb, t, k, current));
+  if (t.enable.empty())
+    fmt::format_to(std::back_inserter(out), "RL{} {} {} {:.17g}\n", tag, d, s,
+                   1.0 / devices::k_transistor_leak);
 }
 
 std::string cell_tag(const char* prefix, std::size_t k, int cols) {
@@ -62,11 +72,11 @@ std::string spice_deck(const Crossbar& xb, std::span<const double> input, const 
     for (std::size_t k = 0; k < r.size(); ++k) {
       const std::string a = xb.spice_name(r.a[k]), b = xb.spice_name(r.b[k]);
       const std::string tag = cell_tag("CELL", k, spec.cols);
-      if (r.law.is_linear())
+      if (r.law.is_linear() && r.enable.empty())
         fmt::format_to(std::back_inserter(out), "R{} {} {} {:.17g}\n", tag, a, b, 1.0 / r.g[k]);
       else
         fmt::format_to(std::back_inserter(out), "B{} {} {} I={{{}}}\n", tag, a, b,
-                       devices::resistor_spice_current(r.law, r.g[k], a, b));
+                       gated(xb, r, k, devices::resistor_spice_current(r.law, r.g[k], a, b)));
     }
   out += ".op\n.end\n";
   return out;

@@ -46,14 +46,15 @@ NodeCurrents node_currents(const Circuit& circuit, std::span<const double> v) {
   }
   for (const ResistorGroup& r : circuit.resistors)
     for (std::size_t k = 0; k < r.size(); ++k) {
-      const double i = devices::resistor_current(r.law, r.g[k], v[r.a[k]] - v[r.b[k]]).i;
+      const double i =
+          r.factor(v, k) * devices::resistor_current(r.law, r.g[k], v[r.a[k]] - v[r.b[k]]).i;
       add_branch(out, r.a[k], r.b[k], i, std::abs(i));
     }
   for (const TransistorGroup& t : circuit.transistors) {
     devices::EkvParams p = t.law;
     for (std::size_t k = 0; k < t.size(); ++k) {
       p.vt = t.vt[k];
-      const double i = devices::transistor_branch(p, v[t.g[k]], v[t.d[k]], v[t.s[k]]).i;
+      const double i = t.factor(v, k) * devices::transistor_branch(p, v[t.g[k]], v[t.d[k]], v[t.s[k]]).i;
       add_branch(out, t.d[k], t.s[k], i, std::abs(i));
     }
   }

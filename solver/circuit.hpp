@@ -25,8 +25,18 @@ struct ConductanceGroup {
   void add(NodeIndex node_a, NodeIndex node_b, double conductance);
 };
 
+/// Optional per-element enable: element k's current (and every partial) is multiplied by the
+/// voltage of the fixed node enable[k], 1 or 0 -- an ideal switch in series, exactly open when 0
+/// (the seed paper's ideal select). Empty: always enabled.
+struct Enables {
+  std::vector<NodeIndex> enable;
+  double factor(std::span<const double> v, std::size_t k) const {
+    return enable.empty() ? 1.0 : v[enable[k]];
+  }
+};
+
 /// Resistor cells sharing one law (linear or sinh): I = law(g, v_a - v_b).
-struct ResistorGroup {
+struct ResistorGroup : Enables {
   devices::ResistorLaw law;
   std::vector<NodeIndex> a, b;
   std::vector<double> g;  ///< S, > 0
@@ -35,7 +45,7 @@ struct ResistorGroup {
 };
 
 /// EKV transistors sharing n, I_S, eta; V_T per instance. Each has its G_leak shunt d-s.
-struct TransistorGroup {
+struct TransistorGroup : Enables {
   devices::EkvParams law;        ///< law.vt unused: see vt
   std::vector<NodeIndex> d, g, s;
   std::vector<double> vt;        ///< V

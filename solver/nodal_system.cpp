@@ -119,9 +119,10 @@ void NodalSystem::assemble(std::span<const double> v, double gmin, std::span<dou
   for (std::size_t group = 0; group < circuit_.resistors.size(); ++group) {
     const ResistorGroup& r = circuit_.resistors[group];
     for (std::size_t k = 0; k < r.size(); ++k) {
+      const double en = r.factor(v, k);
       const auto law = devices::resistor_current(r.law, r.g[k], v[r.a[k]] - v[r.b[k]]);
-      stamp(out, resistor_slots_[group][k], r.a[k], r.b[k], n_free, law.i, std::abs(law.i),
-            {law.di_dv, -law.di_dv, 0.0});
+      stamp(out, resistor_slots_[group][k], r.a[k], r.b[k], n_free, en * law.i, std::abs(en * law.i),
+            {en * law.di_dv, -en * law.di_dv, 0.0});
     }
   }
   for (std::size_t group = 0; group < circuit_.transistors.size(); ++group) {
@@ -132,9 +133,10 @@ void NodalSystem::assemble(std::span<const double> v, double gmin, std::span<dou
       const double vg = v[t.g[k]], vd = v[t.d[k]], vs = v[t.s[k]];
       const devices::EkvCurrent e = devices::ekv_current(p, vg, vd, vs);
       const double leak = devices::k_transistor_leak;
-      const double i = e.i_ds + leak * (vd - vs);
+      const double en = t.factor(v, k);
+      const double i = en * (e.i_ds + leak * (vd - vs));
       stamp(out, transistor_slots_[group][k], t.d[k], t.s[k], n_free, i, std::abs(i),
-            {e.di_dvd + leak, e.di_dvs - leak, e.di_dvg});
+            {en * (e.di_dvd + leak), en * (e.di_dvs - leak), en * e.di_dvg});
     }
   }
 }
