@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "cli/default_study.hpp"
@@ -18,17 +20,37 @@ void ConfigArgs::add_to(CLI::App& command, const std::string& output_help, bool 
 }
 
 io::RunConfig ConfigArgs::load() const {
-  if (config_path.empty()) return io::parse_config(k_default_study_toml, k_default_study_name, overrides);
-  return io::load_config(config_path, overrides);
+  const auto [text, name] = source();
+  return io::parse_config(text, name, overrides);
 }
 
+std::pair<std::string, std::string> ConfigArgs::source() const {
+  if (config_path.empty()) return {k_default_study_toml, k_default_study_name};
+  return {io::read_config_text(config_path), config_path};
+}
+
+namespace {
+
+std::string minutes_seconds(double seconds) {
+  const long s = std::lround(seconds);
+  return fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+}  // namespace
+
 Progress::Progress(std::string label, bool enabled)
-    : label_(std::move(label)), enabled_(enabled && isatty(STDERR_FILENO)) {}
+    : label_(std::move(label)), enabled_(enabled), terminal_(isatty(STDERR_FILENO)) {}
 
 void Progress::operator()(std::size_t done, std::size_t total) {
-  if (!enabled_) return;
-  fmt::print(stderr, "\r  {} {}/{}", label_, done, total);
-  printed_ = true;
+  if (!enabled_ || done == 0) return;
+  const Clock::time_point now = Clock::now();
+  if (!terminal_ && (now - last_line_ < std::chrono::seconds(10) || done == total)) return;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double eta = elapsed * static_cast<double>(total - done) / static_cast<double>(done);
+  fmt::print(stderr, "{}  {} {}/{}  {} elapsed, ETA {}   {}", terminal_ ? "\r" : "", label_, done,
+             total, minutes_seconds(elapsed), minutes_seconds(eta), terminal_ ? "" : "\n");
+  last_line_ = now;
+  printed_ = terminal_;
 }
 
 Progress::~Progress() {

@@ -3,6 +3,7 @@
 // study), repeated `--set section.key=value` overrides, and the output path.
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,13 @@ struct ConfigArgs {
   /// Adds CONFIG, --set, -o (required or not) and --quiet to a subcommand.
   void add_to(CLI::App& command, const std::string& output_help, bool output_required);
   io::RunConfig load() const;
+  /// The config's TOML text and the name to report it by (file path or the embedded default).
+  std::pair<std::string, std::string> source() const;
 };
 
-/// "\r  solving  12/16" on stderr while running, when stderr is a terminal.
+/// "\r  solving 12/16  0:05 elapsed, ETA 0:02" on stderr while running, when stderr is a
+/// terminal; otherwise one such line every 10 s, so that quick runs stay quiet in logs.
+/// ETA = elapsed * (total - done) / done.
 class Progress {
  public:
   Progress(std::string label, bool enabled);
@@ -29,8 +34,10 @@ class Progress {
   ~Progress();
 
  private:
+  using Clock = std::chrono::steady_clock;
   std::string label_;
-  bool enabled_, printed_ = false;
+  bool enabled_, terminal_, printed_ = false;
+  Clock::time_point start_ = Clock::now(), last_line_ = start_;
 };
 
 }  // namespace xbar::cli

@@ -28,11 +28,12 @@ std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
 }
 
 ArrayResults ArraySolver::solve(const Matrix& inputs,
-                                const std::function<void(std::size_t, std::size_t)>& progress) {
+                                const std::function<void(std::size_t, std::size_t)>& progress,
+                                const VectorObserver& observe) {
   const netlists::ArraySpec& spec = crossbar_.spec();
   const std::size_t rows = spec.rows, cols = spec.cols;
   ArrayResults out{Matrix(inputs.rows, cols), Matrix(inputs.rows, cols), Matrix(rows, cols),
-                   Matrix(rows, cols), Matrix(rows, cols), {}, {}};
+                   Matrix(rows, cols), Matrix(rows, cols), Matrix(rows, cols), {}, {}};
   std::vector<double> guess;
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t v = 0; v < inputs.rows; ++v) {
@@ -51,6 +52,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
     if (v == 0) {
       out.cell_current.data = crossbar_.cell_currents(voltages);
+      out.cell_current_ideal.data = crossbar_.ideal_cell_currents(inputs.row(v));
       for (std::size_t i = 0; i < rows; ++i)
         for (std::size_t j = 0; j < cols; ++j) {
           out.v_col(i, j) = voltages[crossbar_.node(netlists::NodeKind::column, i, j)];
@@ -58,6 +60,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
         }
       out.voltages = voltages;
     }
+    if (observe) observe(v, voltages);
     if (progress) progress(v + 1, inputs.rows);
   }
   out.summary.solve_time =

@@ -39,18 +39,24 @@ struct ArrayResults {
   Matrix column_current;        ///< [count, cols] A
   Matrix column_current_ideal;  ///< [count, cols] A
   Matrix cell_current;          ///< [rows, cols] A, input vector 0
+  Matrix cell_current_ideal;    ///< [rows, cols] A, input vector 0: isolated current, 0 if inactive
   Matrix v_col, v_row;          ///< [rows, cols] V, input vector 0
   std::vector<double> voltages; ///< every circuit node, input vector 0
   SolverSummary summary;
 };
 
+/// Called after each vector is solved with its index and every circuit node's voltage.
+using VectorObserver = std::function<void(std::size_t vector, std::span<const double> voltages)>;
+
 class ArraySolver {
  public:
   ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options);
 
-  /// Solves every row of inputs ([count, rows]). progress(done, total) is called after each.
+  /// Solves every row of inputs ([count, rows]). progress(done, total) is called after each,
+  /// and observe(vector, voltages) too (e.g. per-vector cell currents for sweep metrics).
   ArrayResults solve(const Matrix& inputs,
-                     const std::function<void(std::size_t, std::size_t)>& progress = {});
+                     const std::function<void(std::size_t, std::size_t)>& progress = {},
+                     const VectorObserver& observe = {});
 
   /// Full node voltages for one input vector, warm-started from guess if non-empty.
   std::vector<double> solve_vector(std::span<const double> input, std::vector<double>& guess,

@@ -305,6 +305,8 @@ double RunConfig::g_max() const {
 
 const std::vector<std::string>& known_config_keys() { return k_keys; }
 
+std::string key_suggestion(const std::string& key) { return did_you_mean(key); }
+
 RunConfig parse_config(const std::string& text, const std::string& path,
                        const std::vector<std::string>& overrides) {
   toml::table root;
@@ -332,12 +334,16 @@ RunConfig parse_config(const std::string& text, const std::string& path,
   return c;
 }
 
-RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+std::string read_config_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot read config file", path));
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config(text.str(), path, overrides);
+  return text.str();
+}
+
+RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return parse_config(read_config_text(path), path, overrides);
 }
 
 }  // namespace xbar::io

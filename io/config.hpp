@@ -68,6 +68,11 @@ RunConfig parse_config(const std::string& text, const std::string& path,
                        const std::vector<std::string>& overrides = {});
 /// Reads the file, then parse_config.
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+/// The text of a config file; throws InputError naming the path if it cannot be read.
+std::string read_config_text(const std::string& path);
+
+/// " (did you mean 'array.r_col'?)" for the closest known key, or "" if none is close.
+std::string key_suggestion(const std::string& key);
 
 /// Every key the config accepts, "section.key", for --help and did-you-mean.
 const std::vector<std::string>& known_config_keys();

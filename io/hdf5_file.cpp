@@ -91,25 +91,41 @@ H5Writer::H5Writer(const std::string& file) : impl_(std::make_unique<Impl>()) {
 
 H5Writer::~H5Writer() = default;
 
-void H5Writer::write(const std::string& name, const Matrix& m) {
-  // Intermediate groups are created on the way (as h5py does).
+namespace {
+
+// Intermediate groups are created on the way (as h5py does).
+H5::DataSet create_dataset(H5::H5File& file, const std::string& name, const H5::DataType& type,
+                           const std::vector<hsize_t>& dims) {
   H5::LinkCreatPropList links;
   H5Pset_create_intermediate_group(links.getId(), 1);
-  const hsize_t dims[2] = {m.rows, m.cols};
-  H5::DataSpace space(2, dims);
-  H5::DataSet ds = impl_->file.createDataSet(name, H5::PredType::IEEE_F64LE, space,
-                                             H5::DSetCreatPropList::DEFAULT, H5::DSetAccPropList::DEFAULT, links);
-  ds.write(m.data.data(), H5::PredType::NATIVE_DOUBLE);
+  const H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+  return file.createDataSet(name, type, space, H5::DSetCreatPropList::DEFAULT,
+                            H5::DSetAccPropList::DEFAULT, links);
+}
+
+}  // namespace
+
+void H5Writer::write(const std::string& name, const Matrix& m) {
+  write(name, m.data, {m.rows, m.cols});
 }
 
 void H5Writer::write(const std::string& name, const std::vector<double>& v) {
-  H5::LinkCreatPropList links;
-  H5Pset_create_intermediate_group(links.getId(), 1);
-  const hsize_t dims[1] = {v.size()};
-  H5::DataSpace space(1, dims);
-  H5::DataSet ds = impl_->file.createDataSet(name, H5::PredType::IEEE_F64LE, space,
-                                             H5::DSetCreatPropList::DEFAULT, H5::DSetAccPropList::DEFAULT, links);
-  ds.write(v.data(), H5::PredType::NATIVE_DOUBLE);
+  write(name, v, {v.size()});
+}
+
+void H5Writer::write(const std::string& name, const std::vector<double>& data,
+                     const std::vector<std::size_t>& shape) {
+  const std::vector<hsize_t> dims(shape.begin(), shape.end());
+  create_dataset(impl_->file, name, H5::PredType::IEEE_F64LE, dims)
+      .write(data.data(), H5::PredType::NATIVE_DOUBLE);
+}
+
+void H5Writer::write_strings(const std::string& name, const std::vector<std::string>& strings) {
+  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+  type.setCset(H5T_CSET_UTF8);
+  std::vector<const char*> pointers;
+  for (const std::string& s : strings) pointers.push_back(s.c_str());
+  create_dataset(impl_->file, name, type, {strings.size()}).write(pointers.data(), type);
 }
 
 void H5Writer::attribute(const std::string& name, const std::string& value) {

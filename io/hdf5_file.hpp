@@ -45,6 +45,11 @@ class H5Writer {
   /// Writes a dataset, creating intermediate groups ("/columns/current").
   void write(const std::string& name, const Matrix& m);
   void write(const std::string& name, const std::vector<double>& v);
+  /// An N-D dataset: data row-major (last index fastest), shape its extents.
+  void write(const std::string& name, const std::vector<double>& data,
+             const std::vector<std::size_t>& shape);
+  /// A 1-D dataset of variable-length UTF-8 strings.
+  void write_strings(const std::string& name, const std::vector<std::string>& strings);
   void attribute(const std::string& name, const std::string& value);
   void attribute(const std::string& name, double value);
   void close();

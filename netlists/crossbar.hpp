@@ -70,6 +70,9 @@ class Crossbar {
   std::vector<double> column_currents(std::span<const double> voltages) const;
   /// Storage-element currents (A) into c(i,j), row-major.
   std::vector<double> cell_currents(std::span<const double> voltages) const;
+  /// Ideal cell currents (A), row-major: each active cell's isolated current at nominal bias,
+  /// 0 for the cells of inactive rows (section 1).
+  std::vector<double> ideal_cell_currents(std::span<const double> input) const;
   /// Ideal column currents (section 1): sum of the active cells' isolated currents.
   std::vector<double> ideal_column_currents(std::span<const double> input) const;
 
