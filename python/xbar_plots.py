@@ -46,7 +46,10 @@ METRIC_LABELS = {
 }
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
-LINESTYLES = ["-", "--", ":", "-."]
+# By value index: the first is a wide translucent band, so that curves drawn over it stay
+# visible where two circuits give the same result.
+LINE_STYLES = [dict(linestyle="-", linewidth=4, alpha=0.35), dict(linestyle="--", linewidth=1.5),
+               dict(linestyle=":", linewidth=2), dict(linestyle="-.", linewidth=1.5)]
 
 
 def spans_decades(values):
@@ -66,30 +69,78 @@ def save(fig, path):
     print(f"wrote {path}")
 
 
-class Styles:
-    """Colour, marker and line style for up to three axes; a legend entry per axis value.
-    Lines with many points (rows) put the line style before the marker."""
+def row_bins(values, most):
+    """Mean over bins of consecutive rows (axis 0, NaN-aware) when there are more rows than
+    `most`; returns the binned array and the bin height in rows."""
+    rows = values.shape[0]
+    size = -(-rows // most)
+    if size == 1:
+        return values, 1
+    padded = np.full((-(-rows // size) * size,) + values.shape[1:], np.nan)
+    padded[:rows] = values
+    blocks = padded.reshape((-1, size) + values.shape[1:])
+    with np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)  # bins without an active cell are NaN
+        return np.nanmean(blocks, axis=1), size
 
-    def __init__(self, sweep, names, markers_first=True):
-        order = ["color", "marker", "linestyle"] if markers_first else ["color", "linestyle", "marker"]
-        options = {"color": COLORS, "marker": MARKERS, "linestyle": LINESTYLES}
-        self.channels = [(c, options[c]) for c in order]
-        self.base = {"color": "k", "marker": "o" if markers_first else None, "linestyle": "-"}
-        self.sweep, self.names = sweep, names[: len(self.channels)]
+
+class Styles:
+    """Colour, marker and line style for up to three axes (in `channels` order), and a legend
+    entry per axis value."""
+
+    def __init__(self, sweep, names, channels=("color", "marker", "linestyle")):
+        self.sweep, self.channels = sweep, channels
+        self.names = names[: len(channels)]
+
+    @staticmethod
+    def channel_style(channel, k):
+        if channel == "color":
+            return {"color": COLORS[k % len(COLORS)]}
+        if channel == "marker":
+            return {"marker": MARKERS[k % len(MARKERS)]}
+        return dict(LINE_STYLES[k % len(LINE_STYLES)])
 
     def of(self, index_by_name):
-        style = dict(self.base)
-        for (channel, options), name in zip(self.channels, self.names):
-            style[channel] = options[index_by_name[name] % len(options)]
+        style = {"color": "k", "linestyle": "-", "linewidth": 1.5}
+        if "marker" in self.channels[: len(self.names)]:
+            style["marker"] = "o"
+        for channel, name in zip(self.channels, self.names):
+            style.update(self.channel_style(channel, index_by_name[name]))
         return style
+
+    def markevery(self, index_by_name, points, markers=6):
+        """About `markers` markers per line, staggered by marker so that coinciding lines show
+        all of theirs."""
+        step = max(1, points // markers)
+        if "marker" not in self.channels[: len(self.names)]:
+            return step
+        name = self.names[self.channels.index("marker")]
+        return (index_by_name[name] * step // len(self.sweep.values[name]), step)
 
     def legend_handles(self):
         handles = []
-        for (channel, options), name in zip(self.channels, self.names):
+        for channel, name in zip(self.channels, self.names):
             for k in range(len(self.sweep.values[name])):
-                style = {"color": "k", "marker": None, "linestyle": "-", channel: options[k % len(options)]}
+                style = {"color": "k", "linestyle": "-", "linewidth": 1.5, **self.channel_style(channel, k)}
                 handles.append(Line2D([], [], label=f"{name} = {self.sweep.label(name, k)}", **style))
         return handles
+
+
+def finish(fig, axes, used, handles, title):
+    """Title, and the legend in the first spare panel (or right of the panels if none is spare)."""
+    spare = list(axes.flat[used:])
+    for ax in spare:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=11)
+    right = 1
+    if handles and spare:
+        spare[0].legend(handles=handles, loc="center", fontsize=9, frameon=False)
+    elif handles:
+        width = 0.9 + 0.075 * max(len(h.get_label()) for h in handles)  # inches
+        fig.set_figwidth(fig.get_figwidth() + width)
+        fig.legend(handles=handles, loc="center right", fontsize=9, frameon=False)
+        right = 1 - width / fig.get_figwidth()
+    fig.tight_layout(rect=(0, 0, right, 1 - 0.45 / fig.get_figheight()))
 
 
 def combinations(sweep, names):
@@ -107,6 +158,11 @@ def error_metrics(sweep):
     return [m for m in xbar_sweep.ERROR_METRICS if sweep.has(m)]
 
 
+def grid(panels, ncols, width, height):
+    nrows = -(-panels // ncols)
+    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+
+
 def plot_errors_vs(sweep, x_name, stem, out_dir):
     """The error metrics against one numeric axis, a line per combination of the others."""
     others = [n for n in sweep.names if n != x_name]
@@ -115,13 +171,10 @@ def plot_errors_vs(sweep, x_name, stem, out_dir):
     x = sweep.values[x_name]
     # Axes past the three visual channels get a figure per value combination.
     for extra in combinations(sweep, others[len(styles.names):]):
-        ncols = 2 if len(metrics) > 1 else 1
-        nrows = (len(metrics) + ncols - 1) // ncols
-        fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 4.2 * nrows), squeeze=False)
+        fig, axes = grid(len(metrics) + 1, 2, 6.2, 4.2)
         for ax, metric in zip(axes.flat, metrics):
             for combo in combinations(sweep, styles.names):
-                y = select(sweep, metric, {**combo, **extra})
-                ax.plot(x, np.abs(y), markersize=5, **styles.of(combo))
+                ax.plot(x, np.abs(select(sweep, metric, {**combo, **extra})), markersize=5, **styles.of(combo))
             ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=10)
             ax.set_xlabel(axis_label(x_name))
             ax.set_ylabel(f"{metric} (relative)")
@@ -130,47 +183,42 @@ def plot_errors_vs(sweep, x_name, stem, out_dir):
             if spans_decades(select(sweep, metric, extra)):
                 ax.set_yscale("log")
             ax.grid(True, which="both", alpha=0.3)
-        for ax in axes.flat[len(metrics):]:
-            ax.axis("off")
         suffix = "".join(f"_{n}={sweep.label(n, k)}" for n, k in extra.items())
-        title = ", ".join(f"{n} = {sweep.label(n, k)}" for n, k in extra.items())
-        if styles.names:
-            fig.legend(handles=styles.legend_handles(), loc="lower center", ncol=min(4, len(styles.legend_handles())),
-                       fontsize=9, frameon=False)
-        fig.suptitle(f"{stem}: errors vs {x_name}" + (f" ({title})" if title else ""), fontsize=11)
-        fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(styles.legend_handles()) + 3) // 4), 1, 0.97))
+        fixed = ", ".join(f"{n} = {sweep.label(n, k)}" for n, k in extra.items())
+        finish(fig, axes, len(metrics), styles.legend_handles(),
+               f"{stem}: errors vs {x_name}" + (f" ({fixed})" if fixed else ""))
         save(fig, os.path.join(out_dir, f"{stem}_errors_vs_{x_name}{suffix}.png"))
 
 
-def panel_indices(n, most=8):
+def panel_indices(n, most):
     return sorted(set(np.linspace(0, n - 1, min(n, most)).round().astype(int)))
 
 
 def plot_row_errors(sweep, stem, out_dir):
-    """Mean relative cell-current error by row, a panel per value of the first axis."""
+    """Mean relative cell-current error by row, a panel per value of the first axis (at most 4),
+    rows averaged in bins when there are many."""
     first, others = sweep.names[0], sweep.names[1:]
-    styles = Styles(sweep, others, markers_first=False)
-    panels = panel_indices(len(sweep.values[first]))
-    ncols = min(4, len(panels))
-    nrows = (len(panels) + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.6 * nrows), squeeze=False)
+    styles = Styles(sweep, others, channels=("color", "linestyle", "marker"))
+    panels = panel_indices(len(sweep.values[first]), 4)
+    all_rows = sweep.points["row_err_mean"].shape[-1]
+    fig, axes = grid(len(panels), 2 if len(panels) > 1 else 1, 5.6, 4.0)
+    bin_rows = 1
     for ax, k in zip(axes.flat, panels):
         for combo in combinations(sweep, styles.names):
             fixed = {first: k, **combo, **{n: 0 for n in others[len(styles.names):]}}
-            err = select(sweep, "row_err_mean", fixed)
-            rows = np.flatnonzero(np.isfinite(err))  # NaN: never active, or past this point's rows
-            ax.plot(rows, 100 * err[rows], markevery=max(1, rows.size // 8), markersize=4, **styles.of(combo))
+            err, bin_rows = row_bins(select(sweep, "row_err_mean", fixed), most=64)
+            centre = np.arange(err.size) * bin_rows + (bin_rows - 1) / 2
+            keep = np.isfinite(err)  # NaN: never active, or past this point's rows
+            ax.plot(centre[keep], 100 * err[keep], markevery=styles.markevery(combo, keep.sum()),
+                    markersize=5, **styles.of(combo))
         ax.set_title(f"{first} = {sweep.label(first, k)}", fontsize=10)
         ax.set_xlabel("row i (0 = farthest from the sense amplifier)")
         ax.set_ylabel("mean cell-current error (%)")
+        ax.set_xlim(0, all_rows)
         ax.grid(True, alpha=0.3)
-    for ax in axes.flat[len(panels):]:
-        ax.axis("off")
-    handles = styles.legend_handles()
-    if handles:
-        fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=9, frameon=False)
-    fig.suptitle(f"{stem}: I_cell / I_isolated - 1 by row, mean over vectors and columns", fontsize=11)
-    fig.tight_layout(rect=(0, 0.04 + 0.03 * ((len(handles) + 3) // 4), 1, 0.96))
+    binned = f", rows in bins of {bin_rows}" if bin_rows > 1 else ""
+    finish(fig, axes, len(panels), styles.legend_handles(),
+           f"{stem}: I_cell / I_isolated - 1 by row (mean over vectors and columns{binned})")
     save(fig, os.path.join(out_dir, f"{stem}_row_error.png"))
 
 
@@ -184,21 +232,6 @@ def plot_sweep(path, out_dir):
         plot_row_errors(sweep, stem, out_dir)
 
 
-def row_bins(err, most=256):
-    """Mean over bins of consecutive rows (NaN-aware) when there are more rows than `most`, so
-    that thin rows stay visible; returns the map and the bin height in rows."""
-    rows = err.shape[0]
-    size = -(-rows // most)
-    if size == 1:
-        return err, 1
-    padded = np.full((-(-rows // size) * size, err.shape[1]), np.nan)
-    padded[:rows] = err
-    blocks = padded.reshape(-1, size, err.shape[1])
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
-        return np.nanmean(blocks, axis=1), size
-
-
 def plot_cell_error(f, stem, out_dir):
     """Heatmap of I_cell / I_isolated - 1 over the array (input vector 0); inactive cells grey.
     The largest error is the darkest colour; errors of both signs get a diverging map."""
@@ -206,7 +239,7 @@ def plot_cell_error(f, stem, out_dir):
     with np.errstate(divide="ignore", invalid="ignore"):
         err = np.where(ideal != 0, cell / ideal - 1, np.nan) * 100
     rows, cols = err.shape
-    shown, bin_rows = row_bins(err)
+    shown, bin_rows = row_bins(err, most=256)
     lo, hi = np.nanmin(shown), np.nanmax(shown)
     norm = TwoSlopeNorm(0, lo, hi) if lo < 0 < hi else None
     cmap = plt.get_cmap("RdBu_r" if norm else ("magma" if hi <= 0 else "magma_r")).copy()
