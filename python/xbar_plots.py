@@ -233,7 +233,7 @@ def plot_sweep(path, out_dir):
 
 
 def plot_cell_error(f, stem, out_dir):
-    """Heatmap of I_cell / I_isolated - 1 over the array (input vector 0); inactive cells grey.
+    """Heatmap of I_cell / I_isolated - 1 over the array (input vector 0); inactive cells blue-grey.
     The largest error is the darkest colour; errors of both signs get a diverging map."""
     cell, ideal = f["cells/current"][()], f["cells/current_ideal"][()]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -243,7 +243,7 @@ def plot_cell_error(f, stem, out_dir):
     lo, hi = np.nanmin(shown), np.nanmax(shown)
     norm = TwoSlopeNorm(0, lo, hi) if lo < 0 < hi else None
     cmap = plt.get_cmap("RdBu_r" if norm else ("magma" if hi <= 0 else "magma_r")).copy()
-    cmap.set_bad("0.85")
+    cmap.set_bad("#a9bcd0")  # blue-grey: apart from every colour of the maps used
     fig, ax = plt.subplots(figsize=(min(12, max(6.5, 3 + 0.09 * cols)), 6))
     im = ax.imshow(shown, aspect="auto", interpolation="nearest", cmap=cmap, norm=norm,
                    extent=(-0.5, cols - 0.5, rows - 0.5, -0.5))
@@ -251,7 +251,7 @@ def plot_cell_error(f, stem, out_dir):
     ax.set_xlabel("column j (physical)")
     ax.set_ylabel("row i (sense amplifiers below the last row)")
     binned = f"; mean over bins of {bin_rows} rows" if bin_rows > 1 else ""
-    ax.set_title(f"{stem}: cell-current error, input vector 0\n{rows} x {cols} cells; grey: inactive{binned}",
+    ax.set_title(f"{stem}: cell-current error, input vector 0\n{rows} x {cols} cells; blue-grey: inactive{binned}",
                  fontsize=10)
     fig.tight_layout()
     save(fig, os.path.join(out_dir, f"{stem}_cell_error.png"))
