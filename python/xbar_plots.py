@@ -19,6 +19,8 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
+import tomllib  # noqa: E402
+
 import h5py  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -154,6 +156,32 @@ def select(sweep, metric, fixed):
     return sweep.points[metric][tuple(fixed.get(n, slice(None)) for n in sweep.names)]
 
 
+# Config keys worth naming under a sweep figure's title when they are not swept.
+CONTEXT_KEYS = ["array.cell", "array.rows", "array.cols", "array.r_row", "array.r_col", "array.r_hat_p",
+                "select.model", "mapping.scheme", "weights.distribution", "inputs.activity", "inputs.count"]
+
+SAME_QUANTITY = {"array.r_col": "array.r_hat_p", "array.r_hat_p": "array.r_col"}
+
+
+def context(sweep):
+    """'array.cell = 2t-sonos, array.cols = 64, ...': the fixed settings of the study."""
+    try:
+        config = tomllib.loads(sweep.config)
+    except (tomllib.TOMLDecodeError, ValueError):
+        return ""
+    swept = set(sweep.names)
+    for name in sweep.names:  # keys set by combined axes
+        values = config.get("sweep", {}).get(name, [])
+        swept |= {k for v in values if isinstance(v, dict) for k in v}
+    parts = []
+    for key in CONTEXT_KEYS:
+        section, item = key.split(".")
+        replaced = SAME_QUANTITY.get(key) in swept  # e.g. r_col when r_hat_p is swept
+        if key not in swept and not replaced and item in config.get(section, {}):
+            parts.append(f"{key} = {config[section][item]}")
+    return ", ".join(parts)
+
+
 def error_metrics(sweep):
     return [m for m in xbar_sweep.ERROR_METRICS if sweep.has(m)]
 
@@ -171,7 +199,7 @@ def plot_errors_vs(sweep, x_name, stem, out_dir):
     x = sweep.values[x_name]
     # Axes past the three visual channels get a figure per value combination.
     for extra in combinations(sweep, others[len(styles.names):]):
-        fig, axes = grid(len(metrics) + 1, 2, 6.2, 4.2)
+        fig, axes = grid(len(metrics), 2, 6.2, 4.2)
         for ax, metric in zip(axes.flat, metrics):
             for combo in combinations(sweep, styles.names):
                 ax.plot(x, np.abs(select(sweep, metric, {**combo, **extra})), markersize=5, **styles.of(combo))
@@ -186,7 +214,7 @@ def plot_errors_vs(sweep, x_name, stem, out_dir):
         suffix = "".join(f"_{n}={sweep.label(n, k)}" for n, k in extra.items())
         fixed = ", ".join(f"{n} = {sweep.label(n, k)}" for n, k in extra.items())
         finish(fig, axes, len(metrics), styles.legend_handles(),
-               f"{stem}: errors vs {x_name}" + (f" ({fixed})" if fixed else ""))
+               f"{stem}: errors vs {x_name}" + (f" ({fixed})" if fixed else "") + f"\n{context(sweep)}")
         save(fig, os.path.join(out_dir, f"{stem}_errors_vs_{x_name}{suffix}.png"))
 
 
@@ -218,7 +246,7 @@ def plot_row_errors(sweep, stem, out_dir):
         ax.grid(True, alpha=0.3)
     binned = f", rows in bins of {bin_rows}" if bin_rows > 1 else ""
     finish(fig, axes, len(panels), styles.legend_handles(),
-           f"{stem}: I_cell / I_isolated - 1 by row (mean over vectors and columns{binned})")
+           f"{stem}: I_cell / I_isolated - 1 by row (mean over vectors and columns{binned})\n{context(sweep)}")
     save(fig, os.path.join(out_dir, f"{stem}_row_error.png"))
 
 
