@@ -38,6 +38,48 @@ std::size_t input_vectors(const io::RunConfig& config) {
   }
 }
 
+// Input vectors over all points (for the progress total); a file of inputs is read for its count.
+std::size_t total_vectors(const SweepSpec& spec) {
+  std::size_t total = 0;
+  for (std::size_t p = 0; p < spec.points.size(); ++p) try {
+      total += input_vectors(spec.points[p]);
+    } catch (...) {
+      rethrow_with_point(std::current_exception(), spec.describe(p));
+    }
+  return total;
+}
+
+struct Failure {
+  std::exception_ptr error;  ///< null if every job succeeded
+  std::size_t index = 0;
+};
+
+// Runs job(k) for k = 0..count-1 on up to `threads` threads, the caller's included, each taking
+// the next k. Once a job throws no new one starts; the failure of the lowest k is returned.
+Failure parallel_for(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& job) {
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  Failure failure;
+  const auto worker = [&] {
+    for (std::size_t k = next++; k < count && !stop; k = next++) {
+      try {
+        job(k);
+      } catch (...) {
+        const std::lock_guard lock(mutex);
+        if (!failure.error || k < failure.index) failure = {std::current_exception(), k};
+        stop = true;
+      }
+    }
+  };
+  std::vector<std::jthread> pool;
+  const std::size_t extra = std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(count, 1)) - 1;
+  for (std::size_t t = 0; t < extra; ++t) pool.emplace_back(worker);
+  worker();
+  pool.clear();  // joins
+  return failure;
+}
+
 }  // namespace
 
 PointMetrics run_point(const io::RunConfig& config, const std::function<void()>& on_vector) {
@@ -54,41 +96,18 @@ PointMetrics run_point(const io::RunConfig& config, const std::function<void()>&
 }
 
 std::vector<PointMetrics> run_sweep(const SweepSpec& spec, unsigned threads, const SweepProgress& progress) {
-  const std::size_t points = spec.points.size();
-  std::size_t total = 0;
-  for (std::size_t p = 0; p < points; ++p) try {
-      total += input_vectors(spec.points[p]);
-    } catch (...) {
-      rethrow_with_point(std::current_exception(), spec.describe(p));
-    }
-  std::vector<PointMetrics> results(points);
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> stop{false};
-  std::mutex mutex;  // guards done, error, failed and the progress callback
-  std::size_t done = 0, failed = 0;
-  std::exception_ptr error;
+  const std::size_t total = total_vectors(spec);
+  std::vector<PointMetrics> results(spec.points.size());
+  std::mutex mutex;  // one progress call at a time
+  std::size_t done = 0;
   const auto on_vector = [&] {
     const std::lock_guard lock(mutex);
     if (progress) progress(++done, total);
   };
-  const auto worker = [&] {
-    for (std::size_t p = next++; p < points && !stop; p = next++) {
-      try {
-        results[p] = run_point(spec.points[p], on_vector);
-      } catch (...) {
-        const std::lock_guard lock(mutex);
-        if (!error || p < failed) error = std::current_exception(), failed = p;
-        stop = true;
-      }
-    }
-  };
-  {
-    std::vector<std::jthread> pool;
-    const std::size_t extra = std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(points, 1)) - 1;
-    for (std::size_t t = 0; t < extra; ++t) pool.emplace_back(worker);
-    worker();
-  }
-  if (error) rethrow_with_point(error, spec.describe(failed));
+  const Failure failure = parallel_for(spec.points.size(), threads, [&](std::size_t p) {
+    results[p] = run_point(spec.points[p], on_vector);
+  });
+  if (failure.error) rethrow_with_point(failure.error, spec.describe(failure.index));
   return results;
 }
 
