@@ -22,6 +22,10 @@ io::RunConfig ConfigArgs::load() const {
   return io::load_config(config_path, overrides);
 }
 
+std::string cell_name(const devices::CellModel& cell) {
+  return cell.is_sonos() ? "2t-sonos" : cell.has_select() ? "1t1r" : "1r";
+}
+
 Progress::Progress(std::string label, bool enabled)
     : label_(std::move(label)), enabled_(enabled && isatty(STDERR_FILENO)) {}
 

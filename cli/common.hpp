@@ -21,6 +21,9 @@ struct ConfigArgs {
   io::RunConfig load() const;
 };
 
+/// The config spelling of a cell kind: "1r", "1t1r" or "2t-sonos".
+std::string cell_name(const devices::CellModel& cell);
+
 /// "\r  solving  12/16" on stderr while running, when stderr is a terminal.
 class Progress {
  public:
