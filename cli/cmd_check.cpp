@@ -20,16 +20,32 @@ std::string rough_duration(double seconds) {
   return fmt::format("{:.1f} h", seconds / 3600);
 }
 
+// Input vectors `check` runs: the first check.vectors of them (0: all).
+std::size_t checked_vectors(const io::RunConfig& c, std::size_t available) {
+  return c.check.vectors > 0 ? std::min<std::size_t>(c.check.vectors, available) : available;
+}
+
 // ngspice has no KLU in Debian and its B-source decks grow fast: refuse before anything runs.
 void guard_size(const io::RunConfig& c) {
   const long cells = static_cast<long>(c.rows) * c.cols;
   if (cells <= c.check.max_cells) return;
   const double per_vector = validation::estimated_spice_seconds(c.rows, c.cols, c.cell);
+  const std::size_t vectors = checked_vectors(c, c.inputs.count);
+  const std::string total = c.inputs.source == "random"
+                                ? fmt::format(" ({} for {})", rough_duration(per_vector * vectors), vectors)
+                                : "";
   throw io::InputError(fmt::format(
       "check: {} x {} = {} cells is above check.max_cells = {}; ngspice would take about {} per input "
-      "vector ({} for {}); to run it anyway: --set check.max_cells={}",
-      c.rows, c.cols, cells, c.check.max_cells, rough_duration(per_vector),
-      rough_duration(per_vector * c.inputs.count), c.inputs.count, cells));
+      "vector{}; to run it anyway: --set check.max_cells={}",
+      c.rows, c.cols, cells, c.check.max_cells, rough_duration(per_vector), total, cells));
+}
+
+io::Problem build_checked_problem(const io::RunConfig& c) {
+  io::Problem problem = io::build_problem(c);
+  const std::size_t vectors = checked_vectors(c, problem.inputs.rows);
+  problem.inputs.data.resize(vectors * problem.inputs.cols);
+  problem.inputs.rows = vectors;
+  return problem;
 }
 
 std::string counted(const validation::VectorComparison& v) {
@@ -83,7 +99,7 @@ Command add_check(CLI::App& app) {
             guard_size(config);
             std::optional<io::AtomicOutput> output;
             if (!args->output.empty()) output.emplace(args->output);
-            const io::Problem problem = io::build_problem(config);
+            const io::Problem problem = build_checked_problem(config);
             const netlists::Crossbar crossbar(problem.spec);
             const validation::CrossCheck check = run_check(config, problem, crossbar, args->quiet);
             if (output) {

@@ -108,9 +108,14 @@ CrossCheck cross_check(const netlists::Crossbar& crossbar, const engine::Matrix&
   return out;
 }
 
+// Fitted to `xbar check` runs of one vector with all four line resistances non-zero, 16x16 to
+// 96x96 cells, CPU time on the 2-core reference machine: ngspice's sparse reordering is about
+// quadratic in the cell count N, and each EKV B-source adds parse and load time (64x64: 1r 3 s,
+// 1t1r 5 s, 2t-sonos 8 s; 96x96: 29, 32, 36 s).
 double estimated_spice_seconds(int rows, int cols, const devices::CellModel& cell) {
   const double cells = static_cast<double>(rows) * cols;
-  return (cell.has_select() ? 1e-3 : 1e-4) * cells;  // placeholder, fitted below
+  const int transistors_per_cell = (cell.has_select() ? 1 : 0) + (cell.is_sonos() ? 1 : 0);
+  return 4e-7 * cells * cells + 1.3e-4 * transistors_per_cell * cells;
 }
 
 }  // namespace xbar::validation
