@@ -15,5 +15,6 @@ struct Command {
 Command add_solve(CLI::App& app);
 Command add_netlist(CLI::App& app);
 Command add_sweep(CLI::App& app);
+Command add_check(CLI::App& app);
 
 }  // namespace xbar::cli

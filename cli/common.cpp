@@ -38,6 +38,10 @@ std::string minutes_seconds(double seconds) {
 
 }  // namespace
 
+std::string cell_name(const devices::CellModel& cell) {
+  return cell.is_sonos() ? "2t-sonos" : cell.has_select() ? "1t1r" : "1r";
+}
+
 Progress::Progress(std::string label, bool enabled)
     : label_(std::move(label)), enabled_(enabled), terminal_(isatty(STDERR_FILENO)) {}
 

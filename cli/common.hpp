@@ -24,6 +24,9 @@ struct ConfigArgs {
   std::pair<std::string, std::string> source() const;
 };
 
+/// The config spelling of a cell kind: "1r", "1t1r" or "2t-sonos".
+std::string cell_name(const devices::CellModel& cell);
+
 /// "\r  solving 12/16  0:05 elapsed, ETA 0:02" on stderr while running, when stderr is a
 /// terminal; otherwise one such line every 10 s, so that quick runs stay quiet in logs.
 /// ETA = elapsed * (total - done) / done.

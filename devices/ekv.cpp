@@ -54,18 +54,23 @@ EkvParams select_defaults() {
 }
 
 std::string ekv_spice_functions() {
-  // ngspice: no `**`/pow (they act on |x|), no ln of non-positive numbers; the three branches
-  // of ekvsp agree with log1p-based softplus to < 3e-10 (design brief section 2).
+  // ngspice: no ln of non-positive numbers; the three branches of ekvsp agree with log1p-based
+  // softplus to < 3e-10 (design brief section 2). ekv_h = 1/(2 U_T) turns V_P - V_x into the
+  // softplus argument h = v/2 with one multiplication.
   return fmt::format(
-      ".param ekv_ut={:.17g}\n"
-      ".func ekvsp(x) {{x > 30 ? x + exp(-x) : (x < -15 ? exp(x)*(1-0.5*exp(x)) : ln(1+exp(x)))}}\n"
-      ".func ekvff(v) {{ekvsp(0.5*v)*ekvsp(0.5*v)}}\n",
-      k_thermal_voltage);
+      ".param ekv_h={:.17g}\n"
+      ".func ekvsp(x) {{x > 30 ? x + exp(-x) : (x < -15 ? exp(x)*(1-0.5*exp(x)) : ln(1+exp(x)))}}\n",
+      0.5 / k_thermal_voltage);
 }
 
+// I = I_S [softplus(h_f)^2 - softplus(h_r)^2], h_x = (V_P - V_x) / (2 U_T). ngspice expands each
+// .func call textually (and differentiates the expanded tree), so softplus is written once per
+// term: `**2` rather than a product of two calls halves the B-source's trees (memory and load
+// time). ngspice's ** takes |base|, harmless here: softplus >= 0, and the derivative it builds,
+// 2 |s| ds, is then exact too.
 std::string ekv_spice_current(const std::string& node_p, const std::string& node_d,
                               const std::string& node_s, double i_s) {
-  return fmt::format("{:.17g}*(ekvff((V({})-V({}))/ekv_ut)-ekvff((V({})-V({}))/ekv_ut))", i_s,
+  return fmt::format("{:.17g}*(ekvsp((V({})-V({}))*ekv_h)**2-ekvsp((V({})-V({}))*ekv_h)**2)", i_s,
                      node_p, node_s, node_p, node_d);
 }
 

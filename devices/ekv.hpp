@@ -43,8 +43,8 @@ EkvParams select_defaults();
 /// I_S of the select FET from its transconductance parameter beta (A/V^2).
 double select_specific_current(double n, double beta);
 
-/// `.param`/`.func` lines defining the law for ngspice: `ekvsp(x)` (softplus in ngspice's safe
-/// form, see the brief) and `ekvff(v)`. Emit once per deck.
+/// `.param`/`.func` lines defining the law for ngspice: `ekv_h` = 1/(2 U_T) and `ekvsp(x)`
+/// (softplus in ngspice's safe form, see the brief). Emit once per deck.
 std::string ekv_spice_functions();
 
 /// B-source current expression for one transistor, given the name of the node that carries
@@ -52,9 +52,9 @@ std::string ekv_spice_functions();
 std::string ekv_spice_current(const std::string& node_p, const std::string& node_d,
                               const std::string& node_s, double i_s);
 
-/// B-source voltage expression for the auxiliary pinch-off node V_P. Carrying V_P on its own
-/// node keeps the expression tree small: ngspice expands `.func` calls textually, and the
-/// naive form repeats V_P's sub-expression 24 times per device (~120 kB each).
+/// Expression of V_P for the auxiliary pinch-off node (volts). Carrying V_P on its own node keeps
+/// the expression tree small: ngspice expands `.func` calls textually, and the naive form
+/// repeats V_P's sub-expression 24 times per device (~120 kB each).
 std::string ekv_spice_pinchoff(const std::string& node_g, const std::string& node_d,
                                const std::string& node_s, const EkvParams& p);
 

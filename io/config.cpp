@@ -30,7 +30,7 @@ const std::vector<std::string> k_keys = {
     "mapping.scheme",
     "solver.method", "solver.max_iterations", "solver.vntol", "solver.reltol", "solver.abstol",
     "solver.residual_reltol", "solver.max_step", "solver.gmin_stepping", "solver.source_stepping",
-    "check.tolerance", "check.max_cells",
+    "check.tolerance", "check.max_cells", "check.vectors",
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -273,6 +273,7 @@ void read_solver(const Reader& r, RunConfig& c) {
   n.source_stepping = r.flag("solver.source_stepping", n.source_stepping);
   c.check.tolerance = r.positive("check.tolerance", c.check.tolerance);
   c.check.max_cells = r.integer("check.max_cells", c.check.max_cells, 1, k_max_cells);
+  c.check.vectors = static_cast<int>(r.integer("check.vectors", c.check.vectors, 0, 1 << 20));
 }
 
 void apply_override(toml::table& root, const std::string& assignment, const std::string& path) {

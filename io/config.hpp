@@ -36,6 +36,7 @@ struct InputsConfig {
 struct CheckConfig {
   double tolerance = 1e-6;    ///< relative column-current difference
   long max_cells = 64 * 64;   ///< size guard for ngspice
+  int vectors = 0;            ///< check only the first N input vectors (0: all)
 };
 
 struct RunConfig {

@@ -1,0 +1,116 @@
+// xbar check [CONFIG] [-o OUT.h5]: solve with xbar and with ngspice, compare, exit 1 if the
+// relative column-current difference is over tolerance (design brief section 4).
+#include <cmath>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "io/check_results.hpp"
+#include "validation/cross_check.hpp"
+
+namespace xbar::cli {
+
+namespace {
+
+std::string rough_duration(double seconds) {
+  if (seconds < 90) return fmt::format("{:.0f} s", std::max(seconds, 1.0));
+  if (seconds < 90 * 60) return fmt::format("{:.0f} min", seconds / 60);
+  return fmt::format("{:.1f} h", seconds / 3600);
+}
+
+// Input vectors `check` runs: the first check.vectors of them (0: all).
+std::size_t checked_vectors(const io::RunConfig& c, std::size_t available) {
+  return c.check.vectors > 0 ? std::min<std::size_t>(c.check.vectors, available) : available;
+}
+
+// ngspice has no KLU in Debian and its B-source decks grow fast: refuse before anything runs.
+void guard_size(const io::RunConfig& c) {
+  const long cells = static_cast<long>(c.rows) * c.cols;
+  if (cells <= c.check.max_cells) return;
+  const double per_vector = validation::estimated_spice_seconds(c.rows, c.cols, c.cell);
+  const std::size_t vectors = checked_vectors(c, c.inputs.count);
+  const std::string total = c.inputs.source == "random"
+                                ? fmt::format(" ({} for {})", rough_duration(per_vector * vectors), vectors)
+                                : "";
+  throw io::InputError(fmt::format(
+      "check: {} x {} = {} cells is above check.max_cells = {}; ngspice would take about {} per input "
+      "vector{}; to run it anyway: --set check.max_cells={}",
+      c.rows, c.cols, cells, c.check.max_cells, rough_duration(per_vector), total, cells));
+}
+
+io::Problem build_checked_problem(const io::RunConfig& c) {
+  io::Problem problem = io::build_problem(c);
+  const std::size_t vectors = checked_vectors(c, problem.inputs.rows);
+  problem.inputs.data.resize(vectors * problem.inputs.cols);
+  problem.inputs.rows = vectors;
+  return problem;
+}
+
+std::string counted(const validation::VectorComparison& v) {
+  return v.counted_columns ? fmt::format("{:.3g} ({})", v.max_col_rel_diff, v.counted_columns) : "-";
+}
+
+void print_row(const std::string& label, const validation::VectorComparison& v) {
+  fmt::print("{:>7}  {:>12.3e}  {:>14.3e}  {:>16}  {:>12.3e}  {:>10.3f}\n", label, v.max_abs_diff,
+             v.max_rel_diff, counted(v), v.max_node_diff, v.spice_time);
+}
+
+void print_table(const io::RunConfig& c, const netlists::Crossbar& xb,
+                 const validation::CrossCheck& check, double tolerance) {
+  fmt::print("xbar check: {} x {} {} array, {} input vector(s), xbar vs ngspice\n", c.rows, c.cols,
+             cell_name(c.cell), check.vectors.size());
+  fmt::print("{:>7}  {:>12}  {:>14}  {:>16}  {:>12}  {:>10}\n", "vector", "max|dI| (A)",
+             "max|dI|/max|I|", "col rel (cols)", "max|dV| (V)", "ngspice s");
+  for (std::size_t v = 0; v < check.vectors.size(); ++v) print_row(std::to_string(v), check.vectors[v]);
+  print_row("all", check.overall);
+  const auto& overall = check.overall;
+  if (overall.worst_node >= 0) fmt::print("largest node-voltage difference at {}\n", xb.describe(overall.worst_node));
+  fmt::print("run time: xbar {:.4f} s ({}, {} Newton iterations), ngspice {:.3f} s\n", check.xbar_time,
+             check.xbar.summary.methods, check.xbar.summary.newton_iterations, check.spice_time);
+  fmt::print("{}: max_j |I_xbar - I_spice| / max_j |I_spice| = {:.3e} {} tolerance {:.3g}\n",
+             check.passed(tolerance) ? "PASS" : "FAIL", overall.max_rel_diff,
+             check.passed(tolerance) ? "<=" : ">", tolerance);
+}
+
+validation::CrossCheck run_check(const io::RunConfig& c, const io::Problem& problem,
+                                 const netlists::Crossbar& crossbar, bool quiet) {
+  Progress progress("ngspice", !quiet);  // ends its line before the table is printed
+  return validation::cross_check(
+      crossbar, problem.inputs, c.newton,
+      [&](std::size_t v) { return fmt::format("xbar check of {}, input vector {}", c.path, v); },
+      [&](std::size_t done, std::size_t total) { progress(done, total); });
+}
+
+}  // namespace
+
+Command add_check(CLI::App& app) {
+  auto* cmd = app.add_subcommand("check", "solve with xbar and with ngspice, compare; exit 1 if over tolerance");
+  auto args = std::make_shared<ConfigArgs>();
+  auto tolerance = std::make_shared<double>(0.0);
+  args->add_to(*cmd, "output HDF5 file (solve datasets + /columns/current_spice, check_* attributes)", false);
+  CLI::Option* tolerance_flag =
+      cmd->add_option("--tolerance", *tolerance, "relative tolerance (overrides check.tolerance, default 1e-6)")
+          ->check(CLI::PositiveNumber);
+  return {cmd, [args, tolerance, tolerance_flag] {
+            const io::RunConfig config = args->load();
+            const double tol = tolerance_flag->count() ? *tolerance : config.check.tolerance;
+            guard_size(config);
+            std::optional<io::AtomicOutput> output;
+            if (!args->output.empty()) output.emplace(args->output);
+            const io::Problem problem = build_checked_problem(config);
+            const netlists::Crossbar crossbar(problem.spec);
+            const validation::CrossCheck check = run_check(config, problem, crossbar, args->quiet);
+            if (output) {
+              io::H5Writer h5(output->temp_path());
+              io::write_check_results(h5, config, problem, check, tol);
+              h5.close();
+              output->commit();
+            }
+            if (!args->quiet) print_table(config, crossbar, check, tol);
+            return check.passed(tol) ? 0 : 1;
+          }};
+}
+
+}  // namespace xbar::cli
