@@ -14,5 +14,6 @@ struct Command {
 
 Command add_solve(CLI::App& app);
 Command add_netlist(CLI::App& app);
+Command add_table(CLI::App& app);
 
 }  // namespace xbar::cli

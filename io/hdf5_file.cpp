@@ -92,24 +92,23 @@ H5Writer::H5Writer(const std::string& file) : impl_(std::make_unique<Impl>()) {
 H5Writer::~H5Writer() = default;
 
 void H5Writer::write(const std::string& name, const Matrix& m) {
-  // Intermediate groups are created on the way (as h5py does).
-  H5::LinkCreatPropList links;
-  H5Pset_create_intermediate_group(links.getId(), 1);
-  const hsize_t dims[2] = {m.rows, m.cols};
-  H5::DataSpace space(2, dims);
-  H5::DataSet ds = impl_->file.createDataSet(name, H5::PredType::IEEE_F64LE, space,
-                                             H5::DSetCreatPropList::DEFAULT, H5::DSetAccPropList::DEFAULT, links);
-  ds.write(m.data.data(), H5::PredType::NATIVE_DOUBLE);
+  write(name, m.data, {m.rows, m.cols});
 }
 
 void H5Writer::write(const std::string& name, const std::vector<double>& v) {
+  write(name, v, {v.size()});
+}
+
+void H5Writer::write(const std::string& name, std::span<const double> data,
+                     const std::vector<std::size_t>& shape) {
+  // Intermediate groups are created on the way (as h5py does).
   H5::LinkCreatPropList links;
   H5Pset_create_intermediate_group(links.getId(), 1);
-  const hsize_t dims[1] = {v.size()};
-  H5::DataSpace space(1, dims);
+  const std::vector<hsize_t> dims(shape.begin(), shape.end());
+  H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
   H5::DataSet ds = impl_->file.createDataSet(name, H5::PredType::IEEE_F64LE, space,
                                              H5::DSetCreatPropList::DEFAULT, H5::DSetAccPropList::DEFAULT, links);
-  ds.write(v.data(), H5::PredType::NATIVE_DOUBLE);
+  ds.write(data.data(), H5::PredType::NATIVE_DOUBLE);
 }
 
 void H5Writer::attribute(const std::string& name, const std::string& value) {

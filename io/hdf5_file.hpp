@@ -3,6 +3,7 @@
 // to a temporary name in the destination folder and is renamed on commit, so a failed or
 // interrupted run never leaves a partial file and never touches an existing one.
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ class H5Writer {
   /// Writes a dataset, creating intermediate groups ("/columns/current").
   void write(const std::string& name, const Matrix& m);
   void write(const std::string& name, const std::vector<double>& v);
+  /// An N-D dataset: data row-major (last index fastest), shape its extents.
+  void write(const std::string& name, std::span<const double> data,
+             const std::vector<std::size_t>& shape);
   void attribute(const std::string& name, const std::string& value);
   void attribute(const std::string& name, double value);
   void close();
