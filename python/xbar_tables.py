@@ -234,30 +234,49 @@ def _ln_conductance(table):
     return ln_g
 
 
+class _Axis:
+    """Locates x on a grid axis: cell k with axis[k] <= x <= axis[k+1], fraction t in [0, 1]
+    (clamped beyond the ends) and d t/dx (0 where clamped). Uniform axes (as `xbar table` writes
+    them) are located by arithmetic, others by bisection."""
+
+    def __init__(self, axis):
+        self.axis = axis
+        step = np.diff(axis)
+        self.uniform = np.allclose(step, step[0], rtol=1e-9, atol=0)
+        self.x0, self.inv_h = axis[0], 1.0 / step[0]
+
+    def locate(self, x):
+        last = len(self.axis) - 2
+        if self.uniform:
+            f = (x - self.x0) * self.inv_h
+            k = np.clip(np.floor(f), 0, last).astype(np.intp)
+            t, inv_h = f - k, self.inv_h
+        else:
+            k = np.clip(np.searchsorted(self.axis, x, side="right") - 1, 0, last)
+            h = self.axis[k + 1] - self.axis[k]
+            t, inv_h = (x - self.axis[k]) / h, 1.0 / h
+        inside = (t >= 0) & (t <= 1)
+        return k, np.clip(t, 0.0, 1.0), np.where(inside, inv_h, 0.0)
+
+
 class _CellLaw:
     """I(level, v_bl, v_sup) = g (v_sup - v_bl), ln g bilinear on the grid (held constant beyond
     it), and the partials dI/dv_bl = g (dv dln g/dv_bl - 1), dI/dv_sup = g (dv dln g/dv_sup + 1)."""
 
     def __init__(self, table):
-        self.ln_g = table._ln_g
-        self.v_bl, self.v_sup = table.v_bl, table.v_sup
-
-    @staticmethod
-    def _locate(axis, x):
-        k = np.clip(np.searchsorted(axis, x, side="right") - 1, 0, len(axis) - 2)
-        h = axis[k + 1] - axis[k]
-        t = (x - axis[k]) / h
-        inside = (t >= 0) & (t <= 1)
-        return k, np.clip(t, 0.0, 1.0), np.where(inside, 1.0 / h, 0.0)
+        self.ln_g = table._ln_g.ravel()
+        self.n_bl, self.n_sup = table._ln_g.shape[1:]
+        self.bl, self.sup = _Axis(table.v_bl), _Axis(table.v_sup)
 
     def current(self, levels, v_bl, v_sup):
         """(I, dI/dv_bl, dI/dv_sup), arrays of the broadcast shape."""
-        kb, tb, inv_hb = self._locate(self.v_bl, v_bl)
-        ks, ts, inv_hs = self._locate(self.v_sup, v_sup)
-        g00 = self.ln_g[levels, kb, ks]
-        g01 = self.ln_g[levels, kb, ks + 1]
-        g10 = self.ln_g[levels, kb + 1, ks]
-        g11 = self.ln_g[levels, kb + 1, ks + 1]
+        kb, tb, inv_hb = self.bl.locate(v_bl)
+        ks, ts, inv_hs = self.sup.locate(v_sup)
+        corner = (levels * self.n_bl + kb) * self.n_sup + ks
+        g00 = self.ln_g.take(corner)
+        g01 = self.ln_g.take(corner + 1)
+        g10 = self.ln_g.take(corner + self.n_sup)
+        g11 = self.ln_g.take(corner + self.n_sup + 1)
         along_sup0 = g00 + ts * (g01 - g00)
         along_sup1 = g10 + ts * (g11 - g10)
         ln_g = along_sup0 + tb * (along_sup1 - along_sup0)
