@@ -25,6 +25,8 @@ Two prediction methods:
 
 from dataclasses import dataclass, field
 
+import warnings
+
 import h5py
 import numpy as np
 
@@ -344,34 +346,63 @@ def _limited(dv, max_step):
     return dv * min(1.0, max_step / largest) if largest > 0 else dv
 
 
-def _solve_network(table, law, levels, v_row_source, active, tol, max_sweeps, max_step):
-    """Bit-line and row-node voltages [count, rows, cols] of the array with the tabulated law."""
-    count, (rows, cols) = len(v_row_source), levels.shape
-    v_sense = table.attr("v_sense")
-    r_col, r_sense = table.attr("r_col"), table.attr("r_sense")
-    r_row, r_driver = table.attr("r_row"), table.attr("r_driver")
-    col_end = r_col + r_sense if r_col > 0 else r_sense      # c(M-1) -r_col- s -r_sense- V_sense
-    row_end = r_row + r_driver if r_row > 0 else r_driver    # r(i,0) -r_row- a -r_driver- V_row
-    v_col = np.full((count, rows, cols), v_sense)
-    v_row = np.broadcast_to(v_row_source[:, :, None], (count, rows, cols)).copy()
-    lv = np.broadcast_to(levels, v_col.shape)
-    for _ in range(max_sweeps):
-        i, di_bl, _unused = law.current(lv, v_col, v_row)
-        # columns: chain axis = rows (source at the bottom, the last row)
-        dv_col = _chain_step(np.moveaxis(v_col, 1, 0), v_sense, np.moveaxis(active * i, 1, 0),
-                             np.moveaxis(active * di_bl, 1, 0), r_col, col_end)
-        v_col += _limited(np.moveaxis(dv_col, 0, 1), max_step)
-        i, _unused, di_sup = law.current(lv, v_col, v_row)
-        # rows: chain axis = columns reversed (source at the left end, column 0)
-        flip = lambda a: np.moveaxis(a, 2, 0)[::-1]           # noqa: E731
-        dv_row = _chain_step(flip(v_row), v_row_source[None], -flip(active * i),
-                             -flip(active * di_sup), r_row, row_end)
-        dv_row = np.moveaxis(dv_row[::-1], 0, 2)
-        v_row += _limited(dv_row, max_step)
-        moved = max(np.abs(dv_col).max(initial=0), np.abs(dv_row).max(initial=0))
-        if moved <= tol:
-            break
-    return v_col, v_row
+class _Network:
+    """The array's line network for a batch of vectors, state [count, rows, cols]: bit-line
+    voltages c(i,j) and row-node voltages r(i,j). Column j: c(0,j) ... c(M-1,j) -r_col- s(j)
+    -r_sense- V_sense; row i: V_row(i) -r_driver- a(i) -r_row- r(i,0) ... r(i,N-1)."""
+
+    def __init__(self, table, law, levels, v_row_source, active):
+        shape = (len(v_row_source),) + levels.shape
+        self.law, self.active = law, active
+        self.levels = np.broadcast_to(levels, shape)
+        self.v_sense = table.attr("v_sense")
+        self.v_row_source = v_row_source
+        self.r_col, self.r_row = table.attr("r_col"), table.attr("r_row")
+        r_sense, r_driver = table.attr("r_sense"), table.attr("r_driver")
+        self.col_end = self.r_col + r_sense if self.r_col > 0 else r_sense
+        self.row_end = self.r_row + r_driver if self.r_row > 0 else r_driver
+        self.v_col = np.full(shape, self.v_sense)
+        self.v_row = np.broadcast_to(v_row_source[:, :, None], shape).copy()
+
+    def cells(self):
+        """(I, dI/dv_bl, dI/dv_sup) of every cell, 0 where inactive."""
+        return [self.active * x for x in self.law.current(self.levels, self.v_col, self.v_row)]
+
+    def column_step(self, max_step):
+        """Newton update of the bit lines (chain axis: rows, source below the last row)."""
+        if self.r_col == 0 and self.col_end == 0:
+            return 0.0
+        i, di_bl, _ = self.cells()
+        along = lambda a: np.moveaxis(a, 1, 0)                # noqa: E731
+        dv = _limited(np.moveaxis(_chain_step(along(self.v_col), self.v_sense, along(i),
+                                              along(di_bl), self.r_col, self.col_end), 0, 1), max_step)
+        self.v_col += dv
+        return np.abs(dv).max(initial=0.0)
+
+    def row_step(self, max_step):
+        """Newton update of the row lines (chain axis: columns reversed, source at column 0);
+        a cell draws its current out of its row node."""
+        if self.r_row == 0 and self.row_end == 0:
+            return 0.0
+        i, _, di_sup = self.cells()
+        along = lambda a: np.moveaxis(a, 2, 0)[::-1]          # noqa: E731
+        dv = _chain_step(along(self.v_row), self.v_row_source[None], -along(i), -along(di_sup),
+                         self.r_row, self.row_end)
+        dv = _limited(np.moveaxis(dv[::-1], 0, 2), max_step)
+        self.v_row += dv
+        return np.abs(dv).max(initial=0.0)
+
+    def solve(self, tol, max_sweeps, max_step):
+        """Block Gauss-Seidel over columns and rows until no voltage moves by more than tol."""
+        for _ in range(max_sweeps):
+            moved = max(self.column_step(max_step), self.row_step(max_step))
+            if moved <= tol:
+                return
+        warnings.warn(f"xbar_tables: IR model not converged after {max_sweeps} sweeps "
+                      f"(last update {moved:.3g} V)", RuntimeWarning)
+
+    def column_currents(self):
+        return self.cells()[0].sum(axis=1)
 
 
 def predict_ir(table, levels, inputs, tol=1e-10, max_sweeps=200, max_step=0.05,
@@ -387,8 +418,7 @@ def predict_ir(table, levels, inputs, tol=1e-10, max_sweeps=200, max_step=0.05,
     out = np.empty((len(inputs), table.cols))
     for start in range(0, len(inputs), batch):
         part = slice(start, start + batch)
-        act = active[part][:, :, None]
-        v_col, v_row = _solve_network(table, law, levels, v_source[part], act, tol, max_sweeps,
-                                      max_step)
-        out[part] = (act * law.current(np.broadcast_to(levels, v_col.shape), v_col, v_row)[0]).sum(axis=1)
+        network = _Network(table, law, levels, v_source[part], active[part][:, :, None])
+        network.solve(tol, max_sweeps, max_step)
+        out[part] = network.column_currents()
     return out
