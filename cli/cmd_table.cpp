@@ -27,9 +27,10 @@ Command add_table(CLI::App& app) {
   return {cmd, [args] {
             const io::RunConfig config = args->load();
             io::AtomicOutput output(args->output);
-            Progress progress("solving sample vectors", !args->quiet);
-            const tables::EffectiveWeightTable table =
-                tables::build_table(config, [&](std::size_t d, std::size_t t) { progress(d, t); });
+            const tables::EffectiveWeightTable table = [&] {
+              Progress progress("solving sample vectors", !args->quiet);  // ends its line when done
+              return tables::build_table(config, [&](std::size_t d, std::size_t t) { progress(d, t); });
+            }();
             {
               io::H5Writer h5(output.temp_path());
               tables::write_table(h5, config, table);
