@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -101,6 +102,11 @@ void H5Writer::write(const std::string& name, const std::vector<double>& v) {
 
 void H5Writer::write(const std::string& name, std::span<const double> data,
                      const std::vector<std::size_t>& shape) {
+  std::size_t elements = 1;
+  for (std::size_t extent : shape) elements *= extent;
+  if (elements != data.size())
+    throw std::invalid_argument(fmt::format("H5Writer: dataset '{}' has {} values for {} elements",
+                                            name, data.size(), elements));
   // Intermediate groups are created on the way (as h5py does).
   H5::LinkCreatPropList links;
   H5Pset_create_intermediate_group(links.getId(), 1);

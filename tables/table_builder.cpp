@@ -79,19 +79,46 @@ class IdealCurrents {
   double full_scale_;
 };
 
+// Runs job(s) for s = 0..count-1 on `threads` threads; the first exception stops the others
+// (after their current job) and is rethrown here.
+void parallel_for(int count, int threads, const std::function<void(int)>& job) {
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto worker = [&] {
+    for (int s; !failed && (s = next++) < count;) {
+      try {
+        job(s);
+      } catch (...) {
+        std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  std::vector<std::jthread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  pool.clear();  // joins
+  if (error) std::rethrow_exception(error);
+}
+
 // Pass 1: the load of every (sample, vector, column), without solving, for the load edges.
-std::vector<double> all_loads(const io::RunConfig& config, const IdealCurrents& ideal,
+std::vector<double> all_loads(const io::RunConfig& config, const IdealCurrents& ideal, int threads,
                               std::size_t& vectors) {
-  std::vector<double> loads;
-  for (int s = 0; s < config.table.samples; ++s) {
+  std::vector<std::vector<double>> per_sample(config.table.samples);
+  parallel_for(config.table.samples, threads, [&](int s) {
     const io::Problem p = draw_sample(config, s);
-    vectors = p.inputs.rows;
     const netlists::Crossbar xb(p.spec);
     for (std::size_t v = 0; v < p.inputs.rows; ++v) {
       const std::vector<double> l = ideal.loads(ideal.cells(xb, *p.levels, p.inputs.row(v)), p.spec.cols);
-      loads.insert(loads.end(), l.begin(), l.end());
+      per_sample[s].insert(per_sample[s].end(), l.begin(), l.end());
     }
-  }
+  });
+  vectors = per_sample[0].size() / config.physical_cols();
+  std::vector<double> loads;
+  for (const std::vector<double>& l : per_sample) loads.insert(loads.end(), l.begin(), l.end());
   return loads;
 }
 
@@ -144,31 +171,6 @@ class OrderedMerge {
   std::size_t cells_ = 0;
 };
 
-// Runs job(s) for s = 0..count-1 on `threads` threads; the first exception stops the others
-// (after their current job) and is rethrown here.
-void parallel_for(int count, int threads, const std::function<void(int)>& job) {
-  std::atomic<int> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (int s; !failed && (s = next++) < count;) {
-      try {
-        job(s);
-      } catch (...) {
-        std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  std::vector<std::jthread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  pool.clear();  // joins
-  if (error) std::rethrow_exception(error);
-}
-
 int thread_count(const io::RunConfig& c) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return std::clamp(c.table.threads > 0 ? c.table.threads : cores, 1, c.table.samples);
@@ -190,6 +192,30 @@ CellGrid cell_grid(const io::RunConfig& c, const std::vector<double>& weights) {
 
 }  // namespace
 
+namespace {
+
+// Pass 2: every sample solved, its ratios merged in sample order into t.mean, t.std, t.count.
+void sample_corrections(const io::RunConfig& config, const IdealCurrents& ideal, int threads,
+                        const ProgressFn& progress, EffectiveWeightTable& t) {
+  CorrectionStats stats(t.bins.size());
+  OrderedMerge merge(stats);
+  std::mutex progress_mutex;
+  std::size_t done = 0;
+  const auto vector_done = [&, total = t.vectors * t.samples] {
+    std::lock_guard lock(progress_mutex);
+    if (progress) progress(++done, total);
+  };
+  parallel_for(t.samples, threads, [&](int s) {
+    merge.submit(s, solve_sample(config, s, ideal, t.bins, vector_done));
+  });
+  t.cells = merge.cells();
+  t.mean = stats.mean();
+  t.std = stats.std();
+  t.count = stats.count();
+}
+
+}  // namespace
+
 EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& progress) {
   const auto start = std::chrono::steady_clock::now();
   EffectiveWeightTable t;
@@ -197,29 +223,15 @@ EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& 
   t.device = build_device_table(config.cell, weights, config.v_read, config.v_sense);
   t.cell = cell_grid(config, weights);
   t.full_scale = config.g_max() * config.v_read;  // I_max (SONOS), G_max v_read (resistor cells)
-  const IdealCurrents ideal(t.device, t.full_scale);
   t.samples = config.table.samples;
-  const std::size_t physical_cols = config.physical_cols();
+  const IdealCurrents ideal(t.device, t.full_scale);
+  const int threads = thread_count(config);
   t.bins = {CorrectionBins::even_edges(config.rows, config.table.row_bins),
-            CorrectionBins::even_edges(static_cast<int>(physical_cols), config.table.col_bins),
-            CorrectionBins::quantile_edges(all_loads(config, ideal, t.vectors), config.table.load_bins),
+            CorrectionBins::even_edges(config.physical_cols(), config.table.col_bins),
+            CorrectionBins::quantile_edges(all_loads(config, ideal, threads, t.vectors),
+                                           config.table.load_bins),
             config.levels().levels};
-  CorrectionStats stats(t.bins.size());
-  OrderedMerge merge(stats);
-  std::mutex progress_mutex;
-  std::size_t done = 0;
-  const std::size_t total = t.vectors * t.samples;
-  const auto vector_done = [&] {
-    std::lock_guard lock(progress_mutex);
-    if (progress) progress(++done, total);
-  };
-  parallel_for(t.samples, thread_count(config), [&](int s) {
-    merge.submit(s, solve_sample(config, s, ideal, t.bins, vector_done));
-  });
-  t.cells = merge.cells();
-  t.mean = stats.mean();
-  t.std = stats.std();
-  t.count = stats.count();
+  sample_corrections(config, ideal, threads, progress, t);
   t.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return t;
 }
