@@ -342,6 +342,7 @@ def _chain_step(v, v_source, injected, d_injected, r_segment, r_end):
 
 
 def _limited(dv, max_step):
+    """dv scaled so that no node moves by more than max_step volts (Newton damping)."""
     largest = np.abs(dv).max(initial=0.0)
     return dv * min(1.0, max_step / largest) if largest > 0 else dv
 
