@@ -16,5 +16,6 @@ Command add_solve(CLI::App& app);
 Command add_netlist(CLI::App& app);
 Command add_sweep(CLI::App& app);
 Command add_check(CLI::App& app);
+Command add_table(CLI::App& app);
 
 }  // namespace xbar::cli

@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(io::k_xbar_version));
   const std::vector<cli::Command> commands = {cli::add_solve(app), cli::add_netlist(app), cli::add_check(app),
-                                              cli::add_sweep(app)};
+                                              cli::add_table(app), cli::add_sweep(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

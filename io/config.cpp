@@ -5,6 +5,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -31,6 +32,9 @@ const std::vector<std::string> k_keys = {
     "solver.method", "solver.max_iterations", "solver.vntol", "solver.reltol", "solver.abstol",
     "solver.residual_reltol", "solver.max_step", "solver.gmin_stepping", "solver.source_stepping",
     "check.tolerance", "check.max_cells", "check.vectors",
+    "table.samples", "table.vectors", "table.threads", "table.row_bins", "table.col_bins",
+    "table.load_bins", "table.v_bl_points", "table.v_sup_points", "table.v_bl_min",
+    "table.v_bl_max", "table.v_sup_min", "table.v_sup_max",
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -276,6 +280,26 @@ void read_solver(const Reader& r, RunConfig& c) {
   c.check.vectors = static_cast<int>(r.integer("check.vectors", c.check.vectors, 0, 1 << 20));
 }
 
+void read_table(const Reader& r, RunConfig& c) {
+  TableConfig& t = c.table;
+  t.samples = static_cast<int>(r.integer("table.samples", t.samples, 1, 1 << 20));
+  t.vectors = static_cast<int>(r.integer("table.vectors", t.vectors, 1, 1 << 20));
+  t.threads = static_cast<int>(r.integer("table.threads", t.threads, 0, 1024));
+  t.row_bins = static_cast<int>(r.integer("table.row_bins", t.row_bins, 1, 1 << 16));
+  t.col_bins = static_cast<int>(r.integer("table.col_bins", t.col_bins, 1, 1 << 16));
+  t.load_bins = static_cast<int>(r.integer("table.load_bins", t.load_bins, 1, 1 << 16));
+  t.v_bl_points = static_cast<int>(r.integer("table.v_bl_points", t.v_bl_points, 2, 1 << 14));
+  t.v_sup_points = static_cast<int>(r.integer("table.v_sup_points", t.v_sup_points, 2, 1 << 14));
+  for (auto [key, value] : {std::pair{"table.v_bl_min", &t.v_bl_min}, {"table.v_bl_max", &t.v_bl_max},
+                            {"table.v_sup_min", &t.v_sup_min}, {"table.v_sup_max", &t.v_sup_max}})
+    if (r.find(key)) *value = r.number(key, 0);
+  for (auto [lo, hi, name] : {std::tuple{t.v_bl_min, t.v_bl_max, "table.v_bl"},
+                              {t.v_sup_min, t.v_sup_max, "table.v_sup"}})
+    if (lo && hi && !(*lo < *hi))
+      r.fail(std::string(name) + "_min", r.find(std::string(name) + "_min"),
+             fmt::format("must be below {}_max = {}", name, *hi));
+}
+
 void apply_override(toml::table& root, const std::string& assignment, const std::string& path) {
   const auto eq = assignment.find('=');
   const std::string key = assignment.substr(0, eq);
@@ -326,6 +350,7 @@ RunConfig parse_config(const std::string& text, const std::string& path,
   read_devices(reader, c);
   read_sources(reader, c);
   read_solver(reader, c);
+  read_table(reader, c);
   if (c.v_read == 0 && c.cell.is_sonos())
     throw InputError(fmt::format("{}: key 'bias.v_read' = 0: must be non-zero for 2t-sonos (program-verify reads at v_read)", path));
   if (c.r_hat_p) c.lines.r_col = *c.r_hat_p / c.g_max();

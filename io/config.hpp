@@ -39,6 +39,17 @@ struct CheckConfig {
   int vectors = 0;            ///< check only the first N input vectors (0: all)
 };
 
+/// `xbar table` (tables/): sample arrays, bins and the cell-law grid. Voltage ranges left unset
+/// default to the array's bias range (see tables/table_builder.hpp).
+struct TableConfig {
+  int samples = 32;     ///< random arrays (weights and inputs drawn as [weights]/[inputs] say)
+  int vectors = 8;      ///< input vectors per array
+  int threads = 0;      ///< 0: every core
+  int row_bins = 8, col_bins = 4, load_bins = 8;
+  int v_bl_points = 41, v_sup_points = 41;
+  std::optional<double> v_bl_min, v_bl_max, v_sup_min, v_sup_max;  ///< V
+};
+
 struct RunConfig {
   engine::MappingScheme mapping = engine::MappingScheme::none;
   std::string path;   ///< file the config came from ("<defaults>" if none)
@@ -54,6 +65,7 @@ struct RunConfig {
   InputsConfig inputs;
   solver::NewtonOptions newton;
   CheckConfig check;
+  TableConfig table;
 
   int physical_cols() const { return engine::physical_columns(mapping, cols); }
   /// G_max of the cell law: i_max / v_read for SONOS, g_max for resistor cells.

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -113,8 +114,13 @@ void H5Writer::write(const std::string& name, const std::vector<double>& v) {
   write(name, v, {v.size()});
 }
 
-void H5Writer::write(const std::string& name, const std::vector<double>& data,
+void H5Writer::write(const std::string& name, std::span<const double> data,
                      const std::vector<std::size_t>& shape) {
+  std::size_t elements = 1;
+  for (std::size_t extent : shape) elements *= extent;
+  if (elements != data.size())
+    throw std::invalid_argument(fmt::format("H5Writer: dataset '{}' has {} values for {} elements",
+                                            name, data.size(), elements));
   const std::vector<hsize_t> dims(shape.begin(), shape.end());
   create_dataset(impl_->file, name, H5::PredType::IEEE_F64LE, dims)
       .write(data.data(), H5::PredType::NATIVE_DOUBLE);

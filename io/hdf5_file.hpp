@@ -3,6 +3,7 @@
 // to a temporary name in the destination folder and is renamed on commit, so a failed or
 // interrupted run never leaves a partial file and never touches an existing one.
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,7 @@ class H5Writer {
   void write(const std::string& name, const Matrix& m);
   void write(const std::string& name, const std::vector<double>& v);
   /// An N-D dataset: data row-major (last index fastest), shape its extents.
-  void write(const std::string& name, const std::vector<double>& data,
+  void write(const std::string& name, std::span<const double> data,
              const std::vector<std::size_t>& shape);
   /// A 1-D dataset of variable-length UTF-8 strings.
   void write_strings(const std::string& name, const std::vector<std::string>& strings);

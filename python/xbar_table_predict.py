@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Predicts the column currents of an `xbar solve` output from an effective-weight table and
+prints the prediction errors against the full solve.
+
+    PYTHONPATH=python python3 python/xbar_table_predict.py TABLE.h5 SOLVE.h5 [--method ir]
+
+Errors are (predicted - solved) / solved per (input vector, physical column), over the columns
+whose solved current exceeds 1e-3 of the largest; "ideal" is the no-parasitics prediction.
+Exit status: 0, or 2 when a file does not fit (missing datasets, a different array size).
+"""
+
+import argparse
+import sys
+import time
+
+import h5py
+import numpy as np
+
+import xbar_tables
+
+
+def read_solve(path):
+    """(levels [rows, cols], inputs [count, rows], column currents [count, cols]) of a solve."""
+    with h5py.File(path, "r") as f:
+        if "/weights/level" not in f:
+            raise ValueError(f"{path}: no /weights/level (the table predicts arrays given as levels)")
+        return (f["/weights/level"][()], f["/inputs"][()], f["/columns/current"][()])
+
+
+def geometry_mismatch(table, path):
+    """Array keys of the solve's config (root attribute `config`) that differ from the table's."""
+    try:
+        import tomllib
+    except ImportError:      # Python < 3.11: no TOML reader in the standard library
+        return []
+    with h5py.File(path, "r") as f:
+        text = f.attrs.get("config")
+    if text is None:
+        return []
+    config = tomllib.loads(text.decode() if isinstance(text, bytes) else text)
+    array, bias = config.get("array", {}), config.get("bias", {})
+    solved = {key: array.get(key, 0.0) for key in ("r_row", "r_driver", "r_sense", "v_sense")}
+    solved["v_read"] = bias.get("v_read", 0.1)
+    if "r_hat_p" not in array:
+        solved["r_col"] = array.get("r_col", 0.0)
+    solved["cell"] = array.get("cell", "2t-sonos")
+    return [f"{key} = {value} (table: {table.attrs[key]})" for key, value in solved.items()
+            if (value != table.attrs[key] if key == "cell" else
+                not np.isclose(float(value), float(table.attrs[key]), rtol=1e-12, atol=0))]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("table", help="TABLE.h5 from `xbar table`")
+    parser.add_argument("solve", help="SOLVE.h5 from `xbar solve` (same array geometry)")
+    parser.add_argument("--method", choices=["ir", "correction", "all"], default="all",
+                        help="prediction method(s) to report (default: all)")
+    args = parser.parse_args(argv)
+    try:
+        table = xbar_tables.load(args.table)
+        levels, inputs, solved = read_solve(args.solve)
+        for difference in geometry_mismatch(table, args.solve):
+            print(f"xbar_table_predict: warning: {args.solve} solved {difference}", file=sys.stderr)
+        predictions = {"ideal": lambda: xbar_tables.ideal(table, levels, inputs)}
+        for method in (["ir", "correction"] if args.method == "all" else [args.method]):
+            predictions[method] = lambda m=method: xbar_tables.predict(table, levels, inputs, method=m)
+        results = {}
+        for name, run in predictions.items():
+            start = time.perf_counter()
+            current = run()
+            results[name] = (*xbar_tables.column_errors(current, solved), time.perf_counter() - start)
+    except (OSError, KeyError, ValueError) as e:
+        print(f"xbar_table_predict: error: {e}", file=sys.stderr)
+        return 2
+    print(f"{table.rows} x {table.cols} {table.attrs['cell']} array, {len(inputs)} input vector(s); "
+          f"relative column-current error against {args.solve}:")
+    print(f"  {'prediction':<12} {'rms':>11} {'max':>11} {'time (s)':>9}")
+    for name, (rms, largest, seconds) in results.items():
+        print(f"  {name:<12} {rms:11.3e} {largest:11.3e} {seconds:9.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

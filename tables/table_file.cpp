@@ -1,0 +1,55 @@
+#include "tables/table_file.hpp"
+
+#include "io/results.hpp"
+
+namespace xbar::tables {
+
+namespace {
+
+std::string cell_name(const devices::CellModel& cell) {
+  return cell.is_sonos() ? "2t-sonos" : cell.has_select() ? "1t1r" : "1r";
+}
+
+void write_array_attributes(io::H5Writer& out, const io::RunConfig& c, const EffectiveWeightTable& t) {
+  out.attribute("rows", c.rows);
+  out.attribute("cols", c.physical_cols());
+  out.attribute("cell", cell_name(c.cell));
+  out.attribute("select_model", c.cell.select_model == devices::SelectModel::ideal ? "ideal" : "ekv");
+  out.attribute("levels", c.levels().levels);
+  out.attribute("r_row", c.lines.r_row);
+  out.attribute("r_col", c.lines.r_col);
+  out.attribute("r_driver", c.lines.r_driver);
+  out.attribute("r_sense", c.lines.r_sense);
+  out.attribute("v_read", c.v_read);
+  out.attribute("v_sense", c.v_sense);
+  out.attribute("full_scale_current", t.full_scale);
+  out.attribute("mapping", engine::to_string(c.mapping));
+}
+
+}  // namespace
+
+void write_table(io::H5Writer& out, const io::RunConfig& config, const EffectiveWeightTable& t) {
+  const DeviceTable& d = t.device;
+  out.write("/device/current", d.current);
+  out.write(config.cell.is_sonos() ? "/device/vt" : "/device/conductance", d.weight);
+  out.write("/device/dlnI_dVs", d.dlnI_dVs);
+  out.write("/device/dlnI_dVd", d.dlnI_dVd);
+  out.write("/cell/v_bl", t.cell.v_bl);
+  out.write("/cell/v_sup", t.cell.v_sup);
+  out.write("/cell/current", t.cell.current, {d.current.size(), t.cell.v_bl.size(), t.cell.v_sup.size()});
+  out.write("/correction/row_edges", t.bins.row_edges);
+  out.write("/correction/col_edges", t.bins.col_edges);
+  out.write("/correction/load_edges", t.bins.load_edges);
+  out.write("/correction/mean", t.mean, t.bins.shape());
+  out.write("/correction/std", t.std, t.bins.shape());
+  out.write("/correction/count", t.count, t.bins.shape());
+  out.attribute("config", config.text);
+  out.attribute("xbar_version", std::string(io::k_xbar_version));
+  out.attribute("samples", t.samples);
+  out.attribute("vectors", static_cast<double>(t.vectors));
+  out.attribute("cells", static_cast<double>(t.cells));
+  out.attribute("elapsed_time", t.elapsed);
+  write_array_attributes(out, config, t);
+}
+
+}  // namespace xbar::tables
