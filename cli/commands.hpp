@@ -14,5 +14,7 @@ struct Command {
 
 Command add_solve(CLI::App& app);
 Command add_netlist(CLI::App& app);
+Command add_characterize(CLI::App& app);
+Command add_fit(CLI::App& app);
 
 }  // namespace xbar::cli
