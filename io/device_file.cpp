@@ -81,6 +81,7 @@ class Reader {
   }
 
   bool has_attribute(const std::string& name) const { return file_.attrExists(name); }
+  bool has_dataset(const std::string& name) const { return file_.nameExists(name); }
 
   double number(const std::string& name) const {
     if (!has_attribute(name)) fail(fmt::format("root attribute '{}' not found", name));
@@ -124,11 +125,9 @@ devices::TableSamples read_samples(const Reader& r) {
   const std::vector<hsize_t> dims{s.grid.v_g.size(), s.grid.v_s.size(), s.grid.v_ds.size()};
   s.i_ds = r.dataset("/i_ds", dims);
   s.fd_step = r.number_or("fd_step", 0.0);
-  if (s.fd_step > 0) {
-    s.di_dvg = r.dataset(k_partials[0], dims);
-    s.di_dvd = r.dataset(k_partials[1], dims);
-    s.di_dvs = r.dataset(k_partials[2], dims);
-  }
+  std::vector<double>* partials[3] = {&s.di_dvg, &s.di_dvd, &s.di_dvs};
+  for (int k = 0; k < 3; ++k)
+    if (r.has_dataset(k_partials[k])) *partials[k] = r.dataset(k_partials[k], dims);
   return s;
 }
 
