@@ -17,5 +17,7 @@ Command add_netlist(CLI::App& app);
 Command add_sweep(CLI::App& app);
 Command add_check(CLI::App& app);
 Command add_table(CLI::App& app);
+Command add_characterize(CLI::App& app);
+Command add_fit(CLI::App& app);
 
 }  // namespace xbar::cli

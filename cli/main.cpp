@@ -28,8 +28,9 @@ int main(int argc, char** argv) {
                "3 no solution from xbar."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(io::k_xbar_version));
-  const std::vector<cli::Command> commands = {cli::add_solve(app), cli::add_netlist(app), cli::add_check(app),
-                                              cli::add_table(app), cli::add_sweep(app)};
+  const std::vector<cli::Command> commands = {
+      cli::add_solve(app), cli::add_netlist(app),        cli::add_check(app), cli::add_table(app),
+      cli::add_sweep(app), cli::add_characterize(app), cli::add_fit(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

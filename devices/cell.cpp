@@ -11,10 +11,22 @@
 
 namespace xbar::devices {
 
-BranchCurrent transistor_branch(const EkvParams& p, double v_g, double v_d, double v_s) {
-  const EkvCurrent t = ekv_current(p, v_g, v_d, v_s);
+namespace {
+
+// The channel current plus the G_leak shunt every transistor carries drain-source.
+BranchCurrent with_leak(const TransistorCurrent& t, double v_d, double v_s) {
   return {t.i_ds + k_transistor_leak * (v_d - v_s), t.di_dvd + k_transistor_leak,
           t.di_dvs - k_transistor_leak};
+}
+
+}  // namespace
+
+BranchCurrent transistor_branch(const EkvParams& p, double v_g, double v_d, double v_s) {
+  return with_leak(ekv_current(p, v_g, v_d, v_s), v_d, v_s);
+}
+
+BranchCurrent transistor_branch(const TableDevice& law, double v_g, double v_d, double v_s) {
+  return with_leak(law.current(v_g, v_d, v_s), v_d, v_s);
 }
 
 BranchCurrent storage_current(const CellModel& cell, double weight, double v_m, double v_bl) {
@@ -28,6 +40,7 @@ BranchCurrent storage_current(const CellModel& cell, double weight, double v_m, 
 }
 
 BranchCurrent select_current(const CellModel& cell, double v_gate, double v_row, double v_m) {
+  if (cell.select_model == SelectModel::table) return transistor_branch(cell.select_table->law, v_gate, v_row, v_m);
   return transistor_branch(cell.select, v_gate, v_row, v_m);
 }
 
@@ -71,7 +84,7 @@ double sonos_vt_for_current(const CellModel& cell, double i_target, double v_rea
     sonos.vt = vt;
     const double di_sto_dvt = -ekv_current(sonos, cell.v_wl, c.v_m, v_bl).di_dvg;
     double di_dvt = di_sto_dvt;
-    if (cell.select_model == SelectModel::ekv) {
+    if (cell.select_model != SelectModel::ideal) {
       const double sel_m = select_current(cell, cell.v_on, v_read, c.v_m).di_db;
       const double sto_m = storage_current(cell, vt, c.v_m, v_bl).di_da;
       di_dvt = sel_m * di_sto_dvt / (sel_m - sto_m);

@@ -5,18 +5,22 @@
 //
 // Storage element: a resistor (weight = conductance G, S) or a SONOS transistor (weight = V_T, V;
 // drain = m, source = bit line, gate = v_wl). Every transistor carries G_leak drain-source.
+#include <memory>
+
 #include "devices/ekv.hpp"
 #include "devices/resistor.hpp"
+#include "devices/table_device.hpp"
 
 namespace xbar::devices {
 
 enum class CellKind { resistor_1r, select_resistor_1t1r, select_sonos_2t };
-enum class SelectModel { ekv, ideal };
+enum class SelectModel { ekv, ideal, table };
 
 struct CellModel {
   CellKind kind = CellKind::select_sonos_2t;
   SelectModel select_model = SelectModel::ekv;
   EkvParams select = select_defaults();
+  std::shared_ptr<const TabulatedTransistor> select_table;  ///< the select law when select_model = table
   EkvParams sonos = sonos_defaults();  ///< vt is replaced by each cell's weight
   ResistorLaw resistor;
   double v_on = 1.1;   ///< select gate when the input bit is 1 (V)
@@ -41,6 +45,7 @@ BranchCurrent storage_current(const CellModel& cell, double weight, double v_m, 
 BranchCurrent select_current(const CellModel& cell, double v_gate, double v_row, double v_m);
 /// A transistor with a fixed gate as a branch drain -> source, with its leak shunt.
 BranchCurrent transistor_branch(const EkvParams& p, double v_g, double v_d, double v_s);
+BranchCurrent transistor_branch(const TableDevice& law, double v_g, double v_d, double v_s);
 
 struct IsolatedCell {
   double current;  ///< row -> bit line (A)

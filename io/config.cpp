@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "io/device_file.hpp"
+
 namespace xbar::io {
 
 namespace {
@@ -197,6 +199,28 @@ void read_array(const Reader& r, RunConfig& c) {
   }
 }
 
+// [select] model = "table": the law of DEVICE.h5 from `xbar characterize`; the EKV keys do not
+// apply to it.
+void read_select_table(const Reader& r, RunConfig& c) {
+  for (const char* key : {"select.n", "select.beta", "select.eta", "select.vt"})
+    if (r.find(key)) r.fail(key, r.find(key), "is an EKV parameter: not used with select.model = \"table\"");
+  const std::string file = r.text("select.file");
+  if (file.empty()) r.fail("select.file", nullptr, "required when select.model = \"table\" (DEVICE.h5 of xbar characterize)");
+  try {
+    c.cell.select_table = load_tabulated_transistor(file);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: key 'select.file' = \"{}\": {}", r.path(), file, e.what()));
+  }
+  // The array's biases must lie on the table, not in its extrapolation.
+  const devices::TableGrid& grid = c.cell.select_table->law.grid();
+  auto inside = [](const std::vector<double>& axis, double v) { return v >= axis.front() && v <= axis.back(); };
+  for (auto [name, v, axis] : {std::tuple{"bias.v_on", c.cell.v_on, &grid.v_g}, {"bias.v_off", c.cell.v_off, &grid.v_g},
+                               {"bias.v_read", c.v_read, &grid.v_s}, {"array.v_sense", c.v_sense, &grid.v_s}})
+    if (!inside(*axis, v))
+      throw InputError(fmt::format("{}: key '{}' = {} V is outside the table of '{}' ([{}, {}] V): run xbar "
+                                   "characterize with this config (-c)", r.path(), name, v, file, axis->front(), axis->back()));
+}
+
 void read_devices(const Reader& r, RunConfig& c) {
   c.v_read = r.number("bias.v_read", 0.1);
   c.cell.v_on = r.number("bias.v_on", 1.1);
@@ -209,10 +233,11 @@ void read_devices(const Reader& r, RunConfig& c) {
   c.sonos_levels.max = r.positive("sonos.i_max", 1.6e-6);
   c.sonos_levels.on_off = r.number("sonos.on_off", 1e7, [](double x) { return x > 1; }, "must be a number > 1");
   const std::string model = r.choice("select.model", "ekv", {"ekv", "ideal", "table"});
-  if (model == "table")
-    throw InputError(fmt::format("{}: key 'select.model' = \"table\": not implemented in this version "
-                                 "(\"ekv\" or \"ideal\")", r.path()));
-  c.cell.select_model = model == "ideal" ? devices::SelectModel::ideal : devices::SelectModel::ekv;
+  if (model == "table") read_select_table(r, c);
+  else if (r.find("select.file")) r.fail("select.file", r.find("select.file"), "needs select.model = \"table\"");
+  c.cell.select_model = model == "ideal" ? devices::SelectModel::ideal
+                        : model == "table" ? devices::SelectModel::table
+                                           : devices::SelectModel::ekv;
   c.cell.select.n = r.positive("select.n", 1.30);
   c.cell.select.i_s = devices::select_specific_current(c.cell.select.n, r.positive("select.beta", 200e-6));
   c.cell.select.eta = r.number("select.eta", 0.08);

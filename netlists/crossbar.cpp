@@ -217,7 +217,9 @@ class Crossbar::Builder {
     const auto& node = xb_.logical_to_node_;
     for (const Wire& w : wires_) c.wires.add(node[w.a], node[w.b], 1.0 / w.r);
     const devices::CellModel& cell = xb_.spec_.cell;
-    if (cell.has_select()) {
+    if (cell.select_model == devices::SelectModel::table && cell.has_select()) {
+      add_tabulated_select(c);
+    } else if (cell.has_select()) {
       xb_.select_group_ = static_cast<int>(c.transistors.size());
       solver::TransistorGroup& sel = c.transistors.emplace_back();
       sel.law = cell.select;
@@ -236,6 +238,16 @@ class Crossbar::Builder {
       for (const Device& d : storage_) res.add(node[d.a], node[d.b], d.weight);
       add_enables(res);
     }
+  }
+
+  // A tabulated select: one group sharing the table (the law of the card in spec().cell).
+  void add_tabulated_select(solver::Circuit& c) const {
+    const auto& table = xb_.spec_.cell.select_table;
+    if (!table) throw std::invalid_argument("Crossbar: select model 'table' without a table");
+    solver::TabulatedTransistorGroup& sel = c.tabulated.emplace_back();
+    sel.law = std::shared_ptr<const devices::TableDevice>(table, &table->law);
+    const auto& node = xb_.logical_to_node_;
+    for (const Device& d : select_) sel.add(node[d.a], node[d.gate], node[d.b]);
   }
 
   void add_enables(solver::Enables& group) const {
@@ -286,7 +298,7 @@ double Crossbar::row_voltage(std::span<const double> input, int row) const {
 }
 
 bool Crossbar::has_real_select() const {
-  return spec_.cell.has_select() && spec_.cell.select_model == devices::SelectModel::ekv;
+  return spec_.cell.has_select() && spec_.cell.select_model != devices::SelectModel::ideal;
 }
 
 bool Crossbar::row_active(std::span<const double> input, int row) const {

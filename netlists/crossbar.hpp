@@ -76,7 +76,8 @@ class Crossbar {
   /// Ideal column currents (section 1): sum of the active cells' isolated currents.
   std::vector<double> ideal_column_currents(std::span<const double> input) const;
 
-  /// Element groups as built (for the SPICE deck writer): storage, select (may be absent).
+  /// Element groups as built (for the SPICE deck writer): storage, select (may be absent; a
+  /// tabulated select is circuit().tabulated[0] instead).
   int storage_group() const { return storage_group_; }
   int select_group() const { return select_group_; }
 

@@ -45,6 +45,15 @@ void write_transistor(std::string& out, const Crossbar& xb, const solver::Transi
                    1.0 / devices::k_transistor_leak);
 }
 
+// One tabulated transistor: the original model card's instance (bulk at ground), and its
+// G_leak resistor, so that ngspice solves the device xbar only interpolates.
+void write_tabulated(std::string& out, const Crossbar& xb, const solver::TabulatedTransistorGroup& t,
+                     std::size_t k, const std::string& tag) {
+  const std::string d = xb.spice_name(t.d[k]), g = xb.spice_name(t.g[k]), s = xb.spice_name(t.s[k]);
+  out += devices::card_spice_instance(xb.spec().cell.select_table->card, tag, d, g, s, "0");
+  fmt::format_to(std::back_inserter(out), "RL{} {} {} {:.17g}\n", tag, d, s, 1.0 / devices::k_transistor_leak);
+}
+
 std::string cell_tag(const char* prefix, std::size_t k, int cols) {
   return fmt::format("{}_{}_{}", prefix, k / cols, k % cols);
 }
@@ -56,6 +65,7 @@ std::string spice_deck(const Crossbar& xb, std::span<const double> input, const 
   const ArraySpec& spec = xb.spec();
   std::string out = fmt::format("* {}\n{}\n", title, k_spice_options);
   if (!c.transistors.empty()) out += devices::ekv_spice_functions();
+  if (!c.tabulated.empty()) out += devices::card_spice_definitions(spec.cell.select_table->card);
   const std::vector<double> fixed = xb.fixed_voltages(input);
   for (solver::NodeIndex k = 0; k < c.n_fixed; ++k) {
     const solver::NodeIndex n = c.n_free + k;
@@ -70,6 +80,8 @@ std::string spice_deck(const Crossbar& xb, std::span<const double> input, const 
     for (std::size_t k = 0; k < c.transistors[group].size(); ++k)
       write_transistor(out, xb, c.transistors[group], k, cell_tag(select ? "SEL" : "SON", k, spec.cols));
   }
+  for (const solver::TabulatedTransistorGroup& t : c.tabulated)
+    for (std::size_t k = 0; k < t.size(); ++k) write_tabulated(out, xb, t, k, cell_tag("SEL", k, spec.cols));
   for (const solver::ResistorGroup& r : c.resistors)
     for (std::size_t k = 0; k < r.size(); ++k) {
       const std::string a = xb.spice_name(r.a[k]), b = xb.spice_name(r.b[k]);

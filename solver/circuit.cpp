@@ -25,6 +25,12 @@ void TransistorGroup::add(NodeIndex drain, NodeIndex gate, NodeIndex source, dou
   vt.push_back(threshold);
 }
 
+void TabulatedTransistorGroup::add(NodeIndex drain, NodeIndex gate, NodeIndex source) {
+  d.push_back(drain);
+  g.push_back(gate);
+  s.push_back(source);
+}
+
 namespace {
 
 void add_branch(NodeCurrents& out, NodeIndex a, NodeIndex b, double current, double scale) {
@@ -58,6 +64,11 @@ NodeCurrents node_currents(const Circuit& circuit, std::span<const double> v) {
       add_branch(out, t.d[k], t.s[k], i, std::abs(i));
     }
   }
+  for (const TabulatedTransistorGroup& t : circuit.tabulated)
+    for (std::size_t k = 0; k < t.size(); ++k) {
+      const double i = devices::transistor_branch(*t.law, v[t.g[k]], v[t.d[k]], v[t.s[k]]).i;
+      add_branch(out, t.d[k], t.s[k], i, std::abs(i));
+    }
   return out;
 }
 

@@ -7,11 +7,13 @@
 // second (b, or source s). The nodal residual f_i is the sum of branch currents *leaving* node i;
 // the circuit is solved when f_i = 0 at every free node (KCL).
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "devices/ekv.hpp"
 #include "devices/resistor.hpp"
+#include "devices/table_device.hpp"
 
 namespace xbar::solver {
 
@@ -53,12 +55,22 @@ struct TransistorGroup : Enables {
   void add(NodeIndex drain, NodeIndex gate, NodeIndex source, double threshold);
 };
 
+/// Transistors sharing one tabulated law (devices::TableDevice, e.g. a user's model card run
+/// through `xbar characterize`). Each has its G_leak shunt d-s. Never switched by an enable.
+struct TabulatedTransistorGroup {
+  std::shared_ptr<const devices::TableDevice> law;
+  std::vector<NodeIndex> d, g, s;
+  std::size_t size() const { return d.size(); }
+  void add(NodeIndex drain, NodeIndex gate, NodeIndex source);
+};
+
 struct Circuit {
   NodeIndex n_free = 0;
   NodeIndex n_fixed = 0;
   ConductanceGroup wires;
   std::vector<ResistorGroup> resistors;
   std::vector<TransistorGroup> transistors;
+  std::vector<TabulatedTransistorGroup> tabulated;
 
   NodeIndex n_nodes() const { return n_free + n_fixed; }
   bool is_free(NodeIndex node) const { return node < n_free; }

@@ -31,6 +31,8 @@ CscPattern build_pattern(const Circuit& c) {
   for (const TransistorGroup& t : c.transistors)
     for (std::size_t k = 0; k < t.size(); ++k)
       collect(rows_of_col, c.n_free, {t.d[k], t.s[k], t.g[k]});
+  for (const TabulatedTransistorGroup& t : c.tabulated)
+    for (std::size_t k = 0; k < t.size(); ++k) collect(rows_of_col, c.n_free, {t.d[k], t.s[k], t.g[k]});
   CscPattern p;
   p.n = c.n_free;
   p.col_ptr.assign(c.n_free + 1, 0);
@@ -77,6 +79,10 @@ NodalSystem::NodalSystem(const Circuit& circuit) : circuit_(circuit), pattern_(b
   }
   for (const TransistorGroup& t : circuit.transistors) {
     auto& slots = transistor_slots_.emplace_back();
+    for (std::size_t k = 0; k < t.size(); ++k) slots.push_back(bind(t.d[k], t.s[k], t.g[k]));
+  }
+  for (const TabulatedTransistorGroup& t : circuit.tabulated) {
+    auto& slots = tabulated_slots_.emplace_back();
     for (std::size_t k = 0; k < t.size(); ++k) slots.push_back(bind(t.d[k], t.s[k], t.g[k]));
   }
 }
@@ -137,6 +143,25 @@ void NodalSystem::assemble(std::span<const double> v, double gmin, std::span<dou
       const double i = en * (e.i_ds + leak * (vd - vs));
       stamp(out, transistor_slots_[group][k], t.d[k], t.s[k], n_free, i, std::abs(i),
             {en * (e.di_dvd + leak), en * (e.di_dvs - leak), en * e.di_dvg});
+    }
+  }
+  if (!circuit_.tabulated.empty()) assemble_tabulated(v, f, jac, scale);
+}
+
+// Tabulated transistors: the branch current drain -> source with its leak shunt, partials in
+// (V_D, V_S, V_G) as for EKV transistors.
+void NodalSystem::assemble_tabulated(std::span<const double> v, std::span<double> f, std::span<double> jac,
+                                     std::span<double> scale) const {
+  const Outputs out{f, jac, scale};
+  for (std::size_t group = 0; group < circuit_.tabulated.size(); ++group) {
+    const TabulatedTransistorGroup& t = circuit_.tabulated[group];
+    for (std::size_t k = 0; k < t.size(); ++k) {
+      const double vd = v[t.d[k]], vs = v[t.s[k]];
+      const devices::TransistorCurrent e = t.law->current(v[t.g[k]], vd, vs);
+      const double leak = devices::k_transistor_leak;
+      const double i = e.i_ds + leak * (vd - vs);
+      stamp(out, tabulated_slots_[group][k], t.d[k], t.s[k], circuit_.n_free, i, std::abs(i),
+            {e.di_dvd + leak, e.di_dvs - leak, e.di_dvg});
     }
   }
 }

@@ -43,6 +43,8 @@ class NodalSystem {
   using Slots3 = std::array<std::int32_t, 9>;
 
   std::int32_t slot(NodeIndex row, NodeIndex col) const;
+  void assemble_tabulated(std::span<const double> v, std::span<double> residual, std::span<double> jacobian,
+                          std::span<double> scale) const;
   Slots3 bind(NodeIndex a, NodeIndex b, NodeIndex c) const;
 
   const Circuit& circuit_;
@@ -51,6 +53,7 @@ class NodalSystem {
   std::vector<Slots3> wire_slots_;
   std::vector<std::vector<Slots3>> resistor_slots_;
   std::vector<std::vector<Slots3>> transistor_slots_;
+  std::vector<std::vector<Slots3>> tabulated_slots_;
 };
 
 }  // namespace xbar::solver

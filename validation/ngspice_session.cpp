@@ -151,7 +151,8 @@ int NgspiceSession::on_unload_request(int status, bool, bool on_quit, int, void*
   return 0;
 }
 
-SpiceOperatingPoint NgspiceSession::run_operating_point(const std::string& deck_text) {
+template <class Copy>
+auto NgspiceSession::run(const std::string& deck_text, const std::string& analysis, Copy&& copy) {
   const std::lock_guard lock(mutex_);
   output_.clear();
   throw_if_failed();  // refuses at once if an earlier deck made ngspice ask to be unloaded
@@ -163,16 +164,25 @@ SpiceOperatingPoint NgspiceSession::run_operating_point(const std::string& deck_
   } clear_on_return{*this};
   PreparedDeck deck = prepare_deck(deck_text);
   if (deck.control_lines_removed > 0)
-    output_.push_back(fmt::format("xbar: dropped {} line(s) of .control block; this session runs 'op' itself",
-                                  deck.control_lines_removed));
+    output_.push_back(fmt::format("xbar: dropped {} line(s) of .control block; this session runs '{}' itself",
+                                  deck.control_lines_removed, analysis));
   load(std::move(deck.lines));
   throw_if_failed();
-  command("op");
+  command(analysis.c_str());
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   throw_if_failed();
-  SpiceOperatingPoint op = copy_op_plot();
-  op.elapsed_s = elapsed.count();
-  return op;
+  auto result = copy();
+  result.elapsed_s = elapsed.count();
+  return result;
+}
+
+SpiceOperatingPoint NgspiceSession::run_operating_point(const std::string& deck_text) {
+  return run(deck_text, "op", [this] { return copy_op_plot(); });
+}
+
+SpicePlot NgspiceSession::run_analysis(const std::string& deck_text, const std::string& analysis) {
+  const std::string kind = lower(first_token(analysis));
+  return run(deck_text, analysis, [this, &kind] { return copy_plot(kind); });
 }
 
 std::string NgspiceSession::last_output() const {
@@ -239,6 +249,27 @@ SpiceOperatingPoint NgspiceSession::copy_op_plot() const {
     op.values.emplace(lower(name), info->v_realdata[0]);
   }
   return op;
+}
+
+SpicePlot NgspiceSession::copy_plot(std::string_view prefix) const {
+  SpicePlot plot{ngSpice_CurPlot(), {}, 0.0};
+  if (prefix.empty() || !plot.name.starts_with(prefix))
+    throw SpiceError(fmt::format("ngspice: no '{}' plot after the analysis (current plot '{}')", prefix, plot.name));
+  char** names = ngSpice_AllVecs(plot.name.data());
+  for (; names != nullptr && *names != nullptr; ++names) {
+    std::string name = *names;
+    const pvector_info info = ngGet_Vec_Info(name.data());  // into ngspice memory: copy now
+    if (info == nullptr || info->v_realdata == nullptr) continue;  // complex or empty vectors
+    plot.vectors.emplace(lower(name), std::vector<double>(info->v_realdata, info->v_realdata + info->v_length));
+  }
+  return plot;
+}
+
+const std::vector<double>& SpicePlot::vector(std::string_view vector_name) const {
+  const auto found = vectors.find(lower(vector_name));
+  if (found == vectors.end())
+    throw SpiceError(fmt::format("ngspice: no vector '{}' in plot '{}'", vector_name, name));
+  return found->second;
 }
 
 void NgspiceSession::clear_circuit() {

@@ -40,6 +40,17 @@ struct SpiceOperatingPoint {
   double source_current(std::string_view source) const;
 };
 
+/// Every vector of one analysis plot (e.g. a dc sweep), copied out of ngspice memory.
+struct SpicePlot {
+  std::string name;  ///< ngspice's plot name, e.g. "dc1"
+  /// Keyed by lower-case ngspice name: "g" (node voltage, V), "va_3#branch" (A).
+  std::unordered_map<std::string, std::vector<double>> vectors;
+  double elapsed_s = 0.0;  ///< wall time of deck load + analysis (s)
+
+  /// The named vector (lower-case lookup). Throws SpiceError if absent.
+  const std::vector<double>& vector(std::string_view name) const;
+};
+
 class NgspiceSession {
  public:
   /// The process-wide session; ngSpice_Init runs once, on first use.
@@ -51,6 +62,12 @@ class NgspiceSession {
   /// Throws SpiceError on any error-like ngspice line, on a missing/empty op plot, and for
   /// every call once ngspice has requested to be unloaded (see last_output() for the details).
   SpiceOperatingPoint run_operating_point(const std::string& deck_text);
+
+  /// Loads `deck_text`, runs `analysis` (an ngspice command such as "dc v1 0 10 1"), returns the
+  /// plot it made (its name must start with the command's first word). Same failure rules as
+  /// run_operating_point. Save only what you need with `.save` in the deck: ngspice keeps every
+  /// vector of every sweep point in memory.
+  SpicePlot run_analysis(const std::string& deck_text, const std::string& analysis);
 
   /// ngspice's stdout/stderr/status lines of the last run, one per line, for diagnostics.
   std::string last_output() const;
@@ -65,6 +82,12 @@ class NgspiceSession {
   static int on_output(char* line, int ngspice_id, void* self);
   static int on_status(char* status, int ngspice_id, void* self);
   static int on_unload_request(int status, bool immediate, bool on_quit, int ngspice_id, void* self);
+
+  /// Clears the output, loads the deck, runs the command and hands the finished run to `copy`
+  /// (called under the lock, before the circuit is removed); returns what `copy` returns.
+  template <class Copy>
+  auto run(const std::string& deck_text, const std::string& analysis, Copy&& copy);
+  SpicePlot copy_plot(std::string_view prefix) const;
 
   void load(std::vector<std::string> deck_lines);
   void command(const char* text);

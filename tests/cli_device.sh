@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# End to end through the command line: xbar characterize -> DEVICE.h5 -> solve with
+# [select] model = "table"; xbar fit -> a [select] snippet that is itself a config; bad input
+# exits 2 with one line and no output file.  Usage: cli_device.sh XBAR EXAMPLES_DIR
+set -euo pipefail
+xbar=$1
+examples=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+card=("$examples/nch40_bsim4.cir" --device nch40 --w 120e-9 --l 40e-9)
+
+"$xbar" characterize "${card[@]}" --vg-step 0.05 --v-step 0.02 --check-points 50 -q -o "$dir/nch40.h5"
+(cd "$dir" && "$xbar" solve "$examples/1t1r_nch40.toml" -q -o solve.h5)
+test -s "$dir/solve.h5"
+
+"$xbar" fit "${card[@]}" -q -o "$dir/fit.toml"
+grep -q '^model = "ekv"' "$dir/fit.toml"
+"$xbar" solve "$dir/fit.toml" --set array.rows=8 --set array.cols=8 -q -o "$dir/fitted.h5"
+
+status=0
+"$xbar" characterize "$examples/nch40_bsim4.cir" --device nch40 -o "$dir/bad.h5" 2>"$dir/err" || status=$?
+test "$status" -eq 2
+grep -q "needs the device size" "$dir/err"
+test "$(wc -l <"$dir/err")" -eq 1
+test ! -e "$dir/bad.h5"
+echo "cli_device: ok"

@@ -1,0 +1,152 @@
+// Model cards, the EKV fit on analytic data, DEVICE.h5 and [select] model = "table" (no ngspice).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+
+#include "device_fixtures.hpp"
+#include "devices/ekv_fit.hpp"
+#include "devices/model_card.hpp"
+#include "io/config.hpp"
+#include "io/device_file.hpp"
+#include "io/errors.hpp"
+#include "netlists/spice_deck.hpp"
+
+using namespace xbar;
+using Catch::Contains;
+
+namespace {
+
+const std::string k_card = R"(my select card
+.model nsel NMOS (level=54 version=4.8
++ vth0=0.5)
+.control
+op
+.endc
+.end
+)";
+
+const std::string k_subckt = "* subckt card\n.subckt fet d g s b w=1u l=1u\nM1 d g s b nn w={w} l={l}\n.ends\n"
+                             ".model nn nmos level=1\n";
+
+// Samples of the EKV law over the read range (V_D, V_S in [0, 0.1], V_G in [0, 1.1]).
+std::vector<devices::IvSample> ekv_samples(const devices::EkvParams& p) {
+  std::vector<devices::IvSample> out;
+  for (double v_g = 0; v_g <= 1.1 + 1e-9; v_g += 0.02)
+    for (double v_d = 0; v_d <= 0.1 + 1e-9; v_d += 0.01)
+      for (double v_s = 0; v_s <= 0.1 + 1e-9; v_s += 0.01)
+        out.push_back({v_g, v_d, v_s, devices::ekv_current(p, v_g, v_d, v_s).i_ds});
+  return out;
+}
+
+// A temporary folder removed at the end of the test.
+struct TempDir {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("xbar-test-" + std::to_string(getpid()) + "-" + std::to_string(rand()));
+  TempDir() { std::filesystem::create_directories(path); }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+io::DeviceFile ekv_device_file() {
+  const devices::EkvParams law = devices::select_defaults();
+  devices::TableSamples samples = test::tabulate(devices::make_table_grid(test::default_spec()), test::ekv_law(law));
+  return {devices::make_model_card(k_card, "nsel", 120e-9, 40e-9, 27), samples, law, {400, 1e-5, 2e-6, 1.5}};
+}
+
+}  // namespace
+
+TEST_CASE("a model card is found by name, case-insensitively, and checked", "[card]") {
+  const devices::ModelCard card = devices::make_model_card(k_card, "NSEL", 120e-9, 40e-9, 85);
+  CHECK(card.kind == devices::CardKind::model);
+  CHECK(devices::make_model_card(k_subckt, "fet", {}, {}, 27).kind == devices::CardKind::subckt);
+  CHECK_THROWS_WITH(devices::make_model_card(k_card, "other", 1e-7, 1e-7, 27), Contains("no '.model other'"));
+  CHECK_THROWS_WITH(devices::make_model_card(k_card, "nsel", {}, {}, 27), Contains("needs the device size"));
+  CHECK_THROWS_WITH(devices::make_model_card(".model p1 pmos level=1\n", "p1", 1e-7, 1e-7, 27), Contains("only nmos"));
+  CHECK_THROWS_WITH(devices::make_model_card(".include other.lib\n.model n nmos\n", "n", 1e-7, 1e-7, 27),
+                    Contains("paste the included text"));
+  CHECK_THROWS_WITH(devices::make_model_card(".subckt three d g s\n.ends\n", "three", {}, {}, 27),
+                    Contains("must have four"));
+  CHECK_THROWS_WITH(devices::make_model_card(k_card, "nsel", 120e-9, 40, 27), Contains("metres"));
+}
+
+TEST_CASE("a card goes into a deck without its title, .control block or .end, at its temperature", "[card]") {
+  const devices::ModelCard card = devices::make_model_card(k_card, "nsel", 120e-9, 40e-9, 85);
+  const std::string text = devices::card_spice_definitions(card);
+  CHECK_THAT(text, Contains("* my select card\n"));
+  CHECK_THAT(text, Contains(".model nsel NMOS (level=54 version=4.8\n+ vth0=0.5)\n"));
+  CHECK_THAT(text, !Contains(".control") && !Contains(".endc") && !Contains(".end\n") && !Contains("\nop\n"));
+  CHECK_THAT(text, Contains(".temp 85\n") && Contains(".option num_threads=1\n"));
+  CHECK(devices::card_spice_instance(card, "SEL_0_1", "r", "g", "m", "0") == "MSEL_0_1 r g m 0 nsel w=1.2e-07 l=4e-08\n");
+  const devices::ModelCard sub = devices::make_model_card(k_subckt, "fet", {}, 60e-9, 27);
+  CHECK(devices::card_spice_instance(sub, "1", "d", "g", "s", "0") == "X1 d g s 0 fet l=6e-08\n");
+}
+
+TEST_CASE("the EKV fit recovers the parameters of noise-free EKV samples", "[fit]") {
+  const devices::EkvParams truth{.n = 1.37, .i_s = 5.2e-7, .eta = 0.06, .vt = 0.41};
+  const devices::EkvFitResult fit = devices::fit_ekv(ekv_samples(truth));
+  CHECK(fit.converged);
+  CHECK(fit.params.vt == Approx(truth.vt).epsilon(1e-9));
+  CHECK(fit.params.n == Approx(truth.n).epsilon(1e-9));
+  CHECK(fit.params.i_s == Approx(truth.i_s).epsilon(1e-8));
+  CHECK(fit.params.eta == Approx(truth.eta).epsilon(1e-7));
+  CHECK(fit.error.max <= 1e-8);
+  CHECK(fit.excluded == 11 * 56);  // the V_D = V_S samples: I = 0
+}
+
+TEST_CASE("the EKV fit needs usable samples and says so", "[fit]") {
+  const std::vector<devices::IvSample> none = {{0.5, 0.1, 0.1, 0.0}, {0.5, 0.1, 0.0, -1e-9}};
+  CHECK_THROWS_WITH(devices::fit_ekv(none), Contains("0 of 2 samples are usable"));
+}
+
+TEST_CASE("an array deck with a tabulated select instantiates the original card", "[card][netlist]") {
+  const io::DeviceFile file = ekv_device_file();
+  auto table = std::make_shared<const devices::TabulatedTransistor>(
+      devices::TabulatedTransistor{file.card, devices::TableDevice(file.samples, file.envelope)});
+  const netlists::Crossbar xb(test::array_with_select(devices::CellKind::select_sonos_2t, table, 3, 2, 1));
+  const std::string deck = netlists::spice_deck(xb, std::vector<double>{1, 0, 1}, "table deck");
+  CHECK_THAT(deck, Contains(".model nsel NMOS") && Contains(".temp 27"));
+  CHECK_THAT(deck, Contains("MSEL_0_0 r_0_0 g_0 m_0_0 0 nsel w=1.2e-07 l=4e-08\n"));
+  CHECK_THAT(deck, Contains("RLSEL_2_1 r_2_1 m_2_1 "));
+  CHECK_THAT(deck, !Contains("BSEL_") && Contains("BSON_2_1"));
+}
+
+TEST_CASE("DEVICE.h5 keeps the table, its card and its envelope", "[io][table]") {
+  const TempDir dir;
+  const io::DeviceFile written = ekv_device_file();
+  io::write_device_file(dir.file("dev.h5"), written);
+  const io::DeviceFile read = io::read_device_file(dir.file("dev.h5"));
+  CHECK(read.card.text == written.card.text);
+  CHECK(read.card.device == "nsel");
+  CHECK(read.card.w == written.card.w);
+  CHECK(read.card.l == written.card.l);
+  CHECK(read.samples.grid.v_ds == written.samples.grid.v_ds);
+  CHECK(read.samples.i_ds == written.samples.i_ds);
+  CHECK(read.samples.di_dvd == written.samples.di_dvd);
+  CHECK(read.envelope.vt == written.envelope.vt);
+  CHECK(read.quality.max_rel_error == 1e-5);
+  const auto law = io::load_tabulated_transistor(dir.file("dev.h5"));
+  CHECK(law->law.current(1.1, 0.1, 0.0).i_ds ==
+        Approx(devices::ekv_current(devices::select_defaults(), 1.1, 0.1, 0.0).i_ds).epsilon(1e-6));
+  CHECK_THROWS_WITH(io::read_device_file(dir.file("none.h5")), Contains("none.h5: file not found"));
+}
+
+TEST_CASE("[select] model = \"table\" loads DEVICE.h5 and checks that the biases lie on it", "[io][table]") {
+  const TempDir dir;
+  io::write_device_file(dir.file("dev.h5"), ekv_device_file());
+  const std::string base = "[array]\nrows = 4\ncols = 4\ncell = \"1t1r\"\n[select]\nmodel = \"table\"\n";
+  const io::RunConfig c = io::parse_config(base + "file = \"" + dir.file("dev.h5") + "\"\n", "t.toml");
+  CHECK(c.cell.select_model == devices::SelectModel::table);
+  CHECK(c.cell.select_table->card.device == "nsel");
+  CHECK_THROWS_WITH(io::parse_config(base, "t.toml"), Contains("'select.file'") && Contains("required"));
+  CHECK_THROWS_WITH(io::parse_config(base + "file = \"" + dir.file("dev.h5") + "\"\nvt = 0.4\n", "t.toml"),
+                    Contains("'select.vt'") && Contains("EKV parameter"));
+  CHECK_THROWS_WITH(io::parse_config(base + "file = \"" + dir.file("dev.h5") + "\"\n[bias]\nv_on = 1.5\n", "t.toml"),
+                    Contains("'bias.v_on' = 1.5 V is outside the table"));
+  CHECK_THROWS_WITH(io::parse_config("[select]\nfile = \"x.h5\"\n", "t.toml"), Contains("needs select.model"));
+  CHECK_THROWS_WITH(io::parse_config(base + "file = \"nowhere.h5\"\n", "t.toml"),
+                    Contains("t.toml: key 'select.file' = \"nowhere.h5\"") && Contains("file not found"));
+}
