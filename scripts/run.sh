@@ -17,6 +17,13 @@ echo "== solve: 64x64 2t-sonos, 1 ohm per cell on both lines, 16 input vectors"
 echo "== netlist: the SPICE deck of input vector 0"
 "$xbar" netlist -o "$out/default_study.cir"
 
+echo "== check: xbar against ngspice (in-process) on the first 2 input vectors"
+"$xbar" check -o "$out/check.h5"
+
+echo "== table: effective-weight lookup tables from full solves of random arrays"
+"$xbar" table -o "$out/table.h5"
+"$python" python/xbar_table_predict.py "$out/table.h5" "$out/solve.h5" | sed 's/^/  /'
+
 echo "== sweep: R_hat_p x rows x input activity (the [sweep] table of examples/default_study.toml)"
 "$xbar" sweep -o "$out/sweep.h5"
 
