@@ -22,6 +22,16 @@ io::RunConfig ConfigArgs::load() const {
   return io::load_config(config_path, overrides);
 }
 
+io::AtomicOutput ConfigArgs::open_output(const io::RunConfig& config) const {
+  return io::AtomicOutput(output, {config_path, config.weights.file, config.inputs.file});
+}
+
+void note_fallbacks(const engine::SolverSummary& summary) {
+  if (summary.methods.find("stepping") == std::string::npos) return;
+  fmt::print(stderr, "xbar: note: Newton alone did not converge for every input vector; methods used: {} "
+             "(attribute solver_method)\n", summary.methods);
+}
+
 Progress::Progress(std::string label, bool enabled)
     : label_(std::move(label)), enabled_(enabled && isatty(STDERR_FILENO)) {}
 

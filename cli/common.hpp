@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/array_solver.hpp"
 #include "io/config.hpp"
+#include "io/hdf5_file.hpp"
 
 namespace xbar::cli {
 
@@ -19,7 +21,14 @@ struct ConfigArgs {
   /// Adds CONFIG, --set, -o (required or not) and --quiet to a subcommand.
   void add_to(CLI::App& command, const std::string& output_help, bool output_required);
   io::RunConfig load() const;
+  /// The output, as a temporary until commit(); refuses a path that is one of the run's inputs
+  /// (CONFIG, weights.file, inputs.file), which the rename would destroy.
+  io::AtomicOutput open_output(const io::RunConfig& config) const;
 };
+
+/// "xbar: note: ..." on stderr (even with --quiet) when plain Newton did not solve every input
+/// vector and a fallback did: the answer is converged, but the user should know.
+void note_fallbacks(const engine::SolverSummary& summary);
 
 /// "\r  solving  12/16" on stderr while running, when stderr is a terminal.
 class Progress {
