@@ -111,6 +111,7 @@ std::string describe(const toml::node& node) {
   std::ostringstream os;
   if (node.is_table()) return "a table";
   if (node.is_array()) return "an array";
+  if (const auto d = node.value_exact<double>()) return fmt::format("{}", *d);  // shortest round trip
   node.visit([&os](const auto& value) { os << value; });
   return shorten(os.str());
 }
@@ -313,6 +314,26 @@ void read_solver(const Reader& r, RunConfig& c) {
   c.check.max_cells = r.integer("check.max_cells", c.check.max_cells, 1, k_max_cells);
 }
 
+// Checks across keys, after every key has been read on its own.
+void check_consistency(const Reader& r, const RunConfig& c) {
+  // With 0 <= eta < n the EKV current rises with V_D and falls with V_S, so the network has one
+  // solution; outside, the law folds back and Newton may find any of several.
+  auto eta_range = [&](const char* key, const devices::EkvParams& law, const char* n_key) {
+    if (!(law.eta >= 0 && law.eta < law.n))
+      r.fail(key, r.find(key), fmt::format("must be in [0, {} = {}) (the EKV law is monotone only there)", n_key, law.n));
+  };
+  eta_range("sonos.eta", c.cell.sonos, "sonos.n");
+  eta_range("select.eta", c.cell.select, "select.n");
+  // A file named but not used would silently give random numbers instead of the user's.
+  for (const char* section : {"weights", "inputs"})
+    for (const char* key : {"file", "dataset"}) {
+      const std::string full = fmt::format("{}.{}", section, key);
+      const toml::node* source = r.find(fmt::format("{}.source", section));
+      if (r.find(full) && !(source && source->value_exact<std::string>() == "file"))
+        r.fail(full, r.find(full), fmt::format("is only used with {}.source = \"file\" (set it, or remove {})", section, full));
+    }
+}
+
 void apply_override(toml::table& root, const std::string& assignment, const std::string& path,
                     Overrides& overrides) {
   const auto eq = assignment.find('=');
@@ -367,6 +388,7 @@ RunConfig parse_config(const std::string& text, const std::string& path,
   if (c.cell.is_sonos() && !(c.v_read > 0))
     reader.fail("bias.v_read", reader.find("bias.v_read"),
                 "must be > 0 for 2t-sonos (program-verify and G_max = sonos.i_max / v_read read at it)");
+  check_consistency(reader, c);
   check_memory(reader, c);
   if (c.r_hat_p) c.lines.r_col = *c.r_hat_p / c.g_max();
   std::ostringstream os;
