@@ -22,9 +22,9 @@ std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
         stats.worst_node >= 0 ? crossbar_.describe(stats.worst_node) : std::string("unknown node");
     std::string tried = stats.detail;  // "newton: no convergence; gmin-stepping: ...; "
     while (!tried.empty() && (tried.back() == ' ' || tried.back() == ';')) tried.pop_back();
-    throw SolveFailure(fmt::format("no solution: {} ({} Newton iterations in all); worst node {}, residual {:.3g} A",
-                                   tried.empty() ? stats.method : tried, stats.iterations, where,
-                                   stats.max_residual));
+    throw SolveFailure(fmt::format(
+        "no solution: {} ({} Newton iterations in all); worst node {}, residual {:.3g} A (tolerance {:.3g} A)",
+        tried.empty() ? stats.method : tried, stats.iterations, where, stats.worst_residual, stats.worst_tolerance));
   }
   return solver::full_voltages(guess, fixed);
 }
