@@ -118,25 +118,36 @@ Matrix read_matrix(const std::string& file, const std::string& dataset) {
   }
 }
 
-AtomicOutput::AtomicOutput(std::string path, const std::vector<std::string>& inputs) : path_(std::move(path)) {
+namespace {
+
+// Everything that would make the final rename fail, or do harm, is checked before any work.
+void check_output_path(const std::string& path, const std::filesystem::path& dir,
+                       const std::vector<std::string>& inputs) {
   namespace fs = std::filesystem;
-  const fs::path target(path_);
+  const fs::path target(path);
   std::error_code ec;
+  if (path.empty()) throw InputError("output path is empty");
   if (!target.has_filename() || fs::is_directory(target, ec))
-    throw InputError(fmt::format("{}: output path is a folder, expected a file name", path_));
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : ".";
+    throw InputError(fmt::format("{}: output path is a folder, expected a file name", path));
   if (!fs::is_directory(dir, ec))
-    throw InputError(fmt::format("{}: output folder '{}' does not exist", path_, dir.string()));
-  // The final rename would fail only after all the work: check the name's length now.
+    throw InputError(fmt::format("{}: output folder '{}' does not exist", path, dir.string()));
   const long name_max = pathconf(dir.c_str(), _PC_NAME_MAX);
   const std::size_t name_length = target.filename().string().size();
   if (name_max > 0 && name_length > static_cast<std::size_t>(name_max))
-    throw InputError(fmt::format("{}: output file name too long ({} characters, at most {})", path_,
+    throw InputError(fmt::format("{}: output file name too long ({} characters, at most {})", path,
                                  name_length, name_max));
   // On success the output replaces its path: it must not be a file this run reads.
   for (const std::string& input : inputs)
     if (!input.empty() && fs::equivalent(target, input, ec))
-      throw InputError(fmt::format("{}: output path is the input file '{}': choose another output", path_, input));
+      throw InputError(fmt::format("{}: output path is the input file '{}': choose another output", path, input));
+}
+
+}  // namespace
+
+AtomicOutput::AtomicOutput(std::string path, const std::vector<std::string>& inputs) : path_(std::move(path)) {
+  const std::filesystem::path target(path_);
+  const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
+  check_output_path(path_, dir, inputs);
   create_temporary(dir.string(), target.filename().string());
 }
 
