@@ -98,7 +98,9 @@ Command add_check(CLI::App& app) {
             const double tol = tolerance_flag->count() ? *tolerance : config.check.tolerance;
             guard_size(config);
             std::optional<io::AtomicOutput> output;
-            if (!args->output.empty()) output.emplace(args->output);
+            if (!args->output.empty())
+              output.emplace(args->output, std::vector<std::string>{args->config_path, config.weights.file,
+                                                                   config.inputs.file});
             const io::Problem problem = build_checked_problem(config);
             const netlists::Crossbar crossbar(problem.spec);
             const validation::CrossCheck check = run_check(config, problem, crossbar, args->quiet);

@@ -20,7 +20,7 @@ Command add_netlist(CLI::App& app) {
   cmd->add_option("--vector", *vector, "input vector to emit (default 0)")->check(CLI::NonNegativeNumber);
   return {cmd, [args, vector] {
             const io::RunConfig config = args->load();
-            io::AtomicOutput output(args->output);
+            io::AtomicOutput output = args->open_output(config);
             const io::Problem problem = io::build_problem(config);
             if (static_cast<std::size_t>(*vector) >= problem.inputs.rows)
               throw io::InputError(fmt::format("--vector {}: the config has {} input vector(s)", *vector,

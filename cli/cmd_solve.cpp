@@ -38,7 +38,7 @@ Command add_solve(CLI::App& app) {
   args->add_to(*cmd, "output HDF5 file (datasets: see docs/hdf5_schema.md)", true);
   return {cmd, [args] {
             const io::RunConfig config = args->load();
-            io::AtomicOutput output(args->output);
+            io::AtomicOutput output = args->open_output(config);
             const io::Problem problem = io::build_problem(config);
             const netlists::Crossbar crossbar(problem.spec);
             engine::ArraySolver solver(crossbar, config.newton);
@@ -51,6 +51,7 @@ Command add_solve(CLI::App& app) {
               h5.close();
             }
             output.commit();
+            note_fallbacks(results.summary);
             if (!args->quiet) print_summary(config, results, args->output);
             return 0;
           }};

@@ -79,7 +79,7 @@ Command add_sweep(CLI::App& app) {
   return {cmd, [args, jobs] {
             const auto [text, name] = args->source();
             const studies::SweepSpec spec = studies::parse_sweep(text, name, args->overrides);
-            io::AtomicOutput output(args->output);
+            io::AtomicOutput output(args->output, {args->config_path});
             std::vector<PointMetrics> points;
             {
               Progress progress("sweep: input vectors", !args->quiet);

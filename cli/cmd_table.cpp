@@ -26,7 +26,7 @@ Command add_table(CLI::App& app) {
   args->add_to(*cmd, "output HDF5 file (datasets: see docs/tables.md)", true);
   return {cmd, [args] {
             const io::RunConfig config = args->load();
-            io::AtomicOutput output(args->output);
+            io::AtomicOutput output = args->open_output(config);
             const tables::EffectiveWeightTable table = [&] {
               Progress progress("solving sample vectors", !args->quiet);  // ends its line when done
               return tables::build_table(config, [&](std::size_t d, std::size_t t) { progress(d, t); });

@@ -42,6 +42,16 @@ std::string cell_name(const devices::CellModel& cell) {
   return cell.is_sonos() ? "2t-sonos" : cell.has_select() ? "1t1r" : "1r";
 }
 
+io::AtomicOutput ConfigArgs::open_output(const io::RunConfig& config) const {
+  return io::AtomicOutput(output, {config_path, config.weights.file, config.inputs.file});
+}
+
+void note_fallbacks(const engine::SolverSummary& summary) {
+  if (summary.methods.find("stepping") == std::string::npos) return;
+  fmt::print(stderr, "xbar: note: Newton alone did not converge for every input vector; methods used: {} "
+             "(attribute solver_method)\n", summary.methods);
+}
+
 Progress::Progress(std::string label, bool enabled)
     : label_(std::move(label)), enabled_(enabled), terminal_(isatty(STDERR_FILENO)) {}
 

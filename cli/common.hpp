@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/array_solver.hpp"
 #include "io/config.hpp"
+#include "io/hdf5_file.hpp"
 
 namespace xbar::cli {
 
@@ -22,10 +24,17 @@ struct ConfigArgs {
   io::RunConfig load() const;
   /// The config's TOML text and the name to report it by (file path or the embedded default).
   std::pair<std::string, std::string> source() const;
+  /// The output, as a temporary until commit(); refuses a path that is one of the run's inputs
+  /// (CONFIG, weights.file, inputs.file), which the rename would destroy.
+  io::AtomicOutput open_output(const io::RunConfig& config) const;
 };
 
 /// The config spelling of a cell kind: "1r", "1t1r" or "2t-sonos".
 std::string cell_name(const devices::CellModel& cell);
+
+/// "xbar: note: ..." on stderr (even with --quiet) when plain Newton did not solve every input
+/// vector and a fallback did: the answer is converged, but the user should know.
+void note_fallbacks(const engine::SolverSummary& summary);
 
 /// "\r  solving 12/16  0:05 elapsed, ETA 0:02" on stderr while running, when stderr is a
 /// terminal; otherwise one such line every 10 s, so that quick runs stay quiet in logs.

@@ -1,11 +1,14 @@
 // xbar: circuit-level crossbar solver. Parses the command line and dispatches; exit status
 // (design brief section 4): 0 success, 1 `check` over tolerance, 2 bad input or ngspice failure,
-// 3 no solution from xbar.
+// 3 no solution from xbar, 4 internal error (a bug). Every error is one line on stderr.
 #include <CLI/CLI.hpp>
+
+#include <new>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "devices/cell.hpp"
 #include "engine/array_solver.hpp"
 #include "io/errors.hpp"
 #include "io/interrupt.hpp"
@@ -14,9 +17,52 @@
 
 namespace {
 
-int report(const char* what, int status) {
-  fmt::print(stderr, "xbar: error: {}\n", what);
+constexpr int k_bad_input = 2, k_no_solution = 3, k_internal_error = 4;
+
+// File names, TOML strings and library messages may hold line breaks; the contract is one line.
+std::string one_line(std::string_view what) {
+  std::string line(what);
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  return line;
+}
+
+int report(std::string_view what, int status) {
+  fmt::print(stderr, "xbar: error: {}\n", one_line(what));
   return status;
+}
+
+// --help and --version print and succeed; every other command-line error is one line, status 2
+// (CLI11's own printer adds a second "Run with --help" line).
+int command_line_error(const CLI::App& app, const CLI::ParseError& e) {
+  if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+  return report(fmt::format("{} (see xbar --help)", e.what()), k_bad_input);
+}
+
+// Exceptions to exit status. Anything not listed is a bug; it still ends in one line, and the
+// stack unwinds (so temporary outputs are removed) instead of aborting.
+int run(const std::vector<xbar::cli::Command>& commands) {
+  using namespace xbar;
+  try {
+    for (const cli::Command& c : commands)
+      if (c.app->parsed()) return c.run();
+    return report("no subcommand (see xbar --help)", k_bad_input);
+  } catch (const io::InputError& e) {
+    return report(e.what(), k_bad_input);
+  } catch (const validation::SpiceError& e) {
+    return report(e.what(), k_bad_input);
+  } catch (const engine::SolveFailure& e) {
+    return report(e.what(), k_no_solution);
+  } catch (const devices::ModelError& e) {
+    return report(fmt::format("no solution: {}", e.what()), k_no_solution);
+  } catch (const std::bad_alloc&) {
+    return report("out of memory: the array or the input batch is too large for this machine "
+                  "(reduce array.rows, array.cols or inputs.count)", k_bad_input);
+  } catch (const std::exception& e) {
+    return report(fmt::format("internal error (please report): {}", e.what()), k_internal_error);
+  } catch (...) {
+    return report("internal error (please report): unknown exception", k_internal_error);
+  }
 }
 
 }  // namespace
@@ -25,7 +71,7 @@ int main(int argc, char** argv) {
   using namespace xbar;
   CLI::App app{"xbar: SPICE-exact circuit solver for analog in-memory-computing crossbars.\n"
                "Exit status: 0 ok, 1 check over tolerance, 2 bad input or ngspice failure, "
-               "3 no solution from xbar."};
+               "3 no solution from xbar, 4 internal error."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(io::k_xbar_version));
   const std::vector<cli::Command> commands = {
@@ -34,19 +80,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int status = app.exit(e);
-    return status == 0 ? 0 : 2;
+    return command_line_error(app, e);
   }
   io::install_interrupt_handlers();
-  try {
-    for (const cli::Command& c : commands)
-      if (c.app->parsed()) return c.run();
-  } catch (const io::InputError& e) {
-    return report(e.what(), 2);
-  } catch (const validation::SpiceError& e) {
-    return report(e.what(), 2);
-  } catch (const engine::SolveFailure& e) {
-    return report(e.what(), 3);
-  }
-  return 2;
+  return run(commands);
 }

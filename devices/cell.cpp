@@ -66,7 +66,7 @@ IsolatedCell isolated_cell(const CellModel& cell, double weight, double v_row, d
   const RootResult root = find_root(kcl, std::min(v_row, v_bl), std::max(v_row, v_bl),
                                     voltage_tolerance(v_row, v_bl));
   if (!root.converged)
-    throw std::runtime_error(fmt::format(
+    throw ModelError(fmt::format(
         "isolated cell: internal node did not converge (weight {}, v_row {} V, v_bl {} V)", weight,
         v_row, v_bl));
   return {storage_current(cell, weight, root.x, v_bl).i, root.x};
@@ -96,7 +96,7 @@ double sonos_vt_for_current(const CellModel& cell, double i_target, double v_rea
   for (int widen = 0; widen < 8 && log_error(hi).first > 0; ++widen) hi += 3.0;
   const RootResult root = find_root(log_error, lo, hi, 1e-15);
   if (!root.converged || log_error(lo).first < 0 || log_error(hi).first > 0)
-    throw std::runtime_error(
+    throw ModelError(
         fmt::format("program-verify: no V_T gives {} A at v_read {} V", i_target, v_read));
   return root.x;
 }

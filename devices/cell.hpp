@@ -6,12 +6,19 @@
 // Storage element: a resistor (weight = conductance G, S) or a SONOS transistor (weight = V_T, V;
 // drain = m, source = bit line, gate = v_wl). Every transistor carries G_leak drain-source.
 #include <memory>
+#include <stdexcept>
 
 #include "devices/ekv.hpp"
 #include "devices/resistor.hpp"
 #include "devices/table_device.hpp"
 
 namespace xbar::devices {
+
+/// A cell equation without a numerical solution at the given bias (the device laws overflow
+/// at absurd voltages). The caller decides whether that is a bad input or a failed solve.
+struct ModelError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 enum class CellKind { resistor_1r, select_resistor_1t1r, select_sonos_2t };
 enum class SelectModel { ekv, ideal, table };
@@ -53,11 +60,11 @@ struct IsolatedCell {
 };
 
 /// The cell alone between ideal sources: row node at v_row, bit line at v_bl, select gate at
-/// v_on. Solved to machine precision (bracketed Newton on v_m).
+/// v_on. Solved to machine precision (bracketed Newton on v_m). Throws ModelError.
 IsolatedCell isolated_cell(const CellModel& cell, double weight, double v_row, double v_bl);
 
 /// Program-verify (design brief section 2): the V_T at which the isolated 2T cell conducts
-/// i_target at row v_read, bit line 0 V. Relative accuracy 1e-12 in current.
+/// i_target at row v_read, bit line 0 V. Relative accuracy 1e-12 in current. Throws ModelError.
 double sonos_vt_for_current(const CellModel& cell, double i_target, double v_read);
 
 }  // namespace xbar::devices

@@ -20,9 +20,11 @@ std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
   if (!stats.converged) {
     const std::string where =
         stats.worst_node >= 0 ? crossbar_.describe(stats.worst_node) : std::string("unknown node");
+    std::string tried = stats.detail;  // "newton: no convergence; gmin-stepping: ...; "
+    while (!tried.empty() && (tried.back() == ' ' || tried.back() == ';')) tried.pop_back();
     throw SolveFailure(fmt::format(
-        "no solution: {} after {} Newton iterations; worst node {}, residual {:.3g} A ({})",
-        stats.method, stats.iterations, where, stats.max_residual, stats.detail));
+        "no solution: {} ({} Newton iterations in all); worst node {}, residual {:.3g} A (tolerance {:.3g} A)",
+        tried.empty() ? stats.method : tried, stats.iterations, where, stats.worst_residual, stats.worst_tolerance));
   }
   return solver::full_voltages(guess, fixed);
 }
@@ -41,7 +43,12 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     // Warm start only between vectors of the same selection pattern would be ideal; any previous
     // solution is still a far better start than the isolated-cell guess for 1r, so reuse it there.
     if (spec.cell.has_select()) guess.clear();
-    const std::vector<double> voltages = solve_vector(inputs.row(v), guess, stats);
+    std::vector<double> voltages;
+    try {
+      voltages = solve_vector(inputs.row(v), guess, stats);
+    } catch (const SolveFailure& e) {
+      throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
+    }
     if (out.summary.methods.find(stats.method) == std::string::npos)
       out.summary.methods += (out.summary.methods.empty() ? "" : ",") + stats.method;
     out.summary.newton_iterations += stats.iterations;

@@ -1,11 +1,19 @@
 #include "io/config.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <tuple>
+#include <system_error>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -64,12 +72,26 @@ std::string did_you_mean(const std::string& key) {
   return best ? fmt::format(" (did you mean '{}'?)", *best) : "";
 }
 
+// Values are echoed in messages; a pasted megabyte must not become a megabyte-long line.
+std::string shorten(std::string text) {
+  constexpr std::size_t k_shown = 60;
+  if (text.size() <= k_shown + 20) return text;
+  return fmt::format("{}... ({} characters)", text.substr(0, k_shown), text.size());
+}
+
+// Keys given with --set, and the text after '=' (errors name "--set", not the config file).
+using Overrides = std::map<std::string, std::string>;
+
+std::string origin(const Overrides& overrides, const std::string& key, const std::string& path) {
+  return overrides.count(key) ? "--set" : path;
+}
+
 bool is_free_section(std::string_view name) {
   return std::find(k_free_sections.begin(), k_free_sections.end(), name) != k_free_sections.end();
 }
 
 // Unknown keys are reported before anything else is checked.
-void check_known_keys(const toml::table& root, const std::string& path) {
+void check_known_keys(const toml::table& root, const std::string& path, const Overrides& overrides) {
   for (const auto& [section, node] : root) {
     const std::string name(section.str());
     if (is_free_section(name)) continue;
@@ -80,12 +102,13 @@ void check_known_keys(const toml::table& root, const std::string& path) {
       });
       throw InputError(is_section
                            ? fmt::format("{}: '{}' must be a table [{}]", path, name, name)
-                           : fmt::format("{}: unknown key '{}'{}", path, name, did_you_mean(name)));
+                           : fmt::format("{}: unknown key '{}'{}", path, shorten(name), did_you_mean(name)));
     }
     for (const auto& [key, value] : *table) {
       const std::string full = name + "." + std::string(key.str());
       if (std::find(k_keys.begin(), k_keys.end(), full) == k_keys.end())
-        throw InputError(fmt::format("{}: unknown key '{}'{}", path, full, did_you_mean(full)));
+        throw InputError(fmt::format("{}: unknown key '{}'{}", origin(overrides, full, path), shorten(full),
+                                     did_you_mean(full)));
     }
   }
 }
@@ -94,19 +117,21 @@ std::string describe(const toml::node& node) {
   std::ostringstream os;
   if (node.is_table()) return "a table";
   if (node.is_array()) return "an array";
+  if (const auto d = node.value_exact<double>()) return fmt::format("{}", *d);  // shortest round trip
   node.visit([&os](const auto& value) { os << value; });
-  return os.str();
+  return shorten(os.str());
 }
 
 // Typed, range-checked access to "section.key" with defaults.
 class Reader {
  public:
-  Reader(const toml::table& root, std::string path) : root_(root), path_(std::move(path)) {}
+  Reader(const toml::table& root, std::string path, const Overrides& overrides)
+      : root_(root), path_(std::move(path)), overrides_(overrides) {}
 
   const toml::node* find(const std::string& key) const { return root_.at_path(key).node(); }
 
   [[noreturn]] void fail(const std::string& key, const toml::node* node, std::string_view allowed) const {
-    throw InputError(fmt::format("{}: key '{}' = {}: {}", path_, key,
+    throw InputError(fmt::format("{}: key '{}' = {}: {}", origin(overrides_, key, path_), key,
                                  node ? describe(*node) : std::string("(missing)"), allowed));
   }
 
@@ -140,9 +165,12 @@ class Reader {
     return *s;
   }
 
+  // A name from --set stays the text typed, even where it reads as TOML ("nan", "123").
   std::string text(const std::string& key) const {
     const toml::node* node = find(key);
     if (!node) return {};
+    const auto typed = overrides_.find(key);
+    if (!node->is_string() && typed != overrides_.end() && !typed->second.empty()) return typed->second;
     const auto s = node->value_exact<std::string>();
     if (!s || s->empty()) fail(key, node, "must be a non-empty string");
     return *s;
@@ -168,11 +196,25 @@ class Reader {
  private:
   const toml::table& root_;
   std::string path_;
+  const Overrides& overrides_;
 };
 
 // Largest array accepted: 4096 x 4096 cells (issue 6's largest case) times 4.
 constexpr long k_max_cells = 4L * 4096 * 4096;
 constexpr double k_bytes_per_cell = 600;  // KLU path, 2t-sonos: pattern, factors, state
+
+// The whole run must fit the machine even at the optimistic per-cell figure above (the KLU
+// path measures several times more): better one line now than the kernel's OOM killer later.
+void check_memory(const Reader& r, const RunConfig& c) {
+  const double cells = static_cast<double>(c.rows) * c.cols;
+  const double count = c.inputs.source == "file" ? 1 : c.inputs.count;  // a file is sized when read
+  const double bytes = cells * k_bytes_per_cell + count * (c.rows + 2.0 * c.cols) * sizeof(double);
+  const double machine = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  if (machine > 0 && bytes > machine)
+    throw InputError(fmt::format("{}: array.rows x array.cols = {} x {} with inputs.count = {} would need at "
+                                 "least {:.1f} GiB; this machine has {:.1f} GiB",
+                                 r.path(), c.rows, c.cols, c.inputs.count, bytes / (1 << 30), machine / (1 << 30)));
+}
 
 void read_array(const Reader& r, RunConfig& c) {
   c.rows = static_cast<int>(r.integer("array.rows", c.rows, 1, 1 << 20));
@@ -325,13 +367,35 @@ void read_table(const Reader& r, RunConfig& c) {
              fmt::format("must be below {}_max = {}", name, *hi));
 }
 
-void apply_override(toml::table& root, const std::string& assignment, const std::string& path) {
+// Checks across keys, after every key has been read on its own.
+void check_consistency(const Reader& r, const RunConfig& c) {
+  // With 0 <= eta < n the EKV current rises with V_D and falls with V_S, so the network has one
+  // solution; outside, the law folds back and Newton may find any of several.
+  auto eta_range = [&](const char* key, const devices::EkvParams& law, const char* n_key) {
+    if (!(law.eta >= 0 && law.eta < law.n))
+      r.fail(key, r.find(key), fmt::format("must be in [0, {} = {}) (the EKV law is monotone only there)", n_key, law.n));
+  };
+  eta_range("sonos.eta", c.cell.sonos, "sonos.n");
+  eta_range("select.eta", c.cell.select, "select.n");
+  // A file named but not used would silently give random numbers instead of the user's.
+  for (const char* section : {"weights", "inputs"})
+    for (const char* key : {"file", "dataset"}) {
+      const std::string full = fmt::format("{}.{}", section, key);
+      const toml::node* source = r.find(fmt::format("{}.source", section));
+      if (r.find(full) && !(source && source->value_exact<std::string>() == "file"))
+        r.fail(full, r.find(full), fmt::format("is only used with {}.source = \"file\" (set it, or remove {})", section, full));
+    }
+}
+
+void apply_override(toml::table& root, const std::string& assignment, const std::string& path,
+                    Overrides& overrides) {
   const auto eq = assignment.find('=');
   const std::string key = assignment.substr(0, eq);
   const auto dot = key.find('.');
   if (eq == std::string::npos || dot == std::string::npos || dot == 0 || dot + 1 == key.size())
-    throw InputError(fmt::format("--set '{}': expected section.key=value", assignment));
+    throw InputError(fmt::format("--set '{}': expected section.key=value", shorten(assignment)));
   const std::string value = assignment.substr(eq + 1);
+  overrides[key] = value;
   toml::table parsed;
   try {
     parsed = toml::parse("v = " + value);
@@ -341,7 +405,7 @@ void apply_override(toml::table& root, const std::string& assignment, const std:
   toml::table* section = root[key.substr(0, dot)].as_table();
   if (!section) {
     if (root.contains(key.substr(0, dot)))
-      throw InputError(fmt::format("{}: --set '{}': '{}' is not a table", path, assignment, key.substr(0, dot)));
+      throw InputError(fmt::format("{}: --set '{}': '{}' is not a table", path, shorten(assignment), key.substr(0, dot)));
     section = root.insert(key.substr(0, dot), toml::table{}).first->second.as_table();
   }
   section->insert_or_assign(key.substr(dot + 1), *parsed.get("v"));
@@ -366,9 +430,10 @@ RunConfig parse_config(const std::string& text, const std::string& path,
     throw InputError(fmt::format("{}:{}:{}: TOML syntax error: {}", path, e.source().begin.line,
                                  e.source().begin.column, e.description()));
   }
-  for (const std::string& o : overrides) apply_override(root, o, path);
-  check_known_keys(root, path);
-  const Reader reader(root, path);
+  Overrides typed;
+  for (const std::string& o : overrides) apply_override(root, o, path, typed);
+  check_known_keys(root, path, typed);
+  const Reader reader(root, path, typed);
   RunConfig c;
   c.path = path;
   read_array(reader, c);
@@ -376,8 +441,11 @@ RunConfig parse_config(const std::string& text, const std::string& path,
   read_sources(reader, c);
   read_solver(reader, c);
   read_table(reader, c);
-  if (c.v_read == 0 && c.cell.is_sonos())
-    throw InputError(fmt::format("{}: key 'bias.v_read' = 0: must be non-zero for 2t-sonos (program-verify reads at v_read)", path));
+  if (c.cell.is_sonos() && !(c.v_read > 0))
+    reader.fail("bias.v_read", reader.find("bias.v_read"),
+                "must be > 0 for 2t-sonos (program-verify and G_max = sonos.i_max / v_read read at it)");
+  check_consistency(reader, c);
+  check_memory(reader, c);
   if (c.r_hat_p) c.lines.r_col = *c.r_hat_p / c.g_max();
   std::ostringstream os;
   os << root;
@@ -385,12 +453,24 @@ RunConfig parse_config(const std::string& text, const std::string& path,
   return c;
 }
 
+// A folder opens as an empty stream on Linux (and would run the defaults), /dev/zero never ends:
+// both are refused. Pipes (`xbar solve <(...)`) are fine.
 std::string read_config_text(const std::string& path) {
+  constexpr std::size_t k_max_bytes = 16 << 20;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(fmt::format("{}: is a folder, expected a TOML config file", path));
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{}: cannot read config file", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  if (!in) throw InputError(fmt::format("{}: cannot read config file: {}", path, std::strerror(errno)));
+  std::string text;
+  std::array<char, 1 << 16> chunk;
+  while (in.read(chunk.data(), chunk.size()) || in.gcount() > 0) {
+    text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+    if (text.size() > k_max_bytes)
+      throw InputError(fmt::format("{}: config file larger than {} MiB", path, k_max_bytes >> 20));
+  }
+  if (in.bad()) throw InputError(fmt::format("{}: cannot read config file", path));
+  return text;
 }
 
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {

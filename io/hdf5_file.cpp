@@ -1,9 +1,12 @@
 #include "io/hdf5_file.hpp"
 
 #include <H5Cpp.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
@@ -24,45 +27,150 @@ void silence_hdf5() {
   (void)once;
 }
 
+// Largest dataset read: 2^28 values (2 GiB as float64), checked before anything is allocated.
+constexpr hsize_t k_max_values = hsize_t{1} << 28;
+
+void check_readable_file(const std::string& file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(file, ec);
+  if (!fs::exists(status)) throw InputError(fmt::format("{}: file not found", file));
+  if (fs::is_directory(status)) throw InputError(fmt::format("{}: is a folder, not an HDF5 file", file));
+  if (access(file.c_str(), R_OK) != 0)
+    throw InputError(fmt::format("{}: cannot read: {}", file, std::strerror(errno)));
+  if (H5Fis_hdf5(file.c_str()) <= 0) throw InputError(fmt::format("{}: not an HDF5 file", file));
+}
+
+// Every link on the way to "a/b/c" must exist: H5Lexists fails, rather than answering no, when
+// an intermediate group is missing.
+bool link_exists(const H5::H5File& h5, const std::string& path) {
+  std::string prefix;
+  for (std::size_t start = 0; start < path.size();) {
+    const std::size_t slash = std::min(path.find('/', start), path.size());
+    if (slash > start) {
+      prefix.append(1, '/').append(path, start, slash - start);
+      if (H5Lexists(h5.getId(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    }
+    start = slash + 1;
+  }
+  return true;
+}
+
+H5::DataSet open_dataset(const H5::H5File& h5, const std::string& file, const std::string& dataset) {
+  if (!link_exists(h5, dataset)) throw InputError(fmt::format("{}: dataset '{}' not found", file, dataset));
+  if (h5.childObjType(dataset) != H5O_TYPE_DATASET)
+    throw InputError(fmt::format("{}: '{}' is a group, not a dataset", file, dataset));
+  return h5.openDataSet(dataset);
+}
+
+// Numbers as float64. Booleans (h5py and PyTables store them as an enum over an integer) are
+// read raw and converted from their integer base type, which HDF5 does not do by itself.
+void read_values(const H5::DataSet& ds, std::vector<double>& out, const std::string& file,
+                 const std::string& dataset) {
+  const H5::DataType type = ds.getDataType();
+  const H5T_class_t type_class = type.getClass();
+  if (type_class == H5T_FLOAT || type_class == H5T_INTEGER) {
+    ds.read(out.data(), H5::PredType::NATIVE_DOUBLE);
+    return;
+  }
+  const hid_t base = type_class == H5T_ENUM ? H5Tget_super(type.getId()) : -1;
+  const bool integer_enum = base >= 0 && H5Tget_class(base) == H5T_INTEGER && type.getSize() <= sizeof(double);
+  if (!integer_enum) {
+    if (base >= 0) H5Tclose(base);
+    throw InputError(fmt::format("{}: dataset '{}' does not hold numbers (integer, float or boolean)",
+                                 file, dataset));
+  }
+  ds.read(out.data(), type);  // raw enum values, in place: the buffer has 8 bytes per value
+  const herr_t converted = H5Tconvert(base, H5T_NATIVE_DOUBLE, out.size(), out.data(), nullptr, H5P_DEFAULT);
+  H5Tclose(base);
+  if (converted < 0) throw InputError(fmt::format("{}: dataset '{}': cannot convert its values to numbers", file, dataset));
+}
+
+Matrix read_dataset(const H5::DataSet& ds, const std::string& file, const std::string& dataset) {
+  const H5::DataSpace space = ds.getSpace();
+  const int rank = space.getSimpleExtentNdims();
+  if (rank != 2)
+    throw InputError(fmt::format("{}: dataset '{}' has rank {}, expected a 2-D matrix", file, dataset, rank));
+  hsize_t dims[2];
+  space.getSimpleExtentDims(dims);
+  if (dims[1] != 0 && dims[0] > k_max_values / dims[1])
+    throw InputError(fmt::format("{}: dataset '{}' is {} x {}: too large, at most {} values are read",
+                                 file, dataset, dims[0], dims[1], k_max_values));
+  Matrix m(dims[0], dims[1]);
+  if (!m.data.empty()) read_values(ds, m.data, file, dataset);
+  return m;
+}
+
 }  // namespace
 
 Matrix read_matrix(const std::string& file, const std::string& dataset) {
   silence_hdf5();
-  if (!std::filesystem::exists(file)) throw InputError(fmt::format("{}: file not found", file));
-  if (H5Fis_hdf5(file.c_str()) <= 0) throw InputError(fmt::format("{}: not an HDF5 file", file));
+  check_readable_file(file);
+  H5::H5File h5;
   try {
-    H5::H5File h5(file, H5F_ACC_RDONLY);
-    if (!h5.nameExists(dataset))
-      throw InputError(fmt::format("{}: dataset '{}' not found", file, dataset));
-    H5::DataSet ds = h5.openDataSet(dataset);
-    const H5T_class_t type = ds.getTypeClass();
-    if (type != H5T_FLOAT && type != H5T_INTEGER)
-      throw InputError(fmt::format("{}: dataset '{}' is not numeric", file, dataset));
-    H5::DataSpace space = ds.getSpace();
-    if (space.getSimpleExtentNdims() != 2)
-      throw InputError(fmt::format("{}: dataset '{}' has rank {}, expected a 2-D matrix", file,
-                                   dataset, space.getSimpleExtentNdims()));
-    hsize_t dims[2];
-    space.getSimpleExtentDims(dims);
-    Matrix m(dims[0], dims[1]);
-    ds.read(m.data.data(), H5::PredType::NATIVE_DOUBLE);
-    return m;
+    h5.openFile(file, H5F_ACC_RDONLY);
+  } catch (const H5::Exception& e) {
+    throw InputError(fmt::format("{}: cannot open (damaged or truncated HDF5 file?): {}", file, e.getDetailMsg()));
+  }
+  try {
+    return read_dataset(open_dataset(h5, file, dataset), file, dataset);
   } catch (const H5::Exception& e) {
     throw InputError(fmt::format("{}: cannot read dataset '{}': {}", file, dataset, e.getDetailMsg()));
   }
 }
 
-AtomicOutput::AtomicOutput(std::string path) : path_(std::move(path)) {
+namespace {
+
+// Everything that would make the final rename fail, or do harm, is checked before any work.
+void check_output_path(const std::string& path, const std::filesystem::path& dir,
+                       const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  std::error_code ec;
+  if (path.empty()) throw InputError("output path is empty");
+  if (!target.has_filename() || fs::is_directory(target, ec))
+    throw InputError(fmt::format("{}: output path is a folder, expected a file name", path));
+  if (!fs::is_directory(dir, ec))
+    throw InputError(fmt::format("{}: output folder '{}' does not exist", path, dir.string()));
+  const long name_max = pathconf(dir.c_str(), _PC_NAME_MAX);
+  const std::size_t name_length = target.filename().string().size();
+  if (name_max > 0 && name_length > static_cast<std::size_t>(name_max))
+    throw InputError(fmt::format("{}: output file name too long ({} characters, at most {})", path,
+                                 name_length, name_max));
+  // On success the output replaces its path: it must not be a file this run reads.
+  for (const std::string& input : inputs)
+    if (!input.empty() && fs::equivalent(target, input, ec))
+      throw InputError(fmt::format("{}: output path is the input file '{}': choose another output", path, input));
+}
+
+}  // namespace
+
+AtomicOutput::AtomicOutput(std::string path, const std::vector<std::string>& inputs) : path_(std::move(path)) {
   const std::filesystem::path target(path_);
   const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
-  if (!std::filesystem::is_directory(dir))
-    throw InputError(fmt::format("{}: output folder '{}' does not exist", path_, dir.string()));
-  if (std::filesystem::is_directory(target))
-    throw InputError(fmt::format("{}: output path is a folder", path_));
-  if (access(dir.c_str(), W_OK) != 0)
-    throw InputError(fmt::format("{}: output folder '{}' is not writable", path_, dir.string()));
-  temp_ = (dir / fmt::format(".{}.tmp-{}", target.filename().string(), getpid())).string();
-  register_temporary(temp_);
+  check_output_path(path_, dir, inputs);
+  create_temporary(dir.string(), target.filename().string());
+}
+
+// The temporary is created at once, so an unwritable folder is reported before any work, and
+// registered first, so that an interrupt at any moment removes it.
+void AtomicOutput::create_temporary(const std::string& dir, const std::string& name) {
+  const std::string stem = name.substr(0, 200);  // the temporary name must stay within NAME_MAX
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    temp_ = (std::filesystem::path(dir) / fmt::format(".{}.tmp-{}-{}", stem, getpid(), attempt)).string();
+    register_temporary(temp_);
+    const int fd = open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    const int error = errno;
+    if (fd >= 0) {
+      close(fd);
+      return;
+    }
+    unregister_temporary(temp_);
+    if (error != EEXIST)
+      throw InputError(fmt::format("{}: cannot create a file in output folder '{}': {}", path_, dir,
+                                   std::strerror(error)));
+  }
+  throw InputError(fmt::format("{}: cannot create a temporary file in '{}'", path_, dir));
 }
 
 AtomicOutput::~AtomicOutput() {
@@ -77,12 +185,37 @@ void AtomicOutput::commit() {
   committed_ = true;
 }
 
+namespace {
+
+// A write that fails (disk full, quota) is an output-path error like any other.
+template <class Fn>
+void writing(const std::string& file, const std::string& what, Fn&& fn) {
+  try {
+    fn();
+  } catch (const H5::Exception& e) {
+    throw InputError(fmt::format("{}: cannot write {}: {}", file, what, e.getDetailMsg()));
+  }
+}
+
+}  // namespace
+
 struct H5Writer::Impl {
+  std::string name;
   H5::H5File file;
+
+  // Intermediate groups are created on the way ("/columns/current"), as h5py does.
+  H5::DataSet create(const std::string& dataset, const H5::DataType& type, const std::vector<hsize_t>& dims) {
+    H5::LinkCreatPropList links;
+    H5Pset_create_intermediate_group(links.getId(), 1);
+    const H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+    return file.createDataSet(dataset, type, space, H5::DSetCreatPropList::DEFAULT,
+                              H5::DSetAccPropList::DEFAULT, links);
+  }
 };
 
 H5Writer::H5Writer(const std::string& file) : impl_(std::make_unique<Impl>()) {
   silence_hdf5();
+  impl_->name = file;
   try {
     impl_->file = H5::H5File(file, H5F_ACC_TRUNC);
   } catch (const H5::Exception& e) {
@@ -91,20 +224,6 @@ H5Writer::H5Writer(const std::string& file) : impl_(std::make_unique<Impl>()) {
 }
 
 H5Writer::~H5Writer() = default;
-
-namespace {
-
-// Intermediate groups are created on the way (as h5py does).
-H5::DataSet create_dataset(H5::H5File& file, const std::string& name, const H5::DataType& type,
-                           const std::vector<hsize_t>& dims) {
-  H5::LinkCreatPropList links;
-  H5Pset_create_intermediate_group(links.getId(), 1);
-  const H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
-  return file.createDataSet(name, type, space, H5::DSetCreatPropList::DEFAULT,
-                            H5::DSetAccPropList::DEFAULT, links);
-}
-
-}  // namespace
 
 void H5Writer::write(const std::string& name, const Matrix& m) {
   write(name, m.data, {m.rows, m.cols});
@@ -122,8 +241,9 @@ void H5Writer::write(const std::string& name, std::span<const double> data,
     throw std::invalid_argument(fmt::format("H5Writer: dataset '{}' has {} values for {} elements",
                                             name, data.size(), elements));
   const std::vector<hsize_t> dims(shape.begin(), shape.end());
-  create_dataset(impl_->file, name, H5::PredType::IEEE_F64LE, dims)
-      .write(data.data(), H5::PredType::NATIVE_DOUBLE);
+  writing(impl_->name, fmt::format("dataset '{}'", name), [&] {
+    impl_->create(name, H5::PredType::IEEE_F64LE, dims).write(data.data(), H5::PredType::NATIVE_DOUBLE);
+  });
 }
 
 void H5Writer::write_strings(const std::string& name, const std::vector<std::string>& strings) {
@@ -131,21 +251,29 @@ void H5Writer::write_strings(const std::string& name, const std::vector<std::str
   type.setCset(H5T_CSET_UTF8);
   std::vector<const char*> pointers;
   for (const std::string& s : strings) pointers.push_back(s.c_str());
-  create_dataset(impl_->file, name, type, {strings.size()}).write(pointers.data(), type);
+  writing(impl_->name, fmt::format("dataset '{}'", name), [&] {
+    impl_->create(name, type, {strings.size()}).write(pointers.data(), type);
+  });
 }
 
 void H5Writer::attribute(const std::string& name, const std::string& value) {
-  H5::StrType type(H5::PredType::C_S1, value.empty() ? 1 : value.size());
-  type.setCset(H5T_CSET_UTF8);
-  H5::Attribute a = impl_->file.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
-  a.write(type, value.empty() ? std::string(" ") : value);
+  writing(impl_->name, fmt::format("attribute '{}'", name), [&] {
+    H5::StrType type(H5::PredType::C_S1, value.empty() ? 1 : value.size());
+    type.setCset(H5T_CSET_UTF8);
+    H5::Attribute a = impl_->file.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
+    a.write(type, value.empty() ? std::string(" ") : value);
+  });
 }
 
 void H5Writer::attribute(const std::string& name, double value) {
-  H5::Attribute a = impl_->file.createAttribute(name, H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_SCALAR));
-  a.write(H5::PredType::NATIVE_DOUBLE, &value);
+  writing(impl_->name, fmt::format("attribute '{}'", name), [&] {
+    H5::Attribute a = impl_->file.createAttribute(name, H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_SCALAR));
+    a.write(H5::PredType::NATIVE_DOUBLE, &value);
+  });
 }
 
-void H5Writer::close() { impl_->file.close(); }
+void H5Writer::close() {
+  writing(impl_->name, "the file", [&] { impl_->file.close(); });
+}
 
 }  // namespace xbar::io

@@ -15,14 +15,17 @@ namespace xbar::io {
 using engine::Matrix;
 
 /// Reads a numeric 2-D dataset (any integer or float type) as float64. Throws InputError naming
-/// the file and dataset: missing file, not HDF5, missing dataset, wrong rank.
+/// the file and dataset: missing file, folder, unreadable, not HDF5, missing dataset, a group,
+/// not numbers, wrong rank, too large. Boolean (enum) datasets are read as 0/1.
 Matrix read_matrix(const std::string& file, const std::string& dataset);
 
 /// A file to be written under a temporary name and renamed onto `path` by commit().
 /// Until then, destruction (or an interrupt, see interrupt.hpp) removes the temporary.
+/// The constructor creates the (empty) temporary, so an unwritable output is an InputError
+/// before any work is done; `inputs` are files the run reads, which the output must not replace.
 class AtomicOutput {
  public:
-  explicit AtomicOutput(std::string path);
+  explicit AtomicOutput(std::string path, const std::vector<std::string>& inputs = {});
   ~AtomicOutput();
   AtomicOutput(const AtomicOutput&) = delete;
   AtomicOutput& operator=(const AtomicOutput&) = delete;
@@ -32,6 +35,8 @@ class AtomicOutput {
   void commit();
 
  private:
+  void create_temporary(const std::string& dir, const std::string& name);
+
   std::string path_, temp_;
   bool committed_ = false;
 };

@@ -7,6 +7,10 @@
 #include <csignal>
 #include <cstring>
 
+#include <fmt/format.h>
+
+#include "io/errors.hpp"
+
 namespace xbar::io {
 
 namespace {
@@ -29,16 +33,21 @@ extern "C" void on_signal(int signal) {
 void install_interrupt_handlers() {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_signal);  // the terminal went away: same as Ctrl-C
 }
 
+// A temporary the handler could not remove must not be created at all.
 void register_temporary(const std::string& path) {
-  if (path.size() >= k_path) return;
+  if (path.size() >= k_path)
+    throw InputError(fmt::format("{}: output path too long ({} characters, at most {})", path,
+                                 path.size(), k_path - 1));
   for (std::size_t k = 0; k < k_slots; ++k)
     if (!g_used[k].load()) {
       std::memcpy(g_paths[k].data(), path.c_str(), path.size() + 1);
       g_used[k].store(true);
       return;
     }
+  throw InputError(fmt::format("{}: more than {} output files open at once", path, k_slots));
 }
 
 void unregister_temporary(const std::string& path) {

@@ -106,10 +106,22 @@ Matrix weights_from_file(const RunConfig& c) {
   return m;
 }
 
+// The levels cannot be programmed at an absurd bias: that is the config's fault, not the solver's.
+std::vector<double> program_verify(const RunConfig& c) {
+  try {
+    return devices::sonos_level_vts(c.cell, c.sonos_levels, c.v_read);
+  } catch (const devices::ModelError& e) {
+    throw InputError(fmt::format("{}: keys 'bias.v_read' = {}, 'bias.v_on' = {}, 'bias.v_wl' = {}: the SONOS "
+                                 "levels (sonos.i_max = {}, sonos.on_off = {}) cannot be programmed at this "
+                                 "bias: {}", c.path, c.v_read, c.cell.v_on, c.cell.v_wl, c.sonos_levels.max,
+                                 c.sonos_levels.on_off, e.what()));
+  }
+}
+
 Matrix physical_from_levels(const RunConfig& c, const Matrix& levels) {
   Matrix physical(levels.rows, levels.cols);
   if (c.cell.is_sonos()) {
-    const std::vector<double> vts = devices::sonos_level_vts(c.cell, c.sonos_levels, c.v_read);
+    const std::vector<double> vts = program_verify(c);
     for (std::size_t k = 0; k < levels.data.size(); ++k) physical.data[k] = vts[static_cast<int>(levels.data[k])];
   } else {
     for (std::size_t k = 0; k < levels.data.size(); ++k)

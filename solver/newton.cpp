@@ -52,11 +52,14 @@ void NewtonSolver::measure(SolveStats& stats, std::span<const double> v) {
   stats.max_residual = 0;
   for (NodeIndex i = 0; i < system_.circuit().n_free; ++i) {
     const double r = std::abs(residual_[i]);
-    stats.max_residual = std::max(stats.max_residual, r);
-    const double ratio = r / (options_.abstol + options_.residual_reltol * scale_[i]);
+    if (std::isnan(r) || r > stats.max_residual) stats.max_residual = r;  // NaN must show, not vanish
+    const double tolerance = options_.abstol + options_.residual_reltol * scale_[i];
+    const double ratio = r / tolerance;
     if (!(ratio <= worst_ratio)) {  // also catches NaN
       worst_ratio = ratio;
       stats.worst_node = i;
+      stats.worst_residual = r;
+      stats.worst_tolerance = tolerance;
     }
   }
 }

@@ -36,6 +36,8 @@ struct SolveStats {
   int iterations = 0;        ///< Newton iterations, all stages
   double max_residual = 0;   ///< A, largest |f_i| at the returned point
   NodeIndex worst_node = -1; ///< node with the largest residual relative to its tolerance
+  double worst_residual = 0;  ///< A, |f| at that node
+  double worst_tolerance = 0; ///< A, that node's residual tolerance (abstol + residual_reltol * scale)
   std::string detail;        ///< what was tried, for failure messages
 };
 

@@ -5,6 +5,7 @@
 
 #include "devices/cell.hpp"
 #include "devices/levels.hpp"
+#include "devices/root_find.hpp"
 
 using namespace xbar::devices;
 
@@ -84,4 +85,22 @@ TEST_CASE("program-verify gives the brief's V_T range and round-trips to I_k", "
     CHECK(isolated_cell(cell, vts[k], 0.1, 0.0).current == Approx(spec.value(k)).epsilon(1e-9));
     if (k > 0) CHECK(vts[k] < vts[k - 1]);
   }
+}
+
+TEST_CASE("the bracketed root find converges even when Newton would creep, and stops at NaN", "[devices]") {
+  // A derivative a million times too steep (what rounding noise makes of a strongly-on EKV
+  // transistor at absurd bias): Newton steps stay inside the bracket but barely move.
+  auto steep = [](double x) { return std::pair{x - 0.3, 1e6}; };
+  const RootResult root = find_root(steep, 0.0, 1.0, 1e-15);
+  CHECK(root.converged);
+  CHECK(root.x == Approx(0.3).margin(1e-14));
+  CHECK(root.iterations <= 2 * 53);  // the bracket halves at least every second iteration
+  auto overflowed = [](double) { return std::pair{std::nan(""), 1.0}; };
+  CHECK_FALSE(find_root(overflowed, 0.0, 1.0, 1e-15).converged);
+}
+
+TEST_CASE("an isolated cell at an overflowing bias is a ModelError, not a made-up current", "[devices]") {
+  CellModel cell;
+  cell.v_on = 1e200;
+  CHECK_THROWS_AS(isolated_cell(cell, 0.1, 0.1, 0.0), ModelError);
 }
