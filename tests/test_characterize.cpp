@@ -3,13 +3,15 @@
 // ngspice running the card itself.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "device_fixtures.hpp"
 #include "validation/characterize.hpp"
-#include "validation/spice_columns.hpp"
+#include "validation/cross_check.hpp"
 
 using namespace xbar;
 
@@ -111,16 +113,11 @@ TEST_CASE("16x16 1t1r and 2t-sonos arrays with the example BSIM4 select: xbar on
           "[ngspice][table]") {
   for (devices::CellKind kind : {devices::CellKind::select_resistor_1t1r, devices::CellKind::select_sonos_2t}) {
     const netlists::Crossbar xb(test::array_with_select(kind, example_table(), 16, 16, 3));
-    engine::ArraySolver solver(xb, {});
     const engine::Matrix inputs = test::random_bits(2, 16, 4);
-    const engine::ArrayResults r = solver.solve(inputs);
-    for (std::size_t v = 0; v < inputs.rows; ++v) {
-      const validation::SpiceColumns spice = validation::spice_column_currents(xb, inputs.row(v));
-      const double difference = validation::column_difference(r.column_current.row(v), spice.current);
-      INFO((kind == devices::CellKind::select_sonos_2t ? "2t-sonos" : "1t1r") << ", vector " << v << ": "
-                                                                             << difference);
-      CHECK(difference <= 1e-3);
-      CHECK(difference <= 1e-6);  // what the default grid achieves (2e-9 measured): a regression guard
-    }
+    const validation::CrossCheck check =
+        validation::cross_check(xb, inputs, {}, [](std::size_t v) { return fmt::format("table select, vector {}", v); });
+    INFO((kind == devices::CellKind::select_sonos_2t ? "2t-sonos" : "1t1r") << ": " << check.overall.max_rel_diff);
+    CHECK(check.passed(1e-3));
+    CHECK(check.passed(1e-6));  // what the default grid achieves (2e-9 measured): a regression guard
   }
 }
