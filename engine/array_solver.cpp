@@ -5,10 +5,32 @@
 
 #include <fmt/format.h>
 
+#include "solver/line_solver.hpp"
+
 namespace xbar::engine {
 
+std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested) {
+  if (requested == "klu" || requested == "lines") return requested;
+  if (requested != "auto")
+    throw std::invalid_argument(fmt::format("solver.method '{}': expected auto, klu or lines", requested));
+  // KLU wins only on tiny systems, where its factorisation costs less than setting up the lines.
+  return crossbar.circuit().n_free <= k_auto_klu_max_unknowns ? "klu" : "lines";
+}
+
+namespace {
+
+std::unique_ptr<solver::LinearSolver> make_linear_solver(const netlists::Crossbar& crossbar,
+                                                         const std::string& method) {
+  if (method == "klu") return solver::make_klu_solver();
+  return solver::make_line_solver(crossbar.line_partition());
+}
+
+}  // namespace
+
 ArraySolver::ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options)
-    : crossbar_(crossbar), newton_(crossbar.circuit(), solver::make_klu_solver(), options) {}
+    : crossbar_(crossbar),
+      method_(choose_method(crossbar, options.method)),
+      newton_(crossbar.circuit(), make_linear_solver(crossbar, method_), options) {}
 
 std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
                                               std::vector<double>& guess,

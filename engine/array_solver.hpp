@@ -44,6 +44,12 @@ struct ArrayResults {
   SolverSummary summary;
 };
 
+/// Below this many unknowns "auto" picks KLU, above it the line backend.
+inline constexpr int k_auto_klu_max_unknowns = 256;
+
+/// The linear backend for solver.method ("auto" | "klu" | "lines"); throws invalid_argument.
+std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested);
+
 class ArraySolver {
  public:
   ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options);
@@ -56,8 +62,12 @@ class ArraySolver {
   std::vector<double> solve_vector(std::span<const double> input, std::vector<double>& guess,
                                    solver::SolveStats& stats);
 
+  /// The linear backend in use ("klu" or "lines").
+  const std::string& method() const { return method_; }
+
  private:
   const netlists::Crossbar& crossbar_;
+  std::string method_;
   solver::NewtonSolver newton_;
 };
 

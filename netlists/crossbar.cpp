@@ -307,6 +307,34 @@ std::vector<double> Crossbar::initial_guess(std::span<const double> input) const
   return v;
 }
 
+namespace {
+
+// Appends a free node to a chain unless it is fixed or already its last member (merged nodes).
+void extend_chain(std::vector<NodeIndex>& chain, NodeIndex node, NodeIndex n_free) {
+  if (node < n_free && (chain.empty() || chain.back() != node)) chain.push_back(node);
+}
+
+}  // namespace
+
+solver::LinePartition Crossbar::line_partition() const {
+  const NodeIndex n_free = circuit_.n_free;
+  solver::LinePartition lines;
+  lines.families.resize(2);
+  for (int i = 0; i < spec_.rows; ++i) {
+    std::vector<NodeIndex> chain;
+    extend_chain(chain, node(NodeKind::driver, i, 0), n_free);
+    for (int j = 0; j < spec_.cols; ++j) extend_chain(chain, node(NodeKind::row, i, j), n_free);
+    if (!chain.empty()) lines.families[0].push_back(std::move(chain));
+  }
+  for (int j = 0; j < spec_.cols; ++j) {
+    std::vector<NodeIndex> chain;
+    for (int i = 0; i < spec_.rows; ++i) extend_chain(chain, node(NodeKind::column, i, j), n_free);
+    extend_chain(chain, node(NodeKind::sense, 0, j), n_free);
+    if (!chain.empty()) lines.families[1].push_back(std::move(chain));
+  }
+  return lines;
+}
+
 std::vector<double> Crossbar::column_currents(std::span<const double> voltages) const {
   const solver::NodeCurrents currents = solver::node_currents(circuit_, voltages);
   std::vector<double> out(spec_.cols);

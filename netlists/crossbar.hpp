@@ -15,6 +15,7 @@
 
 #include "devices/cell.hpp"
 #include "solver/circuit.hpp"
+#include "solver/line_partition.hpp"
 
 namespace xbar::netlists {
 
@@ -69,6 +70,11 @@ class Crossbar {
   std::vector<double> cell_currents(std::span<const double> voltages) const;
   /// Ideal column currents (section 1): sum of the active cells' isolated currents.
   std::vector<double> ideal_column_currents(std::span<const double> input) const;
+
+  /// The line structure for the structured solvers: family 0 = row lines (driver a(i), r(i,0..)),
+  /// family 1 = bit lines (c(0..,j), s(j)); free nodes only, merged nodes once; the cell nodes
+  /// m(i,j) are left out (internal, eliminated per cell).
+  solver::LinePartition line_partition() const;
 
   /// Element groups as built (for the SPICE deck writer): storage, select (may be absent).
   int storage_group() const { return storage_group_; }

@@ -25,6 +25,14 @@ void TransistorGroup::add(NodeIndex drain, NodeIndex gate, NodeIndex source, dou
   vt.push_back(threshold);
 }
 
+bool Circuit::is_linear() const {
+  for (const TransistorGroup& t : transistors)
+    if (t.size() > 0) return false;
+  for (const ResistorGroup& r : resistors)
+    if (!r.law.is_linear()) return false;
+  return true;
+}
+
 namespace {
 
 void add_branch(NodeCurrents& out, NodeIndex a, NodeIndex b, double current, double scale) {

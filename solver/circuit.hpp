@@ -52,6 +52,8 @@ struct Circuit {
 
   NodeIndex n_nodes() const { return n_free + n_fixed; }
   bool is_free(NodeIndex node) const { return node < n_free; }
+  /// No transistor and only linear resistor laws: f(v) is affine, Newton's first step exact.
+  bool is_linear() const;
 };
 
 /// Net current leaving every node (free and fixed), and its rounding scale: the sum of |g v|

@@ -14,6 +14,8 @@ NewtonSolver::NewtonSolver(const Circuit& circuit, std::unique_ptr<LinearSolver>
   residual_.resize(n);
   scale_.resize(n);
   update_.resize(n);
+  linear_tolerance_.resize(n);
+  linear_circuit_ = circuit.is_linear();
   jacobian_.resize(system_.pattern().nnz());
   if (n > 0) linear_->analyze(system_.pattern());
 }
@@ -25,14 +27,14 @@ NewtonSolver::RunResult NewtonSolver::run(std::span<const double> fixed, std::ve
   bool update_small = false;
   for (int it = 0; it <= options_.max_iterations; ++it) {
     system_.assemble(v, gmin, residual_, jacobian_, scale_);
-    bool residual_small = true;
-    for (NodeIndex i = 0; i < n && residual_small; ++i)
-      residual_small = std::abs(residual_[i]) <= options_.abstol + options_.residual_reltol * scale_[i];
-    if (residual_small && update_small) return {true, it};
+    const double ratio = residual_ratio();
+    if (ratio <= 1 && update_small) return {true, it};
     if (it == options_.max_iterations) break;
     linear_->factor(jacobian_);
     for (NodeIndex i = 0; i < n; ++i) update_[i] = -residual_[i];
-    linear_->solve(update_);
+    set_linear_tolerance(ratio);
+    linear_->solve(update_, linear_tolerance_);
+    linear_iterations_ += linear_->last_iterations();
     double largest = 0;
     for (NodeIndex i = 0; i < n; ++i) largest = std::max(largest, std::abs(update_[i]));
     if (!std::isfinite(largest)) return {false, it + 1};
@@ -44,6 +46,22 @@ NewtonSolver::RunResult NewtonSolver::run(std::span<const double> fixed, std::ve
     }
   }
   return {false, options_.max_iterations};
+}
+
+double NewtonSolver::residual_ratio() const {
+  double worst = 0;
+  for (std::size_t i = 0; i < residual_.size(); ++i) {
+    const double ratio = std::abs(residual_[i]) / (options_.abstol + options_.residual_reltol * scale_[i]);
+    if (!(ratio <= worst)) worst = ratio;  // NaN propagates
+  }
+  return worst;
+}
+
+void NewtonSolver::set_linear_tolerance(double ratio) {
+  const double forcing = linear_circuit_ ? 0.0 : options_.linear_forcing;
+  const double fraction = std::max(options_.linear_safety, forcing * ratio);
+  for (std::size_t i = 0; i < residual_.size(); ++i)
+    linear_tolerance_[i] = fraction * (options_.abstol + options_.residual_reltol * scale_[i]);
 }
 
 void NewtonSolver::measure(SolveStats& stats, std::span<const double> v) {
@@ -64,6 +82,7 @@ void NewtonSolver::measure(SolveStats& stats, std::span<const double> v) {
 SolveStats NewtonSolver::solve(std::span<const double> fixed, std::span<double> v_free) {
   const NodeIndex n = system_.circuit().n_free;
   SolveStats stats;
+  linear_iterations_ = 0;
   std::vector<double> v = full_voltages(v_free, fixed);
   const std::vector<double> initial = v;
   auto attempt = [&](const char* method, auto&& body) {
@@ -108,6 +127,7 @@ SolveStats NewtonSolver::solve(std::span<const double> fixed, std::span<double> 
       return true;
     });
   measure(stats, v);
+  stats.linear_iterations = linear_iterations_;
   std::copy(v.begin(), v.begin() + n, v_free.begin());
   return stats;
 }

@@ -1,0 +1,45 @@
+#pragma once
+// Kernels of the line backend on the reduced matrix S (see line_solver.hpp): products, the
+// tridiagonal (Thomas) factorisation of every chain, the block Gauss-Seidel preconditioner and
+// the two Krylov methods. Kept apart from the analysis so that they read as the textbook
+// algorithms they are.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace xbar::solver {
+
+struct LineMatrix {
+  std::int32_t n = 0;
+  std::vector<std::int32_t> family_begin;  ///< F + 1 offsets; chains never straddle them
+  std::span<const double> diag, lower, upper, cross_val;  ///< values, owned by the backend
+  std::vector<std::int32_t> cross_ptr, cross_col;         ///< CSR of couplings between families
+  std::vector<double> inv_pivot, upper_scaled;            ///< Thomas factors of the chains
+
+  std::size_t family_count() const { return family_begin.size() - 1; }
+  bool has_cross() const { return !cross_col.empty(); }
+  /// LU of the tridiagonal part without pivoting (the chains are diagonally dominant M-matrices
+  /// in practice). Returns the reduced index of a zero or non-finite pivot, or -1.
+  std::int32_t factor_tridiagonal();
+  /// w = T^{-1} w on the rows [begin, end) (whole chains).
+  void solve_tridiagonal(std::int32_t begin, std::int32_t end, std::span<double> w) const;
+  /// y = S x on the rows [begin, end).
+  void multiply(std::int32_t begin, std::int32_t end, std::span<const double> x, std::span<double> y) const;
+  /// w = b - S x on the rows [begin, end).
+  void residual(std::int32_t begin, std::int32_t end, std::span<const double> b,
+                std::span<const double> x, std::span<double> w) const;
+};
+
+struct KrylovWork {
+  std::vector<double> b, tolerance, x;             ///< in: b, tolerance; out: x
+  std::vector<double> r, r_hat, p, v, y, s, z, t;  ///< Krylov vectors
+  std::vector<double> scratch;                     ///< preconditioner
+  void resize(std::int32_t n);
+};
+
+/// Solves S x = b until |(b - S x)_p| <= tolerance_p at every row (or max_iterations): directly
+/// when S has no couplings between families, else by CG (symmetric S) or BiCGSTAB, both
+/// preconditioned by symmetric block Gauss-Seidel over the families. Returns the iterations.
+int solve_reduced(const LineMatrix& matrix, bool symmetric, int max_iterations, KrylovWork& work);
+
+}  // namespace xbar::solver
