@@ -11,7 +11,7 @@
 // succeeded is reported, never silently.
 //
 // An iterative linear backend is inexact Newton: it is asked for a linear residual of at most
-//   tol_i = (abstol + residual_reltol scale_i) * max(linear_safety, linear_forcing * w),
+//   tol_i = (abstol + residual_reltol scale_i) * (linear_forcing w >= 1 ? linear_forcing w : linear_safety),
 //   w = max_i |f_i| / (abstol + residual_reltol scale_i),
 // i.e. a fixed fraction of the residual early on, and well inside the KCL criterion at the end;
 // for a linear circuit (no transistors, linear resistors) linear_forcing is ignored (0), so one
@@ -35,7 +35,7 @@ struct NewtonOptions {
   double max_step = 0.2;           ///< V per iteration
   bool gmin_stepping = true;
   bool source_stepping = true;
-  double linear_safety = 0.1;      ///< final linear residual, as a fraction of the KCL tolerance
+  double linear_safety = 1e-3;      ///< final linear residual, as a fraction of the KCL tolerance
   double linear_forcing = 1e-4;    ///< linear residual relative to the Newton residual (nonlinear)
   /// Linear backend: "auto" | "klu" | "lines" (line-preconditioned Krylov, direct per chain when
   /// the lines decouple). Chosen by the caller that builds the LinearSolver (engine/).
