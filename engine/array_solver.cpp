@@ -66,6 +66,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     if (out.summary.methods.find(stats.method) == std::string::npos)
       out.summary.methods += (out.summary.methods.empty() ? "" : ",") + stats.method;
     out.summary.newton_iterations += stats.iterations;
+    out.summary.linear_iterations += stats.linear_iterations;
     out.summary.max_residual = std::max(out.summary.max_residual, stats.max_residual);
     const std::vector<double> columns = crossbar_.column_currents(voltages);
     const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
@@ -82,6 +83,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     }
     if (progress) progress(v + 1, inputs.rows);
   }
+  out.summary.backend = method_;
   out.summary.solve_time =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;

@@ -31,6 +31,8 @@ struct SolveFailure : std::runtime_error {
 struct SolverSummary {
   std::string methods;        ///< distinct methods used, e.g. "newton" or "newton,gmin-stepping"
   long newton_iterations = 0; ///< over all vectors
+  long linear_iterations = 0; ///< Krylov iterations over all vectors (0 with a direct backend)
+  std::string backend;        ///< linear backend: "klu" or "lines"
   double max_residual = 0;    ///< A, over all vectors
   double solve_time = 0;      ///< s, wall clock of all solves
 };
