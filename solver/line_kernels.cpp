@@ -3,51 +3,119 @@
 #include <algorithm>
 #include <cmath>
 
+#include "solver/parallel.hpp"
+
 namespace xbar::solver {
-
-// Thomas algorithm: T = L U with  pivot_p = d_p - l_p u_{p-1} / pivot_{p-1},
-// upper_scaled_p = u_p / pivot_p. A chain start has l_p = 0, so chains factor independently.
-std::int32_t LineMatrix::factor_tridiagonal() {
-  inv_pivot.resize(n);
-  upper_scaled.resize(n);
-  double previous = 0;
-  for (std::int32_t p = 0; p < n; ++p) {
-    const double pivot = diag[p] - lower[p] * previous;
-    if (!(pivot != 0.0 && std::isfinite(pivot))) return p;
-    inv_pivot[p] = 1.0 / pivot;
-    upper_scaled[p] = previous = upper[p] * inv_pivot[p];
-  }
-  return -1;
-}
-
-void LineMatrix::solve_tridiagonal(std::int32_t begin, std::int32_t end, std::span<double> w) const {
-  if (begin >= end) return;
-  w[begin] *= inv_pivot[begin];
-  for (std::int32_t p = begin + 1; p < end; ++p) w[p] = (w[p] - lower[p] * w[p - 1]) * inv_pivot[p];
-  for (std::int32_t p = end - 2; p >= begin; --p) w[p] -= upper_scaled[p] * w[p + 1];
-}
 
 namespace {
 
-// (S x)_p for one row; `lower`/`upper` are 0 at chain ends, but x[p -/+ 1] must exist.
-inline double row_product(const LineMatrix& m, std::int32_t p, std::span<const double> x) {
-  double sum = m.diag[p] * x[p];
-  if (p > 0) sum += m.lower[p] * x[p - 1];
-  if (p + 1 < m.n) sum += m.upper[p] * x[p + 1];
-  for (std::int32_t k = m.cross_ptr[p]; k < m.cross_ptr[p + 1]; ++k) sum += m.cross_val[k] * x[m.cross_col[k]];
+constexpr std::int64_t k_grain = 1 << 15;  // rows below which a loop stays on one thread
+
+// Sum over parts of a per-part partial result, in part order (deterministic).
+template <class PartFn>
+double parallel_sum(std::int64_t n, PartFn&& fn) {
+  double partial[64] = {};
+  const int parts = parallel_for(n, k_grain, [&](int part, std::int64_t b, std::int64_t e) {
+    partial[part] = fn(static_cast<std::int32_t>(b), static_cast<std::int32_t>(e));
+  });
+  double sum = 0;
+  for (int k = 0; k < parts; ++k) sum += partial[k];
   return sum;
 }
 
 }  // namespace
 
-void LineMatrix::multiply(std::int32_t begin, std::int32_t end, std::span<const double> x,
-                          std::span<double> y) const {
-  for (std::int32_t p = begin; p < end; ++p) y[p] = row_product(*this, p, x);
+// Thomas algorithm along every chain (neighbours `stride` apart): T = L U with
+//   pivot_p = d_p - l_p u_{p-s} / pivot_{p-s},   upper_scaled_p = u_p / pivot_p,
+// l_p = 0 at a chain start, so the chains of a family factor independently.
+std::int32_t LineMatrix::factor_tridiagonal() {
+  inv_pivot.resize(n);
+  upper_scaled.resize(n);
+  for (std::size_t f = 0; f < family_count(); ++f) {
+    const std::int32_t begin = family_begin[f], end = family_begin[f + 1], s = family_stride[f];
+    for (std::int32_t p = begin; p < end; ++p) {
+      const double pivot = diag[p] - (p - s >= begin ? lower[p] * upper_scaled[p - s] : 0.0);
+      if (!(pivot != 0.0 && std::isfinite(pivot))) return p;
+      inv_pivot[p] = 1.0 / pivot;
+      upper_scaled[p] = upper[p] * inv_pivot[p];
+    }
+  }
+  return -1;
 }
 
-void LineMatrix::residual(std::int32_t begin, std::int32_t end, std::span<const double> b,
-                          std::span<const double> x, std::span<double> w) const {
-  for (std::int32_t p = begin; p < end; ++p) w[p] = b[p] - row_product(*this, p, x);
+void LineMatrix::split_families(const std::vector<std::int32_t>& chain_begin, int parts) {
+  family_parts.assign(family_count(), {});
+  for (std::size_t f = 0; f < family_count(); ++f) {
+    const bool interleaved = family_stride[f] > 1;
+    const std::int32_t begin = interleaved ? 0 : family_begin[f];
+    const std::int32_t end = interleaved ? family_stride[f] : family_begin[f + 1];
+    std::vector<std::int32_t>& split = family_parts[f];
+    split.push_back(begin);
+    for (int k = 1; k < parts; ++k) {
+      std::int64_t at = begin + std::int64_t(end - begin) * k / parts;
+      if (!interleaved) {  // move to the next chain start
+        const auto it = std::lower_bound(chain_begin.begin(), chain_begin.end(), at);
+        at = it == chain_begin.end() ? end : *it;
+      }
+      split.push_back(std::clamp<std::int32_t>(static_cast<std::int32_t>(at), split.back(), end));
+    }
+    split.push_back(end);
+  }
+}
+
+namespace {
+
+// Forward and back substitution of the chains that start at rows first, first + 1, ...,
+// first + count - 1 of a family with `rows` rows and neighbours `stride` apart (count = 1 and
+// stride = 1 for one stored chain; count = stride for a slice of an interleaved family).
+void thomas_solve(const LineMatrix& m, std::int32_t first, std::int32_t count, std::int32_t rows,
+                  std::int32_t stride, std::span<double> w) {
+  const std::int32_t last = first + rows - stride;  // row of the last position of chain `first`
+  for (std::int32_t c = first; c < first + count; ++c) w[c] *= m.inv_pivot[c];
+  for (std::int32_t row = first + stride; row <= last; row += stride)
+    for (std::int32_t p = row; p < row + count; ++p) w[p] = (w[p] - m.lower[p] * w[p - stride]) * m.inv_pivot[p];
+  for (std::int32_t row = last - stride; row >= first; row -= stride)
+    for (std::int32_t p = row; p < row + count; ++p) w[p] -= m.upper_scaled[p] * w[p + stride];
+}
+
+}  // namespace
+
+void LineMatrix::solve_family(std::size_t f, std::span<double> w) const {
+  const std::vector<std::int32_t>& split = family_parts[f];
+  const std::int32_t begin = family_begin[f], end = family_begin[f + 1], stride = family_stride[f];
+  if (begin == end) return;
+  auto solve_parts = [&](int, std::int64_t b, std::int64_t e) {
+    for (std::int64_t k = b; k < e; ++k) {
+      if (stride == 1) {  // chains one after another: the part is solved as one chain
+        if (split[k] < split[k + 1]) thomas_solve(*this, split[k], 1, split[k + 1] - split[k], 1, w);
+      } else if (split[k] < split[k + 1]) {
+        thomas_solve(*this, begin + split[k], split[k + 1] - split[k], end - begin, stride, w);
+      }
+    }
+  };
+  const int parts = static_cast<int>(split.size()) - 1;
+  if (end - begin < k_grain) solve_parts(0, 0, parts);
+  else parallel_for(parts, 1, solve_parts);
+}
+
+double LineMatrix::multiply_dot(std::span<const double> x, std::span<double> y) const {
+  double dot = 0;
+  for (std::size_t f = 0; f < family_count(); ++f) {
+    const std::int32_t begin = family_begin[f], end = family_begin[f + 1], s = family_stride[f];
+    dot += parallel_sum(end - begin, [&](std::int32_t b, std::int32_t e) {
+      double part = 0;
+      for (std::int32_t p = begin + b; p < begin + e; ++p) {
+        double sum = diag[p] * x[p];
+        if (p - s >= begin) sum += lower[p] * x[p - s];
+        if (p + s < end) sum += upper[p] * x[p + s];
+        for (std::int32_t k = cross_ptr[p]; k < cross_ptr[p + 1]; ++k) sum += cross_val[k] * x[cross_col[k]];
+        y[p] = sum;
+        part += x[p] * sum;
+      }
+      return part;
+    });
+  }
+  return dot;
 }
 
 void KrylovWork::resize(std::int32_t n) {
@@ -58,72 +126,94 @@ void KrylovWork::resize(std::int32_t n) {
 namespace {
 
 double dot(std::span<const double> a, std::span<const double> b) {
-  double sum = 0;
-  for (std::size_t k = 0; k < a.size(); ++k) sum += a[k] * b[k];
-  return sum;
+  return parallel_sum(static_cast<std::int64_t>(a.size()), [&](std::int32_t begin, std::int32_t end) {
+    double sum = 0;
+    for (std::int32_t k = begin; k < end; ++k) sum += a[k] * b[k];
+    return sum;
+  });
 }
 
-// y += alpha x
-void axpy(double alpha, std::span<const double> x, std::span<double> y) {
-  for (std::size_t k = 0; k < x.size(); ++k) y[k] += alpha * x[k];
+// Applies fn(k) to every k in [0, n), in parallel.
+template <class Fn>
+void for_each_row(std::int64_t n, Fn&& fn) {
+  parallel_for(n, k_grain, [&](int, std::int64_t b, std::int64_t e) {
+    for (std::int64_t k = b; k < e; ++k) fn(static_cast<std::int32_t>(k));
+  });
 }
 
+// Whether |r_k| <= tolerance_k everywhere (counts the rows that fail).
 bool within_tolerance(std::span<const double> r, std::span<const double> tolerance) {
-  for (std::size_t k = 0; k < r.size(); ++k)
-    if (!(std::abs(r[k]) <= tolerance[k])) return false;
-  return true;
+  return parallel_sum(static_cast<std::int64_t>(r.size()), [&](std::int32_t begin, std::int32_t end) {
+           double failed = 0;
+           for (std::int32_t k = begin; k < end; ++k) failed += !(std::abs(r[k]) <= tolerance[k]);
+           return failed;
+         }) == 0;
 }
 
-// z = M^{-1} r: symmetric block Gauss-Seidel from z = 0 over the families 0..F-1..0,
-// each step z_f += T_f^{-1} (r - S z)_f.
+// w_p = r_p - sum of C_pq z_q over the cross couplings of row p whose column q lies before
+// (forward) or after (backward) family f; rows of family f only.
+void cross_residual(const LineMatrix& m, std::size_t f, bool before, std::span<const double> r,
+                    std::span<const double> z, std::span<double> w) {
+  const std::int32_t begin = m.family_begin[f], end = m.family_begin[f + 1];
+  parallel_for(end - begin, k_grain, [&](int, std::int64_t b, std::int64_t e) {
+    for (std::int32_t p = begin + std::int32_t(b); p < begin + std::int32_t(e); ++p) {
+      double sum = r.empty() ? 0.0 : r[p];
+      for (std::int32_t k = m.cross_ptr[p]; k < m.cross_ptr[p + 1]; ++k) {
+        const std::int32_t q = m.cross_col[k];
+        if (before ? q < begin : q >= end) sum -= m.cross_val[k] * z[q];
+      }
+      w[p] = sum;
+    }
+  });
+}
+
+// z = M^{-1} r, symmetric block Gauss-Seidel from z = 0 (L_S, U_S: couplings to earlier and
+// later families):
+//   forward  f = 0..F-1:   z_f  = T_f^{-1} (r_f - sum_{g<f} C_fg z_g)
+//   backward f = F-2..0:   z_f += T_f^{-1} (    - sum_{g>f} C_fg z_g)
+// (in the backward step the rest of the residual, r_f - T_f z_f - sum_{g<f} C_fg z_g, is zero by
+// the forward step). M is symmetric when S is, as CG requires.
 void precondition(const LineMatrix& m, std::span<const double> r, std::span<double> z,
                   std::span<double> scratch) {
-  const auto families = static_cast<std::int32_t>(m.family_count());
-  std::fill(z.begin(), z.end(), 0.0);
-  bool first = true;
-  for (std::int32_t step = 0; step < 2 * families - 1; ++step) {
-    const std::int32_t f = step < families ? step : 2 * families - 2 - step;
+  const std::size_t families = m.family_count();
+  for (std::size_t f = 0; f < families; ++f) {
+    cross_residual(m, f, true, r, z, z);
+    m.solve_family(f, z);
+  }
+  for (std::size_t f = families - 1; f-- > 0;) {
     const std::int32_t begin = m.family_begin[f], end = m.family_begin[f + 1];
-    if (begin == end) continue;
-    if (first) {
-      std::copy(r.begin() + begin, r.begin() + end, z.begin() + begin);
-      m.solve_tridiagonal(begin, end, z);
-      first = false;
-      continue;
-    }
-    m.residual(begin, end, r, z, scratch);
-    m.solve_tridiagonal(begin, end, scratch);
+    cross_residual(m, f, false, {}, z, scratch);
+    m.solve_family(f, scratch);
     for (std::int32_t p = begin; p < end; ++p) z[p] += scratch[p];
   }
 }
 
 int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
-  const std::int32_t n = m.n;
   std::copy(w.b.begin(), w.b.end(), w.r.begin());
   if (within_tolerance(w.r, w.tolerance)) return 0;
   precondition(m, w.r, w.z, w.scratch);
   std::copy(w.z.begin(), w.z.end(), w.p.begin());
   double rz = dot(w.r, w.z);
   for (int it = 1; it <= max_iterations; ++it) {
-    m.multiply(0, n, w.p, w.v);
-    const double pv = dot(w.p, w.v);
+    const double pv = m.multiply_dot(w.p, w.v);
     if (!(pv > 0)) return it;  // breakdown: not positive definite (Newton will notice)
     const double alpha = rz / pv;
-    axpy(alpha, w.p, w.x);
-    axpy(-alpha, w.v, w.r);
+    for_each_row(m.n, [&](std::int32_t k) {
+      w.x[k] += alpha * w.p[k];
+      w.r[k] -= alpha * w.v[k];
+    });
     if (within_tolerance(w.r, w.tolerance)) return it;
     precondition(m, w.r, w.z, w.scratch);
     const double rz_next = dot(w.r, w.z);
     const double beta = rz_next / rz;
     rz = rz_next;
-    for (std::int32_t k = 0; k < n; ++k) w.p[k] = w.z[k] + beta * w.p[k];
+    for_each_row(m.n, [&](std::int32_t k) { w.p[k] = w.z[k] + beta * w.p[k]; });
   }
   return max_iterations;
 }
 
-// Right-preconditioned BiCGSTAB (van der Vorst 1992): x_k = M^{-1} u_k, residuals of S itself.
+// Right-preconditioned BiCGSTAB (van der Vorst 1992): iterates x = M^{-1} u, residuals of S.
 int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
-  const std::int32_t n = m.n;
   std::copy(w.b.begin(), w.b.end(), w.r.begin());
   if (within_tolerance(w.r, w.tolerance)) return 0;
   std::copy(w.r.begin(), w.r.end(), w.r_hat.begin());
@@ -141,20 +231,25 @@ int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
     }
     const double beta = (rho_next / rho) * (alpha / omega);
     rho = rho_next;
-    for (std::int32_t k = 0; k < n; ++k) w.p[k] = w.r[k] + beta * (w.p[k] - omega * w.v[k]);
+    for_each_row(m.n, [&](std::int32_t k) { w.p[k] = w.r[k] + beta * (w.p[k] - omega * w.v[k]); });
     precondition(m, w.p, w.y, w.scratch);
-    m.multiply(0, n, w.y, w.v);
+    m.multiply_dot(w.y, w.v);
     alpha = rho / dot(w.r_hat, w.v);
     if (!std::isfinite(alpha)) return it;
-    axpy(alpha, w.y, w.x);
-    for (std::int32_t k = 0; k < n; ++k) w.s[k] = w.r[k] - alpha * w.v[k];
+    for_each_row(m.n, [&](std::int32_t k) {
+      w.x[k] += alpha * w.y[k];
+      w.s[k] = w.r[k] - alpha * w.v[k];
+    });
     if (within_tolerance(w.s, w.tolerance)) return it;
     precondition(m, w.s, w.z, w.scratch);
-    m.multiply(0, n, w.z, w.t);
+    m.multiply_dot(w.z, w.t);
+    const double ts = dot(w.t, w.s);
     const double tt = dot(w.t, w.t);
-    omega = tt > 0 ? dot(w.t, w.s) / tt : 0.0;
-    axpy(omega, w.z, w.x);
-    for (std::int32_t k = 0; k < n; ++k) w.r[k] = w.s[k] - omega * w.t[k];
+    omega = tt > 0 ? ts / tt : 0.0;
+    for_each_row(m.n, [&](std::int32_t k) {
+      w.x[k] += omega * w.z[k];
+      w.r[k] = w.s[k] - omega * w.t[k];
+    });
     if (within_tolerance(w.r, w.tolerance)) return it;
   }
   return max_iterations;
@@ -166,7 +261,7 @@ int solve_reduced(const LineMatrix& m, bool symmetric, int max_iterations, Krylo
   std::fill(w.x.begin(), w.x.end(), 0.0);
   if (!m.has_cross()) {  // the chains are the whole matrix: direct
     std::copy(w.b.begin(), w.b.end(), w.x.begin());
-    m.solve_tridiagonal(0, m.n, w.x);
+    for (std::size_t f = 0; f < m.family_count(); ++f) m.solve_family(f, w.x);
     return 1;
   }
   return symmetric ? conjugate_gradients(m, max_iterations, w) : bicgstab(m, max_iterations, w);

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "solver/line_kernels.hpp"
+#include "solver/parallel.hpp"
 
 namespace xbar::solver {
 
@@ -53,6 +54,7 @@ class LineSolver final : public LinearSolver {
   void build_cross(std::vector<std::int64_t>& cross_pairs);
   void bind_values(const CscPattern& pattern);
   std::int32_t flat_index(std::int32_t p, std::int32_t q) const;
+  bool chain_neighbours(std::int32_t p, std::int32_t q) const;
   std::int32_t cross_index(std::int32_t p, std::int32_t q) const;
   [[noreturn]] void bad_partition(NodeIndex a, NodeIndex b, const char* why) const;
   void eliminate_leaves(std::span<const double> values);
@@ -68,6 +70,7 @@ class LineSolver final : public LinearSolver {
   std::vector<std::int32_t> chain_of_;   ///< reduced index -> chain number (analysis only)
   std::vector<std::int32_t> family_of_;  ///< reduced index -> family (analysis only)
   std::vector<std::int32_t> family_begin_;
+  std::vector<std::int32_t> chain_begin_;  ///< first reduced index of every chain
   std::vector<NodeIndex> leaf_unknown_;
   std::vector<std::int32_t> leaf_diag_slot_, leaf_ptr_, pair_ptr_, pair_target_;
   std::vector<LeafLink> links_;
@@ -89,30 +92,54 @@ class LineSolver final : public LinearSolver {
   throw std::logic_error(fmt::format("line partition: unknowns {} and {} {}", a, b, why));
 }
 
+// Family 0 is stored chain after chain (stride 1). A later family whose chains all have one
+// length L is stored interleaved, position t of every chain together (stride = its chain count):
+// for a crossbar both families then run through the cells in the same (row-major) order, so the
+// couplings between them are read as streams, and its Thomas sweeps vectorise across chains.
 void LineSolver::number_chains(std::int32_t n_total) {
   position_.assign(n_total, k_none);
   unknown_.clear();
   chain_of_.clear();
   family_of_.clear();
   family_begin_.assign(1, 0);
+  chain_begin_.clear();
+  matrix_.family_stride.clear();
   std::int32_t chain = 0;
   for (std::size_t f = 0; f < partition_.families.size(); ++f) {
-    for (const std::vector<NodeIndex>& line : partition_.families[f]) {
-      for (NodeIndex u : line) {
+    const auto& lines = partition_.families[f];
+    const bool interleave = f > 0 && lines.size() > 1 &&
+        std::all_of(lines.begin(), lines.end(), [&](const auto& l) { return l.size() == lines[0].size(); });
+    const auto begin = static_cast<std::int32_t>(unknown_.size());
+    const auto chains = static_cast<std::int32_t>(lines.size());
+    const std::size_t count = interleave ? lines.size() * lines[0].size() : 0;
+    if (interleave) unknown_.resize(unknown_.size() + count), chain_of_.resize(unknown_.size());
+    for (std::int32_t c = 0; c < chains; ++c, ++chain) {
+      if (!interleave) chain_begin_.push_back(static_cast<std::int32_t>(unknown_.size()));
+      for (std::size_t t = 0; t < lines[c].size(); ++t) {
+        const NodeIndex u = lines[c][t];
         if (u < 0 || u >= n_total) throw std::logic_error("line partition: unknown out of range");
         if (position_[u] != k_none) bad_partition(u, u, "appear in two chains");
-        position_[u] = static_cast<std::int32_t>(unknown_.size());
-        unknown_.push_back(u);
-        chain_of_.push_back(chain);
-        family_of_.push_back(static_cast<std::int32_t>(f));
+        const std::int32_t p = interleave ? begin + static_cast<std::int32_t>(t) * chains + c
+                                          : static_cast<std::int32_t>(unknown_.size());
+        if (!interleave) unknown_.push_back(u), chain_of_.push_back(chain);
+        unknown_[p] = u;
+        chain_of_[p] = chain;
+        position_[u] = p;
       }
-      ++chain;
     }
+    family_of_.resize(unknown_.size(), static_cast<std::int32_t>(f));
+    matrix_.family_stride.push_back(interleave ? chains : 1);
     family_begin_.push_back(static_cast<std::int32_t>(unknown_.size()));
   }
   leaf_unknown_.clear();
   for (NodeIndex u = 0; u < n_total; ++u)
     if (position_[u] == k_none) leaf_unknown_.push_back(u);
+}
+
+// q is p itself or its predecessor / successor in p's chain.
+bool LineSolver::chain_neighbours(std::int32_t p, std::int32_t q) const {
+  const std::int32_t stride = matrix_.family_stride[family_of_[p]];
+  return chain_of_[p] == chain_of_[q] && (p == q || p - q == stride || q - p == stride);
 }
 
 std::int64_t pair_key(std::int32_t p, std::int32_t q) {
@@ -130,7 +157,7 @@ void LineSolver::classify_entries(const CscPattern& pattern, std::vector<std::in
       const std::int32_t row = pattern.row_idx[k];
       const std::int32_t pr = position_[row], pc = position_[col];
       if (pr != k_none && pc != k_none) {
-        if (std::abs(pr - pc) <= 1 && chain_of_[pr] == chain_of_[pc]) continue;
+        if (chain_neighbours(pr, pc)) continue;
         if (family_of_[pr] == family_of_[pc]) bad_partition(row, col, "of one family couple outside a chain");
         cross_pairs.push_back(pair_key(pr, pc));
       } else if (pr == k_none && pc == k_none) {
@@ -170,7 +197,7 @@ void LineSolver::add_leaf_fill_pairs(std::vector<std::int64_t>& cross_pairs) con
     for (std::int32_t a = leaf_ptr_[l]; a < leaf_ptr_[l + 1]; ++a)
       for (std::int32_t b = leaf_ptr_[l]; b < leaf_ptr_[l + 1]; ++b) {
         const std::int32_t p = links_[a].chain, q = links_[b].chain;
-        if (std::abs(p - q) <= 1 && chain_of_[p] == chain_of_[q]) continue;
+        if (chain_neighbours(p, q)) continue;
         if (family_of_[p] == family_of_[q])
           bad_partition(unknown_[p], unknown_[q], "of one family are joined by an internal unknown");
         cross_pairs.push_back(pair_key(p, q));
@@ -205,8 +232,7 @@ std::int32_t LineSolver::cross_index(std::int32_t p, std::int32_t q) const {
 std::int32_t LineSolver::flat_index(std::int32_t p, std::int32_t q) const {
   const std::int32_t n = matrix_.n;
   if (p == q) return p;
-  if (q == p - 1 && chain_of_[p] == chain_of_[q]) return n + p;
-  if (q == p + 1 && chain_of_[p] == chain_of_[q]) return 2 * n + p;
+  if (chain_neighbours(p, q)) return q < p ? n + p : 2 * n + p;
   const std::int32_t k = cross_index(p, q);
   if (k == k_none) throw std::logic_error("line solver: entry missing from the reduced pattern");
   return 3 * n + k;
@@ -243,6 +269,7 @@ void LineSolver::analyze(const CscPattern& pattern) {
     throw std::length_error("line solver: system too large for 32-bit indices");
   build_cross(cross_pairs);
   bind_values(pattern);
+  matrix_.split_families(chain_begin_, parallel_threads());
   std::vector<std::int32_t>().swap(chain_of_);
   std::vector<std::int32_t>().swap(family_of_);
   flat_.assign(3 * static_cast<std::size_t>(matrix_.n) + matrix_.cross_col.size(), 0.0);
@@ -274,9 +301,11 @@ void LineSolver::eliminate_leaves(std::span<const double> values) {
 }
 
 bool LineSolver::is_symmetric() const {
-  const std::int32_t n = matrix_.n;
-  for (std::int32_t p = 0; p + 1 < n; ++p)
-    if (matrix_.upper[p] != matrix_.lower[p + 1]) return false;
+  for (std::size_t f = 0; f < matrix_.family_count(); ++f) {
+    const std::int32_t stride = matrix_.family_stride[f];
+    for (std::int32_t p = matrix_.family_begin[f]; p + stride < matrix_.family_begin[f + 1]; ++p)
+      if (matrix_.upper[p] != matrix_.lower[p + stride]) return false;
+  }
   for (std::size_t k = 0; k < cross_transpose_.size(); ++k)
     if (cross_transpose_[k] == k_none || matrix_.cross_val[k] != matrix_.cross_val[cross_transpose_[k]])
       return false;
