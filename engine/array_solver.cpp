@@ -7,6 +7,8 @@
 
 #include "solver/line_solver.hpp"
 
+using xbar::solver::NodeIndex;
+
 namespace xbar::engine {
 
 std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested) {
@@ -49,6 +51,23 @@ std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
   return solver::full_voltages(guess, fixed);
 }
 
+void ArraySolver::warm_start(std::span<const double> previous, std::span<const double> input,
+                             std::vector<double>& guess) const {
+  using netlists::NodeKind;
+  const netlists::ArraySpec& spec = crossbar_.spec();
+  const NodeIndex n_free = crossbar_.circuit().n_free;
+  for (int i = 0; i < spec.rows; ++i) {
+    const bool active = crossbar_.row_active(input, i);
+    if (!spec.cell.has_select() || active == crossbar_.row_active(previous, i)) continue;
+    for (int j = 0; j < spec.cols; ++j) {
+      const NodeIndex m = crossbar_.node(NodeKind::internal, i, j), c = crossbar_.node(NodeKind::column, i, j);
+      if (m >= n_free) continue;
+      const double v_c = c < n_free ? guess[c] : spec.v_sense;
+      guess[m] = v_c + (active ? crossbar_.isolated_v_m(i, j) - spec.v_sense : 0.0);
+    }
+  }
+}
+
 ArrayResults ArraySolver::solve(const Matrix& inputs,
                                 const std::function<void(std::size_t, std::size_t)>& progress) {
   const netlists::ArraySpec& spec = crossbar_.spec();
@@ -59,9 +78,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t v = 0; v < inputs.rows; ++v) {
     solver::SolveStats stats;
-    // Warm start only between vectors of the same selection pattern would be ideal; any previous
-    // solution is still a far better start than the isolated-cell guess for 1r, so reuse it there.
-    if (spec.cell.has_select()) guess.clear();
+    if (v > 0) warm_start(inputs.row(v - 1), inputs.row(v), guess);
     const std::vector<double> voltages = solve_vector(inputs.row(v), guess, stats);
     if (out.summary.methods.find(stats.method) == std::string::npos)
       out.summary.methods += (out.summary.methods.empty() ? "" : ",") + stats.method;

@@ -64,6 +64,12 @@ class ArraySolver {
   std::vector<double> solve_vector(std::span<const double> input, std::vector<double>& guess,
                                    solver::SolveStats& stats);
 
+  /// Turns the solution for `previous` into a starting point for `input`: the internal nodes of
+  /// the cells whose select state changed move to their bit line (off) or to the bit line plus
+  /// the isolated cell's drop (on); every other node keeps its voltage.
+  void warm_start(std::span<const double> previous, std::span<const double> input,
+                  std::vector<double>& guess) const;
+
   /// The linear backend in use ("klu" or "lines").
   const std::string& method() const { return method_; }
 

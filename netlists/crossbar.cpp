@@ -290,6 +290,11 @@ std::vector<double> Crossbar::fixed_voltages(std::span<const double> input) cons
   return v;
 }
 
+double Crossbar::isolated_v_m(int row, int col) const {
+  return spec_.cell.has_select() ? isolated_v_m_[static_cast<std::size_t>(row) * spec_.cols + col]
+                                 : row_voltage(std::vector<double>(spec_.rows, 1.0), row);
+}
+
 std::vector<double> Crossbar::initial_guess(std::span<const double> input) const {
   std::vector<double> v(circuit_.n_free);
   for (NodeIndex n = 0; n < circuit_.n_free; ++n) {

@@ -59,6 +59,9 @@ class Crossbar {
   /// Starting point for Newton: every node at its source's voltage, m at its isolated value.
   std::vector<double> initial_guess(std::span<const double> input) const;
 
+  /// Internal node m(i,j) of the cell alone at nominal bias (select on; V), as initial_guess uses.
+  double isolated_v_m(int row, int col) const;
+
   NodeIndex node(NodeKind kind, int row, int col) const;
   const NodeLabel& label(NodeIndex node) const { return labels_[node]; }
   std::string describe(NodeIndex node) const;  ///< "column node c(3, 7)" for messages

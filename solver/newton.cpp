@@ -40,9 +40,15 @@ NewtonSolver::RunResult NewtonSolver::run(std::span<const double> fixed, std::ve
     if (!std::isfinite(largest)) return {false, it + 1};
     const double alpha = largest > options_.max_step ? options_.max_step / largest : 1.0;
     update_small = alpha == 1.0;
+    const std::span<const std::int32_t> diagonal = system_.diagonal_slots();
     for (NodeIndex i = 0; i < n; ++i) {
       v[i] += alpha * update_[i];
-      update_small = update_small && std::abs(update_[i]) <= options_.vntol + options_.reltol * std::abs(v[i]);
+      // Small in volts, or too small to move the node's own current by its KCL tolerance
+      // (a node held only by leakage, ~1e-12 S, is not pinned to 1e-9 V by KCL to 1e-18 A).
+      update_small = update_small &&
+                     (std::abs(update_[i]) <= options_.vntol + options_.reltol * std::abs(v[i]) ||
+                      std::abs(jacobian_[diagonal[i]] * update_[i]) <=
+                          options_.abstol + options_.residual_reltol * scale_[i]);
     }
   }
   return {false, options_.max_iterations};

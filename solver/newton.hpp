@@ -6,7 +6,10 @@
 // The step is damped so that no node moves more than max_step volts at once (the exponential
 // device laws overshoot otherwise). Converged when, at the same point, every free node has
 //   |f_i| <= abstol + residual_reltol * scale_i        (KCL to rounding, scale_i as in node_currents)
-//   |dv_i| <= vntol + reltol * |v_i|                   (the last full, undamped update)
+//   |dv_i| <= vntol + reltol * |v_i|  or  |J_ii dv_i| <= abstol + residual_reltol * scale_i
+//                                                      (the last full, undamped update; the second
+//                                                      form: the step moves no current by more than
+//                                                      the KCL tolerance, for nodes held by leakage)
 // If plain Newton fails, gmin stepping and then source stepping are tried; the method that
 // succeeded is reported, never silently.
 //

@@ -69,10 +69,9 @@ CscPattern build_pattern(const Circuit& c) {
   return p;
 }
 
+using Outputs = NodalSystem::Outputs;
+
 // f[row] += sign * I and J[row][x] += sign * dI/dv_x for the element's free rows.
-struct Outputs {
-  std::span<double> f, jac, scale;
-};
 
 inline void stamp(const Outputs& out, const std::array<std::int32_t, 9>& s, NodeIndex a,
                   NodeIndex b, NodeIndex n_free, double current, double scale,
@@ -89,6 +88,32 @@ inline void stamp(const Outputs& out, const std::array<std::int32_t, 9>& s, Node
 }
 
 }  // namespace
+
+// Transistors in blocks: gather the terminal voltages, evaluate the law vectorised, stamp.
+// Each carries its G_leak shunt: I = I_EKV + G_leak (v_d - v_s).
+void NodalSystem::assemble_transistors(std::size_t group, std::span<const double> v, const Outputs& out) const {
+  constexpr std::size_t k_block = 256;
+  const TransistorGroup& t = circuit_.transistors[group];
+  std::array<double, k_block> vg, vd, vs, i, gg, gd, gs;
+  const double leak = devices::k_transistor_leak;
+  for (std::size_t start = 0; start < t.size(); start += k_block) {
+    const std::size_t m = std::min(k_block, t.size() - start);
+    for (std::size_t k = 0; k < m; ++k) {
+      vg[k] = v[t.g[start + k]];
+      vd[k] = v[t.d[start + k]];
+      vs[k] = v[t.s[start + k]];
+    }
+    devices::ekv_current_batch(t.law, {std::span(t.vt).subspan(start, m), {vg.data(), m}, {vd.data(), m},
+                                       {vs.data(), m}, {i.data(), m}, {gg.data(), m}, {gd.data(), m},
+                                       {gs.data(), m}});
+    for (std::size_t k = 0; k < m; ++k) {
+      const std::size_t e = start + k;
+      const double current = i[k] + leak * (vd[k] - vs[k]);
+      stamp(out, transistor_slots_[group][e], t.d[e], t.s[e], circuit_.n_free, current,
+            std::abs(current), {gd[k] + leak, gs[k] - leak, gg[k]});
+    }
+  }
+}
 
 NodalSystem::NodalSystem(const Circuit& circuit) : circuit_(circuit), pattern_(build_pattern(circuit)) {
   diagonal_.resize(circuit.n_free);
@@ -148,19 +173,8 @@ void NodalSystem::assemble(std::span<const double> v, double gmin, std::span<dou
             {law.di_dv, -law.di_dv, 0.0});
     }
   }
-  for (std::size_t group = 0; group < circuit_.transistors.size(); ++group) {
-    const TransistorGroup& t = circuit_.transistors[group];
-    devices::EkvParams p = t.law;
-    for (std::size_t k = 0; k < t.size(); ++k) {
-      p.vt = t.vt[k];
-      const double vg = v[t.g[k]], vd = v[t.d[k]], vs = v[t.s[k]];
-      const devices::EkvCurrent e = devices::ekv_current(p, vg, vd, vs);
-      const double leak = devices::k_transistor_leak;
-      const double i = e.i_ds + leak * (vd - vs);
-      stamp(out, transistor_slots_[group][k], t.d[k], t.s[k], n_free, i, std::abs(i),
-            {e.di_dvd + leak, e.di_dvs - leak, e.di_dvg});
-    }
-  }
+  for (std::size_t group = 0; group < circuit_.transistors.size(); ++group)
+    assemble_transistors(group, v, out);
 }
 
 }  // namespace xbar::solver

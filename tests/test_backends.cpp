@@ -137,3 +137,26 @@ TEST_CASE("a line partition that breaks its contract is refused", "[backends]") 
   auto right = solver::make_line_solver({{{{0, 1, 2}}}});
   CHECK_NOTHROW(right->analyze(path));
 }
+
+TEST_CASE("the batched EKV law equals the scalar law to a few ulp", "[backends]") {
+  const devices::EkvParams law = devices::sonos_defaults();
+  std::vector<double> vt, vg, vd, vs;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> volt(-1.5, 1.5);
+  for (int k = 0; k < 1000; ++k) {
+    vt.push_back(volt(rng) / 3), vg.push_back(volt(rng)), vd.push_back(volt(rng) / 10), vs.push_back(volt(rng) / 10);
+  }
+  vd.back() = vs.back();  // zero current
+  std::vector<double> i(1000), gg(1000), gd(1000), gs(1000);
+  devices::ekv_current_batch(law, {vt, vg, vd, vs, i, gg, gd, gs});
+  for (int k = 0; k < 1000; ++k) {
+    devices::EkvParams p = law;
+    p.vt = vt[k];
+    const devices::EkvCurrent e = devices::ekv_current(p, vg[k], vd[k], vs[k]);
+    const double scale = law.i_s * 1e-12;  // below any current that matters
+    CHECK(std::abs(i[k] - e.i_ds) <= 1e-13 * std::abs(e.i_ds) + 1e-14 * scale);
+    CHECK(gg[k] == Approx(e.di_dvg).epsilon(1e-13).margin(1e-30));
+    CHECK(gd[k] == Approx(e.di_dvd).epsilon(1e-13).margin(1e-30));
+    CHECK(gs[k] == Approx(e.di_dvs).epsilon(1e-13).margin(1e-30));
+  }
+}
