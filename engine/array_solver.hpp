@@ -2,6 +2,7 @@
 // Solves a crossbar for a batch of input vectors: one Newton solver per geometry (pattern and
 // symbolic factorisation built once), each vector warm-started from the previous solution.
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ struct ArrayResults {
   SolverSummary summary;
 };
 
+/// Arrays up to this many unknowns solve their input vectors on two threads (one solver each).
+inline constexpr int k_parallel_vectors_max_unknowns = 4 << 20;
+
 /// Below this many unknowns "auto" picks KLU, above it the line backend.
 inline constexpr int k_auto_klu_max_unknowns = 256;
 
@@ -74,9 +78,16 @@ class ArraySolver {
   const std::string& method() const { return method_; }
 
  private:
+  std::vector<double> solve_with(solver::NewtonSolver& newton, std::span<const double> input,
+                                 std::vector<double>& guess, solver::SolveStats& stats) const;
+  void solve_block(solver::NewtonSolver& newton, const Matrix& inputs, std::size_t begin, std::size_t end,
+                   ArrayResults& out, std::vector<solver::SolveStats>& stats, const std::function<void()>& done);
+  bool vectors_in_parallel(std::size_t count) const;
+
   const netlists::Crossbar& crossbar_;
   std::string method_;
   solver::NewtonSolver newton_;
+  std::unique_ptr<solver::NewtonSolver> second_;  ///< for the second thread over input vectors
 };
 
 }  // namespace xbar::engine

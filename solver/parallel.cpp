@@ -67,6 +67,7 @@ class Pool {
 };
 
 int g_threads = 0;  // 0: not yet chosen
+thread_local bool t_serial = false;
 
 Pool& pool() {
   static Pool instance(parallel_threads());
@@ -74,6 +75,9 @@ Pool& pool() {
 }
 
 }  // namespace
+
+SerialRegion::SerialRegion() : previous_(t_serial) { t_serial = true; }
+SerialRegion::~SerialRegion() { t_serial = previous_; }
 
 int parallel_threads() {
   if (g_threads == 0) g_threads = std::max(1u, std::thread::hardware_concurrency());
@@ -84,7 +88,7 @@ void set_parallel_threads(int threads) { g_threads = std::max(1, threads); }
 
 int parallel_for(std::int64_t n, std::int64_t grain,
                  const std::function<void(int, std::int64_t, std::int64_t)>& body) {
-  const int parts = n < grain ? 1 : std::min<int>(parallel_threads(), pool().size());
+  const int parts = n < grain || t_serial ? 1 : std::min<int>(parallel_threads(), pool().size());
   if (parts <= 1) {
     body(0, 0, n);
     return 1;

@@ -160,3 +160,16 @@ TEST_CASE("the batched EKV law equals the scalar law to a few ulp", "[backends]"
     CHECK(gs[k] == Approx(e.di_dvs).epsilon(1e-13).margin(1e-30));
   }
 }
+
+TEST_CASE("input vectors solved on two threads with warm starts match cold one-by-one solves", "[backends]") {
+  const Crossbar xb(random_array(devices::CellKind::select_sonos_2t, 24, 12, {1.0, 2.0, 0.0, 0.0}, 47));
+  const Matrix inputs = random_inputs(xb.spec(), 6, 0.4, 48);
+  engine::ArraySolver batch(xb, with_method("lines")), single(xb, with_method("klu"));
+  const engine::ArrayResults r = batch.solve(inputs);
+  for (std::size_t v = 0; v < inputs.rows; ++v) {
+    std::vector<double> guess;
+    solver::SolveStats stats;
+    const std::vector<double> volts = single.solve_vector(inputs.row(v), guess, stats);
+    check_close(r.column_current.row(v), xb.column_currents(volts), 1e-21);
+  }
+}
