@@ -119,8 +119,8 @@ double LineMatrix::multiply_dot(std::span<const double> x, std::span<double> y) 
 }
 
 void KrylovWork::resize(std::int32_t n) {
-  for (std::vector<double>* v : {&b, &tolerance, &x, &r, &r_hat, &p, &v, &y, &s, &z, &t, &scratch})
-    v->assign(n, 0.0);
+  for (std::vector<double>* v : {&b, &tolerance, &x, &r, &p, &v, &z, &scratch}) v->assign(n, 0.0);
+  for (std::vector<double>* v : {&r_hat, &y, &s, &t}) v->clear();  // BiCGSTAB only: on first use
 }
 
 namespace {
@@ -214,6 +214,7 @@ int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) 
 
 // Right-preconditioned BiCGSTAB (van der Vorst 1992): iterates x = M^{-1} u, residuals of S.
 int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  for (std::vector<double>* v : {&w.r_hat, &w.y, &w.s, &w.t}) v->resize(m.n);
   std::copy(w.b.begin(), w.b.end(), w.r.begin());
   if (within_tolerance(w.r, w.tolerance)) return 0;
   std::copy(w.r.begin(), w.r.end(), w.r_hat.begin());

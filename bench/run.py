@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""Benchmark table of issue 6: times xbar and, where feasible, ngspice and SciPy's SuperLU on the
+same problems in one run, and writes bench/results.md (table, ratios, machine, date).
+
+    /usr/bin/python3 bench/run.py [--build build] [--quick] [--skip-ngspice] [--big N]
+
+xbar rows are timed twice: the whole `xbar solve` process (wall clock) and the solve phase
+(`xbar_bench`, which also reports peak memory). ngspice runs `ngspice -b` on the deck from
+`xbar netlist`; SciPy factors and solves the Jacobian xbar itself factors (dumped by xbar_bench
+--dump-matrix) with scipy.sparse.linalg.splu. Rows where a reference would take far longer than
+a couple of minutes are skipped and say so. A benchmark, never a test: it asserts nothing.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# (name, config overrides, vectors, target text, references to run)
+CASES = [
+    ("1r 128x128, r_row = r_col = 1 ohm", "1r", 128, 128, {"r_row": 1, "r_col": 1}, 1,
+     ">= 2500x faster than ngspice (whole process)", ["ngspice", "scipy"]),
+    ("1r 512x512, r_row = r_col = 1 ohm", "1r", 512, 512, {"r_row": 1, "r_col": 1}, 1,
+     ">= 100x faster than SciPy SuperLU", ["scipy"]),
+    ("1r 1024x1024, r_row = r_col = 1 ohm, one vector", "1r", 1024, 1024, {"r_row": 1, "r_col": 1}, 1,
+     "<= 0.4 s", []),
+    ("2t-sonos 1152x256, r_col = 1 ohm only, 64 vectors", "2t-sonos", 1152, 256, {"r_col": 1}, 64,
+     "<= 20 ms per vector", ["scipy"]),
+    ("2t-sonos 1024x1024, r_row = r_col = 1 ohm", "2t-sonos", 1024, 1024, {"r_row": 1, "r_col": 1}, 1,
+     "<= 2 s per vector", []),
+    ("1r 4096x4096, r_row = r_col = 1 ohm", "1r", 4096, 4096, {"r_row": 1, "r_col": 1}, 1,
+     "solves; time and peak memory", []),
+]
+SKIPPED = {
+    ("1r 512x512, r_row = r_col = 1 ohm", "ngspice"): "skipped: hours (> 11 min at 256x256, design brief section 6)",
+    ("1r 1024x1024, r_row = r_col = 1 ohm, one vector", "ngspice"): "skipped: hours",
+    ("1r 1024x1024, r_row = r_col = 1 ohm, one vector", "scipy"): "skipped: ~10x the 512x512 time, minutes",
+    ("2t-sonos 1152x256, r_col = 1 ohm only, 64 vectors", "ngspice"): "skipped: the deck needs > 4 GB at 128x128 already",
+    ("2t-sonos 1024x1024, r_row = r_col = 1 ohm", "ngspice"): "skipped: 257 s at 128x128",
+    ("2t-sonos 1024x1024, r_row = r_col = 1 ohm", "scipy"): "skipped: minutes per Newton step",
+    ("1r 4096x4096, r_row = r_col = 1 ohm", "ngspice"): "skipped",
+    ("1r 4096x4096, r_row = r_col = 1 ohm", "scipy"): "skipped: hours",
+}
+
+
+def config_text(cell, rows, cols, lines, vectors):
+    text = f'[array]\nrows = {rows}\ncols = {cols}\ncell = "{cell}"\n'
+    text += "".join(f"{k} = {float(v)}\n" for k, v in lines.items())
+    text += f"[inputs]\ncount = {vectors}\n"
+    if cell != "1r":
+        text += "activity = 0.2\n"
+    return text
+
+
+def run(cmd, timeout=None):
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return time.perf_counter() - start, proc
+
+
+def time_xbar(build, config, workdir):
+    out = os.path.join(workdir, "out.h5")
+    wall, proc = run(["/usr/bin/time", "-f", "%M", os.path.join(build, "cli", "xbar"), "solve", config,
+                      "-o", out, "-q"])
+    if proc.returncode != 0:
+        raise RuntimeError(f"xbar solve failed: {proc.stderr.strip()}")
+    _, bench = run([os.path.join(build, "bench", "xbar_bench"), config])
+    info = json.loads(bench.stdout)
+    info["process_wall_s"] = wall
+    info["process_peak_mb"] = int(proc.stderr.strip().splitlines()[-1]) / 1024
+    return info
+
+
+def time_ngspice(build, config, workdir, timeout):
+    deck = os.path.join(workdir, "deck.cir")
+    _, proc = run([os.path.join(build, "cli", "xbar"), "netlist", config, "-o", deck, "-q"])
+    if proc.returncode != 0:
+        return None, f"netlist failed: {proc.stderr.strip()}"
+    try:
+        wall, proc = run(["ngspice", "-b", deck], timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"> {timeout} s (stopped)"
+    # ngspice 39 exits 1 on successful batch runs of B-source decks: judge by the output.
+    if "vsense_0#branch" not in proc.stdout.lower():
+        return None, "ngspice failed: " + (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return wall, "ok"
+
+
+SCIPY_SNIPPET = r"""
+import sys, time, numpy as np, scipy.io, scipy.sparse.linalg as sla
+a = scipy.io.mmread(sys.argv[1]).tocsc()
+b = np.loadtxt(sys.argv[1] + '.rhs')
+t = time.perf_counter()
+x = sla.splu(a).solve(b)
+print(time.perf_counter() - t, np.max(np.abs(a @ x - b)))
+"""
+
+
+def time_scipy(build, config, workdir):
+    mtx = os.path.join(workdir, "jacobian.mtx")
+    _, proc = run([os.path.join(build, "bench", "xbar_bench"), config, "--set", "inputs.count=1",
+                   "--dump-matrix", mtx])
+    if proc.returncode != 0:
+        return None, "dump failed"
+    _, proc = run(["/usr/bin/python3", "-c", SCIPY_SNIPPET, mtx])
+    if proc.returncode != 0:
+        return None, "scipy failed: " + proc.stderr.strip().splitlines()[-1]
+    seconds, _ = proc.stdout.split()
+    return float(seconds), "ok"
+
+
+def machine_info():
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
+    mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
+    load = os.getloadavg()
+    return (f"{model}, {os.cpu_count()} cores (nproc), {int(mem) / 2**20:.1f} GiB RAM, "
+            f"{platform.system()} {platform.release()}; load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
+
+
+def fmt_s(x):
+    return "-" if x is None else (f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.2f} s")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--skip-ngspice", action="store_true")
+    ap.add_argument("--big", type=int, default=4096, help="size of the last 1r row (default 4096)")
+    ap.add_argument("--ngspice-timeout", type=float, default=900)
+    ap.add_argument("--only", type=int, nargs="*", help="row numbers (1-based) to run")
+    args = ap.parse_args()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    info = machine_info()
+    rows = []
+    for number, (name, cell, m, n, lines, vectors, target, refs) in enumerate(CASES, 1):
+        if args.only and number not in args.only:
+            continue
+        if name.startswith("1r 4096"):
+            m = n = args.big
+            name = f"1r {m}x{n}, r_row = r_col = 1 ohm"
+        print(f"== {name}", flush=True)
+        with tempfile.TemporaryDirectory() as work:
+            config = os.path.join(work, "case.toml")
+            with open(config, "w") as f:
+                f.write(config_text(cell, m, n, lines, vectors))
+            x = time_xbar(args.build, config, work)
+            row = {"name": name, "target": target, "vectors": vectors, "xbar": x}
+            print(f"   xbar: process {fmt_s(x['process_wall_s'])}, solve {fmt_s(x['solve_s'][0])} "
+                  f"({x['newton_iterations']} Newton, {x['linear_iterations']} linear iterations, "
+                  f"{x['backend']}), peak {x['process_peak_mb']:.0f} MB", flush=True)
+            for ref in ("ngspice", "scipy"):
+                if ref not in refs or (ref == "ngspice" and args.skip_ngspice):
+                    row[ref] = (None, SKIPPED.get((name, ref), "skipped" if ref in refs else "not run"))
+                    continue
+                row[ref] = (time_ngspice(args.build, config, work, args.ngspice_timeout) if ref == "ngspice"
+                            else time_scipy(args.build, config, work))
+                print(f"   {ref}: {fmt_s(row[ref][0])} ({row[ref][1]})", flush=True)
+            rows.append(row)
+    write_results(rows, info, started)
+
+
+def write_results(rows, info, started):
+    lines = ["# xbar benchmark (issue 6)", "",
+             f"Run {started:%Y-%m-%d %H:%M} UTC by `/usr/bin/python3 bench/run.py` on {info}.", "",
+             "xbar process = whole `xbar solve` run, wall clock (config, weights, array, all solves, HDF5 "
+             "output); xbar solve = the solve phase alone (`xbar_bench`), per input vector where there are "
+             "several. ngspice = `ngspice -b` on the deck of `xbar netlist`, whole process. SciPy = "
+             "`splu(J)` + solve on xbar's own Newton Jacobian at the initial guess (one linear solve; for a "
+             "linear 1r array that is the whole answer). Ratios = reference / xbar (process time for "
+             "ngspice, solve time for SciPy).", "",
+             "| case | target | xbar process | xbar solve | Newton / linear its | backend | peak memory | "
+             "ngspice | SciPy SuperLU | ngspice / xbar | SciPy / xbar |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        x = r["xbar"]
+        per = x["solve_s"][0] / r["vectors"]
+        ng, sp = r["ngspice"], r["scipy"]
+        ng_text = fmt_s(ng[0]) if ng[0] is not None else ng[1]
+        sp_text = fmt_s(sp[0]) if sp[0] is not None else sp[1]
+        ng_ratio = f"{ng[0] / x['process_wall_s']:.0f}x" if ng[0] else "-"
+        sp_ratio = f"{sp[0] / per:.0f}x" if sp[0] else "-"
+        solve = fmt_s(per) + (" / vector" if r["vectors"] > 1 else "")
+        lines.append(f"| {r['name']} | {r['target']} | {fmt_s(x['process_wall_s'])} | {solve} | "
+                     f"{x['newton_iterations']} / {x['linear_iterations']} | {x['backend']} | "
+                     f"{x['process_peak_mb']:.0f} MB | {ng_text} | {sp_text} | {ng_ratio} | {sp_ratio} |")
+    lines += ["", "Bytes per cell (peak resident memory / cells) of the largest 1r row: " +
+              (lambda r: f"{r['xbar']['process_peak_mb'] * 2**20 / (r['xbar']['rows'] * r['xbar']['cols']):.0f}")
+              (rows[-1]) if rows else "", ""]
+    with open(os.path.join(HERE, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
