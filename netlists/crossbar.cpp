@@ -202,7 +202,6 @@ class Crossbar::Builder {
     xb_.circuit_.n_fixed = next - xb_.circuit_.n_free;
     xb_.logical_to_node_.resize(count);
     for (int l = 0; l < count; ++l) xb_.logical_to_node_[l] = index_of_class[uf_.find(l)];
-    for (const NodeLabel& label : xb_.labels_) xb_.names_.push_back(node_spice_name(label));
   }
 
   void emit_elements() {
@@ -288,6 +287,14 @@ std::vector<double> Crossbar::fixed_voltages(std::span<const double> input) cons
     }
   }
   return v;
+}
+
+const std::string& Crossbar::spice_name(NodeIndex node) const {
+  std::call_once(names_built_, [this] {
+    names_.reserve(labels_.size());
+    for (const NodeLabel& label : labels_) names_.push_back(node_spice_name(label));
+  });
+  return names_[node];
 }
 
 double Crossbar::isolated_v_m(int row, int col) const {

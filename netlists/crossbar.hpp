@@ -9,6 +9,7 @@
 // A resistance of 0 merges its two nodes (never a 0-ohm element). Sources are grounded, so they
 // become fixed nodes of the solver's circuit: V_row(i), V_sense(j), the select gate of each row
 // and the SONOS word line. The column current I_j is the current into V_sense(j).
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -65,7 +66,8 @@ class Crossbar {
   NodeIndex node(NodeKind kind, int row, int col) const;
   const NodeLabel& label(NodeIndex node) const { return labels_[node]; }
   std::string describe(NodeIndex node) const;  ///< "column node c(3, 7)" for messages
-  const std::string& spice_name(NodeIndex node) const { return names_[node]; }
+  /// Node name in SPICE decks; the names are built on first use (solves never need them).
+  const std::string& spice_name(NodeIndex node) const;
 
   /// Column currents (A) into V_sense(j), from full node voltages.
   std::vector<double> column_currents(std::span<const double> voltages) const;
@@ -88,7 +90,8 @@ class Crossbar {
   ArraySpec spec_;
   solver::Circuit circuit_;
   std::vector<NodeLabel> labels_;
-  std::vector<std::string> names_;
+  mutable std::vector<std::string> names_;
+  mutable std::once_flag names_built_;
   std::vector<NodeIndex> logical_to_node_;
   std::vector<double> isolated_current_;  ///< per cell at V_row = v_read (select cells only)
   std::vector<double> isolated_v_m_;
