@@ -111,17 +111,18 @@ void LineSolver::number_chains(std::int32_t n_total) {
         std::all_of(lines.begin(), lines.end(), [&](const auto& l) { return l.size() == lines[0].size(); });
     const auto begin = static_cast<std::int32_t>(unknown_.size());
     const auto chains = static_cast<std::int32_t>(lines.size());
-    const std::size_t count = interleave ? lines.size() * lines[0].size() : 0;
-    if (interleave) unknown_.resize(unknown_.size() + count), chain_of_.resize(unknown_.size());
+    std::size_t count = 0;
+    for (const auto& l : lines) count += l.size();
+    unknown_.resize(unknown_.size() + count);
+    chain_of_.resize(unknown_.size());
+    std::int32_t next = begin;
     for (std::int32_t c = 0; c < chains; ++c, ++chain) {
-      if (!interleave) chain_begin_.push_back(static_cast<std::int32_t>(unknown_.size()));
+      if (!interleave) chain_begin_.push_back(next);
       for (std::size_t t = 0; t < lines[c].size(); ++t) {
         const NodeIndex u = lines[c][t];
         if (u < 0 || u >= n_total) throw std::logic_error("line partition: unknown out of range");
         if (position_[u] != k_none) bad_partition(u, u, "appear in two chains");
-        const std::int32_t p = interleave ? begin + static_cast<std::int32_t>(t) * chains + c
-                                          : static_cast<std::int32_t>(unknown_.size());
-        if (!interleave) unknown_.push_back(u), chain_of_.push_back(chain);
+        const std::int32_t p = interleave ? begin + static_cast<std::int32_t>(t) * chains + c : next++;
         unknown_[p] = u;
         chain_of_[p] = chain;
         position_[u] = p;
