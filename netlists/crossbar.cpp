@@ -348,10 +348,10 @@ solver::LinePartition Crossbar::line_partition() const {
 }
 
 std::vector<double> Crossbar::column_currents(std::span<const double> voltages) const {
-  const solver::NodeCurrents currents = solver::node_currents(circuit_, voltages);
-  std::vector<double> out(spec_.cols);
-  for (int j = 0; j < spec_.cols; ++j)
-    out[j] = -currents.current_out[node(NodeKind::sense_source, 0, j)];
+  std::vector<NodeIndex> sources(spec_.cols);
+  for (int j = 0; j < spec_.cols; ++j) sources[j] = node(NodeKind::sense_source, 0, j);
+  std::vector<double> out = solver::currents_out_of(circuit_, voltages, sources);
+  for (double& i : out) i = -i;  // into V_sense
   return out;
 }
 

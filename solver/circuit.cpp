@@ -1,5 +1,6 @@
 #include "solver/circuit.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "devices/cell.hpp"
@@ -65,6 +66,39 @@ NodeCurrents node_currents(const Circuit& circuit, std::span<const double> v) {
       add_branch(out, t.d[k], t.s[k], i, std::abs(i));
     }
   }
+  return out;
+}
+
+std::vector<double> currents_out_of(const Circuit& circuit, std::span<const double> v,
+                                    std::span<const NodeIndex> nodes) {
+  std::vector<double> out(nodes.size(), 0.0);
+  if (nodes.empty()) return out;
+  // slot[node - lo] = position in `nodes`, over the (small) range of node numbers asked for.
+  const auto [lo_it, hi_it] = std::minmax_element(nodes.begin(), nodes.end());
+  const NodeIndex lo = *lo_it, hi = *hi_it;
+  std::vector<std::int32_t> slot(static_cast<std::size_t>(hi - lo) + 1, -1);
+  for (std::size_t k = 0; k < nodes.size(); ++k) slot[nodes[k] - lo] = static_cast<std::int32_t>(k);
+  auto at = [&](NodeIndex n) { return n < lo || n > hi ? -1 : slot[n - lo]; };
+  auto add = [&](NodeIndex a, NodeIndex b, auto&& current) {
+    const std::int32_t sa = at(a), sb = at(b);
+    if (sa < 0 && sb < 0) return;
+    const double i = current();
+    if (sa >= 0) out[sa] += i;
+    if (sb >= 0) out[sb] -= i;
+  };
+  const ConductanceGroup& w = circuit.wires;
+  for (std::size_t k = 0; k < w.size(); ++k)
+    add(w.a[k], w.b[k], [&] { return w.g[k] * (v[w.a[k]] - v[w.b[k]]); });
+  for (const ResistorGroup& r : circuit.resistors)
+    for (std::size_t k = 0; k < r.size(); ++k)
+      add(r.a[k], r.b[k], [&] { return devices::resistor_current(r.law, r.g[k], v[r.a[k]] - v[r.b[k]]).i; });
+  for (const TransistorGroup& t : circuit.transistors)
+    for (std::size_t k = 0; k < t.size(); ++k)
+      add(t.d[k], t.s[k], [&] {
+        devices::EkvParams p = t.law;
+        p.vt = t.vt[k];
+        return devices::transistor_branch(p, v[t.g[k]], v[t.d[k]], v[t.s[k]]).i;
+      });
   return out;
 }
 

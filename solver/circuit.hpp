@@ -65,6 +65,11 @@ struct NodeCurrents {
 };
 NodeCurrents node_currents(const Circuit& circuit, std::span<const double> voltages);
 
+/// Net current (A) leaving each of `nodes`, as node_currents gives it, evaluating only the
+/// elements incident to them (e.g. the column currents at the sense sources).
+std::vector<double> currents_out_of(const Circuit& circuit, std::span<const double> voltages,
+                                    std::span<const NodeIndex> nodes);
+
 /// Full voltage vector: the unknowns followed by the fixed voltages.
 std::vector<double> full_voltages(std::span<const double> free_voltages,
                                   std::span<const double> fixed_voltages);

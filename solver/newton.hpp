@@ -82,6 +82,7 @@ class NewtonSolver {
   std::unique_ptr<LinearSolver> linear_;
   NewtonOptions options_;
   bool linear_circuit_ = false;
+  bool residual_is_current_ = false;  ///< residual_ was assembled at the last returned point
   long linear_iterations_ = 0;
   std::vector<double> residual_, jacobian_, scale_, update_, linear_tolerance_;
 };
