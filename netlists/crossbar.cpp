@@ -2,6 +2,7 @@
 
 #include <numeric>
 #include <stdexcept>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -245,11 +246,13 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
   if (spec_.cell.has_select()) {
     isolated_current_.resize(cells);
     isolated_v_m_.resize(cells);
+    // Programmed arrays hold a few levels: solve each distinct weight once (a root find each).
+    std::unordered_map<double, devices::IsolatedCell> solved;
     for (std::size_t k = 0; k < cells; ++k) {
-      const devices::IsolatedCell c =
-          devices::isolated_cell(spec_.cell, spec_.weights[k], spec_.v_read, spec_.v_sense);
-      isolated_current_[k] = c.current;
-      isolated_v_m_[k] = c.v_m;
+      auto [it, fresh] = solved.try_emplace(spec_.weights[k]);
+      if (fresh) it->second = devices::isolated_cell(spec_.cell, spec_.weights[k], spec_.v_read, spec_.v_sense);
+      isolated_current_[k] = it->second.current;
+      isolated_v_m_[k] = it->second.v_m;
     }
   }
 }
