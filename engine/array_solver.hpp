@@ -69,8 +69,8 @@ class ArraySolver {
                                    solver::SolveStats& stats);
 
   /// Turns the solution for `previous` into a starting point for `input`: the internal nodes of
-  /// the cells whose select state changed move to their bit line (off) or to the bit line plus
-  /// the isolated cell's drop (on); every other node keeps its voltage.
+  /// the cells whose select state changed move to their bit line plus the isolated cell's
+  /// m - v_sense in the new state; every other node keeps its voltage.
   void warm_start(std::span<const double> previous, std::span<const double> input,
                   std::vector<double>& guess) const;
 

@@ -1,6 +1,7 @@
 #include "netlists/crossbar.hpp"
 
 #include <numeric>
+#include <array>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -246,13 +247,22 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
   if (spec_.cell.has_select()) {
     isolated_current_.resize(cells);
     isolated_v_m_.resize(cells);
-    // Programmed arrays hold a few levels: solve each distinct weight once (a root find each).
-    std::unordered_map<double, devices::IsolatedCell> solved;
+    isolated_v_m_off_.resize(cells);
+    // Programmed arrays hold a few levels: solve each distinct weight once (root finds).
+    devices::CellModel off = spec_.cell;
+    off.v_on = spec_.cell.v_off;
+    std::unordered_map<double, std::array<devices::IsolatedCell, 2>> solved;
     for (std::size_t k = 0; k < cells; ++k) {
-      auto [it, fresh] = solved.try_emplace(spec_.weights[k]);
-      if (fresh) it->second = devices::isolated_cell(spec_.cell, spec_.weights[k], spec_.v_read, spec_.v_sense);
-      isolated_current_[k] = it->second.current;
-      isolated_v_m_[k] = it->second.v_m;
+      const double w = spec_.weights[k];
+      auto [it, fresh] = solved.try_emplace(w);
+      if (fresh)
+        it->second = {devices::isolated_cell(spec_.cell, w, spec_.v_read, spec_.v_sense),
+                      spec_.cell.select_model == devices::SelectModel::ideal  // open switch: m at the bit line
+                          ? devices::IsolatedCell{0.0, spec_.v_sense}
+                          : devices::isolated_cell(off, w, spec_.v_read, spec_.v_sense)};
+      isolated_current_[k] = it->second[0].current;
+      isolated_v_m_[k] = it->second[0].v_m;
+      isolated_v_m_off_[k] = it->second[1].v_m;
     }
   }
 }
@@ -300,9 +310,10 @@ const std::string& Crossbar::spice_name(NodeIndex node) const {
   return names_[node];
 }
 
-double Crossbar::isolated_v_m(int row, int col) const {
-  return spec_.cell.has_select() ? isolated_v_m_[static_cast<std::size_t>(row) * spec_.cols + col]
-                                 : row_voltage(std::vector<double>(spec_.rows, 1.0), row);
+double Crossbar::isolated_v_m(int row, int col, bool select_on) const {
+  const std::size_t k = static_cast<std::size_t>(row) * spec_.cols + col;
+  if (spec_.cell.has_select()) return select_on ? isolated_v_m_[k] : isolated_v_m_off_[k];
+  return row_voltage(std::vector<double>(spec_.rows, 1.0), row);
 }
 
 std::vector<double> Crossbar::initial_guess(std::span<const double> input) const {
@@ -313,8 +324,7 @@ std::vector<double> Crossbar::initial_guess(std::span<const double> input) const
       case NodeKind::driver:
       case NodeKind::row: v[n] = row_voltage(input, l.row); break;
       case NodeKind::internal:
-        v[n] = row_active(input, l.row) ? isolated_v_m_[static_cast<std::size_t>(l.row) * spec_.cols + l.col]
-                                        : spec_.v_sense;
+        v[n] = isolated_v_m(l.row, l.col, row_active(input, l.row));
         break;
       default: v[n] = spec_.v_sense; break;
     }

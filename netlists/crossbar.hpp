@@ -60,8 +60,9 @@ class Crossbar {
   /// Starting point for Newton: every node at its source's voltage, m at its isolated value.
   std::vector<double> initial_guess(std::span<const double> input) const;
 
-  /// Internal node m(i,j) of the cell alone at nominal bias (select on; V), as initial_guess uses.
-  double isolated_v_m(int row, int col) const;
+  /// Internal node m(i,j) of the cell alone at nominal bias, select on (or off), in V: the
+  /// starting point initial_guess and warm starts use.
+  double isolated_v_m(int row, int col, bool select_on = true) const;
 
   NodeIndex node(NodeKind kind, int row, int col) const;
   const NodeLabel& label(NodeIndex node) const { return labels_[node]; }
@@ -94,7 +95,7 @@ class Crossbar {
   mutable std::once_flag names_built_;
   std::vector<NodeIndex> logical_to_node_;
   std::vector<double> isolated_current_;  ///< per cell at V_row = v_read (select cells only)
-  std::vector<double> isolated_v_m_;
+  std::vector<double> isolated_v_m_, isolated_v_m_off_;
   int storage_group_ = -1, select_group_ = -1;
 };
 
