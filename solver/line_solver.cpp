@@ -1,8 +1,9 @@
 // Line-structured backend: see line_solver.hpp for the equations.
 //
-// Storage of the reduced matrix S (n chain unknowns, numbered family by family, chain by chain,
-// so that every family is one contiguous range and every chain a contiguous sub-range):
-//   diag[p] = S_pp, lower[p] = S_p,p-1, upper[p] = S_p,p+1 (0 at chain ends),
+// Storage of the reduced matrix S (n chain unknowns, numbered family by family, so that every
+// family is one contiguous range; within a family chain after chain, stride s = 1, or
+// interleaved, s = chain count, see number_chains):
+//   diag[p] = S_pp, lower[p] = S_p,p-s, upper[p] = S_p,p+s (0 at chain ends),
 //   cross: CSR of the couplings between different families.
 // All four live in one flat value array, so that every entry of A (and every fill entry of an
 // internal unknown) is bound to one flat position at analysis time and factor() only adds.

@@ -24,12 +24,13 @@ NewtonSolver::RunResult NewtonSolver::run(std::span<const double> fixed, std::ve
                                           double gmin) {
   const NodeIndex n = system_.circuit().n_free;
   std::copy(fixed.begin(), fixed.end(), v.begin() + n);
-  bool update_small = false;
+  bool update_small = false, full_step = false;
   for (int it = 0; it <= options_.max_iterations; ++it) {
     system_.assemble(v, gmin, residual_, jacobian_, scale_);
     const double ratio = residual_ratio();
     residual_is_current_ = gmin == 0;  // residual_ and scale_ belong to v (until v moves)
-    if (ratio <= 1 && update_small) return {true, it};
+    // f is affine for a linear circuit: after an undamped step, KCL alone says it is solved.
+    if (ratio <= 1 && (update_small || (linear_circuit_ && full_step))) return {true, it};
     residual_is_current_ = false;
     if (it == options_.max_iterations) break;
     linear_->factor(jacobian_);
@@ -41,7 +42,7 @@ NewtonSolver::RunResult NewtonSolver::run(std::span<const double> fixed, std::ve
     for (NodeIndex i = 0; i < n; ++i) largest = std::max(largest, std::abs(update_[i]));
     if (!std::isfinite(largest)) return {false, it + 1};
     const double alpha = largest > options_.max_step ? options_.max_step / largest : 1.0;
-    update_small = alpha == 1.0;
+    update_small = full_step = alpha == 1.0;
     const std::span<const std::int32_t> diagonal = system_.diagonal_slots();
     for (NodeIndex i = 0; i < n; ++i) {
       v[i] += alpha * update_[i];

@@ -10,6 +10,8 @@
 //                                                      (the last full, undamped update; the second
 //                                                      form: the step moves no current by more than
 //                                                      the KCL tolerance, for nodes held by leakage)
+// For a linear circuit (f affine) the update test is dropped after an undamped step: the
+// residual test alone then certifies the solution, and one linear solve suffices.
 // If plain Newton fails, gmin stepping and then source stepping are tried; the method that
 // succeeded is reported, never silently.
 //
