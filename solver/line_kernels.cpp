@@ -65,17 +65,24 @@ void LineMatrix::split_families(const std::vector<std::int32_t>& chain_begin, in
 
 namespace {
 
-// Forward and back substitution of the chains that start at rows first, first + 1, ...,
-// first + count - 1 of a family with `rows` rows and neighbours `stride` apart (count = 1 and
-// stride = 1 for one stored chain; count = stride for a slice of an interleaved family).
-void thomas_solve(const LineMatrix& m, std::int32_t first, std::int32_t count, std::int32_t rows,
-                  std::int32_t stride, std::span<double> w) {
-  const std::int32_t last = first + rows - stride;  // row of the last position of chain `first`
-  for (std::int32_t c = first; c < first + count; ++c) w[c] *= m.inv_pivot[c];
-  for (std::int32_t row = first + stride; row <= last; row += stride)
-    for (std::int32_t p = row; p < row + count; ++p) w[p] = (w[p] - m.lower[p] * w[p - stride]) * m.inv_pivot[p];
-  for (std::int32_t row = last - stride; row >= first; row -= stride)
-    for (std::int32_t p = row; p < row + count; ++p) w[p] -= m.upper_scaled[p] * w[p + stride];
+// Forward and back substitution of `count` chains of one length: chain c starts at row
+// first + c * spacing, its position t is at + t * stride. Interleaved chains (spacing 1) vectorise
+// across chains; chains stored one after another (stride 1) are taken a few at a time so that
+// their independent recurrences overlap (each step waits on the previous one otherwise).
+void thomas_solve(const LineMatrix& m, std::int32_t first, std::int32_t count, std::int32_t spacing,
+                  std::int32_t length, std::int32_t stride, std::span<double> w) {
+  auto row = [&](std::int32_t c, std::int32_t t) { return first + c * spacing + t * stride; };
+  for (std::int32_t c = 0; c < count; ++c) w[row(c, 0)] *= m.inv_pivot[row(c, 0)];
+  for (std::int32_t t = 1; t < length; ++t)
+    for (std::int32_t c = 0; c < count; ++c) {
+      const std::int32_t p = row(c, t);
+      w[p] = (w[p] - m.lower[p] * w[p - stride]) * m.inv_pivot[p];
+    }
+  for (std::int32_t t = length - 2; t >= 0; --t)
+    for (std::int32_t c = 0; c < count; ++c) {
+      const std::int32_t p = row(c, t);
+      w[p] -= m.upper_scaled[p] * w[p + stride];
+    }
 }
 
 }  // namespace
@@ -83,13 +90,20 @@ void thomas_solve(const LineMatrix& m, std::int32_t first, std::int32_t count, s
 void LineMatrix::solve_family(std::size_t f, std::span<double> w) const {
   const std::vector<std::int32_t>& split = family_parts[f];
   const std::int32_t begin = family_begin[f], end = family_begin[f + 1], stride = family_stride[f];
+  const std::int32_t length = family_chain_length[f];
   if (begin == end) return;
+  constexpr std::int32_t k_overlap = 8;  // stored chains solved together
   auto solve_parts = [&](int, std::int64_t b, std::int64_t e) {
     for (std::int64_t k = b; k < e; ++k) {
-      if (stride == 1) {  // chains one after another: the part is solved as one chain
-        if (split[k] < split[k + 1]) thomas_solve(*this, split[k], 1, split[k + 1] - split[k], 1, w);
-      } else if (split[k] < split[k + 1]) {
-        thomas_solve(*this, begin + split[k], split[k + 1] - split[k], end - begin, stride, w);
+      const std::int32_t lo = split[k], hi = split[k + 1];
+      if (lo == hi) continue;
+      if (stride > 1) {  // interleaved: chains lo..hi-1
+        thomas_solve(*this, begin + lo, hi - lo, 1, length, stride, w);
+      } else if (length > 0) {  // stored chains of one length, a few at a time
+        for (std::int32_t c = lo; c < hi; c += k_overlap * length)
+          thomas_solve(*this, c, std::min(k_overlap, (hi - c) / length), length, length, 1, w);
+      } else {  // chains of mixed lengths: one run (lower = 0 at every chain start)
+        thomas_solve(*this, lo, 1, 0, hi - lo, 1, w);
       }
     }
   };

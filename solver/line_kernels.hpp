@@ -15,6 +15,8 @@ struct LineMatrix {
   /// Distance between neighbours of a chain: 1 (chains stored one after another) or the chain
   /// count (chains of equal length stored interleaved: position t of every chain together).
   std::vector<std::int32_t> family_stride;
+  /// Length of every chain of the family, or 0 when the lengths differ (stride 1 only).
+  std::vector<std::int32_t> family_chain_length;
   std::span<const double> diag, lower, upper, cross_val;  ///< values, owned by the backend
   std::vector<std::int32_t> cross_ptr, cross_col;         ///< CSR of couplings between families
   std::vector<double> inv_pivot, upper_scaled;            ///< Thomas factors of the chains

@@ -105,11 +105,13 @@ void LineSolver::number_chains(std::int32_t n_total) {
   family_begin_.assign(1, 0);
   chain_begin_.clear();
   matrix_.family_stride.clear();
+  matrix_.family_chain_length.clear();
   std::int32_t chain = 0;
   for (std::size_t f = 0; f < partition_.families.size(); ++f) {
     const auto& lines = partition_.families[f];
-    const bool interleave = f > 0 && lines.size() > 1 &&
+    const bool uniform = !lines.empty() &&
         std::all_of(lines.begin(), lines.end(), [&](const auto& l) { return l.size() == lines[0].size(); });
+    const bool interleave = f > 0 && lines.size() > 1 && uniform;
     const auto begin = static_cast<std::int32_t>(unknown_.size());
     const auto chains = static_cast<std::int32_t>(lines.size());
     std::size_t count = 0;
@@ -131,6 +133,7 @@ void LineSolver::number_chains(std::int32_t n_total) {
     }
     family_of_.resize(unknown_.size(), static_cast<std::int32_t>(f));
     matrix_.family_stride.push_back(interleave ? chains : 1);
+    matrix_.family_chain_length.push_back(uniform ? static_cast<std::int32_t>(lines[0].size()) : 0);
     family_begin_.push_back(static_cast<std::int32_t>(unknown_.size()));
   }
   leaf_unknown_.clear();
