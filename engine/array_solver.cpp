@@ -1,7 +1,6 @@
 #include "engine/array_solver.hpp"
 
 #include <chrono>
-#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <mutex>
@@ -61,47 +60,19 @@ std::vector<double> ArraySolver::solve_with(solver::NewtonSolver& newton, std::s
   return solver::full_voltages(guess, fixed);
 }
 
-namespace {
-
-// KCL at the cell node m alone, its row and bit-line nodes held: a few Newton steps on
-//   f(v_m) = I_select(v_row -> v_m) - I_storage(v_m -> v_bl),   f' < 0,
-// kept inside [min(v_row, v_bl), max(v_row, v_bl)], where the root lies. Not to convergence:
-// the array's Newton finishes; this only brings each switched cell near its own balance.
-double settle_cell(const devices::CellModel& cell, double weight, double v_gate, double v_row, double v_bl,
-                   double v_m) {
-  const double lo = std::min(v_row, v_bl), hi = std::max(v_row, v_bl);
-  for (int step = 0; step < 4; ++step) {
-    const devices::BranchCurrent sel = devices::select_current(cell, v_gate, v_row, v_m);
-    const devices::BranchCurrent sto = devices::storage_current(cell, weight, v_m, v_bl);
-    const double slope = sel.di_db - sto.di_da;
-    if (!(slope < 0)) break;
-    v_m = std::clamp(v_m - (sel.i - sto.i) / slope, lo, hi);
-  }
-  return v_m;
-}
-
-}  // namespace
-
 void ArraySolver::warm_start(std::span<const double> previous, std::span<const double> input,
                              std::vector<double>& guess) const {
   using netlists::NodeKind;
   const netlists::ArraySpec& spec = crossbar_.spec();
-  if (!spec.cell.has_select() || spec.cell.select_model == devices::SelectModel::ideal) return;
   const NodeIndex n_free = crossbar_.circuit().n_free;
-  const std::vector<double> fixed = crossbar_.fixed_voltages(input);
-  auto voltage = [&](NodeIndex node) { return node < n_free ? guess[node] : fixed[node - n_free]; };
   for (int i = 0; i < spec.rows; ++i) {
     const bool active = crossbar_.row_active(input, i);
-    if (active == crossbar_.row_active(previous, i)) continue;
-    const double v_gate = active ? spec.cell.v_on : spec.cell.v_off;
+    if (!spec.cell.has_select() || active == crossbar_.row_active(previous, i)) continue;
     for (int j = 0; j < spec.cols; ++j) {
-      const NodeIndex m = crossbar_.node(NodeKind::internal, i, j);
+      const NodeIndex m = crossbar_.node(NodeKind::internal, i, j), c = crossbar_.node(NodeKind::column, i, j);
       if (m >= n_free) continue;
-      const double v_c = voltage(crossbar_.node(NodeKind::column, i, j));
-      const double v_r = voltage(crossbar_.node(NodeKind::row, i, j));
-      const double start = v_c + crossbar_.isolated_v_m(i, j, active) - spec.v_sense;
-      guess[m] = settle_cell(spec.cell, spec.weights[static_cast<std::size_t>(i) * spec.cols + j], v_gate,
-                             v_r, v_c, start);
+      const double v_c = c < n_free ? guess[c] : spec.v_sense;
+      guess[m] = v_c + crossbar_.isolated_v_m(i, j, active) - spec.v_sense;
     }
   }
 }

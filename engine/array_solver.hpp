@@ -70,8 +70,7 @@ class ArraySolver {
 
   /// Turns the solution for `previous` into a starting point for `input`: the internal nodes of
   /// the cells whose select state changed move to their bit line plus the isolated cell's
-  /// m - v_sense in the new state, then a few local Newton steps balance each such cell between
-  /// its row and bit-line voltages; every other node keeps its voltage.
+  /// m - v_sense in the new state; every other node keeps its voltage.
   void warm_start(std::span<const double> previous, std::span<const double> input,
                   std::vector<double>& guess) const;
 
