@@ -9,7 +9,7 @@ namespace xbar::solver {
 
 namespace {
 
-constexpr std::int64_t k_grain = 1 << 15;  // rows below which a loop stays on one thread
+constexpr std::int64_t k_grain = 1 << 16;  // rows below which a loop stays on one thread
 
 // Sum over parts of a per-part partial result, in part order (deterministic).
 template <class PartFn>
