@@ -22,9 +22,11 @@ void print_summary(const io::RunConfig& c, const engine::ArrayResults& r, const 
       err_sum += e * e;
       ++counted;
     }
-  fmt::print("solved {} x {} {} array, {} input vector(s): {} ({} Newton iterations, {:.3g} s)\n",
+  fmt::print("solved {} x {} {} array, {} input vector(s): {} ({} Newton iterations, {} backend, {} "
+             "linear iterations, {:.3g} s)\n",
              c.rows, c.cols, c.cell.is_sonos() ? "2t-sonos" : c.cell.has_select() ? "1t1r" : "1r",
-             r.column_current.rows, r.summary.methods, r.summary.newton_iterations, r.summary.solve_time);
+             r.column_current.rows, r.summary.methods, r.summary.newton_iterations, r.summary.backend,
+             r.summary.linear_iterations, r.summary.solve_time);
   fmt::print("column-current error vs ideal: rms {:.4g} %  (largest ideal column current {:.4g} A)\n",
              counted ? 100 * std::sqrt(err_sum / counted) : 0.0, largest);
   fmt::print("wrote {}\n", out);

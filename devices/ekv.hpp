@@ -8,6 +8,7 @@
 // dF/dv = softplus(v/2) sigmoid(v/2). U_T is a fixed constant, never a temperature.
 // The SPICE text that computes the same law sits next to the C++ (ekv_spice_*), and a test
 // checks one against the other through ngspice.
+#include <span>
 #include <string>
 
 namespace xbar::devices {
@@ -35,6 +36,16 @@ double softplus(double x);
 
 /// EKV drain -> source current and its three partial derivatives (no leak shunt).
 EkvCurrent ekv_current(const EkvParams& p, double v_g, double v_d, double v_s);
+
+/// Terminal voltages of a batch of transistors of one law (V_T per instance), and the results.
+struct EkvBatch {
+  std::span<const double> vt, v_g, v_d, v_s;  ///< inputs, one per instance
+  std::span<double> i_ds, di_dvg, di_dvd, di_dvs;  ///< outputs, as EkvCurrent
+};
+
+/// ekv_current over a batch, vectorised (exp and log in SIMD, a few ulp from the scalar law;
+/// the same equations). Every span has the batch's size.
+void ekv_current_batch(const EkvParams& law, const EkvBatch& batch);
 
 /// SONOS defaults of the brief: n = 1.40, I_S = 250 nA, eta = 0.04 (V_T from the level).
 EkvParams sonos_defaults();

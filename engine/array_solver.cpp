@@ -2,21 +2,54 @@
 
 #include <chrono>
 #include <cmath>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
+#include "solver/line_solver.hpp"
+#include "solver/parallel.hpp"
+
+using xbar::solver::NodeIndex;
+
 namespace xbar::engine {
 
+std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested) {
+  if (requested == "klu" || requested == "lines") return requested;
+  if (requested != "auto")
+    throw std::invalid_argument(fmt::format("solver.method '{}': expected auto, klu or lines", requested));
+  // KLU wins only on tiny systems, where its factorisation costs less than setting up the lines.
+  return crossbar.circuit().n_free <= k_auto_klu_max_unknowns ? "klu" : "lines";
+}
+
+namespace {
+
+std::unique_ptr<solver::LinearSolver> make_linear_solver(const netlists::Crossbar& crossbar,
+                                                         const std::string& method) {
+  if (method == "klu") return solver::make_klu_solver();
+  return solver::make_line_solver(crossbar.line_partition());
+}
+
+}  // namespace
+
 ArraySolver::ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options)
-    : crossbar_(crossbar), newton_(crossbar.circuit(), solver::make_klu_solver(), options) {}
+    : crossbar_(crossbar),
+      method_(choose_method(crossbar, options.method)),
+      newton_(crossbar.circuit(), make_linear_solver(crossbar, method_), options) {}
 
 std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
                                               std::vector<double>& guess,
                                               solver::SolveStats& stats) {
+  return solve_with(newton_, input, guess, stats);
+}
+
+std::vector<double> ArraySolver::solve_with(solver::NewtonSolver& newton, std::span<const double> input,
+                                            std::vector<double>& guess, solver::SolveStats& stats) const {
   const std::vector<double> fixed = crossbar_.fixed_voltages(input);
   if (guess.size() != static_cast<std::size_t>(crossbar_.circuit().n_free))
     guess = crossbar_.initial_guess(input);
-  stats = newton_.solve(fixed, guess);
+  stats = newton.solve(fixed, guess);
   if (!stats.converged) {
     const std::string where =
         stats.worst_node >= 0 ? crossbar_.describe(stats.worst_node) : std::string("unknown node");
@@ -29,30 +62,37 @@ std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
   return solver::full_voltages(guess, fixed);
 }
 
-ArrayResults ArraySolver::solve(const Matrix& inputs,
-                                const std::function<void(std::size_t, std::size_t)>& progress,
-                                const VectorObserver& observe) {
+void ArraySolver::warm_start(std::span<const double> previous, std::span<const double> input,
+                             std::vector<double>& guess) const {
+  using netlists::NodeKind;
   const netlists::ArraySpec& spec = crossbar_.spec();
-  const std::size_t rows = spec.rows, cols = spec.cols;
-  ArrayResults out{Matrix(inputs.rows, cols), Matrix(inputs.rows, cols), Matrix(rows, cols),
-                   Matrix(rows, cols), Matrix(rows, cols), Matrix(rows, cols), {}, {}};
+  const NodeIndex n_free = crossbar_.circuit().n_free;
+  for (int i = 0; i < spec.rows; ++i) {
+    const bool active = crossbar_.row_active(input, i);
+    if (!crossbar_.has_real_select() || active == crossbar_.row_active(previous, i)) continue;
+    for (int j = 0; j < spec.cols; ++j) {
+      const NodeIndex m = crossbar_.node(NodeKind::internal, i, j), c = crossbar_.node(NodeKind::column, i, j);
+      if (m < 0 || m >= n_free) continue;
+      const double v_c = c < n_free ? guess[c] : spec.v_sense;
+      guess[m] = v_c + crossbar_.isolated_v_m(i, j, active) - spec.v_sense;
+    }
+  }
+}
+
+// Vectors [begin, end) in order on one Newton solver, each warm-started from the previous one.
+void ArraySolver::solve_block(solver::NewtonSolver& newton, const Matrix& inputs, std::size_t begin,
+                              std::size_t end, ArrayResults& out, std::vector<solver::SolveStats>& stats,
+                              const std::function<void()>& done, const VectorObserver& observe) {
+  const std::size_t rows = crossbar_.spec().rows, cols = crossbar_.spec().cols;
   std::vector<double> guess;
-  const auto start = std::chrono::steady_clock::now();
-  for (std::size_t v = 0; v < inputs.rows; ++v) {
-    solver::SolveStats stats;
-    // Warm start only between vectors of the same selection pattern would be ideal; any previous
-    // solution is still a far better start than the isolated-cell guess for 1r, so reuse it there.
-    if (spec.cell.has_select()) guess.clear();
+  for (std::size_t v = begin; v < end; ++v) {
+    if (v > begin) warm_start(inputs.row(v - 1), inputs.row(v), guess);
     std::vector<double> voltages;
     try {
-      voltages = solve_vector(inputs.row(v), guess, stats);
+      voltages = solve_with(newton, inputs.row(v), guess, stats[v]);
     } catch (const SolveFailure& e) {
       throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
     }
-    if (out.summary.methods.find(stats.method) == std::string::npos)
-      out.summary.methods += (out.summary.methods.empty() ? "" : ",") + stats.method;
-    out.summary.newton_iterations += stats.iterations;
-    out.summary.max_residual = std::max(out.summary.max_residual, stats.max_residual);
     const std::vector<double> columns = crossbar_.column_currents(voltages);
     const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
     std::copy(columns.begin(), columns.end(), out.column_current.row(v).begin());
@@ -68,8 +108,68 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
       out.voltages = voltages;
     }
     if (observe) observe(v, voltages);
-    if (progress) progress(v + 1, inputs.rows);
+    done();
   }
+}
+
+bool ArraySolver::vectors_in_parallel(std::size_t count) const {
+  // A second solver doubles the matrices; worth it when there are vectors enough to share and the
+  // array is small enough that its kernels would not use both cores well anyway.
+  return count >= 4 && solver::parallel_threads() >= 2 &&
+         crossbar_.circuit().n_free <= k_parallel_vectors_max_unknowns;
+}
+
+ArrayResults ArraySolver::solve(const Matrix& inputs,
+                                const std::function<void(std::size_t, std::size_t)>& progress,
+                                const VectorObserver& observe) {
+  const std::size_t rows = crossbar_.spec().rows, cols = crossbar_.spec().cols;
+  ArrayResults out{Matrix(inputs.rows, cols), Matrix(inputs.rows, cols), Matrix(rows, cols),
+                   Matrix(rows, cols),         Matrix(rows, cols),         Matrix(rows, cols), {}, {}};
+  std::vector<solver::SolveStats> stats(inputs.rows);
+  std::mutex progress_mutex;
+  std::size_t finished = 0;
+  auto done = [&] {
+    std::lock_guard lock(progress_mutex);
+    ++finished;
+    if (progress) progress(finished, inputs.rows);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  if (observe || !vectors_in_parallel(inputs.rows)) {  // observers need not be thread-safe
+    solve_block(newton_, inputs, 0, inputs.rows, out, stats, done, observe);
+  } else {
+    if (!second_)
+      second_ = std::make_unique<solver::NewtonSolver>(crossbar_.circuit(), make_linear_solver(crossbar_, method_),
+                                                       newton_.options());
+    const std::size_t half = (inputs.rows + 1) / 2;
+    std::exception_ptr failure;
+    std::thread helper([&] {
+      const solver::SerialRegion serial;  // one core each: no nested parallel kernels
+      try {
+        solve_block(*second_, inputs, half, inputs.rows, out, stats, done, {});
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    });
+    {
+      const solver::SerialRegion serial;
+      try {
+        solve_block(newton_, inputs, 0, half, out, stats, done, {});
+      } catch (...) {
+        helper.join();
+        throw;
+      }
+    }
+    helper.join();
+    if (failure) std::rethrow_exception(failure);
+  }
+  for (const solver::SolveStats& st : stats) {
+    if (out.summary.methods.find(st.method) == std::string::npos)
+      out.summary.methods += (out.summary.methods.empty() ? "" : ",") + st.method;
+    out.summary.newton_iterations += st.iterations;
+    out.summary.linear_iterations += st.linear_iterations;
+    out.summary.max_residual = std::max(out.summary.max_residual, st.max_residual);
+  }
+  out.summary.backend = method_;
   out.summary.solve_time =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;

@@ -2,6 +2,7 @@
 // Solves a crossbar for a batch of input vectors: one Newton solver per geometry (pattern and
 // symbolic factorisation built once), each vector warm-started from the previous solution.
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ struct SolveFailure : std::runtime_error {
 struct SolverSummary {
   std::string methods;        ///< distinct methods used, e.g. "newton" or "newton,gmin-stepping"
   long newton_iterations = 0; ///< over all vectors
+  long linear_iterations = 0; ///< Krylov iterations over all vectors (0 with a direct backend)
+  std::string backend;        ///< linear backend: "klu" or "lines"
   double max_residual = 0;    ///< A, over all vectors
   double solve_time = 0;      ///< s, wall clock of all solves
 };
@@ -48,6 +51,15 @@ struct ArrayResults {
 /// Called after each vector is solved with its index and every circuit node's voltage.
 using VectorObserver = std::function<void(std::size_t vector, std::span<const double> voltages)>;
 
+/// Arrays up to this many unknowns solve their input vectors on two threads (one solver each).
+inline constexpr int k_parallel_vectors_max_unknowns = 4 << 20;
+
+/// Below this many unknowns "auto" picks KLU, above it the line backend.
+inline constexpr int k_auto_klu_max_unknowns = 256;
+
+/// The linear backend for solver.method ("auto" | "klu" | "lines"); throws invalid_argument.
+std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested);
+
 class ArraySolver {
  public:
   ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options);
@@ -62,9 +74,27 @@ class ArraySolver {
   std::vector<double> solve_vector(std::span<const double> input, std::vector<double>& guess,
                                    solver::SolveStats& stats);
 
+  /// Turns the solution for `previous` into a starting point for `input`: the internal nodes of
+  /// the cells whose select state changed move to their bit line plus the isolated cell's
+  /// m - v_sense in the new state; every other node keeps its voltage.
+  void warm_start(std::span<const double> previous, std::span<const double> input,
+                  std::vector<double>& guess) const;
+
+  /// The linear backend in use ("klu" or "lines").
+  const std::string& method() const { return method_; }
+
  private:
+  std::vector<double> solve_with(solver::NewtonSolver& newton, std::span<const double> input,
+                                 std::vector<double>& guess, solver::SolveStats& stats) const;
+  void solve_block(solver::NewtonSolver& newton, const Matrix& inputs, std::size_t begin, std::size_t end,
+                   ArrayResults& out, std::vector<solver::SolveStats>& stats, const std::function<void()>& done,
+                   const VectorObserver& observe);
+  bool vectors_in_parallel(std::size_t count) const;
+
   const netlists::Crossbar& crossbar_;
+  std::string method_;
   solver::NewtonSolver newton_;
+  std::unique_ptr<solver::NewtonSolver> second_;  ///< for the second thread over input vectors
 };
 
 }  // namespace xbar::engine

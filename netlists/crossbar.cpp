@@ -1,7 +1,9 @@
 #include "netlists/crossbar.hpp"
 
 #include <numeric>
+#include <array>
 #include <stdexcept>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -209,7 +211,6 @@ class Crossbar::Builder {
     xb_.circuit_.n_fixed = next - xb_.circuit_.n_free;
     xb_.logical_to_node_.resize(count);
     for (int l = 0; l < count; ++l) xb_.logical_to_node_[l] = index_of_class[uf_.find(l)];
-    for (const NodeLabel& label : xb_.labels_) xb_.names_.push_back(node_spice_name(label));
   }
 
   void emit_elements() {
@@ -272,11 +273,22 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
   if (spec_.cell.has_select()) {  // V_row = v_read for every row: one isolated solve per cell
     isolated_current_.resize(cells);
     isolated_v_m_.resize(cells);
+    isolated_v_m_off_.resize(cells);
+    // Programmed arrays hold a few levels: solve each distinct weight once (root finds).
+    devices::CellModel off = spec_.cell;
+    off.v_on = spec_.cell.v_off;
+    std::unordered_map<double, std::array<devices::IsolatedCell, 2>> solved;
     for (std::size_t k = 0; k < cells; ++k) {
-      const devices::IsolatedCell c =
-          devices::isolated_cell(spec_.cell, spec_.weights[k], spec_.v_read, spec_.v_sense);
-      isolated_current_[k] = c.current;
-      isolated_v_m_[k] = c.v_m;
+      const double w = spec_.weights[k];
+      auto [it, fresh] = solved.try_emplace(w);
+      if (fresh)
+        it->second = {devices::isolated_cell(spec_.cell, w, spec_.v_read, spec_.v_sense),
+                      spec_.cell.select_model == devices::SelectModel::ideal  // open switch: m at the bit line
+                          ? devices::IsolatedCell{0.0, spec_.v_sense}
+                          : devices::isolated_cell(off, w, spec_.v_read, spec_.v_sense)};
+      isolated_current_[k] = it->second[0].current;
+      isolated_v_m_[k] = it->second[0].v_m;
+      isolated_v_m_off_[k] = it->second[1].v_m;
     }
   }
 }
@@ -323,6 +335,20 @@ std::vector<double> Crossbar::fixed_voltages(std::span<const double> input) cons
   return v;
 }
 
+const std::string& Crossbar::spice_name(NodeIndex node) const {
+  std::call_once(names_built_, [this] {
+    names_.reserve(labels_.size());
+    for (const NodeLabel& label : labels_) names_.push_back(node_spice_name(label));
+  });
+  return names_[node];
+}
+
+double Crossbar::isolated_v_m(int row, int col, bool select_on) const {
+  const std::size_t k = static_cast<std::size_t>(row) * spec_.cols + col;
+  if (spec_.cell.has_select()) return select_on ? isolated_v_m_[k] : isolated_v_m_off_[k];
+  return row_voltage(std::vector<double>(spec_.rows, 1.0), row);
+}
+
 std::vector<double> Crossbar::initial_guess(std::span<const double> input) const {
   std::vector<double> v(circuit_.n_free);
   for (NodeIndex n = 0; n < circuit_.n_free; ++n) {
@@ -331,8 +357,7 @@ std::vector<double> Crossbar::initial_guess(std::span<const double> input) const
       case NodeKind::driver:
       case NodeKind::row: v[n] = row_voltage(input, l.row); break;
       case NodeKind::internal:
-        v[n] = row_active(input, l.row) ? isolated_v_m_[static_cast<std::size_t>(l.row) * spec_.cols + l.col]
-                                        : spec_.v_sense;
+        v[n] = isolated_v_m(l.row, l.col, row_active(input, l.row));
         break;
       default: v[n] = spec_.v_sense; break;
     }
@@ -340,11 +365,39 @@ std::vector<double> Crossbar::initial_guess(std::span<const double> input) const
   return v;
 }
 
+namespace {
+
+// Appends a free node to a chain unless it is fixed or already its last member (merged nodes).
+void extend_chain(std::vector<NodeIndex>& chain, NodeIndex node, NodeIndex n_free) {
+  if (node < n_free && (chain.empty() || chain.back() != node)) chain.push_back(node);
+}
+
+}  // namespace
+
+solver::LinePartition Crossbar::line_partition() const {
+  const NodeIndex n_free = circuit_.n_free;
+  solver::LinePartition lines;
+  lines.families.resize(2);
+  for (int i = 0; i < spec_.rows; ++i) {
+    std::vector<NodeIndex> chain;
+    extend_chain(chain, node(NodeKind::driver, i, 0), n_free);
+    for (int j = 0; j < spec_.cols; ++j) extend_chain(chain, node(NodeKind::row, i, j), n_free);
+    if (!chain.empty()) lines.families[0].push_back(std::move(chain));
+  }
+  for (int j = 0; j < spec_.cols; ++j) {
+    std::vector<NodeIndex> chain;
+    for (int i = 0; i < spec_.rows; ++i) extend_chain(chain, node(NodeKind::column, i, j), n_free);
+    extend_chain(chain, node(NodeKind::sense, 0, j), n_free);
+    if (!chain.empty()) lines.families[1].push_back(std::move(chain));
+  }
+  return lines;
+}
+
 std::vector<double> Crossbar::column_currents(std::span<const double> voltages) const {
-  const solver::NodeCurrents currents = solver::node_currents(circuit_, voltages);
-  std::vector<double> out(spec_.cols);
-  for (int j = 0; j < spec_.cols; ++j)
-    out[j] = -currents.current_out[node(NodeKind::sense_source, 0, j)];
+  std::vector<NodeIndex> sources(spec_.cols);
+  for (int j = 0; j < spec_.cols; ++j) sources[j] = node(NodeKind::sense_source, 0, j);
+  std::vector<double> out = solver::currents_out_of(circuit_, voltages, sources);
+  for (double& i : out) i = -i;  // into V_sense
   return out;
 }
 

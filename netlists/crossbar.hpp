@@ -9,12 +9,14 @@
 // A resistance of 0 merges its two nodes (never a 0-ohm element). Sources are grounded, so they
 // become fixed nodes of the solver's circuit: V_row(i), V_sense(j), the select gate of each row
 // and the SONOS word line. The column current I_j is the current into V_sense(j).
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "devices/cell.hpp"
 #include "solver/circuit.hpp"
+#include "solver/line_partition.hpp"
 
 namespace xbar::netlists {
 
@@ -61,10 +63,15 @@ class Crossbar {
   /// Starting point for Newton: every node at its source's voltage, m at its isolated value.
   std::vector<double> initial_guess(std::span<const double> input) const;
 
+  /// Internal node m(i,j) of the cell alone at nominal bias, select on (or off), in V: the
+  /// starting point initial_guess and warm starts use.
+  double isolated_v_m(int row, int col, bool select_on = true) const;
+
   NodeIndex node(NodeKind kind, int row, int col) const;
   const NodeLabel& label(NodeIndex node) const { return labels_[node]; }
   std::string describe(NodeIndex node) const;  ///< "column node c(3, 7)" for messages
-  const std::string& spice_name(NodeIndex node) const { return names_[node]; }
+  /// Node name in SPICE decks; the names are built on first use (solves never need them).
+  const std::string& spice_name(NodeIndex node) const;
 
   /// Column currents (A) into V_sense(j), from full node voltages.
   std::vector<double> column_currents(std::span<const double> voltages) const;
@@ -76,6 +83,11 @@ class Crossbar {
   /// Ideal column currents (section 1): sum of the active cells' isolated currents.
   std::vector<double> ideal_column_currents(std::span<const double> input) const;
 
+  /// The line structure for the structured solvers: family 0 = row lines (driver a(i), r(i,0..)),
+  /// family 1 = bit lines (c(0..,j), s(j)); free nodes only, merged nodes once; the cell nodes
+  /// m(i,j) are left out (internal, eliminated per cell).
+  solver::LinePartition line_partition() const;
+
   /// Element groups as built (for the SPICE deck writer): storage, select (may be absent; a
   /// tabulated select is circuit().tabulated[0] instead).
   int storage_group() const { return storage_group_; }
@@ -86,10 +98,11 @@ class Crossbar {
   ArraySpec spec_;
   solver::Circuit circuit_;
   std::vector<NodeLabel> labels_;
-  std::vector<std::string> names_;
+  mutable std::vector<std::string> names_;
+  mutable std::once_flag names_built_;
   std::vector<NodeIndex> logical_to_node_;
   std::vector<double> isolated_current_;  ///< per cell at V_row = v_read (select cells only)
-  std::vector<double> isolated_v_m_;
+  std::vector<double> isolated_v_m_, isolated_v_m_off_;
   int storage_group_ = -1, select_group_ = -1;
 };
 

@@ -10,7 +10,7 @@ packages=(
   libeigen3-dev
   libhdf5-dev hdf5-tools
   catch2 libtomlplusplus-dev libcli11-dev libfmt-dev
-  python3 python3-numpy python3-h5py python3-matplotlib
+  python3 python3-numpy python3-h5py python3-matplotlib python3-scipy
 )
 
 missing=()

@@ -74,6 +74,8 @@ struct Circuit {
 
   NodeIndex n_nodes() const { return n_free + n_fixed; }
   bool is_free(NodeIndex node) const { return node < n_free; }
+  /// No transistor and only linear resistor laws: f(v) is affine, Newton's first step exact.
+  bool is_linear() const;
 };
 
 /// Net current leaving every node (free and fixed), and its rounding scale: the sum of |g v|
@@ -84,6 +86,11 @@ struct NodeCurrents {
   std::vector<double> scale;        ///< A
 };
 NodeCurrents node_currents(const Circuit& circuit, std::span<const double> voltages);
+
+/// Net current (A) leaving each of `nodes`, as node_currents gives it, evaluating only the
+/// elements incident to them (e.g. the column currents at the sense sources).
+std::vector<double> currents_out_of(const Circuit& circuit, std::span<const double> voltages,
+                                    std::span<const NodeIndex> nodes);
 
 /// Full voltage vector: the unknowns followed by the fixed voltages.
 std::vector<double> full_voltages(std::span<const double> free_voltages,

@@ -27,6 +27,14 @@ class LinearSolver {
   virtual void factor(std::span<const double> values) = 0;
   /// Overwrites rhs with the solution of A x = rhs.
   virtual void solve(std::span<double> rhs) = 0;
+  /// As solve(rhs), but an iterative backend may stop once |(A x - rhs)_i| <= tolerance_i at
+  /// every unknown (inexact Newton); a direct backend ignores the tolerance.
+  virtual void solve(std::span<double> rhs, std::span<const double> tolerance) {
+    (void)tolerance;
+    solve(rhs);
+  }
+  /// Iterations of the last solve (0 for a direct backend).
+  virtual int last_iterations() const { return 0; }
   virtual std::string name() const = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "devices/cell.hpp"
@@ -12,45 +13,67 @@ namespace {
 
 constexpr NodeIndex k_none = -1;
 
-// Adds the couplings among the free terminals of one element to per-column row lists.
-void collect(std::vector<std::vector<std::int32_t>>& rows_of_col, NodeIndex n_free,
-             std::initializer_list<NodeIndex> terminals) {
-  for (NodeIndex col : terminals)
-    for (NodeIndex row : terminals)
-      if (col != k_none && row != k_none && col < n_free && row < n_free)
-        rows_of_col[col].push_back(row);
+// Calls visit(t0, t1, t2) with the terminals of every element (k_none where absent).
+template <class Visit>
+void for_each_element(const Circuit& c, Visit&& visit) {
+  for (std::size_t k = 0; k < c.wires.size(); ++k) visit(c.wires.a[k], c.wires.b[k], k_none);
+  for (const ResistorGroup& r : c.resistors)
+    for (std::size_t k = 0; k < r.size(); ++k) visit(r.a[k], r.b[k], k_none);
+  for (const TransistorGroup& t : c.transistors)
+    for (std::size_t k = 0; k < t.size(); ++k) visit(t.d[k], t.s[k], t.g[k]);
+  for (const TabulatedTransistorGroup& t : c.tabulated)
+    for (std::size_t k = 0; k < t.size(); ++k) visit(t.d[k], t.s[k], t.g[k]);
 }
 
+// Two passes over the elements (count, then fill every column's rows, duplicates included),
+// then sort and compact each column in place: no per-column allocation.
 CscPattern build_pattern(const Circuit& c) {
-  std::vector<std::vector<std::int32_t>> rows_of_col(c.n_free);
-  for (NodeIndex i = 0; i < c.n_free; ++i) rows_of_col[i].push_back(i);
-  for (std::size_t k = 0; k < c.wires.size(); ++k)
-    collect(rows_of_col, c.n_free, {c.wires.a[k], c.wires.b[k]});
-  for (const ResistorGroup& r : c.resistors)
-    for (std::size_t k = 0; k < r.size(); ++k) collect(rows_of_col, c.n_free, {r.a[k], r.b[k]});
-  for (const TransistorGroup& t : c.transistors)
-    for (std::size_t k = 0; k < t.size(); ++k)
-      collect(rows_of_col, c.n_free, {t.d[k], t.s[k], t.g[k]});
-  for (const TabulatedTransistorGroup& t : c.tabulated)
-    for (std::size_t k = 0; k < t.size(); ++k) collect(rows_of_col, c.n_free, {t.d[k], t.s[k], t.g[k]});
+  const NodeIndex n = c.n_free;
+  auto free_terminals = [n](NodeIndex t0, NodeIndex t1, NodeIndex t2, NodeIndex out[3]) {
+    int count = 0;
+    for (NodeIndex t : {t0, t1, t2})
+      if (t != k_none && t < n) out[count++] = t;
+    return count;
+  };
+  std::vector<std::int64_t> start(static_cast<std::size_t>(n) + 1, 0);
+  for (NodeIndex i = 0; i < n; ++i) start[i + 1] = 1;  // the diagonal
+  for_each_element(c, [&](NodeIndex t0, NodeIndex t1, NodeIndex t2) {
+    NodeIndex f[3];
+    const int count = free_terminals(t0, t1, t2, f);
+    for (int x = 0; x < count; ++x) start[f[x] + 1] += count;
+  });
+  for (NodeIndex i = 0; i < n; ++i) start[i + 1] += start[i];
+  std::vector<std::int32_t> rows(start[n]);
+  std::vector<std::int64_t> fill(start.begin(), start.end() - 1);
+  for (NodeIndex i = 0; i < n; ++i) rows[fill[i]++] = i;
+  for_each_element(c, [&](NodeIndex t0, NodeIndex t1, NodeIndex t2) {
+    NodeIndex f[3];
+    const int count = free_terminals(t0, t1, t2, f);
+    for (int x = 0; x < count; ++x)
+      for (int y = 0; y < count; ++y) rows[fill[f[x]]++] = f[y];
+  });
   CscPattern p;
-  p.n = c.n_free;
-  p.col_ptr.assign(c.n_free + 1, 0);
-  for (NodeIndex col = 0; col < c.n_free; ++col) {
-    auto& rows = rows_of_col[col];
-    std::sort(rows.begin(), rows.end());
-    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-    p.row_idx.insert(p.row_idx.end(), rows.begin(), rows.end());
-    p.col_ptr[col + 1] = static_cast<std::int32_t>(p.row_idx.size());
-    std::vector<std::int32_t>().swap(rows);
+  p.n = n;
+  p.col_ptr.assign(static_cast<std::size_t>(n) + 1, 0);
+  std::size_t out = 0;
+  for (NodeIndex col = 0; col < n; ++col) {
+    const auto first = rows.begin() + start[col], last = rows.begin() + start[col + 1];
+    std::sort(first, last);
+    const auto unique_end = std::unique(first, last);
+    out = std::copy(first, unique_end, rows.begin() + out) - rows.begin();
+    if (out > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+      throw std::length_error("NodalSystem: pattern too large for 32-bit indices");
+    p.col_ptr[col + 1] = static_cast<std::int32_t>(out);
   }
+  rows.resize(out);
+  rows.shrink_to_fit();
+  p.row_idx = std::move(rows);
   return p;
 }
 
+using Outputs = NodalSystem::Outputs;
+
 // f[row] += sign * I and J[row][x] += sign * dI/dv_x for the element's free rows.
-struct Outputs {
-  std::span<double> f, jac, scale;
-};
 
 inline void stamp(const Outputs& out, const std::array<std::int32_t, 9>& s, NodeIndex a,
                   NodeIndex b, NodeIndex n_free, double current, double scale,
@@ -67,6 +90,33 @@ inline void stamp(const Outputs& out, const std::array<std::int32_t, 9>& s, Node
 }
 
 }  // namespace
+
+// Transistors in blocks: gather the terminal voltages, evaluate the law vectorised, stamp.
+// Each carries its G_leak shunt: I = I_EKV + G_leak (v_d - v_s).
+void NodalSystem::assemble_transistors(std::size_t group, std::span<const double> v, const Outputs& out) const {
+  constexpr std::size_t k_block = 256;
+  const TransistorGroup& t = circuit_.transistors[group];
+  std::array<double, k_block> vg, vd, vs, i, gg, gd, gs;
+  const double leak = devices::k_transistor_leak;
+  for (std::size_t start = 0; start < t.size(); start += k_block) {
+    const std::size_t m = std::min(k_block, t.size() - start);
+    for (std::size_t k = 0; k < m; ++k) {
+      vg[k] = v[t.g[start + k]];
+      vd[k] = v[t.d[start + k]];
+      vs[k] = v[t.s[start + k]];
+    }
+    devices::ekv_current_batch(t.law, {std::span(t.vt).subspan(start, m), {vg.data(), m}, {vd.data(), m},
+                                       {vs.data(), m}, {i.data(), m}, {gg.data(), m}, {gd.data(), m},
+                                       {gs.data(), m}});
+    for (std::size_t k = 0; k < m; ++k) {
+      const std::size_t e = start + k;
+      const double en = t.factor(v, e);  // ideal select: 1 or 0
+      const double current = en * (i[k] + leak * (vd[k] - vs[k]));
+      stamp(out, transistor_slots_[group][e], t.d[e], t.s[e], circuit_.n_free, current,
+            std::abs(current), {en * (gd[k] + leak), en * (gs[k] - leak), en * gg[k]});
+    }
+  }
+}
 
 NodalSystem::NodalSystem(const Circuit& circuit) : circuit_(circuit), pattern_(build_pattern(circuit)) {
   diagonal_.resize(circuit.n_free);
@@ -131,20 +181,8 @@ void NodalSystem::assemble(std::span<const double> v, double gmin, std::span<dou
             {en * law.di_dv, -en * law.di_dv, 0.0});
     }
   }
-  for (std::size_t group = 0; group < circuit_.transistors.size(); ++group) {
-    const TransistorGroup& t = circuit_.transistors[group];
-    devices::EkvParams p = t.law;
-    for (std::size_t k = 0; k < t.size(); ++k) {
-      p.vt = t.vt[k];
-      const double vg = v[t.g[k]], vd = v[t.d[k]], vs = v[t.s[k]];
-      const devices::EkvCurrent e = devices::ekv_current(p, vg, vd, vs);
-      const double leak = devices::k_transistor_leak;
-      const double en = t.factor(v, k);
-      const double i = en * (e.i_ds + leak * (vd - vs));
-      stamp(out, transistor_slots_[group][k], t.d[k], t.s[k], n_free, i, std::abs(i),
-            {en * (e.di_dvd + leak), en * (e.di_dvs - leak), en * e.di_dvg});
-    }
-  }
+  for (std::size_t group = 0; group < circuit_.transistors.size(); ++group)
+    assemble_transistors(group, v, out);
   if (!circuit_.tabulated.empty()) assemble_tabulated(v, f, jac, scale);
 }
 

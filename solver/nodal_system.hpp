@@ -30,6 +30,8 @@ class NodalSystem {
 
   const CscPattern& pattern() const { return pattern_; }
   const Circuit& circuit() const { return circuit_; }
+  /// Position of J_ii in the value array, for every free node i.
+  std::span<const std::int32_t> diagonal_slots() const { return diagonal_; }
 
   /// Residual (size n_free), Jacobian values (pattern order) and each free node's rounding
   /// scale (sum of |g v| over both ends of each linear branch plus |I| of each device branch;
@@ -37,11 +39,16 @@ class NodalSystem {
   void assemble(std::span<const double> v, double gmin, std::span<double> residual,
                 std::span<double> jacobian, std::span<double> scale) const;
 
+  struct Outputs {
+    std::span<double> f, jac, scale;
+  };
+
  private:
   /// Value-array positions of J[row][col] for row, col in {first, second, third terminal};
   /// -1 where the row or column is a fixed node.
   using Slots3 = std::array<std::int32_t, 9>;
 
+  void assemble_transistors(std::size_t group, std::span<const double> v, const Outputs& out) const;
   std::int32_t slot(NodeIndex row, NodeIndex col) const;
   void assemble_tabulated(std::span<const double> v, std::span<double> residual, std::span<double> jacobian,
                           std::span<double> scale) const;

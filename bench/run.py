@@ -1,0 +1,284 @@
+#!/usr/bin/python3
+"""Benchmark table of issue 6: times xbar and, where feasible, ngspice and SciPy's SuperLU on the
+same problems in one run, and writes bench/results.md (table, ratios, machine, date).
+
+    /usr/bin/python3 bench/run.py [--build build] [--quick] [--skip-ngspice] [--big N]
+
+xbar rows are timed twice: the whole `xbar solve` process (wall clock) and the solve phase
+(`xbar_bench`, which also reports peak memory). ngspice runs `ngspice -b` on the deck from
+`xbar netlist`; SciPy factors and solves the Jacobian xbar itself factors (dumped by xbar_bench
+--dump-matrix) with scipy.sparse.linalg.splu. Rows where a reference would take far longer than
+a couple of minutes are skipped and say so. A benchmark, never a test: it asserts nothing.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# (name, config overrides, vectors, target text, references to run)
+CASES = [
+    ("1r 128x128, r_row = r_col = 1 ohm", "1r", 128, 128, {"r_row": 1, "r_col": 1}, 1,
+     ">= 2500x faster than ngspice (whole process)", ["ngspice", "scipy"]),
+    ("1r 512x512, r_row = r_col = 1 ohm", "1r", 512, 512, {"r_row": 1, "r_col": 1}, 1,
+     ">= 100x faster than SciPy SuperLU", ["scipy"]),
+    ("1r 1024x1024, r_row = r_col = 1 ohm, one vector", "1r", 1024, 1024, {"r_row": 1, "r_col": 1}, 1,
+     "<= 0.4 s", []),
+    ("2t-sonos 1152x256, r_col = 1 ohm only, 64 vectors", "2t-sonos", 1152, 256, {"r_col": 1}, 64,
+     "<= 20 ms per vector", ["scipy"]),
+    ("2t-sonos 1024x1024, r_row = r_col = 1 ohm", "2t-sonos", 1024, 1024, {"r_row": 1, "r_col": 1}, 1,
+     "<= 2 s per vector", []),
+    ("1r 4096x4096, r_row = r_col = 1 ohm", "1r", 4096, 4096, {"r_row": 1, "r_col": 1}, 1,
+     "solves; time and peak memory", []),
+]
+SKIPPED = {
+    ("1r 512x512, r_row = r_col = 1 ohm", "ngspice"): "skipped: hours (> 11 min at 256x256, design brief section 6)",
+    ("1r 1024x1024, r_row = r_col = 1 ohm, one vector", "ngspice"): "skipped: hours",
+    ("1r 1024x1024, r_row = r_col = 1 ohm, one vector", "scipy"): "skipped: ~10x the 512x512 time, minutes",
+    ("2t-sonos 1152x256, r_col = 1 ohm only, 64 vectors", "ngspice"): "skipped: the deck needs > 4 GB at 128x128 already",
+    ("2t-sonos 1024x1024, r_row = r_col = 1 ohm", "ngspice"): "skipped: 257 s at 128x128",
+    ("2t-sonos 1024x1024, r_row = r_col = 1 ohm", "scipy"): "skipped: minutes per Newton step",
+    ("1r 4096x4096, r_row = r_col = 1 ohm", "ngspice"): "skipped",
+    ("1r 4096x4096, r_row = r_col = 1 ohm", "scipy"): "skipped: hours",
+}
+
+
+def config_text(cell, rows, cols, lines, vectors):
+    text = f'[array]\nrows = {rows}\ncols = {cols}\ncell = "{cell}"\n'
+    text += "".join(f"{k} = {float(v)}\n" for k, v in lines.items())
+    text += f"[inputs]\ncount = {vectors}\n"
+    if cell != "1r":
+        text += "activity = 0.2\n"
+    return text
+
+
+def run(cmd, timeout=None):
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return time.perf_counter() - start, proc
+
+
+def time_xbar(build, config, workdir):
+    """Whole `xbar solve` process (best of 3 when a run takes under 2 s: the machine is shared),
+    then the phase timings of xbar_bench (best of the same count, by solve time)."""
+    out = os.path.join(workdir, "out.h5")
+    walls, peak, runs = [], 0.0, 1
+    while len(walls) < runs:
+        wall, proc = run(["/usr/bin/time", "-f", "%M", os.path.join(build, "cli", "xbar"), "solve", config,
+                          "-o", out, "-q"])
+        if proc.returncode != 0:
+            raise RuntimeError(f"xbar solve failed: {proc.stderr.strip()}")
+        walls.append(wall)
+        peak = max(peak, int(proc.stderr.strip().splitlines()[-1]) / 1024)
+        runs = 3 if wall < 2 else 1
+    infos = []
+    for _ in range(runs):
+        _, bench = run([os.path.join(build, "bench", "xbar_bench"), config])
+        infos.append(json.loads(bench.stdout))
+    info = min(infos, key=lambda i: i["solve_s"][0])
+    info["process_wall_s"] = min(walls)
+    info["process_peak_mb"] = peak
+    return info
+
+
+def time_ngspice(build, config, workdir, timeout):
+    deck = os.path.join(workdir, "deck.cir")
+    _, proc = run([os.path.join(build, "cli", "xbar"), "netlist", config, "-o", deck, "-q"])
+    if proc.returncode != 0:
+        return None, f"netlist failed: {proc.stderr.strip()}"
+    try:
+        wall, proc = run(["ngspice", "-b", deck], timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"> {timeout} s (stopped)"
+    # ngspice 39 exits 1 on successful batch runs of B-source decks: judge by the output.
+    if "vsense_0#branch" not in proc.stdout.lower():
+        return None, "ngspice failed: " + (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return wall, "ok"
+
+
+SCIPY_SNIPPET = r"""
+import sys, time, numpy as np, scipy.io, scipy.sparse.linalg as sla
+a = scipy.io.mmread(sys.argv[1]).tocsc()
+b = np.loadtxt(sys.argv[1] + '.rhs')
+t = time.perf_counter()
+x = sla.splu(a).solve(b)
+print(time.perf_counter() - t, np.max(np.abs(a @ x - b)))
+"""
+
+
+def time_scipy(build, config, workdir):
+    mtx = os.path.join(workdir, "jacobian.mtx")
+    _, proc = run([os.path.join(build, "bench", "xbar_bench"), config, "--set", "inputs.count=1",
+                   "--dump-matrix", mtx])
+    if proc.returncode != 0:
+        return None, "dump failed"
+    _, proc = run(["/usr/bin/python3", "-c", SCIPY_SNIPPET, mtx])
+    if proc.returncode != 0:
+        return None, "scipy failed: " + proc.stderr.strip().splitlines()[-1]
+    seconds, _ = proc.stdout.split()
+    return float(seconds), "ok"
+
+
+def machine_info():
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
+    mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
+    load = os.getloadavg()
+    return (f"{model}, {os.cpu_count()} cores (nproc), {int(mem) / 2**20:.1f} GiB RAM, "
+            f"{platform.system()} {platform.release()}; load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
+
+
+def fmt_s(x):
+    return "-" if x is None else (f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.2f} s")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--skip-ngspice", action="store_true")
+    ap.add_argument("--big", type=int, default=4096, help="size of the last 1r row (default 4096)")
+    ap.add_argument("--ngspice-timeout", type=float, default=900)
+    ap.add_argument("--only", type=int, nargs="*", help="row numbers (1-based) to run")
+    args = ap.parse_args()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    info = machine_info()
+    rows = []
+    for number, (name, cell, m, n, lines, vectors, target, refs) in enumerate(CASES, 1):
+        if args.only and number not in args.only:
+            continue
+        if name.startswith("1r 4096"):
+            m = n = args.big
+            name = f"1r {m}x{n}, r_row = r_col = 1 ohm"
+        print(f"== {name}", flush=True)
+        with tempfile.TemporaryDirectory() as work:
+            config = os.path.join(work, "case.toml")
+            with open(config, "w") as f:
+                f.write(config_text(cell, m, n, lines, vectors))
+            try:
+                x = time_xbar(args.build, config, work)
+            except Exception as e:  # e.g. out of memory: the row says so, the table goes on
+                print(f"   xbar failed: {e}", flush=True)
+                rows.append({"name": name, "target": target, "error": str(e)[:200]})
+                continue
+            row = {"name": name, "number": number, "target": target, "vectors": vectors, "xbar": x}
+            print(f"   xbar: process {fmt_s(x['process_wall_s'])}, solve {fmt_s(x['solve_s'][0])} "
+                  f"({x['newton_iterations']} Newton, {x['linear_iterations']} linear iterations, "
+                  f"{x['backend']}), peak {x['process_peak_mb']:.0f} MB", flush=True)
+            for ref in ("ngspice", "scipy"):
+                if ref not in refs or (ref == "ngspice" and args.skip_ngspice):
+                    row[ref] = (None, SKIPPED.get((name, ref), "skipped" if ref in refs else "not run"))
+                    continue
+                row[ref] = (time_ngspice(args.build, config, work, args.ngspice_timeout) if ref == "ngspice"
+                            else time_scipy(args.build, config, work))
+                print(f"   {ref}: {fmt_s(row[ref][0])} ({row[ref][1]})", flush=True)
+            rows.append(row)
+    write_results(rows, info, started)
+
+
+# Target of each row (by its number in CASES): (measured value, goal, unit, larger is better).
+def target_value(number, row):
+    x = row["xbar"]
+    per = x["solve_s"][0] / row["vectors"]
+    if number == 1:
+        ng = row["ngspice"][0]
+        return (ng / x["process_wall_s"] if ng else None), 2500, "x faster than ngspice (process)", True
+    if number == 2:
+        sp = row["scipy"][0]
+        return (sp / per if sp else None), 100, "x faster than SciPy", True
+    if number == 3:
+        return per, 0.4, "s", False
+    if number == 4:
+        return per, 0.020, "s per vector", False
+    if number == 5:
+        return per, 2.0, "s per vector", False
+    return None, None, "", True
+
+
+# What the profiles (perf record on xbar_bench) show for the rows that miss; see README.
+LIMITS = """\
+What limits the missed targets (perf profiles of `build/bench/xbar_bench`):
+
+- 1r 128x128 against ngspice: the solve is ~6 ms; the rest of the process is start-up
+  (dynamic linking of ~47 shared libraries, among them libngspice and HDF5, page faults of fresh
+  memory), pattern set-up (~8 ms) and the HDF5 output.
+- 1r 512x512 and 1024x1024: the line-preconditioned CG takes 14 and 23 iterations to a
+  residual of 1e-3 of the KCL tolerance (1e-12 of each node's rounding scale); each iteration
+  streams the reduced matrix and ~8 vectors, so the solve is memory-bandwidth bound on this
+  2-core VM; the generic sparse path around it (CSC pattern built and bound per element,
+  Jacobian assembled as a general sparse matrix and then reduced to the lines) costs about as
+  much again.
+- 2t-sonos: ~4 Newton iterations per warm-started vector (5-7 from a cold start); every
+  iteration evaluates both EKV transistors of every cell (~26 ns each with Eigen's SSE2 exp and
+  log on the baseline x86-64 target) and scatters them into the general sparse Jacobian before
+  the per-column (or line-preconditioned) solve: ~60-70 ms per Newton iteration and core for the
+  1152x256 array. Reaching 20 ms per vector needs a structured assembly straight into the line
+  storage (no CSC), AVX-width device evaluation and fewer iterations.
+"""
+
+
+def write_results(rows, info, started):
+    lines = ["# xbar benchmark (issue 6)", "",
+             f"Run {started:%Y-%m-%d %H:%M} UTC by `/usr/bin/python3 bench/run.py` on {info}.", "",
+             "xbar process = whole `xbar solve` run, wall clock (config, weights, array, all solves, HDF5 "
+             "output; best of 3 for runs under 2 s); xbar solve = the solve phase alone (`xbar_bench`), per input vector where there are "
+             "several. ngspice = `ngspice -b` on the deck of `xbar netlist`, whole process. SciPy = "
+             "`splu(J)` + solve on xbar's own Newton Jacobian at the initial guess (one linear solve; for a "
+             "linear 1r array that is the whole answer). Ratios = reference / xbar (process time for "
+             "ngspice, solve time for SciPy).", "",
+             "| case | target | xbar process | xbar solve | Newton / linear its | backend | peak memory | "
+             "ngspice | SciPy SuperLU | ngspice / xbar | SciPy / xbar |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['name']} | {r['target']} | failed: {r['error']} |" + " |" * 8)
+            continue
+        x = r["xbar"]
+        per = x["solve_s"][0] / r["vectors"]
+        ng, sp = r["ngspice"], r["scipy"]
+        ng_text = fmt_s(ng[0]) if ng[0] is not None else ng[1]
+        sp_text = fmt_s(sp[0]) if sp[0] is not None else sp[1]
+        ng_ratio = f"{ng[0] / x['process_wall_s']:.0f}x" if ng[0] else "-"
+        sp_ratio = f"{sp[0] / per:.0f}x" if sp[0] else "-"
+        solve = fmt_s(per) + (" / vector" if r["vectors"] > 1 else "")
+        lines.append(f"| {r['name']} | {r['target']} | {fmt_s(x['process_wall_s'])} | {solve} | "
+                     f"{x['newton_iterations']} / {x['linear_iterations']} | {x['backend']} | "
+                     f"{x['process_peak_mb']:.0f} MB | {ng_text} | {sp_text} | {ng_ratio} | {sp_ratio} |")
+    lines += ["", "## Targets", ""]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"- {r['name']}: failed ({r['error']})")
+            continue
+        value, goal, unit, larger = target_value(r["number"], r)
+        if goal is None:
+            x = r["xbar"]
+            lines.append(f"- {r['name']}: solved in {fmt_s(x['solve_s'][0])} (process {fmt_s(x['process_wall_s'])}), "
+                         f"peak memory {x['process_peak_mb'] / 1024:.1f} GiB: met.")
+        elif value is None:
+            lines.append(f"- {r['name']}: target {r['target']}: not measured (reference skipped).")
+        else:
+            met = value >= goal if larger else value <= goal
+            shown = f"{value:.0f}" if larger else fmt_s(value)
+            factor = (goal / value) if larger else (value / goal)
+            lines.append(f"- {r['name']}: {shown}{unit if larger else ''} against {r['target']}: "
+                         + ("met." if met else f"missed by {factor:.1f}x."))
+    lines += ["", LIMITS]
+    solved = [r for r in rows if "xbar" in r]
+    if solved:
+        big = max(solved, key=lambda r: r["xbar"]["rows"] * r["xbar"]["cols"])
+        cells = big["xbar"]["rows"] * big["xbar"]["cols"]
+        lines += ["", f"Peak memory per cell, {big['name']}: "
+                  f"{big['xbar']['process_peak_mb'] * 2**20 / cells:.0f} bytes (whole process)."]
+    with open(os.path.join(HERE, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+#include "solver/line_kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "solver/parallel.hpp"
+
+namespace xbar::solver {
+
+namespace {
+
+constexpr std::int64_t k_grain = 1 << 16;  // rows below which a loop stays on one thread
+
+// Sum over parts of a per-part partial result, in part order (deterministic).
+template <class PartFn>
+double parallel_sum(std::int64_t n, PartFn&& fn) {
+  double partial[64] = {};
+  const int parts = parallel_for(n, k_grain, [&](int part, std::int64_t b, std::int64_t e) {
+    partial[part] = fn(static_cast<std::int32_t>(b), static_cast<std::int32_t>(e));
+  });
+  double sum = 0;
+  for (int k = 0; k < parts; ++k) sum += partial[k];
+  return sum;
+}
+
+}  // namespace
+
+// Thomas algorithm along every chain (neighbours `stride` apart): T = L U with
+//   pivot_p = d_p - l_p u_{p-s} / pivot_{p-s},   upper_scaled_p = u_p / pivot_p,
+// l_p = 0 at a chain start, so the chains of a family factor independently.
+std::int32_t LineMatrix::factor_tridiagonal() {
+  inv_pivot.resize(n);
+  upper_scaled.resize(n);
+  for (std::size_t f = 0; f < family_count(); ++f) {
+    const std::int32_t begin = family_begin[f], end = family_begin[f + 1], s = family_stride[f];
+    for (std::int32_t p = begin; p < end; ++p) {
+      const double pivot = diag[p] - (p - s >= begin ? lower[p] * upper_scaled[p - s] : 0.0);
+      if (!(pivot != 0.0 && std::isfinite(pivot))) return p;
+      inv_pivot[p] = 1.0 / pivot;
+      upper_scaled[p] = upper[p] * inv_pivot[p];
+    }
+  }
+  return -1;
+}
+
+void LineMatrix::split_families(const std::vector<std::int32_t>& chain_begin, int parts) {
+  family_parts.assign(family_count(), {});
+  for (std::size_t f = 0; f < family_count(); ++f) {
+    const bool interleaved = family_stride[f] > 1;
+    const std::int32_t begin = interleaved ? 0 : family_begin[f];
+    const std::int32_t end = interleaved ? family_stride[f] : family_begin[f + 1];
+    std::vector<std::int32_t>& split = family_parts[f];
+    split.push_back(begin);
+    for (int k = 1; k < parts; ++k) {
+      std::int64_t at = begin + std::int64_t(end - begin) * k / parts;
+      if (!interleaved) {  // move to the next chain start
+        const auto it = std::lower_bound(chain_begin.begin(), chain_begin.end(), at);
+        at = it == chain_begin.end() ? end : *it;
+      }
+      split.push_back(std::clamp<std::int32_t>(static_cast<std::int32_t>(at), split.back(), end));
+    }
+    split.push_back(end);
+  }
+}
+
+namespace {
+
+// Forward and back substitution of `count` chains of one length: chain c starts at row
+// first + c * spacing, its position t is at + t * stride. Interleaved chains (spacing 1) vectorise
+// across chains; chains stored one after another (stride 1) are taken a few at a time so that
+// their independent recurrences overlap (each step waits on the previous one otherwise).
+void thomas_solve(const LineMatrix& m, std::int32_t first, std::int32_t count, std::int32_t spacing,
+                  std::int32_t length, std::int32_t stride, std::span<double> w) {
+  auto row = [&](std::int32_t c, std::int32_t t) { return first + c * spacing + t * stride; };
+  for (std::int32_t c = 0; c < count; ++c) w[row(c, 0)] *= m.inv_pivot[row(c, 0)];
+  for (std::int32_t t = 1; t < length; ++t)
+    for (std::int32_t c = 0; c < count; ++c) {
+      const std::int32_t p = row(c, t);
+      w[p] = (w[p] - m.lower[p] * w[p - stride]) * m.inv_pivot[p];
+    }
+  for (std::int32_t t = length - 2; t >= 0; --t)
+    for (std::int32_t c = 0; c < count; ++c) {
+      const std::int32_t p = row(c, t);
+      w[p] -= m.upper_scaled[p] * w[p + stride];
+    }
+}
+
+}  // namespace
+
+void LineMatrix::solve_family(std::size_t f, std::span<double> w) const {
+  const std::vector<std::int32_t>& split = family_parts[f];
+  const std::int32_t begin = family_begin[f], end = family_begin[f + 1], stride = family_stride[f];
+  const std::int32_t length = family_chain_length[f];
+  if (begin == end) return;
+  constexpr std::int32_t k_overlap = 8;  // stored chains solved together
+  auto solve_parts = [&](int, std::int64_t b, std::int64_t e) {
+    for (std::int64_t k = b; k < e; ++k) {
+      const std::int32_t lo = split[k], hi = split[k + 1];
+      if (lo == hi) continue;
+      if (stride > 1) {  // interleaved: chains lo..hi-1
+        thomas_solve(*this, begin + lo, hi - lo, 1, length, stride, w);
+      } else if (length > 0) {  // stored chains of one length, a few at a time
+        for (std::int32_t c = lo; c < hi; c += k_overlap * length)
+          thomas_solve(*this, c, std::min(k_overlap, (hi - c) / length), length, length, 1, w);
+      } else {  // chains of mixed lengths: one run (lower = 0 at every chain start)
+        thomas_solve(*this, lo, 1, 0, hi - lo, 1, w);
+      }
+    }
+  };
+  const int parts = static_cast<int>(split.size()) - 1;
+  if (end - begin < k_grain) solve_parts(0, 0, parts);
+  else parallel_for(parts, 1, solve_parts);
+}
+
+double LineMatrix::multiply_dot(std::span<const double> x, std::span<double> y) const {
+  double dot = 0;
+  for (std::size_t f = 0; f < family_count(); ++f) {
+    const std::int32_t begin = family_begin[f], end = family_begin[f + 1], s = family_stride[f];
+    dot += parallel_sum(end - begin, [&](std::int32_t b, std::int32_t e) {
+      double part = 0;
+      for (std::int32_t p = begin + b; p < begin + e; ++p) {
+        double sum = diag[p] * x[p];
+        if (p - s >= begin) sum += lower[p] * x[p - s];
+        if (p + s < end) sum += upper[p] * x[p + s];
+        for (std::int32_t k = cross_ptr[p]; k < cross_ptr[p + 1]; ++k) sum += cross_val[k] * x[cross_col[k]];
+        y[p] = sum;
+        part += x[p] * sum;
+      }
+      return part;
+    });
+  }
+  return dot;
+}
+
+void KrylovWork::resize(std::int32_t n) {
+  for (std::vector<double>* v : {&b, &tolerance, &x, &r, &p, &v, &z, &scratch}) v->assign(n, 0.0);
+  for (std::vector<double>* v : {&r_hat, &y, &s, &t}) v->clear();  // BiCGSTAB only: on first use
+}
+
+namespace {
+
+double dot(std::span<const double> a, std::span<const double> b) {
+  return parallel_sum(static_cast<std::int64_t>(a.size()), [&](std::int32_t begin, std::int32_t end) {
+    double sum = 0;
+    for (std::int32_t k = begin; k < end; ++k) sum += a[k] * b[k];
+    return sum;
+  });
+}
+
+// Applies fn(k) to every k in [0, n), in parallel.
+template <class Fn>
+void for_each_row(std::int64_t n, Fn&& fn) {
+  parallel_for(n, k_grain, [&](int, std::int64_t b, std::int64_t e) {
+    for (std::int64_t k = b; k < e; ++k) fn(static_cast<std::int32_t>(k));
+  });
+}
+
+// Whether |r_k| <= tolerance_k everywhere (counts the rows that fail).
+bool within_tolerance(std::span<const double> r, std::span<const double> tolerance) {
+  return parallel_sum(static_cast<std::int64_t>(r.size()), [&](std::int32_t begin, std::int32_t end) {
+           double failed = 0;
+           for (std::int32_t k = begin; k < end; ++k) failed += !(std::abs(r[k]) <= tolerance[k]);
+           return failed;
+         }) == 0;
+}
+
+// w_p = r_p - sum of C_pq z_q over the cross couplings of row p whose column q lies before
+// (forward) or after (backward) family f; rows of family f only.
+void cross_residual(const LineMatrix& m, std::size_t f, bool before, std::span<const double> r,
+                    std::span<const double> z, std::span<double> w) {
+  const std::int32_t begin = m.family_begin[f], end = m.family_begin[f + 1];
+  parallel_for(end - begin, k_grain, [&](int, std::int64_t b, std::int64_t e) {
+    for (std::int32_t p = begin + std::int32_t(b); p < begin + std::int32_t(e); ++p) {
+      double sum = r.empty() ? 0.0 : r[p];
+      for (std::int32_t k = m.cross_ptr[p]; k < m.cross_ptr[p + 1]; ++k) {
+        const std::int32_t q = m.cross_col[k];
+        if (before ? q < begin : q >= end) sum -= m.cross_val[k] * z[q];
+      }
+      w[p] = sum;
+    }
+  });
+}
+
+// z = M^{-1} r, symmetric block Gauss-Seidel from z = 0 (L_S, U_S: couplings to earlier and
+// later families):
+//   forward  f = 0..F-1:   z_f  = T_f^{-1} (r_f - sum_{g<f} C_fg z_g)
+//   backward f = F-2..0:   z_f += T_f^{-1} (    - sum_{g>f} C_fg z_g)
+// (in the backward step the rest of the residual, r_f - T_f z_f - sum_{g<f} C_fg z_g, is zero by
+// the forward step). M is symmetric when S is, as CG requires.
+void precondition(const LineMatrix& m, std::span<const double> r, std::span<double> z,
+                  std::span<double> scratch) {
+  const std::size_t families = m.family_count();
+  for (std::size_t f = 0; f < families; ++f) {
+    cross_residual(m, f, true, r, z, z);
+    m.solve_family(f, z);
+  }
+  for (std::size_t f = families - 1; f-- > 0;) {
+    const std::int32_t begin = m.family_begin[f], end = m.family_begin[f + 1];
+    cross_residual(m, f, false, {}, z, scratch);
+    m.solve_family(f, scratch);
+    for (std::int32_t p = begin; p < end; ++p) z[p] += scratch[p];
+  }
+}
+
+int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  std::copy(w.b.begin(), w.b.end(), w.r.begin());
+  if (within_tolerance(w.r, w.tolerance)) return 0;
+  precondition(m, w.r, w.z, w.scratch);
+  std::copy(w.z.begin(), w.z.end(), w.p.begin());
+  double rz = dot(w.r, w.z);
+  for (int it = 1; it <= max_iterations; ++it) {
+    const double pv = m.multiply_dot(w.p, w.v);
+    if (!(pv > 0)) return it;  // breakdown: not positive definite (Newton will notice)
+    const double alpha = rz / pv;
+    for_each_row(m.n, [&](std::int32_t k) {
+      w.x[k] += alpha * w.p[k];
+      w.r[k] -= alpha * w.v[k];
+    });
+    if (within_tolerance(w.r, w.tolerance)) return it;
+    precondition(m, w.r, w.z, w.scratch);
+    const double rz_next = dot(w.r, w.z);
+    const double beta = rz_next / rz;
+    rz = rz_next;
+    for_each_row(m.n, [&](std::int32_t k) { w.p[k] = w.z[k] + beta * w.p[k]; });
+  }
+  return max_iterations;
+}
+
+// Right-preconditioned BiCGSTAB (van der Vorst 1992): iterates x = M^{-1} u, residuals of S.
+int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  for (std::vector<double>* v : {&w.r_hat, &w.y, &w.s, &w.t}) v->resize(m.n);
+  std::copy(w.b.begin(), w.b.end(), w.r.begin());
+  if (within_tolerance(w.r, w.tolerance)) return 0;
+  std::copy(w.r.begin(), w.r.end(), w.r_hat.begin());
+  std::fill(w.p.begin(), w.p.end(), 0.0);
+  std::fill(w.v.begin(), w.v.end(), 0.0);
+  double rho = 1, alpha = 1, omega = 1;
+  for (int it = 1; it <= max_iterations; ++it) {
+    double rho_next = dot(w.r_hat, w.r);
+    if (rho_next == 0 || omega == 0) {  // breakdown: restart from the current residual
+      std::copy(w.r.begin(), w.r.end(), w.r_hat.begin());
+      std::fill(w.p.begin(), w.p.end(), 0.0);
+      std::fill(w.v.begin(), w.v.end(), 0.0);
+      rho_next = dot(w.r, w.r);
+      rho = alpha = omega = 1;
+    }
+    const double beta = (rho_next / rho) * (alpha / omega);
+    rho = rho_next;
+    for_each_row(m.n, [&](std::int32_t k) { w.p[k] = w.r[k] + beta * (w.p[k] - omega * w.v[k]); });
+    precondition(m, w.p, w.y, w.scratch);
+    m.multiply_dot(w.y, w.v);
+    alpha = rho / dot(w.r_hat, w.v);
+    if (!std::isfinite(alpha)) return it;
+    for_each_row(m.n, [&](std::int32_t k) {
+      w.x[k] += alpha * w.y[k];
+      w.s[k] = w.r[k] - alpha * w.v[k];
+    });
+    if (within_tolerance(w.s, w.tolerance)) return it;
+    precondition(m, w.s, w.z, w.scratch);
+    m.multiply_dot(w.z, w.t);
+    const double ts = dot(w.t, w.s);
+    const double tt = dot(w.t, w.t);
+    omega = tt > 0 ? ts / tt : 0.0;
+    for_each_row(m.n, [&](std::int32_t k) {
+      w.x[k] += omega * w.z[k];
+      w.r[k] = w.s[k] - omega * w.t[k];
+    });
+    if (within_tolerance(w.r, w.tolerance)) return it;
+  }
+  return max_iterations;
+}
+
+}  // namespace
+
+int solve_reduced(const LineMatrix& m, bool symmetric, int max_iterations, KrylovWork& w) {
+  std::fill(w.x.begin(), w.x.end(), 0.0);
+  if (!m.has_cross()) {  // the chains are the whole matrix: direct
+    std::copy(w.b.begin(), w.b.end(), w.x.begin());
+    for (std::size_t f = 0; f < m.family_count(); ++f) m.solve_family(f, w.x);
+    return 1;
+  }
+  return symmetric ? conjugate_gradients(m, max_iterations, w) : bicgstab(m, max_iterations, w);
+}
+
+}  // namespace xbar::solver

@@ -1,0 +1,53 @@
+#pragma once
+// Kernels of the line backend on the reduced matrix S (see line_solver.hpp): products, the
+// tridiagonal (Thomas) factorisation of every chain, the block Gauss-Seidel preconditioner and
+// the two Krylov methods. Kept apart from the analysis so that they read as the textbook
+// algorithms they are.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace xbar::solver {
+
+struct LineMatrix {
+  std::int32_t n = 0;
+  std::vector<std::int32_t> family_begin;  ///< F + 1 offsets; chains never straddle them
+  /// Distance between neighbours of a chain: 1 (chains stored one after another) or the chain
+  /// count (chains of equal length stored interleaved: position t of every chain together).
+  std::vector<std::int32_t> family_stride;
+  /// Length of every chain of the family, or 0 when the lengths differ (stride 1 only).
+  std::vector<std::int32_t> family_chain_length;
+  std::span<const double> diag, lower, upper, cross_val;  ///< values, owned by the backend
+  std::vector<std::int32_t> cross_ptr, cross_col;         ///< CSR of couplings between families
+  std::vector<double> inv_pivot, upper_scaled;            ///< Thomas factors of the chains
+  /// Per family, its split into one part per thread: rows at chain starts (stride 1) or ranges
+  /// of chains (interleaved).
+  std::vector<std::vector<std::int32_t>> family_parts;
+
+  /// Splits every family (chain_begin: first row of every chain of the stride-1 families).
+  void split_families(const std::vector<std::int32_t>& chain_begin, int parts);
+
+  std::size_t family_count() const { return family_begin.size() - 1; }
+  bool has_cross() const { return !cross_col.empty(); }
+  /// LU of the tridiagonal part without pivoting (the chains are diagonally dominant M-matrices
+  /// in practice). Returns the reduced index of a zero or non-finite pivot, or -1.
+  std::int32_t factor_tridiagonal();
+  /// w_f = T_f^{-1} w_f for family f, its chains in parallel.
+  void solve_family(std::size_t f, std::span<double> w) const;
+  /// y = S x; returns x . y.
+  double multiply_dot(std::span<const double> x, std::span<double> y) const;
+};
+
+struct KrylovWork {
+  std::vector<double> b, tolerance, x;             ///< in: b, tolerance; out: x
+  std::vector<double> r, r_hat, p, v, y, s, z, t;  ///< Krylov vectors
+  std::vector<double> scratch;                     ///< preconditioner
+  void resize(std::int32_t n);
+};
+
+/// Solves S x = b until |(b - S x)_p| <= tolerance_p at every row (or max_iterations): directly
+/// when S has no couplings between families, else by CG (symmetric S) or BiCGSTAB, both
+/// preconditioned by symmetric block Gauss-Seidel over the families. Returns the iterations.
+int solve_reduced(const LineMatrix& matrix, bool symmetric, int max_iterations, KrylovWork& work);
+
+}  // namespace xbar::solver

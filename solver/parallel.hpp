@@ -1,0 +1,33 @@
+#pragma once
+// A minimal fork-join pool for the solver's long loops (both cores of the target machine).
+// parallel_for splits [0, n) into one contiguous part per thread (the same split for the same n
+// and thread count, so reductions over parts are deterministic) and returns when all are done.
+// Loops shorter than `grain` run on the calling thread.
+#include <cstdint>
+#include <functional>
+
+namespace xbar::solver {
+
+/// Threads used by parallel_for, including the caller (default: hardware concurrency).
+int parallel_threads();
+/// Caps the threads (1 = serial). Call before any parallel_for, from one thread.
+void set_parallel_threads(int threads);
+
+/// While alive, parallel_for on this thread runs serially (for callers that are themselves one
+/// of several threads).
+class SerialRegion {
+ public:
+  SerialRegion();
+  ~SerialRegion();
+  SerialRegion(const SerialRegion&) = delete;
+  SerialRegion& operator=(const SerialRegion&) = delete;
+
+ private:
+  bool previous_;
+};
+
+/// body(part, begin, end) for parts 0..parts-1 covering [0, n); returns the number of parts.
+int parallel_for(std::int64_t n, std::int64_t grain,
+                 const std::function<void(int, std::int64_t, std::int64_t)>& body);
+
+}  // namespace xbar::solver

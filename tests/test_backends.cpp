@@ -1,0 +1,175 @@
+// Every linear backend gives the answer of the KLU reference: column currents and node voltages
+// to 1e-9 relative, for every cell kind, several sizes and line resistances (0 ohm merges
+// included), and KCL to rounding at every node.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "devices/levels.hpp"
+#include "engine/array_solver.hpp"
+#include "solver/line_solver.hpp"
+
+using namespace xbar;
+using engine::Matrix;
+using netlists::ArraySpec;
+using netlists::Crossbar;
+using netlists::LineResistance;
+
+namespace {
+
+// Random levels as physical weights and random inputs (bits at the given activity for select
+// cells, uniform reals for 1r), from a seed.
+ArraySpec random_array(devices::CellKind kind, int rows, int cols, LineResistance lines, unsigned seed) {
+  ArraySpec spec;
+  spec.rows = rows;
+  spec.cols = cols;
+  spec.cell.kind = kind;
+  spec.lines = lines;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> level(0, 127);
+  static const std::vector<double> vts =
+      devices::sonos_level_vts(devices::CellModel{}, devices::LevelSpec{}, 0.1);
+  const devices::LevelSpec conductance{128, 1e-4, 100};
+  for (int k = 0; k < rows * cols; ++k)
+    spec.weights.push_back(spec.cell.is_sonos() ? vts[level(rng)] : conductance.value(level(rng)));
+  return spec;
+}
+
+Matrix random_inputs(const ArraySpec& spec, int count, double activity, unsigned seed) {
+  Matrix in(count, spec.rows);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (double& x : in.data) x = spec.cell.has_select() ? (u(rng) < activity ? 1.0 : 0.0) : u(rng);
+  return in;
+}
+
+solver::NewtonOptions with_method(const std::string& method) {
+  solver::NewtonOptions options;
+  options.method = method;
+  return options;
+}
+
+// |a - b| <= 1e-9 max(|a|, |b|) + floor, element by element.
+void check_close(std::span<const double> a, std::span<const double> b, double floor) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t k = 0; k < a.size(); ++k)
+    REQUIRE(std::abs(a[k] - b[k]) <= 1e-9 * std::max(std::abs(a[k]), std::abs(b[k])) + floor);
+}
+
+void check_kcl(const Crossbar& xb, std::span<const double> v) {
+  const solver::NodeCurrents kcl = solver::node_currents(xb.circuit(), v);
+  for (solver::NodeIndex n = 0; n < xb.circuit().n_free; ++n)
+    REQUIRE(std::abs(kcl.current_out[n]) <= 1e-12 * kcl.scale[n] + 1e-18);
+}
+
+// Solves with KLU and with `method`, compares every vector's column currents and vector 0's
+// node voltages, and checks KCL of the method's solution.
+void check_agreement(const ArraySpec& spec, const std::string& method, int vectors, double activity) {
+  const Crossbar xb(spec);
+  const Matrix inputs = random_inputs(spec, vectors, activity, 5);
+  engine::ArraySolver reference(xb, with_method("klu")), candidate(xb, with_method(method));
+  REQUIRE(candidate.method() == method);
+  const engine::ArrayResults a = reference.solve(inputs), b = candidate.solve(inputs);
+  check_close(a.column_current.data, b.column_current.data, 1e-21);
+  check_close(a.voltages, b.voltages, 1e-15);
+  check_kcl(xb, b.voltages);
+}
+
+const devices::CellKind k_all_kinds[] = {devices::CellKind::resistor_1r,
+                                         devices::CellKind::select_resistor_1t1r,
+                                         devices::CellKind::select_sonos_2t};
+
+// {r_row, r_col, r_driver, r_sense} in ohm.
+const LineResistance k_line_cases[] = {
+    {1.0, 1.0, 0.0, 0.0},    // both lines
+    {2.0, 3.0, 10.0, 50.0},  // with driver and sense resistance
+    {2.0, 0.0, 0.0, 0.0},    // row only: rows decouple
+    {0.0, 2.0, 0.0, 0.0},    // bit line only: columns decouple
+    {0.0, 1.0, 0.0, 20.0},   // bit line and sense
+    {0.0, 0.0, 5.0, 5.0},    // lines merged to one node each, driver and sense resistive
+    {0.01, 0.02, 0.0, 0.0},  // very low wire resistance
+    {100.0, 100.0, 0.0, 0.0} // very high wire resistance
+};
+
+}  // namespace
+
+TEST_CASE("the line backend agrees with KLU for every cell kind and line resistance", "[backends]") {
+  for (devices::CellKind kind : k_all_kinds)
+    for (const LineResistance& lines : k_line_cases) {
+      CAPTURE(static_cast<int>(kind), lines.r_row, lines.r_col, lines.r_driver, lines.r_sense);
+      check_agreement(random_array(kind, 13, 9, lines, 41), "lines", 2, 0.5);
+    }
+}
+
+TEST_CASE("the line backend agrees with KLU on larger and non-square arrays", "[backends]") {
+  for (devices::CellKind kind : k_all_kinds) {
+    CAPTURE(static_cast<int>(kind));
+    check_agreement(random_array(kind, 48, 20, {1.0, 1.0, 0.0, 0.0}, 43), "lines", 2, 0.3);
+    check_agreement(random_array(kind, 20, 48, {1.0, 2.0, 3.0, 4.0}, 44), "lines", 1, 0.7);
+    check_agreement(random_array(kind, 64, 16, {0.0, 1.0, 0.0, 0.0}, 45), "lines", 3, 0.2);
+  }
+}
+
+TEST_CASE("the line backend agrees with KLU for nonlinear (sinh) resistor cells", "[backends]") {
+  ArraySpec spec = random_array(devices::CellKind::resistor_1r, 16, 16, {1.0, 1.0, 0.0, 0.0}, 46);
+  spec.cell.resistor.v0 = 0.05;
+  check_agreement(spec, "lines", 2, 1.0);
+}
+
+TEST_CASE("auto picks KLU for tiny arrays and the line backend for larger ones", "[backends]") {
+  const Crossbar tiny(random_array(devices::CellKind::resistor_1r, 4, 4, {1, 1, 0, 0}, 1));
+  const Crossbar large(random_array(devices::CellKind::resistor_1r, 64, 64, {1, 1, 0, 0}, 1));
+  CHECK(engine::choose_method(tiny, "auto") == "klu");
+  CHECK(engine::choose_method(large, "auto") == "lines");
+  CHECK(engine::choose_method(large, "klu") == "klu");
+  CHECK_THROWS_AS(engine::choose_method(large, "superlu"), std::invalid_argument);
+}
+
+TEST_CASE("a line partition that breaks its contract is refused", "[backends]") {
+  // Three nodes in a path 0 - 1 - 2, declared as a chain in the wrong order (0, 2, 1).
+  solver::CscPattern path;
+  path.n = 3;
+  path.col_ptr = {0, 2, 5, 7};
+  path.row_idx = {0, 1, 0, 1, 2, 1, 2};
+  auto wrong = solver::make_line_solver({{{{0, 2, 1}}}});
+  CHECK_THROWS_AS(wrong->analyze(path), std::logic_error);
+  auto right = solver::make_line_solver({{{{0, 1, 2}}}});
+  CHECK_NOTHROW(right->analyze(path));
+}
+
+TEST_CASE("the batched EKV law equals the scalar law to a few ulp", "[backends]") {
+  const devices::EkvParams law = devices::sonos_defaults();
+  std::vector<double> vt, vg, vd, vs;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> volt(-1.5, 1.5);
+  for (int k = 0; k < 1000; ++k) {
+    vt.push_back(volt(rng) / 3), vg.push_back(volt(rng)), vd.push_back(volt(rng) / 10), vs.push_back(volt(rng) / 10);
+  }
+  vd.back() = vs.back();  // zero current
+  std::vector<double> i(1000), gg(1000), gd(1000), gs(1000);
+  devices::ekv_current_batch(law, {vt, vg, vd, vs, i, gg, gd, gs});
+  for (int k = 0; k < 1000; ++k) {
+    devices::EkvParams p = law;
+    p.vt = vt[k];
+    const devices::EkvCurrent e = devices::ekv_current(p, vg[k], vd[k], vs[k]);
+    const double scale = law.i_s * 1e-12;  // below any current that matters
+    CHECK(std::abs(i[k] - e.i_ds) <= 1e-13 * std::abs(e.i_ds) + 1e-14 * scale);
+    CHECK(gg[k] == Approx(e.di_dvg).epsilon(1e-13).margin(1e-30));
+    CHECK(gd[k] == Approx(e.di_dvd).epsilon(1e-13).margin(1e-30));
+    CHECK(gs[k] == Approx(e.di_dvs).epsilon(1e-13).margin(1e-30));
+  }
+}
+
+TEST_CASE("input vectors solved on two threads with warm starts match cold one-by-one solves", "[backends]") {
+  const Crossbar xb(random_array(devices::CellKind::select_sonos_2t, 24, 12, {1.0, 2.0, 0.0, 0.0}, 47));
+  const Matrix inputs = random_inputs(xb.spec(), 6, 0.4, 48);
+  engine::ArraySolver batch(xb, with_method("lines")), single(xb, with_method("klu"));
+  const engine::ArrayResults r = batch.solve(inputs);
+  for (std::size_t v = 0; v < inputs.rows; ++v) {
+    std::vector<double> guess;
+    solver::SolveStats stats;
+    const std::vector<double> volts = single.solve_vector(inputs.row(v), guess, stats);
+    check_close(r.column_current.row(v), xb.column_currents(volts), 1e-21);
+  }
+}
