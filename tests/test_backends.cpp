@@ -117,6 +117,16 @@ TEST_CASE("the line backend agrees with KLU for nonlinear (sinh) resistor cells"
   check_agreement(spec, "lines", 2, 1.0);
 }
 
+TEST_CASE("the line backend agrees with KLU for an ideal select (switched storage elements)", "[backends]") {
+  for (devices::CellKind kind : {devices::CellKind::select_resistor_1t1r, devices::CellKind::select_sonos_2t})
+    for (const LineResistance& lines : {LineResistance{1.0, 1.0, 0.0, 0.0}, LineResistance{0.0, 2.0, 0.0, 5.0}}) {
+      ArraySpec spec = random_array(kind, 24, 12, lines, 47);
+      spec.cell.select_model = devices::SelectModel::ideal;
+      CAPTURE(static_cast<int>(kind), lines.r_row, lines.r_col);
+      check_agreement(spec, "lines", 3, 0.4);
+    }
+}
+
 TEST_CASE("auto picks KLU for tiny arrays and the line backend for larger ones", "[backends]") {
   const Crossbar tiny(random_array(devices::CellKind::resistor_1r, 4, 4, {1, 1, 0, 0}, 1));
   const Crossbar large(random_array(devices::CellKind::resistor_1r, 64, 64, {1, 1, 0, 0}, 1));
