@@ -8,6 +8,7 @@
 
 #include "devices/levels.hpp"
 #include "engine/array_solver.hpp"
+#include "random_arrays.hpp"
 #include "solver/line_solver.hpp"
 
 using namespace xbar;
@@ -18,31 +19,8 @@ using netlists::LineResistance;
 
 namespace {
 
-// Random levels as physical weights and random inputs (bits at the given activity for select
-// cells, uniform reals for 1r), from a seed.
-ArraySpec random_array(devices::CellKind kind, int rows, int cols, LineResistance lines, unsigned seed) {
-  ArraySpec spec;
-  spec.rows = rows;
-  spec.cols = cols;
-  spec.cell.kind = kind;
-  spec.lines = lines;
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> level(0, 127);
-  static const std::vector<double> vts =
-      devices::sonos_level_vts(devices::CellModel{}, devices::LevelSpec{}, 0.1);
-  const devices::LevelSpec conductance{128, 1e-4, 100};
-  for (int k = 0; k < rows * cols; ++k)
-    spec.weights.push_back(spec.cell.is_sonos() ? vts[level(rng)] : conductance.value(level(rng)));
-  return spec;
-}
-
-Matrix random_inputs(const ArraySpec& spec, int count, double activity, unsigned seed) {
-  Matrix in(count, spec.rows);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  for (double& x : in.data) x = spec.cell.has_select() ? (u(rng) < activity ? 1.0 : 0.0) : u(rng);
-  return in;
-}
+using test::random_array;
+using test::random_inputs;
 
 solver::NewtonOptions with_method(const std::string& method) {
   solver::NewtonOptions options;

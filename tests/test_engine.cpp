@@ -8,6 +8,7 @@
 
 #include "devices/levels.hpp"
 #include "engine/array_solver.hpp"
+#include "random_arrays.hpp"
 
 using namespace xbar;
 using engine::Matrix;
@@ -22,31 +23,11 @@ devices::CellModel cell_of(devices::CellKind kind) {
   return cell;
 }
 
-// Random levels mapped to physical weights (V_T or G), and random inputs, from a seed.
-ArraySpec random_array(devices::CellKind kind, int rows, int cols, netlists::LineResistance lines,
-                       unsigned seed) {
-  ArraySpec spec;
-  spec.rows = rows;
-  spec.cols = cols;
-  spec.cell = cell_of(kind);
-  spec.lines = lines;
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> level(0, 127);
-  static const std::vector<double> vts =
-      devices::sonos_level_vts(devices::CellModel{}, devices::LevelSpec{}, 0.1);
-  const devices::LevelSpec conductance{128, 1e-4, 100};
-  for (int k = 0; k < rows * cols; ++k)
-    spec.weights.push_back(spec.cell.is_sonos() ? vts[level(rng)] : conductance.value(level(rng)));
-  return spec;
+Matrix random_inputs(const ArraySpec& spec, int count, unsigned seed) {
+  return test::random_inputs(spec, count, 0.5, seed);
 }
 
-Matrix random_inputs(const ArraySpec& spec, int count, unsigned seed) {
-  Matrix in(count, spec.rows);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  for (double& x : in.data) x = spec.cell.has_select() ? (u(rng) < 0.5 ? 1.0 : 0.0) : u(rng);
-  return in;
-}
+using test::random_array;
 
 const devices::CellKind k_all_kinds[] = {devices::CellKind::resistor_1r,
                                          devices::CellKind::select_resistor_1t1r,

@@ -1,0 +1,39 @@
+#pragma once
+// Random test arrays from a seed: uniform levels mapped to physical weights (V_T by
+// program-verify for SONOS, G for resistor cells), and random inputs (bits at the given activity
+// for select cells, uniform reals in [0, 1] for 1r).
+#include <random>
+#include <vector>
+
+#include "devices/levels.hpp"
+#include "engine/array_solver.hpp"
+
+namespace xbar::test {
+
+inline netlists::ArraySpec random_array(devices::CellKind kind, int rows, int cols,
+                                        netlists::LineResistance lines, unsigned seed) {
+  netlists::ArraySpec spec;
+  spec.rows = rows;
+  spec.cols = cols;
+  spec.cell.kind = kind;
+  spec.lines = lines;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> level(0, 127);
+  static const std::vector<double> vts =
+      devices::sonos_level_vts(devices::CellModel{}, devices::LevelSpec{}, 0.1);
+  const devices::LevelSpec conductance{128, 1e-4, 100};
+  for (int k = 0; k < rows * cols; ++k)
+    spec.weights.push_back(spec.cell.is_sonos() ? vts[level(rng)] : conductance.value(level(rng)));
+  return spec;
+}
+
+inline engine::Matrix random_inputs(const netlists::ArraySpec& spec, int count, double activity,
+                                    unsigned seed) {
+  engine::Matrix in(count, spec.rows);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (double& x : in.data) x = spec.cell.has_select() ? (u(rng) < activity ? 1.0 : 0.0) : u(rng);
+  return in;
+}
+
+}  // namespace xbar::test
