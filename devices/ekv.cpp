@@ -29,20 +29,24 @@ InterpolationValue interpolation(double v) {
 
 }  // namespace
 
-EkvCurrent ekv_current(const EkvParams& p, double v_g, double v_d, double v_s) {
+EkvCurrent ekv_terms(const EkvParams& p, double v_g, double v_d, double v_s, double reverse_sign) {
   const double ut = k_thermal_voltage;
   const double v_p = (v_g - p.vt + p.eta * (v_d - v_s)) / p.n;
   const InterpolationValue fwd = interpolation((v_p - v_s) / ut);
   const InterpolationValue rev = interpolation((v_p - v_d) / ut);
-  // dV_P/dV_G = 1/n, dV_P/dV_D = eta/n, dV_P/dV_S = -eta/n.
+  // dV_P/dV_G = 1/n, dV_P/dV_D = eta/n, dV_P/dV_S = -eta/n; d(arg)/dV_S = d(arg)/dV_D = -1/U_T.
   const double scale = p.i_s / ut;
-  const double d_vp = scale * (fwd.df_dv - rev.df_dv);
+  const double d_vp = scale * (fwd.df_dv + reverse_sign * rev.df_dv);
   return {
-      .i_ds = p.i_s * (fwd.f - rev.f),
+      .i_ds = p.i_s * (fwd.f + reverse_sign * rev.f),
       .di_dvg = d_vp / p.n,
-      .di_dvd = d_vp * p.eta / p.n + scale * rev.df_dv,
+      .di_dvd = d_vp * p.eta / p.n - reverse_sign * scale * rev.df_dv,
       .di_dvs = -d_vp * p.eta / p.n - scale * fwd.df_dv,
   };
+}
+
+EkvCurrent ekv_current(const EkvParams& p, double v_g, double v_d, double v_s) {
+  return ekv_terms(p, v_g, v_d, v_s, -1.0);
 }
 
 namespace {

@@ -37,6 +37,10 @@ double softplus(double x);
 /// EKV drain -> source current and its three partial derivatives (no leak shunt).
 EkvCurrent ekv_current(const EkvParams& p, double v_g, double v_d, double v_s);
 
+/// I_S [F((V_P - V_S)/U_T) + reverse_sign F((V_P - V_D)/U_T)] and its partials: the EKV current
+/// for reverse_sign = -1, the (positive, symmetric) EKV envelope of tabulated devices for +1.
+EkvCurrent ekv_terms(const EkvParams& p, double v_g, double v_d, double v_s, double reverse_sign);
+
 /// Terminal voltages of a batch of transistors of one law (V_T per instance), and the results.
 struct EkvBatch {
   std::span<const double> vt, v_g, v_d, v_s;  ///< inputs, one per instance

@@ -35,20 +35,6 @@ std::vector<double> gate_axis(const TableGridSpec& s) {
   return uniform_axis(first, h, count);
 }
 
-// ---- envelope --------------------------------------------------------------------------------
-
-struct InterpolationValue {
-  double f;      ///< F(v) = softplus(v/2)^2
-  double df_dv;  ///< softplus(v/2) sigmoid(v/2)
-};
-
-InterpolationValue interpolation_function(double v) {
-  const double h = 0.5 * v;
-  const double sp = softplus(h);
-  const double sigmoid = h > 0 ? 1.0 / (1.0 + std::exp(-h)) : std::exp(h) / (1.0 + std::exp(h));
-  return {sp * sp, sp * sigmoid};
-}
-
 // ---- cubic spline along one axis -------------------------------------------------------------
 
 // Right-hand side of the not-a-knot spline's slope equations A m = r(f) (de Boor; MATLAB's
@@ -179,17 +165,7 @@ TableGrid make_table_grid(const TableGridSpec& s) {
 }
 
 TransistorCurrent table_envelope(const EkvParams& p, double v_g, double v_d, double v_s) {
-  // E = I_S [F(a) + F(b)]; dE/dV_P = (I_S/U_T)(F'(a) + F'(b)), da/dV_S = db/dV_D = -1/U_T.
-  const double ut = k_thermal_voltage;
-  const double v_p = (v_g - p.vt + p.eta * (v_d - v_s)) / p.n;
-  const InterpolationValue fwd = interpolation_function((v_p - v_s) / ut);
-  const InterpolationValue rev = interpolation_function((v_p - v_d) / ut);
-  const double scale = p.i_s / ut;
-  const double d_vp = scale * (fwd.df_dv + rev.df_dv);
-  return {.i_ds = p.i_s * (fwd.f + rev.f),
-          .di_dvg = d_vp / p.n,
-          .di_dvd = d_vp * p.eta / p.n - scale * rev.df_dv,
-          .di_dvs = -d_vp * p.eta / p.n - scale * fwd.df_dv};
+  return ekv_terms(p, v_g, v_d, v_s, +1.0);  // E = I_S [F(a) + F(b)]
 }
 
 namespace {
