@@ -17,8 +17,17 @@ namespace xbar::engine {
 
 std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested) {
   if (requested == "klu" || requested == "lines") return requested;
+  const bool grid_fits = crossbar.grid_layout().has_value();
+  if (requested == "grid") {
+    if (!grid_fits)
+      throw std::invalid_argument(
+          "solver.method 'grid': this array does not have the grid's shape (a tabulated select, or a "
+          "zero-resistance line behind a driver or sense resistance); use auto, klu or lines");
+    return requested;
+  }
   if (requested != "auto")
-    throw std::invalid_argument(fmt::format("solver.method '{}': expected auto, klu or lines", requested));
+    throw std::invalid_argument(fmt::format("solver.method '{}': expected auto, grid, klu or lines", requested));
+  if (grid_fits) return "grid";
   // KLU wins only on tiny systems, where its factorisation costs less than setting up the lines.
   return crossbar.circuit().n_free <= k_auto_klu_max_unknowns ? "klu" : "lines";
 }
@@ -35,21 +44,54 @@ std::unique_ptr<solver::LinearSolver> make_linear_solver(const netlists::Crossba
 
 ArraySolver::ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options)
     : crossbar_(crossbar),
-      method_(choose_method(crossbar, options.method)),
-      newton_(crossbar.circuit(), make_linear_solver(crossbar, method_), options) {}
+      options_(std::move(options)),
+      method_(choose_method(crossbar, options_.method)),
+      worker_(make_worker()) {}
+
+ArraySolver::Worker ArraySolver::make_worker() const {
+  Worker w;
+  if (method_ == "grid")
+    w.grid = std::make_unique<solver::GridNewton>(crossbar_.circuit(), *crossbar_.grid_layout(), options_);
+  else
+    general(w);
+  return w;
+}
+
+solver::NewtonSolver& ArraySolver::general(Worker& w) const {
+  if (!w.general) {
+    const std::string backend = method_ != "grid" ? method_ : choose_method(crossbar_, "lines");
+    w.general = std::make_unique<solver::NewtonSolver>(crossbar_.circuit(), make_linear_solver(crossbar_, backend),
+                                                       options_);
+  }
+  return *w.general;
+}
 
 std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
                                               std::vector<double>& guess,
                                               solver::SolveStats& stats) {
-  return solve_with(newton_, input, guess, stats);
+  return solve_with(worker_, input, guess, stats);
 }
 
-std::vector<double> ArraySolver::solve_with(solver::NewtonSolver& newton, std::span<const double> input,
+std::vector<double> ArraySolver::solve_with(Worker& worker, std::span<const double> input,
                                             std::vector<double>& guess, solver::SolveStats& stats) const {
   const std::vector<double> fixed = crossbar_.fixed_voltages(input);
   if (guess.size() != static_cast<std::size_t>(crossbar_.circuit().n_free))
     guess = crossbar_.initial_guess(input);
-  stats = newton.solve(fixed, guess);
+  if (worker.grid) {
+    const std::vector<double> start = guess;
+    stats = worker.grid->solve(fixed, guess);
+    if (!stats.converged) {  // the general solver, with its gmin and source stepping, from the same start
+      const solver::SolveStats grid = stats;
+      guess = start;
+      stats = general(worker).solve(fixed, guess);
+      stats.detail = grid.detail + stats.detail;
+      stats.iterations += grid.iterations;
+      stats.linear_iterations += grid.linear_iterations;
+      if (stats.converged) stats.method = "general-" + stats.method;  // reported: the grid alone failed
+    }
+  } else {
+    stats = general(worker).solve(fixed, guess);
+  }
   if (!stats.converged) {
     const std::string where =
         stats.worst_node >= 0 ? crossbar_.describe(stats.worst_node) : std::string("unknown node");
@@ -80,7 +122,7 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
 }
 
 // Vectors [begin, end) in order on one Newton solver, each warm-started from the previous one.
-void ArraySolver::solve_block(solver::NewtonSolver& newton, const Matrix& inputs, std::size_t begin,
+void ArraySolver::solve_block(Worker& worker, const Matrix& inputs, std::size_t begin,
                               std::size_t end, ArrayResults& out, std::vector<solver::SolveStats>& stats,
                               const std::function<void()>& done, const VectorObserver& observe) {
   const std::size_t rows = crossbar_.spec().rows, cols = crossbar_.spec().cols;
@@ -89,7 +131,7 @@ void ArraySolver::solve_block(solver::NewtonSolver& newton, const Matrix& inputs
     if (v > begin) warm_start(inputs.row(v - 1), inputs.row(v), guess);
     std::vector<double> voltages;
     try {
-      voltages = solve_with(newton, inputs.row(v), guess, stats[v]);
+      voltages = solve_with(worker, inputs.row(v), guess, stats[v]);
     } catch (const SolveFailure& e) {
       throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
     }
@@ -135,11 +177,9 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
   };
   const auto start = std::chrono::steady_clock::now();
   if (observe || !vectors_in_parallel(inputs.rows)) {  // observers need not be thread-safe
-    solve_block(newton_, inputs, 0, inputs.rows, out, stats, done, observe);
+    solve_block(worker_, inputs, 0, inputs.rows, out, stats, done, observe);
   } else {
-    if (!second_)
-      second_ = std::make_unique<solver::NewtonSolver>(crossbar_.circuit(), make_linear_solver(crossbar_, method_),
-                                                       newton_.options());
+    if (!second_) second_ = std::make_unique<Worker>(make_worker());
     const std::size_t half = (inputs.rows + 1) / 2;
     std::exception_ptr failure;
     std::thread helper([&] {
@@ -153,7 +193,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     {
       const solver::SerialRegion serial;
       try {
-        solve_block(newton_, inputs, 0, half, out, stats, done, {});
+        solve_block(worker_, inputs, 0, half, out, stats, done, {});
       } catch (...) {
         helper.join();
         throw;

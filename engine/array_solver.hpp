@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "netlists/crossbar.hpp"
+#include "solver/grid_newton.hpp"
 #include "solver/newton.hpp"
 
 namespace xbar::engine {
@@ -33,7 +34,7 @@ struct SolverSummary {
   std::string methods;        ///< distinct methods used, e.g. "newton" or "newton,gmin-stepping"
   long newton_iterations = 0; ///< over all vectors
   long linear_iterations = 0; ///< Krylov iterations over all vectors (0 with a direct backend)
-  std::string backend;        ///< linear backend: "klu" or "lines"
+  std::string backend;        ///< solver: "grid", "klu" or "lines"
   double max_residual = 0;    ///< A, over all vectors
   double solve_time = 0;      ///< s, wall clock of all solves
 };
@@ -54,10 +55,13 @@ using VectorObserver = std::function<void(std::size_t vector, std::span<const do
 /// Arrays up to this many unknowns solve their input vectors on two threads (one solver each).
 inline constexpr int k_parallel_vectors_max_unknowns = 4 << 20;
 
-/// Below this many unknowns "auto" picks KLU, above it the line backend.
+/// Where the grid does not fit (crossbar.grid_layout()), "auto" picks KLU below this many
+/// unknowns and the line backend above it.
 inline constexpr int k_auto_klu_max_unknowns = 256;
 
-/// The linear backend for solver.method ("auto" | "klu" | "lines"); throws invalid_argument.
+/// The solver for solver.method ("auto" | "grid" | "klu" | "lines"): "auto" is the grid wherever
+/// the array has its shape. Throws invalid_argument for an unknown method, or "grid" where the
+/// grid does not fit.
 std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested);
 
 class ArraySolver {
@@ -80,21 +84,30 @@ class ArraySolver {
   void warm_start(std::span<const double> previous, std::span<const double> input,
                   std::vector<double>& guess) const;
 
-  /// The linear backend in use ("klu" or "lines").
+  /// The solver in use ("grid", "klu" or "lines").
   const std::string& method() const { return method_; }
 
  private:
-  std::vector<double> solve_with(solver::NewtonSolver& newton, std::span<const double> input,
-                                 std::vector<double>& guess, solver::SolveStats& stats) const;
-  void solve_block(solver::NewtonSolver& newton, const Matrix& inputs, std::size_t begin, std::size_t end,
-                   ArrayResults& out, std::vector<solver::SolveStats>& stats, const std::function<void()>& done,
+  /// The solvers of one thread: the grid (if chosen) and the general Newton solver, which is
+  /// the grid's fallback (with gmin and source stepping), built on first need.
+  struct Worker {
+    std::unique_ptr<solver::GridNewton> grid;
+    std::unique_ptr<solver::NewtonSolver> general;
+  };
+  Worker make_worker() const;
+  solver::NewtonSolver& general(Worker& worker) const;
+  std::vector<double> solve_with(Worker& worker, std::span<const double> input, std::vector<double>& guess,
+                                 solver::SolveStats& stats) const;
+  void solve_block(Worker& worker, const Matrix& inputs, std::size_t begin, std::size_t end, ArrayResults& out,
+                   std::vector<solver::SolveStats>& stats, const std::function<void()>& done,
                    const VectorObserver& observe);
   bool vectors_in_parallel(std::size_t count) const;
 
   const netlists::Crossbar& crossbar_;
+  solver::NewtonOptions options_;
   std::string method_;
-  solver::NewtonSolver newton_;
-  std::unique_ptr<solver::NewtonSolver> second_;  ///< for the second thread over input vectors
+  Worker worker_;
+  std::unique_ptr<Worker> second_;  ///< for the second thread over input vectors
 };
 
 }  // namespace xbar::engine

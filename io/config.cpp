@@ -333,7 +333,7 @@ void read_sources(const Reader& r, RunConfig& c) {
 
 void read_solver(const Reader& r, RunConfig& c) {
   solver::NewtonOptions& n = c.newton;
-  n.method = r.choice("solver.method", "auto", {"auto", "klu", "lines"});
+  n.method = r.choice("solver.method", "auto", {"auto", "grid", "klu", "lines"});
   n.max_iterations = static_cast<int>(r.integer("solver.max_iterations", n.max_iterations, 1, 100000));
   n.vntol = r.positive("solver.vntol", n.vntol);
   n.reltol = r.non_negative("solver.reltol", n.reltol);

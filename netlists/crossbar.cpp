@@ -393,6 +393,39 @@ solver::LinePartition Crossbar::line_partition() const {
   return lines;
 }
 
+std::optional<solver::GridLayout> Crossbar::grid_layout() const {
+  const LineResistance& r = spec_.lines;
+  const bool table = spec_.cell.has_select() && spec_.cell.select_model == devices::SelectModel::table;
+  if (table || (r.r_row == 0 && r.r_driver > 0) || (r.r_col == 0 && r.r_sense > 0)) return std::nullopt;
+  solver::GridLayout g;
+  g.rows = spec_.rows;
+  g.cols = spec_.cols;
+  if (r.r_row > 0) g.g_row = 1.0 / r.r_row, g.g_row_first = 1.0 / (r.r_driver + r.r_row);
+  if (r.r_col > 0) g.g_col = 1.0 / r.r_col, g.g_col_last = 1.0 / (r.r_col + r.r_sense);
+  for (int i = 0; i < spec_.rows; ++i) {
+    g.row_source.push_back(node(NodeKind::row_source, i, 0));
+    if (r.r_row > 0 && r.r_driver > 0)
+      g.junctions.push_back({node(NodeKind::driver, i, 0), g.row_source.back(), node(NodeKind::row, i, 0),
+                             r.r_driver, r.r_row});
+  }
+  for (int j = 0; j < spec_.cols; ++j) {
+    g.col_sink.push_back(node(NodeKind::sense_source, 0, j));
+    if (r.r_col > 0 && r.r_sense > 0)
+      g.junctions.push_back({node(NodeKind::sense, 0, j), g.col_sink.back(),
+                             node(NodeKind::column, spec_.rows - 1, j), r.r_sense, r.r_col});
+  }
+  const bool internal = has_real_select();
+  for (int i = 0; i < spec_.rows; ++i)
+    for (int j = 0; j < spec_.cols; ++j) {
+      g.row_node.push_back(node(NodeKind::row, i, j));
+      g.col_node.push_back(node(NodeKind::column, i, j));
+      if (internal) g.internal_node.push_back(node(NodeKind::internal, i, j));
+    }
+  if (internal) g.upper_transistors = select_group_;
+  (spec_.cell.is_sonos() ? g.lower_transistors : g.lower_resistors) = storage_group_;
+  return g;
+}
+
 std::vector<double> Crossbar::column_currents(std::span<const double> voltages) const {
   std::vector<NodeIndex> sources(spec_.cols);
   for (int j = 0; j < spec_.cols; ++j) sources[j] = node(NodeKind::sense_source, 0, j);

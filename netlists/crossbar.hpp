@@ -10,12 +10,14 @@
 // become fixed nodes of the solver's circuit: V_row(i), V_sense(j), the select gate of each row
 // and the SONOS word line. The column current I_j is the current into V_sense(j).
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "devices/cell.hpp"
 #include "solver/circuit.hpp"
+#include "solver/grid_newton.hpp"
 #include "solver/line_partition.hpp"
 
 namespace xbar::netlists {
@@ -87,6 +89,10 @@ class Crossbar {
   /// family 1 = bit lines (c(0..,j), s(j)); free nodes only, merged nodes once; the cell nodes
   /// m(i,j) are left out (internal, eliminated per cell).
   solver::LinePartition line_partition() const;
+  /// The array as solver::GridNewton sees it, or nothing where the grid does not fit: a
+  /// tabulated select, or a line of zero resistance behind a non-zero driver / sense resistance
+  /// (one shared node per line). Driver and sense nodes become series junctions.
+  std::optional<solver::GridLayout> grid_layout() const;
 
   /// Element groups as built (for the SPICE deck writer): storage, select (may be absent; a
   /// tabulated select is circuit().tabulated[0] instead).

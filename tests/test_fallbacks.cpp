@@ -57,3 +57,22 @@ TEST_CASE("source stepping rescues a start far from the answer and says so", "[s
   plain.gmin_stepping = plain.source_stepping = false;
   CHECK_FALSE(solve_from(xb, 5.0, plain, v).converged);  // the rescue was needed
 }
+
+TEST_CASE("a grid Newton that fails hands over to the general solver, and says so", "[solver]") {
+  const netlists::Crossbar xb = sonos_array();
+  solver::NewtonOptions options;
+  options.max_iterations = 8;
+  options.method = "grid";
+  engine::ArraySolver array(xb, options);
+  REQUIRE(array.method() == "grid");
+  const std::vector<double> input(8, 1.0);
+  std::vector<double> guess(xb.circuit().n_free, 5.0);  // 5 V from the answer: 8 steps cannot get there
+  solver::SolveStats stats;
+  const std::vector<double> v = array.solve_vector(input, guess, stats);
+  INFO(stats.method << ": " << stats.detail);
+  CHECK(stats.method == "general-source-stepping");
+  CHECK(stats.detail.find("grid newton: no convergence") != std::string::npos);
+  const solver::NodeCurrents kcl = solver::node_currents(xb.circuit(), v);
+  for (solver::NodeIndex n = 0; n < xb.circuit().n_free; ++n)
+    CHECK(std::abs(kcl.current_out[n]) <= 1e-12 * kcl.scale[n] + 1e-18);
+}

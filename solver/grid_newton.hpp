@@ -1,0 +1,87 @@
+#pragma once
+// Structured Newton for circuits with the shape of a crossbar (design brief section 6): the
+// Jacobian is assembled straight into line storage, with no general sparse matrix at all.
+//
+//   row line i:   V_src(i) -g_row_first- R(i,0) -g_row- R(i,1) ... -g_row- R(i,N-1)   (open end)
+//   bit line j:   C(0,j) -g_col- C(1,j) ... -g_col- C(M-1,j) -g_col_last- V_sink(j)
+//   cell (i,j):   R(i,j) -[upper device]-> m(i,j) -[lower device]-> C(i,j)
+//                 or R(i,j) -[lower device]-> C(i,j) when cells have one device
+//
+// A family of line nodes is fixed (no unknowns) when its line has no resistance: then R(i,j) is
+// V_src(i), or C(i,j) is V_sink(j). Unknowns are the free R, C and the m of every cell.
+//
+// Equations (f = current leaving a node, as in nodal_system.hpp). With I_u(R, m) the upper and
+// I_l(t, C) the lower device current (t = m, or R without an upper device):
+//   f_m = I_l - I_u,   f_R = I_u + wires,   f_C = -I_l + wires.
+// The Newton step J dv = -f eliminates each cell's m by its own row (J_mm is a scalar):
+//   dm = (-f_m - J_mR dR - J_mC dC) / J_mm,
+// which leaves on the line unknowns the tridiagonal chains of every family plus one coupling per
+// cell between R(i,j) and C(i,j):
+//   S_RR = J_RR - J_Rm J_mR / J_mm,  S_RC = -J_Rm J_mC / J_mm,  b_R = -f_R + J_Rm f_m / J_mm,
+//   S_CC = J_CC - J_Cm J_mC / J_mm,  S_CR = -J_Cm J_mR / J_mm,  b_C = -f_C + J_Cm f_m / J_mm.
+// That system is line_kernels' LineMatrix: row chains stored one after another (stride 1), bit
+// lines interleaved (stride N), both in row-major cell order. One free family: the chains are
+// independent and the solve is direct (Thomas); two: Krylov with the block Gauss-Seidel
+// preconditioner (CG when S is symmetric, i.e. one two-terminal device per cell).
+//
+// Damping, tolerances and inexact-Newton forcing are NewtonSolver's (newton.hpp); convergence is
+// certified at the point returned: KCL holds there and the Newton step from it is small (the
+// step is computed, not taken). The grid has no gmin or source stepping: a caller falls back to
+// NewtonSolver, which has both.
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "solver/circuit.hpp"
+#include "solver/newton.hpp"
+
+namespace xbar::solver {
+
+/// Where the grid's pieces sit in a Circuit (built by whoever built the circuit, e.g. netlists/).
+/// Cell k = i * cols + j is element k of each device group named here.
+struct GridLayout {
+  int rows = 0, cols = 0;
+  /// Line conductances (S). g_row = 0: the row nodes are fixed (merged with their source);
+  /// g_col = 0: the bit-line nodes are fixed.
+  double g_row = 0, g_row_first = 0, g_col = 0, g_col_last = 0;
+  std::vector<NodeIndex> row_source;  ///< per row: fixed node V_src(i)
+  std::vector<NodeIndex> col_sink;    ///< per column: fixed node V_sink(j)
+  /// Per cell: circuit nodes R(i,j), m(i,j) (empty vector: cells of one device), C(i,j).
+  std::vector<NodeIndex> row_node, internal_node, col_node;
+  int upper_transistors = -1;  ///< Circuit::transistors index of the R -> m devices, or -1
+  int lower_transistors = -1;  ///< Circuit::transistors index of the lower devices, or -1
+  int lower_resistors = -1;    ///< Circuit::resistors index of the lower devices, or -1
+
+  /// A free node the grid folds into a series conductance: x joins the fixed node `fixed` by
+  /// r_fixed and the node `other` by r_other and nothing else, so
+  ///   V_x = V_fixed + (V_other - V_fixed) r_fixed / (r_fixed + r_other)        (exact).
+  struct Junction {
+    NodeIndex node, fixed, other;
+    double r_fixed, r_other;  ///< ohm
+  };
+  std::vector<Junction> junctions;
+
+  bool rows_free() const { return g_row > 0; }
+  bool cols_free() const { return g_col > 0; }
+  bool has_internal() const { return !internal_node.empty(); }
+};
+
+class GridNewton {
+ public:
+  /// Throws std::logic_error if the layout does not describe the circuit.
+  GridNewton(const Circuit& circuit, GridLayout layout, NewtonOptions options);
+  ~GridNewton();
+  GridNewton(GridNewton&&) noexcept;
+
+  /// As NewtonSolver::solve, without the stepping fallbacks: v_free holds the initial guess on
+  /// entry and the solution (or the last iterate) on exit; method "newton".
+  SolveStats solve(std::span<const double> fixed_voltages, std::span<double> v_free);
+
+  const NewtonOptions& options() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace xbar::solver
