@@ -116,7 +116,7 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
       const NodeIndex m = crossbar_.node(NodeKind::internal, i, j), c = crossbar_.node(NodeKind::column, i, j);
       if (m < 0 || m >= n_free) continue;
       const double v_c = c < n_free ? guess[c] : spec.v_sense;
-      guess[m] = v_c + crossbar_.isolated_v_m(i, j, active) - spec.v_sense;
+      guess[m] = active ? crossbar_.isolated_v_m(i, j, true) : v_c + crossbar_.isolated_v_m(i, j, false) - spec.v_sense;
     }
   }
 }

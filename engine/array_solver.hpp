@@ -79,8 +79,9 @@ class ArraySolver {
                                    solver::SolveStats& stats);
 
   /// Turns the solution for `previous` into a starting point for `input`: the internal nodes of
-  /// the cells whose select state changed move to their bit line plus the isolated cell's
-  /// m - v_sense in the new state; every other node keeps its voltage.
+  /// the cells whose select changed move to where the isolated cell has them in the new state,
+  /// relative to the row when switched on (the select holds m near the row) and to the bit line
+  /// when switched off (m follows the bit line); every other node keeps its voltage.
   void warm_start(std::span<const double> previous, std::span<const double> input,
                   std::vector<double>& guess) const;
 

@@ -1,8 +1,11 @@
 // Structured Newton on crossbar-shaped circuits: see grid_newton.hpp for the equations.
 //
-// State lives in packed per-cell arrays (row-major, k = i * cols + j): the terminal voltages
-// V_R, V_m, V_C, the device loads, the residuals and the eliminated rows of every cell. Device
-// evaluation, cell elimination and the line stamps are loops over contiguous arrays.
+// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C, the device loads,
+// the residuals and the eliminated rows of every cell. Device evaluation, cell elimination and
+// the line stamps are loops over contiguous arrays. The cells are stored row-major (k = i * cols
+// + j) when the rows have unknowns; when they do not, the bit lines decouple and the cells are
+// stored by blocks of k_block_columns bit lines, each block row-major on its own, so that every
+// block is one contiguous Newton problem that stays in cache.
 #include "solver/grid_newton.hpp"
 
 #include <algorithm>
@@ -20,6 +23,7 @@ namespace {
 
 constexpr std::int64_t k_grain_cells = 1 << 14;  // cells below which a loop stays on one thread
 constexpr std::size_t k_block_cells = 1024;      // cells evaluated and stamped in one pass
+constexpr std::size_t k_block_columns = 16;      // bit lines per independent Newton problem
 
 // Loads of one device between its top terminal t and bottom terminal b: I (t -> b) and partials.
 struct DeviceLoads {
@@ -43,6 +47,13 @@ struct FamilyResidual {
 struct GridNewton::State {
   State(const Circuit& c, GridLayout l, NewtonOptions o);
 
+  /// Bit lines [j0, j1) of every row, as one contiguous row-major piece of the state.
+  struct Block {
+    std::size_t j0, j1;  ///< columns [j0, j1)
+    std::size_t base;    ///< state position of cell (0, j0); cell (i, j) is at base + i (j1 - j0) + j - j0
+    std::size_t width() const { return j1 - j0; }
+  };
+
   // Set-up.
   void check_layout() const;
   void build_matrix();
@@ -54,20 +65,30 @@ struct GridNewton::State {
   void evaluate_devices(std::size_t k0, std::size_t k1);
   void eliminate_cells(std::size_t k0, std::size_t k1);
   void stamp_row_wires(std::size_t k0, std::size_t k1);
-  void stamp_col_wires(std::size_t k0, std::size_t k1);
+  void stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
+  void order_cells();
   double ratio_of(double f, double scale) const {
     return std::abs(f) / (options.abstol + options.residual_reltol * scale);
   }
   double range_ratio(std::size_t k0, std::size_t k1) const;
   bool step(double ratio, double& largest);
-  bool update_small() const;
-  void apply_update(double alpha);
+  bool update_small(std::size_t k0, std::size_t k1) const;
+  void apply_update(std::size_t k0, std::size_t k1, double alpha);
   void measure(SolveStats& stats) const;
   struct RunResult {
     bool converged;
     int iterations;
   };
   RunResult run();
+
+  // Rows fixed: the bit lines decouple, and every block of columns is a Newton problem of its
+  // own, solved to convergence while its data stays in cache.
+  Block whole() const { return {0, std::size_t(g.cols), 0}; }
+  std::size_t end(const Block& b) const { return b.base + b.width() * g.rows; }
+  RunResult run_columns();
+  RunResult run_block(const Block& b);
+  double assemble_block(const Block& b);
+  bool step_block(const Block& b, double& largest);
 
   std::size_t cells() const { return static_cast<std::size_t>(g.rows) * g.cols; }
   std::size_t col_offset() const { return g.rows_free() ? cells() : 0; }
@@ -80,6 +101,10 @@ struct GridNewton::State {
   const ResistorGroup* lower_resistor = nullptr;
   bool linear_circuit = false;
 
+  // Per cell, in state order: circuit nodes and device parameters.
+  std::vector<Block> blocks;  // column blocks (rows fixed only)
+  std::vector<NodeIndex> node_r, node_m, node_c, node_gate_u, node_gate_l, node_enable;
+  std::vector<double> vt_u, vt_l, g_l;
   // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable, scratch;
   std::vector<double> v_src, v_sink;  // per row / per column
@@ -115,7 +140,37 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
   res_r.resize(g.rows_free() ? n : 0);
   res_c.resize(g.cols_free() ? n : 0);
   res_m.resize(g.has_internal() ? n : 0);
+  order_cells();
   build_matrix();
+}
+
+// State order of the cells (see the top of this file) and the per-cell inputs in that order.
+void GridNewton::State::order_cells() {
+  std::vector<std::size_t> cell_of;  // state position -> row-major cell
+  cell_of.reserve(cells());
+  if (g.rows_free()) {
+    for (std::size_t k = 0; k < cells(); ++k) cell_of.push_back(k);
+  } else {
+    for (std::size_t j0 = 0; j0 < std::size_t(g.cols); j0 += k_block_columns) {
+      const Block b{j0, std::min<std::size_t>(g.cols, j0 + k_block_columns), cell_of.size()};
+      blocks.push_back(b);
+      for (std::size_t i = 0; i < std::size_t(g.rows); ++i)
+        for (std::size_t j = b.j0; j < b.j1; ++j) cell_of.push_back(i * g.cols + j);
+    }
+  }
+  auto take = [&](auto& out, const auto& in) {
+    out.clear();
+    if (in.empty()) return;
+    for (std::size_t c : cell_of) out.push_back(in[c]);
+  };
+  take(node_r, g.row_node);
+  take(node_m, g.internal_node);
+  take(node_c, g.col_node);
+  const Enables& en = lower_transistor ? static_cast<const Enables&>(*lower_transistor) : *lower_resistor;
+  take(node_enable, en.enable);
+  if (upper) take(node_gate_u, upper->g), take(vt_u, upper->vt);
+  if (lower_transistor) take(node_gate_l, lower_transistor->g), take(vt_l, lower_transistor->vt);
+  if (lower_resistor) take(g_l, lower_resistor->g);
 }
 
 void GridNewton::State::check_layout() const {
@@ -192,17 +247,15 @@ void GridNewton::State::gather(std::span<const double> fixed, std::span<const do
   auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
   for (int i = 0; i < g.rows; ++i) v_src[i] = at(g.row_source[i]);
   for (int j = 0; j < g.cols; ++j) v_sink[j] = at(g.col_sink[j]);
-  const TransistorGroup* lower_t = lower_transistor;
-  const Enables& en = lower_t ? static_cast<const Enables&>(*lower_t) : *lower_resistor;
   for (std::size_t k = 0; k < cells(); ++k) {
-    v_r[k] = at(g.row_node[k]);
-    v_c[k] = at(g.col_node[k]);
+    v_r[k] = at(node_r[k]);
+    v_c[k] = at(node_c[k]);
     if (upper) {
-      v_m[k] = at(g.internal_node[k]);
-      gate_u[k] = at(upper->g[k]);
+      v_m[k] = at(node_m[k]);
+      gate_u[k] = at(node_gate_u[k]);
     }
-    if (lower_t) gate_l[k] = at(lower_t->g[k]);
-    enable[k] = en.enable.empty() ? 1.0 : at(en.enable[k]);
+    if (lower_transistor) gate_l[k] = at(node_gate_l[k]);
+    enable[k] = node_enable.empty() ? 1.0 : at(node_enable[k]);
   }
 }
 
@@ -212,9 +265,9 @@ void GridNewton::State::scatter(std::span<const double> fixed, std::span<double>
     if (x < n_free) v_free[x] = value;
   };
   for (std::size_t k = 0; k < cells(); ++k) {
-    put(g.row_node[k], v_r[k]);
-    put(g.col_node[k], v_c[k]);
-    if (upper) put(g.internal_node[k], v_m[k]);
+    put(node_r[k], v_r[k]);
+    put(node_c[k], v_c[k]);
+    if (upper) put(node_m[k], v_m[k]);
   }
   auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
   for (const GridLayout::Junction& x : g.junctions) {
@@ -231,7 +284,7 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1) {
   const double leak = devices::k_transistor_leak;
   const std::vector<double>& top = upper ? v_m : v_r;
   if (upper) {
-    devices::ekv_current_batch(upper->law, {std::span(upper->vt).subspan(k0, m), part(gate_u), part(v_r),
+    devices::ekv_current_batch(upper->law, {part(vt_u), part(gate_u), part(v_r),
                                             part(v_m), part(up.i), part(scratch), part(up.di_dt),
                                             part(up.di_db)});
     for (std::size_t k = k0; k < k1; ++k) {
@@ -242,7 +295,7 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1) {
   }
   if (lower_transistor) {
     devices::ekv_current_batch(lower_transistor->law,
-                               {std::span(lower_transistor->vt).subspan(k0, m), part(gate_l),
+                               {part(vt_l), part(gate_l),
                                 std::span(top).subspan(k0, m), part(v_c), part(low.i), part(scratch),
                                 part(low.di_dt), part(low.di_db)});
     for (std::size_t k = k0; k < k1; ++k) {
@@ -253,7 +306,7 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1) {
   } else {
     const devices::ResistorLaw law = lower_resistor->law;
     for (std::size_t k = k0; k < k1; ++k) {
-      const devices::TwoTerminalCurrent r = devices::resistor_current(law, lower_resistor->g[k], top[k] - v_c[k]);
+      const devices::TwoTerminalCurrent r = devices::resistor_current(law, g_l[k], top[k] - v_c[k]);
       low.i[k] = enable[k] * r.i;
       low.di_dt[k] = enable[k] * r.di_dv;
       low.di_db[k] = -enable[k] * r.di_dv;
@@ -335,14 +388,15 @@ void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1) {
   }
 }
 
-// Bit-line wires of cells [k0, k1) (whole rows): C(i-1,j) -g_col- C(i,j) -g_col- C(i+1,j), the
-// last one -g_col_last- V_sink(j).
-void GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1) {
-  const std::size_t n = matrix.n, cols = g.cols, c_off = col_offset(), n_cells = cells();
+// Bit-line wires of cells [k0, k1) of block b (whole rows of it): C(i-1,j) -g_col- C(i,j)
+// -g_col- C(i+1,j), the last one -g_col_last- V_sink(j).
+void GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b) {
+  const std::size_t n = matrix.n, width = b.width(), c_off = col_offset(), last_row = end(b) - width;
   for (std::size_t k = k0; k < k1; ++k) {
-    const bool first = k < cols, last = k + cols >= n_cells;
-    const double g_up = first ? 0.0 : g.g_col, v_up = first ? 0.0 : v_c[k - cols];
-    const double g_down = last ? g.g_col_last : g.g_col, v_down = last ? v_sink[k % cols] : v_c[k + cols];
+    const bool first = k < b.base + width, last = k >= last_row;
+    const double g_up = first ? 0.0 : g.g_col, v_up = first ? 0.0 : v_c[k - width];
+    const double g_down = last ? g.g_col_last : g.g_col;
+    const double v_down = last ? v_sink[b.j0 + (k - b.base) % width] : v_c[k + width];
     const double current = g_up * (v_c[k] - v_up) + g_down * (v_c[k] - v_down);
     const std::size_t p = c_off + k;
     res_c.f[k] += current;
@@ -379,7 +433,7 @@ double GridNewton::State::assemble() {
       evaluate_devices(k0, k1);
       eliminate_cells(k0, k1);
       if (g.rows_free()) stamp_row_wires(k0, k1);
-      if (g.cols_free()) stamp_col_wires(k0, k1);
+      if (g.cols_free()) stamp_col_wires(k0, k1, whole());
       const double ratio = range_ratio(k0, k1);
       if (!(ratio <= worst[part])) worst[part] = ratio;  // NaN propagates
     }
@@ -415,11 +469,12 @@ bool GridNewton::State::step(double ratio, double& largest) {
   return std::isfinite(largest);
 }
 
-// Whether the update dv is small at every unknown (NewtonSolver's test): in volts, or too small
-// to move the node's own current by its KCL tolerance.
-bool GridNewton::State::update_small() const {
+// Whether the update dv of cells [k0, k1) is small at every unknown (NewtonSolver's test): in
+// volts, or too small to move the node's own current by its KCL tolerance.
+bool GridNewton::State::update_small(std::size_t k0, std::size_t k1) const {
   auto small = [&](const std::vector<double>& v, const std::vector<double>& d, const FamilyResidual& r) {
-    for (std::size_t k = 0; k < r.f.size(); ++k)
+    if (r.f.empty()) return true;
+    for (std::size_t k = k0; k < k1; ++k)
       if (!(std::abs(d[k]) <= options.vntol + options.reltol * std::abs(v[k]) ||
             std::abs(r.diag[k] * d[k]) <= options.abstol + options.residual_reltol * r.scale[k]))
         return false;
@@ -428,9 +483,10 @@ bool GridNewton::State::update_small() const {
   return small(v_r, d_r, res_r) && small(v_c, d_c, res_c) && small(v_m, d_m, res_m);
 }
 
-void GridNewton::State::apply_update(double alpha) {
+void GridNewton::State::apply_update(std::size_t k0, std::size_t k1, double alpha) {
   auto update = [&](std::vector<double>& v, const std::vector<double>& d, const FamilyResidual& r) {
-    for (std::size_t k = 0; k < r.f.size(); ++k) v[k] += alpha * d[k];
+    if (r.f.empty()) return;
+    for (std::size_t k = k0; k < k1; ++k) v[k] += alpha * d[k];
   };
   update(v_r, d_r, res_r);
   update(v_c, d_c, res_c);
@@ -442,6 +498,7 @@ void GridNewton::State::apply_update(double alpha) {
 // and the evaluation that would only confirm it is saved. A linear circuit is solved after one
 // undamped step (f affine), confirmed by the residual alone.
 GridNewton::State::RunResult GridNewton::State::run() {
+  if (!g.rows_free()) return run_columns();
   bool full_step = false;
   for (int it = 0; it <= options.max_iterations; ++it) {
     const double ratio = assemble();
@@ -451,10 +508,83 @@ GridNewton::State::RunResult GridNewton::State::run() {
     if (!step(ratio, largest)) return {false, it + 1};
     const double alpha = largest > options.max_step ? options.max_step / largest : 1.0;
     full_step = alpha == 1.0;
-    if (ratio <= 1 && full_step && update_small()) return {true, it + 1};
-    apply_update(alpha);
+    if (ratio <= 1 && full_step && update_small(0, cells())) return {true, it + 1};
+    apply_update(0, cells(), alpha);
   }
   return {false, options.max_iterations};
+}
+
+// The column blocks in parallel, each to its own convergence. Iterations: the most any block took.
+GridNewton::State::RunResult GridNewton::State::run_columns() {
+  std::vector<RunResult> results(blocks.size());
+  parallel_for(static_cast<std::int64_t>(blocks.size()), 1, [&](int, std::int64_t b0, std::int64_t b1) {
+    for (std::int64_t b = b0; b < b1; ++b) results[b] = run_block(blocks[b]);
+  });
+  RunResult all{true, 0};
+  for (const RunResult& r : results) {
+    all.converged = all.converged && r.converged;
+    all.iterations = std::max(all.iterations, r.iterations);
+  }
+  return all;
+}
+
+GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
+  bool full_step = false;
+  for (int it = 0; it <= options.max_iterations; ++it) {
+    const double ratio = assemble_block(b);
+    if (ratio <= 1 && linear_circuit && full_step) return {true, it};
+    if (it == options.max_iterations) break;
+    double largest = 0;
+    if (!step_block(b, largest)) return {false, it + 1};
+    const double alpha = largest > options.max_step ? options.max_step / largest : 1.0;
+    full_step = alpha == 1.0;
+    if (ratio <= 1 && full_step && update_small(b.base, end(b))) return {true, it + 1};
+    apply_update(b.base, end(b), alpha);
+  }
+  return {false, options.max_iterations};
+}
+
+double GridNewton::State::assemble_block(const Block& b) {
+  double worst = 0;
+  for (std::size_t k0 = b.base; k0 < end(b); k0 += k_block_cells) {
+    const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
+    evaluate_devices(k0, k1);
+    eliminate_cells(k0, k1);
+    if (g.cols_free()) stamp_col_wires(k0, k1, b);
+    const double ratio = range_ratio(k0, k1);
+    if (!(ratio <= worst)) worst = ratio;  // NaN propagates
+  }
+  return worst;
+}
+
+// The block's bit lines by the Thomas algorithm (T = L U; chains along i, neighbours one block
+// row apart), then each cell's m by back-substitution; largest = max |dv|. False on a zero or
+// non-finite pivot or update.
+bool GridNewton::State::step_block(const Block& b, double& largest) {
+  const std::size_t w = b.width(), first = b.base, last = end(b), n = matrix.n;
+  if (g.cols_free()) {  // c_off = 0: the rows have no unknowns
+    const double* diag = flat.data();
+    const double* lower = flat.data() + n;
+    const double* upper = flat.data() + 2 * n;
+    double* rhs = work.b.data();       // forward-substituted in place
+    double* scaled = work.scratch.data();  // upper / pivot
+    bool finite = true;
+    for (std::size_t k = first; k < last; ++k) {
+      const bool top = k < first + w;
+      const double pivot = top ? diag[k] : diag[k] - lower[k] * scaled[k - w];
+      finite = finite && pivot != 0.0 && std::isfinite(pivot);
+      scaled[k] = upper[k] / pivot;
+      rhs[k] = (top ? rhs[k] : rhs[k] - lower[k] * rhs[k - w]) / pivot;
+    }
+    if (!finite) return false;
+    for (std::size_t k = last; k-- > first;) d_c[k] = k + w >= last ? rhs[k] : rhs[k] - scaled[k] * d_c[k + w];
+  }
+  largest = 0;
+  for (std::size_t k = first; k < last; ++k) {
+    if (upper) d_m[k] = inv_mm[k] * (-res_m.f[k] - j_mc[k] * d_c[k]);
+    largest = std::max({largest, std::abs(d_c[k]), std::abs(d_m[k])});
+  }
+  return std::isfinite(largest);
 }
 
 // Largest residual and the worst node relative to its tolerance, from the last assemble().
@@ -473,9 +603,9 @@ void GridNewton::State::measure(SolveStats& stats) const {
       }
     }
   };
-  scan(res_r, g.row_node);
-  scan(res_c, g.col_node);
-  scan(res_m, g.internal_node);
+  scan(res_r, node_r);
+  scan(res_c, node_c);
+  scan(res_m, node_m);
 }
 
 GridNewton::GridNewton(const Circuit& circuit, GridLayout layout, NewtonOptions options)
