@@ -2,8 +2,6 @@
 
 #include <cmath>
 
-#include <Eigen/Core>
-
 #include <fmt/format.h>
 
 namespace xbar::devices {
@@ -47,53 +45,6 @@ EkvCurrent ekv_terms(const EkvParams& p, double v_g, double v_d, double v_s, dou
 
 EkvCurrent ekv_current(const EkvParams& p, double v_g, double v_d, double v_s) {
   return ekv_terms(p, v_g, v_d, v_s, -1.0);
-}
-
-namespace {
-
-// At most k_max_block instances per call, on the stack (no allocation per temporary).
-constexpr int k_max_block = 256;
-using Block = Eigen::Array<double, Eigen::Dynamic, 1, Eigen::ColMajor, k_max_block, 1>;
-using ConstMap = Eigen::Map<const Block>;
-using Map = Eigen::Map<Block>;
-
-// F(v) and dF/dv as in interpolation(), elementwise. log1p(e) for e in (0, 1] is computed as
-// log(u) - ((u - 1) - e) / u with u = 1 + e (exact to an ulp; Eigen vectorises log, not log1p).
-void interpolation_batch(const Block& v, Block& f, Block& df_dv) {
-  const Block h = 0.5 * v;
-  const Block e = (-h.abs()).exp();
-  const Block u = 1.0 + e;
-  const Block log1p_e = u.log() - ((u - 1.0) - e) / u;
-  const Block sp = h.max(0.0) + log1p_e;
-  const Block sig = (h > 0).select(1.0 / u, e / u);
-  f = sp * sp;
-  df_dv = sp * sig;
-}
-
-void ekv_block(const EkvParams& p, const EkvBatch& b) {
-  const auto n = static_cast<Eigen::Index>(b.vt.size());
-  const ConstMap vt(b.vt.data(), n), vg(b.v_g.data(), n), vd(b.v_d.data(), n), vs(b.v_s.data(), n);
-  const double ut = k_thermal_voltage, scale = p.i_s / ut;
-  const Block v_p = (vg - vt + p.eta * (vd - vs)) / p.n;
-  Block f_fwd(n), d_fwd(n), f_rev(n), d_rev(n);
-  interpolation_batch((v_p - vs) / ut, f_fwd, d_fwd);
-  interpolation_batch((v_p - vd) / ut, f_rev, d_rev);
-  const Block d_vp = scale * (d_fwd - d_rev);
-  Map(b.i_ds.data(), n) = p.i_s * (f_fwd - f_rev);
-  Map(b.di_dvg.data(), n) = d_vp / p.n;
-  Map(b.di_dvd.data(), n) = d_vp * p.eta / p.n + scale * d_rev;
-  Map(b.di_dvs.data(), n) = -d_vp * p.eta / p.n - scale * d_fwd;
-}
-
-}  // namespace
-
-void ekv_current_batch(const EkvParams& p, const EkvBatch& b) {
-  for (std::size_t start = 0; start < b.vt.size(); start += k_max_block) {
-    const std::size_t m = std::min<std::size_t>(k_max_block, b.vt.size() - start);
-    auto part = [&](auto span) { return span.subspan(start, m); };
-    ekv_block(p, {part(b.vt), part(b.v_g), part(b.v_d), part(b.v_s), part(b.i_ds), part(b.di_dvg),
-                  part(b.di_dvd), part(b.di_dvs)});
-  }
 }
 
 double select_specific_current(double n, double beta) {

@@ -47,9 +47,14 @@ struct EkvBatch {
   std::span<double> i_ds, di_dvg, di_dvd, di_dvs;  ///< outputs, as EkvCurrent
 };
 
-/// ekv_current over a batch, vectorised (exp and log in SIMD, a few ulp from the scalar law;
-/// the same equations). Every span has the batch's size.
+/// ekv_current over a batch, vectorised (exp and log1p in SIMD, a few ulp from the scalar law;
+/// the same equations, the same roundings elsewhere). Every span has the batch's size, any size.
+/// The instruction set is picked at run time (ekv_batch.cpp).
 void ekv_current_batch(const EkvParams& law, const EkvBatch& batch);
+
+/// The instruction set ekv_current_batch runs on, in Highway's words: AVX3 (AVX-512), AVX2, SSE4,
+/// SSSE3, or SCALAR / EMU128 (the x86-64 SSE2 baseline).
+const char* ekv_batch_target();
 
 /// SONOS defaults of the brief: n = 1.40, I_S = 250 nA, eta = 0.04 (V_T from the level).
 EkvParams sonos_defaults();

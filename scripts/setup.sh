@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libngspice0-dev ngspice
   libsuitesparse-dev libopenblas0-pthread libopenblas-dev
-  libeigen3-dev
+  libeigen3-dev libhwy-dev
   libhdf5-dev hdf5-tools
   catch2 libtomlplusplus-dev libcli11-dev libfmt-dev
   python3 python3-numpy python3-h5py python3-matplotlib python3-scipy

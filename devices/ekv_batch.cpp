@@ -1,0 +1,143 @@
+// ekv_current_batch: the EKV law of ekv.cpp over arrays of transistors, in SIMD (Google
+// Highway), the same equations with the same roundings outside exp and log1p:
+//
+//   V_P  = (V_G - V_T + eta (V_D - V_S)) / n
+//   v_f  = (V_P - V_S) / U_T,   v_r = (V_P - V_D) / U_T
+//   F(v) = softplus(v/2)^2,     dF/dv = softplus(v/2) sigmoid(v/2)
+//   I_DS = I_S [F(v_f) - F(v_r)]
+//   dI/dV_G = D / n,  dI/dV_D = D eta / n + (I_S/U_T) F'(v_r),  dI/dV_S = -D eta / n - (I_S/U_T) F'(v_f)
+//   with D = (I_S/U_T) [F'(v_f) - F'(v_r)].
+//
+// softplus and sigmoid share one exponential that never overflows: with h = v/2, e = exp(-|h|),
+//   softplus(h) = max(h, 0) + log1p(e),   sigmoid(h) = (h > 0 ? 1 : e) / (1 + e).
+//
+// This file is compiled once per instruction set: AVX-512 (Highway's AVX3), AVX2, SSE4, SSSE3 and
+// the x86-64 baseline (SSE2; Highway's one-lane SCALAR target under GCC < 12.3, EMU128 otherwise).
+// Highway's foreach_target.h includes it again for each, every function lands in a namespace of
+// its own (no inline function is shared between instruction sets, no -mavx2 on the command
+// line), and HWY_DYNAMIC_DISPATCH picks the best one the CPU has, once, at the first call.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "devices/ekv.hpp"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "devices/ekv_batch.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/highway.h>
+
+#include <hwy/contrib/math/math-inl.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace xbar::devices::HWY_NAMESPACE {
+namespace {
+
+namespace hn = hwy::HWY_NAMESPACE;
+using D = hn::ScalableTag<double>;
+using V = hn::Vec<D>;
+
+struct InterpolationLanes {
+  V f;      ///< F(v) = softplus(v/2)^2
+  V df_dv;  ///< softplus(v/2) sigmoid(v/2)
+};
+
+// F and dF/dv lanewise, as interpolation() in ekv.cpp.
+HWY_INLINE InterpolationLanes interpolation(D d, V v) {
+  const V one = hn::Set(d, 1.0);
+  const V h = hn::Mul(hn::Set(d, 0.5), v);
+  const V e = hn::Exp(d, hn::Neg(hn::Abs(h)));  // in [0, 1]
+  const auto positive = hn::Gt(h, hn::Zero(d));
+  const V softplus = hn::Add(hn::IfThenElseZero(positive, h), hn::Log1p(d, e));
+  const V sigmoid = hn::Div(hn::IfThenElse(positive, one, e), hn::Add(one, e));
+  // Highway's Exp returns 0 unless x >= -1000, so also for NaN, which would make F(NaN) = 0:
+  // a NaN bias must give a NaN current, as the scalar law does.
+  const auto nan = hn::IsNaN(h);
+  return {hn::IfThenElse(nan, h, hn::Mul(softplus, softplus)),
+          hn::IfThenElse(nan, h, hn::Mul(softplus, sigmoid))};
+}
+
+struct Terminals {
+  V vt, v_g, v_d, v_s;
+};
+struct Currents {
+  V i_ds, di_dvg, di_dvd, di_dvs;
+};
+
+// The law on one vector of instances, operation for operation as ekv_terms(.., -1) (no FMA:
+// this file is compiled with -ffp-contract=off).
+HWY_INLINE Currents ekv_lanes(D d, const EkvParams& p, const Terminals& t) {
+  const V n = hn::Set(d, p.n), eta = hn::Set(d, p.eta), ut = hn::Set(d, k_thermal_voltage);
+  const V i_s = hn::Set(d, p.i_s), scale = hn::Set(d, p.i_s / k_thermal_voltage);
+  const V v_p = hn::Div(hn::Add(hn::Sub(t.v_g, t.vt), hn::Mul(eta, hn::Sub(t.v_d, t.v_s))), n);
+  const InterpolationLanes fwd = interpolation(d, hn::Div(hn::Sub(v_p, t.v_s), ut));
+  const InterpolationLanes rev = interpolation(d, hn::Div(hn::Sub(v_p, t.v_d), ut));
+  const V d_vp = hn::Mul(scale, hn::Sub(fwd.df_dv, rev.df_dv));
+  const V d_dibl = hn::Div(hn::Mul(d_vp, eta), n);  // (-D eta) / n = -(D eta / n) exactly
+  return {
+      .i_ds = hn::Mul(i_s, hn::Sub(fwd.f, rev.f)),
+      .di_dvg = hn::Div(d_vp, n),
+      .di_dvd = hn::Add(d_dibl, hn::Mul(scale, rev.df_dv)),
+      .di_dvs = hn::Sub(hn::Neg(d_dibl), hn::Mul(scale, fwd.df_dv)),
+  };
+}
+
+/// Pointers to one vector's worth of instances: inputs vt, v_g, v_d, v_s and outputs as EkvCurrent.
+struct Lanes {
+  const double* in[4];
+  double* out[4];
+};
+
+HWY_INLINE void ekv_vector(D d, const EkvParams& p, const Lanes& at) {
+  const Currents c = ekv_lanes(d, p, {hn::LoadU(d, at.in[0]), hn::LoadU(d, at.in[1]),
+                                      hn::LoadU(d, at.in[2]), hn::LoadU(d, at.in[3])});
+  hn::StoreU(c.i_ds, d, at.out[0]);
+  hn::StoreU(c.di_dvg, d, at.out[1]);
+  hn::StoreU(c.di_dvd, d, at.out[2]);
+  hn::StoreU(c.di_dvs, d, at.out[3]);
+}
+
+// The last count < Lanes(d) instances, through a zero-padded local vector (no load or store
+// past the caller's arrays; a zero bias is finite).
+void ekv_tail(D d, const EkvParams& p, const Lanes& at, std::size_t count) {
+  constexpr std::size_t k_max = hn::MaxLanes(D());
+  double in[4][k_max] = {}, out[4][k_max];
+  for (int a = 0; a < 4; ++a) std::copy_n(at.in[a], count, in[a]);
+  ekv_vector(d, p, {{in[0], in[1], in[2], in[3]}, {out[0], out[1], out[2], out[3]}});
+  for (int a = 0; a < 4; ++a) std::copy_n(out[a], count, at.out[a]);
+}
+
+}  // namespace
+
+void EkvCurrentBatch(const EkvParams& p, const EkvBatch& b) {
+  const D d;
+  const std::size_t lanes = hn::Lanes(d), count = b.vt.size();
+  auto at = [&](std::size_t k) {
+    return Lanes{{b.vt.data() + k, b.v_g.data() + k, b.v_d.data() + k, b.v_s.data() + k},
+                 {b.i_ds.data() + k, b.di_dvg.data() + k, b.di_dvd.data() + k, b.di_dvs.data() + k}};
+  };
+  std::size_t k = 0;
+  for (; k + lanes <= count; k += lanes) ekv_vector(d, p, at(k));
+  if (k < count) ekv_tail(d, p, at(k), count - k);
+}
+
+std::int64_t EkvBatchTarget() { return HWY_TARGET; }
+
+}  // namespace xbar::devices::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace xbar::devices {
+
+HWY_EXPORT(EkvCurrentBatch);
+HWY_EXPORT(EkvBatchTarget);
+
+void ekv_current_batch(const EkvParams& law, const EkvBatch& batch) {
+  HWY_DYNAMIC_DISPATCH(EkvCurrentBatch)(law, batch);
+}
+
+const char* ekv_batch_target() { return hwy::TargetName(HWY_DYNAMIC_DISPATCH(EkvBatchTarget)()); }
+
+}  // namespace xbar::devices
+#endif
