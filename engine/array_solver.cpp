@@ -74,15 +74,28 @@ std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
 
 std::vector<double> ArraySolver::solve_with(Worker& worker, std::span<const double> input,
                                             std::vector<double>& guess, solver::SolveStats& stats) const {
+  std::vector<double> voltages;
+  solve_into(worker, input, guess, stats, voltages);
+  return voltages;
+}
+
+// Full node voltages (the unknowns, then the sources) into `out`, reusing its storage.
+void ArraySolver::full_voltages_into(std::span<const double> free, std::span<const double> fixed,
+                                     std::vector<double>& out) {
+  out.resize(free.size() + fixed.size());
+  std::copy(free.begin(), free.end(), out.begin());
+  std::copy(fixed.begin(), fixed.end(), out.begin() + free.size());
+}
+
+void ArraySolver::solve_into(Worker& worker, std::span<const double> input, std::vector<double>& guess,
+                             solver::SolveStats& stats, std::vector<double>& voltages) const {
   const std::vector<double> fixed = crossbar_.fixed_voltages(input);
   if (guess.size() != static_cast<std::size_t>(crossbar_.circuit().n_free))
     guess = crossbar_.initial_guess(input);
   if (worker.grid) {
-    const std::vector<double> start = guess;
     stats = worker.grid->solve(fixed, guess);
     if (!stats.converged) {  // the general solver, with its gmin and source stepping, from the same start
       const solver::SolveStats grid = stats;
-      guess = start;
       stats = general(worker).solve(fixed, guess);
       stats.detail = grid.detail + stats.detail;
       stats.iterations += grid.iterations;
@@ -101,7 +114,7 @@ std::vector<double> ArraySolver::solve_with(Worker& worker, std::span<const doub
         "no solution: {} ({} Newton iterations in all); worst node {}, residual {:.3g} A (tolerance {:.3g} A)",
         tried.empty() ? stats.method : tried, stats.iterations, where, stats.worst_residual, stats.worst_tolerance));
   }
-  return solver::full_voltages(guess, fixed);
+  full_voltages_into(guess, fixed, voltages);
 }
 
 void ArraySolver::warm_start(std::span<const double> previous, std::span<const double> input,
@@ -126,12 +139,11 @@ void ArraySolver::solve_block(Worker& worker, const Matrix& inputs, std::size_t 
                               std::size_t end, ArrayResults& out, std::vector<solver::SolveStats>& stats,
                               const std::function<void()>& done, const VectorObserver& observe) {
   const std::size_t rows = crossbar_.spec().rows, cols = crossbar_.spec().cols;
-  std::vector<double> guess;
+  std::vector<double> guess, voltages;  // reused from vector to vector
   for (std::size_t v = begin; v < end; ++v) {
     if (v > begin) warm_start(inputs.row(v - 1), inputs.row(v), guess);
-    std::vector<double> voltages;
     try {
-      voltages = solve_with(worker, inputs.row(v), guess, stats[v]);
+      solve_into(worker, inputs.row(v), guess, stats[v], voltages);
     } catch (const SolveFailure& e) {
       throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
     }

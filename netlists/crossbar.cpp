@@ -450,25 +450,28 @@ std::vector<double> Crossbar::cell_currents(std::span<const double> v) const {
   return out;
 }
 
+double Crossbar::ideal_cell_current(std::span<const double> input, int row, int col) const {
+  const std::size_t k = static_cast<std::size_t>(row) * spec_.cols + col;
+  return spec_.cell.has_select()
+             ? isolated_current_[k]
+             : devices::isolated_cell(spec_.cell, spec_.weights[k], row_voltage(input, row), spec_.v_sense).current;
+}
+
 std::vector<double> Crossbar::ideal_cell_currents(std::span<const double> input) const {
   std::vector<double> out(spec_.weights.size(), 0.0);
   for (int i = 0; i < spec_.rows; ++i) {
     if (!row_active(input, i)) continue;
-    for (int j = 0; j < spec_.cols; ++j) {
-      const std::size_t k = static_cast<std::size_t>(i) * spec_.cols + j;
-      out[k] = spec_.cell.has_select()
-                   ? isolated_current_[k]
-                   : devices::isolated_cell(spec_.cell, spec_.weights[k], row_voltage(input, i),
-                                            spec_.v_sense).current;
-    }
+    for (int j = 0; j < spec_.cols; ++j) out[static_cast<std::size_t>(i) * spec_.cols + j] = ideal_cell_current(input, i, j);
   }
   return out;
 }
 
 std::vector<double> Crossbar::ideal_column_currents(std::span<const double> input) const {
-  const std::vector<double> cells = ideal_cell_currents(input);
   std::vector<double> out(spec_.cols, 0.0);
-  for (std::size_t k = 0; k < cells.size(); ++k) out[k % spec_.cols] += cells[k];
+  for (int i = 0; i < spec_.rows; ++i) {
+    if (!row_active(input, i)) continue;
+    for (int j = 0; j < spec_.cols; ++j) out[j] += ideal_cell_current(input, i, j);
+  }
   return out;
 }
 

@@ -82,6 +82,8 @@ class Crossbar {
   /// Ideal cell currents (A), row-major: each active cell's isolated current at nominal bias,
   /// 0 for the cells of inactive rows (section 1).
   std::vector<double> ideal_cell_currents(std::span<const double> input) const;
+  /// The isolated current of an active cell (A), as ideal_cell_currents has it.
+  double ideal_cell_current(std::span<const double> input, int row, int col) const;
   /// Ideal column currents (section 1): sum of the active cells' isolated currents.
   std::vector<double> ideal_column_currents(std::span<const double> input) const;
 

@@ -12,6 +12,9 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
+
+#include <fmt/format.h>
 
 #include "devices/cell.hpp"
 #include "solver/line_kernels.hpp"
@@ -25,11 +28,14 @@ constexpr std::int64_t k_grain_cells = 1 << 14;  // cells below which a loop sta
 constexpr std::size_t k_block_cells = 1024;      // cells evaluated and stamped in one pass
 constexpr std::size_t k_block_columns = 16;      // bit lines per independent Newton problem
 
-// Loads of one device between its top terminal t and bottom terminal b: I (t -> b) and partials.
-struct DeviceLoads {
-  std::vector<double> i, di_dt, di_db;
-  void resize(std::size_t n) {
-    for (auto* a : {&i, &di_dt, &di_db}) a->assign(n, 0.0);
+// Raw device loads of one chunk of cells (index k - k0): the upper and lower devices' current
+// (top -> bottom terminal) and partials, before the leak shunt and the enable. Small enough to
+// stay in L1 between evaluation and elimination.
+struct ChunkLoads {
+  std::vector<double> u_i, u_t, u_b, l_i, l_t, l_b, gate_partial;
+  void reserve(std::size_t n) {
+    for (auto* a : {&u_i, &u_t, &u_b, &l_i, &l_t, &l_b, &gate_partial})
+      if (a->size() < n) a->resize(n);
   }
 };
 
@@ -62,8 +68,11 @@ struct GridNewton::State {
   void gather(std::span<const double> fixed, std::span<const double> v_free);
   void scatter(std::span<const double> fixed, std::span<double> v_free) const;
   double assemble();
-  void evaluate_devices(std::size_t k0, std::size_t k1);
-  void eliminate_cells(std::size_t k0, std::size_t k1);
+  void load_cells(std::size_t k0, std::size_t k1);
+  void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
+  void eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
+  template <bool Upper, bool Rows, bool Cols>
+  void eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   void stamp_row_wires(std::size_t k0, std::size_t k1);
   void stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
@@ -71,6 +80,7 @@ struct GridNewton::State {
     return std::abs(f) / (options.abstol + options.residual_reltol * scale);
   }
   double range_ratio(std::size_t k0, std::size_t k1) const;
+  std::size_t count_outside(std::size_t k0, std::size_t k1) const;
   bool step(double ratio, double& largest);
   bool update_small(std::size_t k0, std::size_t k1) const;
   void apply_update(std::size_t k0, std::size_t k1, double alpha);
@@ -87,7 +97,7 @@ struct GridNewton::State {
   std::size_t end(const Block& b) const { return b.base + b.width() * g.rows; }
   RunResult run_columns();
   RunResult run_block(const Block& b);
-  double assemble_block(const Block& b);
+  bool assemble_block(const Block& b);
   bool step_block(const Block& b, double& largest);
 
   std::size_t cells() const { return static_cast<std::size_t>(g.rows) * g.cols; }
@@ -106,12 +116,11 @@ struct GridNewton::State {
   std::vector<NodeIndex> node_r, node_m, node_c, node_gate_u, node_gate_l, node_enable;
   std::vector<double> vt_u, vt_l, g_l;
   // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
-  std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable, scratch;
+  std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
   std::vector<double> v_src, v_sink;  // per row / per column
-  DeviceLoads up, low;
   FamilyResidual res_r, res_c, res_m;
-  // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC); J_Rm, J_Cm for the rhs.
-  std::vector<double> inv_mm, j_mr, j_mc, j_rm, j_cm;
+  // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
+  std::vector<double> inv_mm, j_mr, j_mc;
   std::vector<double> d_r, d_c, d_m;  // Newton update
 
   LineMatrix matrix;
@@ -130,13 +139,11 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
   linear_circuit = circuit.is_linear();
   symmetric = !upper && lower_resistor;  // one two-terminal device per cell: S_RC = S_CR
   const std::size_t n = cells();
-  for (auto* a : {&v_r, &v_m, &v_c, &gate_u, &gate_l, &enable, &scratch, &inv_mm, &j_mr, &j_mc, &j_rm, &j_cm,
+  for (auto* a : {&v_r, &v_m, &v_c, &gate_u, &gate_l, &enable, &inv_mm, &j_mr, &j_mc,
                   &d_r, &d_c, &d_m})
     a->assign(n, 0.0);
   v_src.assign(g.rows, 0.0);
   v_sink.assign(g.cols, 0.0);
-  up.resize(upper ? n : 0);
-  low.resize(n);
   res_r.resize(g.rows_free() ? n : 0);
   res_c.resize(g.cols_free() ? n : 0);
   res_m.resize(g.has_internal() ? n : 0);
@@ -276,94 +283,144 @@ void GridNewton::State::scatter(std::span<const double> fixed, std::span<double>
   }
 }
 
-// Device loads of cells [k0, k1): batched EKV (with the G_leak shunt) or the resistor law, each
-// times its cell's enable.
-void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1) {
+// Evaluation and elimination of cells [k0, k1) (at most k_block_cells), through this thread's
+// chunk buffers.
+void GridNewton::State::load_cells(std::size_t k0, std::size_t k1) {
+  thread_local ChunkLoads loads;
+  loads.reserve(k1 - k0);
+  evaluate_devices(k0, k1, loads);
+  eliminate_cells(k0, k1, loads);
+}
+
+// Raw device loads of cells [k0, k1): batched EKV, or the resistor law.
+void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const {
   const std::size_t m = k1 - k0;
-  auto part = [&](auto& a) { return std::span(a).subspan(k0, m); };
-  const double leak = devices::k_transistor_leak;
+  auto part = [&](const std::vector<double>& a) { return std::span(a).subspan(k0, m); };
+  auto out = [&](std::vector<double>& a) { return std::span(a).first(m); };
   const std::vector<double>& top = upper ? v_m : v_r;
-  if (upper) {
-    devices::ekv_current_batch(upper->law, {part(vt_u), part(gate_u), part(v_r),
-                                            part(v_m), part(up.i), part(scratch), part(up.di_dt),
-                                            part(up.di_db)});
-    for (std::size_t k = k0; k < k1; ++k) {
-      up.i[k] += leak * (v_r[k] - v_m[k]);
-      up.di_dt[k] += leak;
-      up.di_db[k] -= leak;
-    }
-  }
+  if (upper)
+    devices::ekv_current_batch(upper->law, {part(vt_u), part(gate_u), part(v_r), part(v_m), out(loads.u_i),
+                                            out(loads.gate_partial), out(loads.u_t), out(loads.u_b)});
   if (lower_transistor) {
-    devices::ekv_current_batch(lower_transistor->law,
-                               {part(vt_l), part(gate_l),
-                                std::span(top).subspan(k0, m), part(v_c), part(low.i), part(scratch),
-                                part(low.di_dt), part(low.di_db)});
-    for (std::size_t k = k0; k < k1; ++k) {
-      low.i[k] = enable[k] * (low.i[k] + leak * (top[k] - v_c[k]));
-      low.di_dt[k] = enable[k] * (low.di_dt[k] + leak);
-      low.di_db[k] = enable[k] * (low.di_db[k] - leak);
-    }
+    devices::ekv_current_batch(lower_transistor->law, {part(vt_l), part(gate_l), part(top), part(v_c),
+                                                       out(loads.l_i), out(loads.gate_partial), out(loads.l_t),
+                                                       out(loads.l_b)});
   } else {
     const devices::ResistorLaw law = lower_resistor->law;
     for (std::size_t k = k0; k < k1; ++k) {
       const devices::TwoTerminalCurrent r = devices::resistor_current(law, g_l[k], top[k] - v_c[k]);
-      low.i[k] = enable[k] * r.i;
-      low.di_dt[k] = enable[k] * r.di_dv;
-      low.di_db[k] = -enable[k] * r.di_dv;
+      loads.l_i[k - k0] = r.i;
+      loads.l_t[k - k0] = r.di_dv;
+      loads.l_b[k - k0] = -r.di_dv;
     }
   }
 }
 
 // Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
 // (grid_newton.hpp). The right-hand side b = -f + J_xm f_m / J_mm is left in work.b.
-void GridNewton::State::eliminate_cells(std::size_t k0, std::size_t k1) {
-  const std::size_t n_cells = cells(), c_off = col_offset();
-  const bool rows = g.rows_free(), cols = g.cols_free(), both = rows && cols;
-  std::span<double> cross = {flat.data() + 3 * static_cast<std::size_t>(matrix.n), matrix.cross_col.size()};
+void GridNewton::State::eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
+  const bool rows = g.rows_free(), cols = g.cols_free();
+  auto run = [&](auto has_upper, auto has_rows, auto has_cols) {
+    eliminate<decltype(has_upper)::value, decltype(has_rows)::value, decltype(has_cols)::value>(k0, k1, loads);
+  };
+  using T = std::true_type;
+  using F = std::false_type;
+  if (upper) {
+    if (rows && cols) run(T{}, T{}, T{});
+    else if (rows) run(T{}, T{}, F{});
+    else if (cols) run(T{}, F{}, T{});
+    else run(T{}, F{}, F{});
+  } else {
+    if (rows && cols) run(F{}, T{}, T{});
+    else if (rows) run(F{}, T{}, F{});
+    else if (cols) run(F{}, F{}, T{});
+  }
+}
+
+// One loop without branches per case, over restrict pointers, so that it vectorises. Transistors
+// get their G_leak shunt here (I += G_leak (v_t - v_b)), switched lower devices their enable.
+template <bool Upper, bool Rows, bool Cols>
+void GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
+  const std::size_t c_off = col_offset(), n = matrix.n;
+  double* __restrict diag = flat.data();
+  double* __restrict rhs = work.b.data();
+  double* __restrict cross = flat.data() + 3 * n;
+  const double leak_u = devices::k_transistor_leak, leak_l = lower_transistor ? leak_u : 0.0;
+  const double* __restrict raw_u_i = loads.u_i.data();
+  const double* __restrict raw_u_t = loads.u_t.data();
+  const double* __restrict raw_u_b = loads.u_b.data();
+  const double* __restrict raw_l_i = loads.l_i.data();
+  const double* __restrict raw_l_t = loads.l_t.data();
+  const double* __restrict raw_l_b = loads.l_b.data();
+  const double* __restrict en = enable.data();
+  const double* __restrict vr = v_r.data();
+  const double* __restrict vm = v_m.data();
+  const double* __restrict vc = v_c.data();
+  double* __restrict m_f = res_m.f.data();
+  double* __restrict m_scale = res_m.scale.data();
+  double* __restrict m_diag = res_m.diag.data();
+  double* __restrict m_inv = inv_mm.data();
+  double* __restrict m_r = j_mr.data();
+  double* __restrict m_c = j_mc.data();
+  double* __restrict r_f = res_r.f.data();
+  double* __restrict r_scale = res_r.scale.data();
+  double* __restrict r_diag = res_r.diag.data();
+  double* __restrict c_f = res_c.f.data();
+  double* __restrict c_scale = res_c.scale.data();
+  double* __restrict c_diag = res_c.diag.data();
   for (std::size_t k = k0; k < k1; ++k) {
-    // Unreduced cell block: J_RR += u_t (or l_t), J_CC += -l_b; couplings J_Rm, J_Cm, J_mR, J_mC.
-    double i_r, i_c = -low.i[k], jrr, jcc = -low.di_db[k], jrc, jcr, f_m = 0, gm = 0, jrm = 0, jcm = 0;
-    if (upper) {
-      i_r = up.i[k];
-      jrr = up.di_dt[k];
-      f_m = low.i[k] - up.i[k];
-      const double jmm = low.di_dt[k] - up.di_db[k];
-      gm = 1.0 / jmm;
-      jrm = up.di_db[k];
-      jcm = -low.di_dt[k];
-      j_mr[k] = -up.di_dt[k];
-      j_mc[k] = low.di_db[k];
-      inv_mm[k] = gm;
-      j_rm[k] = jrm;
-      j_cm[k] = jcm;
-      res_m.f[k] = f_m;
-      res_m.scale[k] = std::abs(up.i[k]) + std::abs(low.i[k]);
-      res_m.diag[k] = jmm;
-      jrc = -jrm * j_mc[k] * gm;
-      jcr = -jcm * j_mr[k] * gm;
-      jrr -= jrm * j_mr[k] * gm;
-      jcc -= jcm * j_mc[k] * gm;
+    const std::size_t c = k - k0;  // chunk index
+    const double v_top = Upper ? vm[k] : vr[k];
+    const double l_i = en[k] * (raw_l_i[c] + leak_l * (v_top - vc[k]));
+    const double l_t = en[k] * (raw_l_t[c] + leak_l), l_b = en[k] * (raw_l_b[c] - leak_l);
+    double u_i = 0, u_t = 0, u_b = 0;
+    if constexpr (Upper) {
+      u_i = raw_u_i[c] + leak_u * (vr[k] - vm[k]);
+      u_t = raw_u_t[c] + leak_u;
+      u_b = raw_u_b[c] - leak_u;
+    }
+    // Unreduced cell block: J_RR = u_t (or l_t), J_CC = -l_b; J_Rm = u_b, J_Cm = -l_t,
+    // J_mR = -u_t, J_mC = l_b, J_mm = l_t - u_b.
+    double i_r, jrr, jrc, jcr, jcc = -l_b, b_r, b_c;
+    if constexpr (Upper) {
+      const double f_m = l_i - u_i, jmm = l_t - u_b, gm = 1.0 / jmm;
+      const double jrm = u_b, jcm = -l_t, jmr = -u_t, jmc = l_b;
+      m_f[k] = f_m;
+      m_scale[k] = std::abs(u_i) + std::abs(l_i);
+      m_diag[k] = jmm;
+      m_inv[k] = gm;
+      if constexpr (Rows) m_r[k] = jmr;
+      m_c[k] = jmc;
+      i_r = u_i;
+      jrr = u_t - jrm * jmr * gm;
+      jrc = -jrm * jmc * gm;
+      jcr = -jcm * jmr * gm;
+      jcc -= jcm * jmc * gm;
+      b_r = -i_r + jrm * f_m * gm;
+      b_c = l_i + jcm * f_m * gm;
     } else {
-      i_r = low.i[k];
-      jrr = low.di_dt[k];
-      jrc = low.di_db[k];
-      jcr = -low.di_dt[k];
+      i_r = l_i;
+      jrr = l_t;
+      jrc = l_b;
+      jcr = -l_t;
+      b_r = -i_r;
+      b_c = l_i;
     }
-    if (rows) {
-      res_r.f[k] = i_r;
-      res_r.scale[k] = std::abs(i_r);
-      res_r.diag[k] = upper ? up.di_dt[k] : low.di_dt[k];
-      flat[k] = jrr;
-      work.b[k] = -i_r + jrm * f_m * gm;
-      if (both) cross[k] = jrc;
+    if constexpr (Rows) {
+      r_f[k] = i_r;
+      r_scale[k] = std::abs(i_r);
+      r_diag[k] = Upper ? u_t : l_t;
+      diag[k] = jrr;
+      rhs[k] = b_r;
+      if constexpr (Cols) cross[k] = jrc;
     }
-    if (cols) {
-      res_c.f[k] = i_c;
-      res_c.scale[k] = std::abs(i_c);
-      res_c.diag[k] = -low.di_db[k];
-      flat[c_off + k] = jcc;
-      work.b[c_off + k] = -i_c + jcm * f_m * gm;
-      if (both) cross[n_cells + k] = jcr;
+    if constexpr (Cols) {
+      c_f[k] = -l_i;
+      c_scale[k] = std::abs(l_i);
+      c_diag[k] = -l_b;
+      diag[c_off + k] = jcc;
+      rhs[c_off + k] = b_c;
+      if constexpr (Rows) cross[c_off + k] = jcr;
     }
   }
 }
@@ -388,25 +445,52 @@ void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1) {
   }
 }
 
-// Bit-line wires of cells [k0, k1) of block b (whole rows of it): C(i-1,j) -g_col- C(i,j)
-// -g_col- C(i+1,j), the last one -g_col_last- V_sink(j).
+// Bit-line wires of cells [k0, k1) of block b: C(i-1,j) -g_col- C(i,j) -g_col- C(i+1,j), the
+// last one -g_col_last- V_sink(j). The first and last block rows apart, every cell has both
+// neighbours on its line: one loop without branches.
 void GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b) {
-  const std::size_t n = matrix.n, width = b.width(), c_off = col_offset(), last_row = end(b) - width;
-  for (std::size_t k = k0; k < k1; ++k) {
-    const bool first = k < b.base + width, last = k >= last_row;
-    const double g_up = first ? 0.0 : g.g_col, v_up = first ? 0.0 : v_c[k - width];
-    const double g_down = last ? g.g_col_last : g.g_col;
-    const double v_down = last ? v_sink[b.j0 + (k - b.base) % width] : v_c[k + width];
-    const double current = g_up * (v_c[k] - v_up) + g_down * (v_c[k] - v_down);
-    const std::size_t p = c_off + k;
-    res_c.f[k] += current;
-    work.b[p] -= current;
-    res_c.scale[k] += g_up * (std::abs(v_c[k]) + std::abs(v_up)) + g_down * (std::abs(v_c[k]) + std::abs(v_down));
-    res_c.diag[k] += g_up + g_down;
-    flat[p] += g_up + g_down;
-    flat[n + p] = -g_up;
-    flat[2 * n + p] = last ? 0.0 : -g_down;
+  const std::size_t n = matrix.n, w = b.width(), c_off = col_offset(), last_row = end(b) - w;
+  double* __restrict f = res_c.f.data();
+  double* __restrict scale = res_c.scale.data();
+  double* __restrict jdiag = res_c.diag.data();
+  double* __restrict rhs = work.b.data() + c_off;
+  double* __restrict diag = flat.data() + c_off;
+  double* __restrict lower = flat.data() + n + c_off;
+  double* __restrict upper_ = flat.data() + 2 * n + c_off;
+  const double* __restrict v = v_c.data();
+  auto stamp = [&](std::size_t k, double g_up, double v_up, double g_down, double v_down, bool last) {
+    const double current = g_up * (v[k] - v_up) + g_down * (v[k] - v_down);
+    f[k] += current;
+    rhs[k] -= current;
+    scale[k] += g_up * (std::abs(v[k]) + std::abs(v_up)) + g_down * (std::abs(v[k]) + std::abs(v_down));
+    jdiag[k] += g_up + g_down;
+    diag[k] += g_up + g_down;
+    lower[k] = -g_up;
+    upper_[k] = last ? 0.0 : -g_down;
+  };
+  auto edge = [&](std::size_t k) {
+    const bool first = k < b.base + w, last = k >= last_row;
+    stamp(k, first ? 0.0 : g.g_col, first ? 0.0 : v[k - w], last ? g.g_col_last : g.g_col,
+          last ? v_sink[b.j0 + (k - b.base) % w] : v[k + w], last);
+  };
+  const std::size_t mid0 = std::clamp(b.base + w, k0, k1), mid1 = std::clamp(last_row, mid0, k1);
+  for (std::size_t k = k0; k < mid0; ++k) edge(k);
+  const double g_col = g.g_col;
+  for (std::size_t k = mid0; k < mid1; ++k) stamp(k, g_col, v[k - w], g_col, v[k + w], false);
+  for (std::size_t k = mid1; k < k1; ++k) edge(k);
+}
+
+// Unknowns of cells [k0, k1) whose |f| exceeds the tolerance (NaN counts), without a branch.
+std::size_t GridNewton::State::count_outside(std::size_t k0, std::size_t k1) const {
+  std::size_t outside = 0;
+  const double abstol = options.abstol, reltol = options.residual_reltol;
+  for (const FamilyResidual* r : {&res_r, &res_c, &res_m}) {
+    if (r->f.empty()) continue;
+    const double* __restrict f = r->f.data();
+    const double* __restrict scale = r->scale.data();
+    for (std::size_t k = k0; k < k1; ++k) outside += !(std::abs(f[k]) <= abstol + reltol * scale[k]);
   }
+  return outside;
 }
 
 double GridNewton::State::range_ratio(std::size_t k0, std::size_t k1) const {
@@ -430,8 +514,7 @@ double GridNewton::State::assemble() {
     // In cache-sized blocks: each block's device loads are read back while still in cache.
     for (std::size_t k0 = i0 * g.cols, end = i1 * g.cols; k0 < end; k0 += k_block_cells) {
       const std::size_t k1 = std::min(end, k0 + k_block_cells);
-      evaluate_devices(k0, k1);
-      eliminate_cells(k0, k1);
+      load_cells(k0, k1);
       if (g.rows_free()) stamp_row_wires(k0, k1);
       if (g.cols_free()) stamp_col_wires(k0, k1, whole());
       const double ratio = range_ratio(k0, k1);
@@ -531,58 +614,71 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
 GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
   bool full_step = false;
   for (int it = 0; it <= options.max_iterations; ++it) {
-    const double ratio = assemble_block(b);
-    if (ratio <= 1 && linear_circuit && full_step) return {true, it};
+    const bool kcl = assemble_block(b);
+    if (kcl && linear_circuit && full_step) return {true, it};
     if (it == options.max_iterations) break;
     double largest = 0;
     if (!step_block(b, largest)) return {false, it + 1};
     const double alpha = largest > options.max_step ? options.max_step / largest : 1.0;
     full_step = alpha == 1.0;
-    if (ratio <= 1 && full_step && update_small(b.base, end(b))) return {true, it + 1};
+    if (kcl && full_step && update_small(b.base, end(b))) return {true, it + 1};
     apply_update(b.base, end(b), alpha);
   }
   return {false, options.max_iterations};
 }
 
-double GridNewton::State::assemble_block(const Block& b) {
-  double worst = 0;
+// Returns whether KCL holds at every unknown of the block.
+bool GridNewton::State::assemble_block(const Block& b) {
+  std::size_t outside = 0;
   for (std::size_t k0 = b.base; k0 < end(b); k0 += k_block_cells) {
     const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
-    evaluate_devices(k0, k1);
-    eliminate_cells(k0, k1);
+    load_cells(k0, k1);
     if (g.cols_free()) stamp_col_wires(k0, k1, b);
-    const double ratio = range_ratio(k0, k1);
-    if (!(ratio <= worst)) worst = ratio;  // NaN propagates
+    outside += count_outside(k0, k1);
   }
-  return worst;
+  return outside == 0;
 }
 
 // The block's bit lines by the Thomas algorithm (T = L U; chains along i, neighbours one block
-// row apart), then each cell's m by back-substitution; largest = max |dv|. False on a zero or
-// non-finite pivot or update.
+// row of w cells apart, every row a vectorisable loop), then each cell's m by back-substitution;
+// largest = max |dv|. A zero or non-finite pivot shows as a non-finite update: false.
 bool GridNewton::State::step_block(const Block& b, double& largest) {
   const std::size_t w = b.width(), first = b.base, last = end(b), n = matrix.n;
-  if (g.cols_free()) {  // c_off = 0: the rows have no unknowns
-    const double* diag = flat.data();
-    const double* lower = flat.data() + n;
-    const double* upper = flat.data() + 2 * n;
-    double* rhs = work.b.data();       // forward-substituted in place
-    double* scaled = work.scratch.data();  // upper / pivot
-    bool finite = true;
-    for (std::size_t k = first; k < last; ++k) {
-      const bool top = k < first + w;
-      const double pivot = top ? diag[k] : diag[k] - lower[k] * scaled[k - w];
-      finite = finite && pivot != 0.0 && std::isfinite(pivot);
-      scaled[k] = upper[k] / pivot;
-      rhs[k] = (top ? rhs[k] : rhs[k] - lower[k] * rhs[k - w]) / pivot;
+  double* __restrict dc = d_c.data();
+  if (g.cols_free()) {  // col_offset() = 0: the rows have no unknowns
+    const double* __restrict diag = flat.data();
+    const double* __restrict lower = flat.data() + n;
+    const double* __restrict upper_ = flat.data() + 2 * n;
+    double* __restrict rhs = work.b.data();        // forward-substituted in place
+    double* __restrict scaled = work.scratch.data();  // upper / pivot
+    for (std::size_t k = first; k < first + w; ++k) {
+      const double inv = 1.0 / diag[k];
+      scaled[k] = upper_[k] * inv;
+      rhs[k] *= inv;
     }
-    if (!finite) return false;
-    for (std::size_t k = last; k-- > first;) d_c[k] = k + w >= last ? rhs[k] : rhs[k] - scaled[k] * d_c[k + w];
+    for (std::size_t row = first + w; row < last; row += w)
+      for (std::size_t k = row; k < row + w; ++k) {
+        const double inv = 1.0 / (diag[k] - lower[k] * scaled[k - w]);
+        scaled[k] = upper_[k] * inv;
+        rhs[k] = (rhs[k] - lower[k] * rhs[k - w]) * inv;
+      }
+    for (std::size_t k = last - w; k < last; ++k) dc[k] = rhs[k];
+    for (std::size_t row = last - w; row-- > first;) {
+      row -= w - 1;
+      for (std::size_t k = row; k < row + w; ++k) dc[k] = rhs[k] - scaled[k] * dc[k + w];
+    }
+  }
+  if (upper) {
+    double* __restrict dm = d_m.data();
+    const double* __restrict inv = inv_mm.data();
+    const double* __restrict fm = res_m.f.data();
+    const double* __restrict jmc = j_mc.data();
+    for (std::size_t k = first; k < last; ++k) dm[k] = inv[k] * (-fm[k] - jmc[k] * dc[k]);
   }
   largest = 0;
   for (std::size_t k = first; k < last; ++k) {
-    if (upper) d_m[k] = inv_mm[k] * (-res_m.f[k] - j_mc[k] * d_c[k]);
-    largest = std::max({largest, std::abs(d_c[k]), std::abs(d_m[k])});
+    const double step = std::max(std::abs(dc[k]), upper ? std::abs(d_m[k]) : 0.0);
+    if (!(step <= largest)) largest = step;  // NaN propagates
   }
   return std::isfinite(largest);
 }
@@ -629,13 +725,10 @@ SolveStats GridNewton::solve(std::span<const double> fixed, std::span<double> v_
   const State::RunResult r = s.run();
   stats.converged = r.converged;
   stats.iterations = r.iterations;
-  if (!r.converged) {
-    s.assemble();  // report the residual at the point returned
-    stats.detail = "grid newton: no convergence; ";
-  }
-  s.measure(stats);
   stats.linear_iterations = s.linear_iterations;
-  s.scatter(fixed, v_free);
+  s.measure(stats);  // at the last point evaluated
+  if (r.converged) s.scatter(fixed, v_free);
+  else stats.detail = fmt::format("grid newton: no convergence in {} iterations; ", r.iterations);
   return stats;
 }
 

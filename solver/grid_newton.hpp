@@ -74,7 +74,8 @@ class GridNewton {
   GridNewton(GridNewton&&) noexcept;
 
   /// As NewtonSolver::solve, without the stepping fallbacks: v_free holds the initial guess on
-  /// entry and the solution (or the last iterate) on exit; method "newton".
+  /// entry and the solution on exit; method "newton". If Newton does not converge, v_free is left
+  /// as it was (a fallback starts from the same point) and stats describe the last iterate.
   SolveStats solve(std::span<const double> fixed_voltages, std::span<double> v_free);
 
   const NewtonOptions& options() const;
