@@ -211,6 +211,14 @@ def bits_read(folder: Path, stderr: str) -> None:
     import numpy as np
     with h5py.File(folder / OUT) as f:
         assert np.array_equal(f["inputs"][...], np.ones((2, 4))), f["inputs"][...]
+        # The solver that ran is recorded: the grid (auto, the array has its shape), its Newton
+        # iterations (1t1r cells are nonlinear) and no Krylov iterations (no line resistance:
+        # only the cells' internal nodes are unknown), and the KCL residual.
+        text = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        assert text["solver_backend"] == "grid", text["solver_backend"]
+        assert text["solver_method"] == "newton", text["solver_method"]
+        assert f.attrs["newton_iterations"] >= 2 and f.attrs["linear_iterations"] == 0, dict(f.attrs)
+        assert 0 <= f.attrs["max_residual"] < 1e-12, f.attrs["max_residual"]
 
 
 CONVERGENCE = [
