@@ -8,6 +8,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <iomanip>
 #include <limits>
 #include <set>
@@ -136,7 +137,10 @@ TEST_CASE("dispatch runs the batched EKV law on the widest instruction set the C
   REQUIRE(!targets.empty());
   CHECK(std::string(ekv_batch_target()) == targets.front().name);
   const std::string baseline = targets.back().name;  // plain x86-64: Highway's one-lane or emulated target
-  CHECK((baseline == "SCALAR" || baseline == "EMU128"));
+  if (baseline != "SCALAR" && baseline != "EMU128") {
+    WARN("built for a newer baseline than x86-64 (" << baseline << "): the list of instruction sets is not checked");
+    return;
+  }
 
   // Independently of libgcc's detection: Linux's own list of the CPU's extensions, and the ones
   // each instruction set's code is compiled with (each includes the one below it).
