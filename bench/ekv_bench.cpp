@@ -14,7 +14,6 @@
 #include <vector>
 
 #include <Eigen/Core>
-#include <hwy/targets.h>
 
 #include "devices/ekv.hpp"
 
@@ -138,11 +137,8 @@ int main(int argc, char** argv) {
   const auto eigen = report("Eigen batch (former kernel)", x, law, eigen_reference::ekv_block);
   const std::string chosen_name = std::string("Highway, dispatched to ") + ekv_batch_target();
   const auto chosen = report(chosen_name.c_str(), x, law, ekv_current_batch);
-  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    report((std::string("Highway, forced to ") + ekv_batch_target()).c_str(), x, law, ekv_current_batch);
-  }
-  hwy::SetSupportedTargetsForTest(0);
+  for (const EkvSimdTarget& target : ekv_batch_targets())
+    report((std::string("Highway, forced to ") + target.name).c_str(), x, law, target.run);
   std::printf("speed-up of the dispatched Highway kernel over the Eigen one: %.1fx streamed, %.1fx in L1\n",
               eigen.first / chosen.first, eigen.second / chosen.second);
   return 0;

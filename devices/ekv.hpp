@@ -49,11 +49,23 @@ struct EkvBatch {
 
 /// ekv_current over a batch, vectorised (exp and log1p in SIMD, a few ulp from the scalar law;
 /// the same equations, the same roundings elsewhere). Every span has the batch's size, any size.
-/// The instruction set is picked at run time (ekv_batch.cpp).
+/// Runs on the best instruction set of ekv_batch_targets(), picked once, at the first call.
 void ekv_current_batch(const EkvParams& law, const EkvBatch& batch);
 
-/// The instruction set ekv_current_batch runs on, in Highway's words: AVX3 (AVX-512), AVX2, SSE4,
-/// SSSE3, or SCALAR / EMU128 (the x86-64 SSE2 baseline).
+/// One instruction set the batched law is compiled for (ekv_batch.cpp), and its kernel.
+struct EkvSimdTarget {
+  using Kernel = void(const EkvParams& law, const EkvBatch& batch);
+  const char* name;  ///< in Highway's words: AVX3 (AVX-512), AVX2, SSE4, SSSE3, or SCALAR / EMU128 (x86-64)
+  Kernel* run;       ///< ekv_current_batch on this instruction set only
+};
+
+/// The instruction sets the batched law is compiled for that this CPU runs, best first (the
+/// first is the one ekv_current_batch uses; the x86-64 baseline is always last). Detected once.
+/// For tests and benchmarks that run the law on each of them: calling the kernel of a target
+/// not in this list would be an illegal instruction.
+std::span<const EkvSimdTarget> ekv_batch_targets();
+
+/// The instruction set ekv_current_batch runs on: ekv_batch_targets().front().name.
 const char* ekv_batch_target();
 
 /// SONOS defaults of the brief: n = 1.40, I_S = 250 nA, eta = 0.04 (V_T from the level).

@@ -15,10 +15,13 @@
 // the x86-64 baseline (SSE2; Highway's one-lane SCALAR target under GCC < 12.3, EMU128 otherwise).
 // Highway's foreach_target.h includes it again for each, every function lands in a namespace of
 // its own (no inline function is shared between instruction sets, no -mavx2 on the command
-// line), and HWY_DYNAMIC_DISPATCH picks the best one the CPU has, once, at the first call.
+// line). Only Highway's headers are used: the choice among the variants is ours (the end of the
+// file), not HWY_DYNAMIC_DISPATCH, which needs libhwy.so, whose load-time initialiser alone
+// (a timer calibration) costs a few ms of every xbar run.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "devices/ekv.hpp"
 
@@ -122,22 +125,75 @@ void EkvCurrentBatch(const EkvParams& p, const EkvBatch& b) {
   if (k < count) ekv_tail(d, p, at(k), count - k);
 }
 
-std::int64_t EkvBatchTarget() { return HWY_TARGET; }
-
 }  // namespace xbar::devices::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace xbar::devices {
+namespace {
 
-HWY_EXPORT(EkvCurrentBatch);
-HWY_EXPORT(EkvBatchTarget);
-
-void ekv_current_batch(const EkvParams& law, const EkvBatch& batch) {
-  HWY_DYNAMIC_DISPATCH(EkvCurrentBatch)(law, batch);
+// A variant runs where the CPU has every extension its code is compiled with: Highway's
+// HWY_TARGET_STR_* of hwy/ops/set_macros-inl.h (1.0.3), each target including the one below it.
+// libgcc's __builtin_cpu_supports also checks that the OS saves the AVX and AVX-512 registers
+// (XCR0), as Highway's own detection does.
+[[maybe_unused]] bool cpu_has_ssse3() { return __builtin_cpu_supports("sse2") && __builtin_cpu_supports("ssse3"); }
+[[maybe_unused]] bool cpu_has_sse4() {
+  return cpu_has_ssse3() && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("sse4.2") &&
+         __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("aes");
+}
+[[maybe_unused]] bool cpu_has_avx2() {
+  return cpu_has_sse4() && __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") &&
+         __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
+[[maybe_unused]] bool cpu_has_avx3() {
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
 }
 
-const char* ekv_batch_target() { return hwy::TargetName(HWY_DYNAMIC_DISPATCH(EkvBatchTarget)()); }
+// The variants compiled in (HWY_TARGETS) that this CPU runs, best first; the baseline (the
+// static target, plain x86-64) always runs. Detected once, thread-safely (function-local static).
+std::vector<EkvSimdTarget> detect_targets() {
+  __builtin_cpu_init();  // harmless if libgcc's constructor already ran; needed if it did not yet
+  std::vector<EkvSimdTarget> targets;
+  std::int64_t listed = 0;  // Highway's bits of the targets in the list
+  auto add_if = [&](bool supported, std::int64_t target, EkvSimdTarget::Kernel* run) {
+    if (!supported) return;
+    targets.push_back({hwy::TargetName(target), run});
+    listed |= target;
+  };
+#if HWY_TARGETS & HWY_AVX3
+  add_if(cpu_has_avx3(), HWY_AVX3, &N_AVX3::EkvCurrentBatch);
+#endif
+#if HWY_TARGETS & HWY_AVX2
+  add_if(cpu_has_avx2(), HWY_AVX2, &N_AVX2::EkvCurrentBatch);
+#endif
+#if HWY_TARGETS & HWY_SSE4
+  add_if(cpu_has_sse4(), HWY_SSE4, &N_SSE4::EkvCurrentBatch);
+#endif
+#if HWY_TARGETS & HWY_SSSE3
+  add_if(cpu_has_ssse3(), HWY_SSSE3, &N_SSSE3::EkvCurrentBatch);
+#endif
+  // The static target is the best one the compiler may assume everywhere: it needs no check.
+  // Under -march=x86-64-v2 and up it is one of the above, and already listed.
+  if ((listed & HWY_STATIC_TARGET) == 0)
+    add_if(true, HWY_STATIC_TARGET, &HWY_STATIC_DISPATCH(EkvCurrentBatch));
+  return targets;
+}
+
+}  // namespace
+
+std::span<const EkvSimdTarget> ekv_batch_targets() {
+  static const std::vector<EkvSimdTarget> targets = detect_targets();
+  return targets;
+}
+
+void ekv_current_batch(const EkvParams& law, const EkvBatch& batch) {
+  static EkvSimdTarget::Kernel* const best = ekv_batch_targets().front().run;
+  best(law, batch);
+}
+
+const char* ekv_batch_target() { return ekv_batch_targets().front().name; }
 
 }  // namespace xbar::devices
 #endif

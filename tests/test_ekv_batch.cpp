@@ -1,19 +1,21 @@
 // The batched EKV law (ekv_current_batch, SIMD through Google Highway) against the scalar law it
 // vectorises, ekv_current: the same equations, so the same numbers up to the few ulp by which
-// the vectorised exp and log1p differ from the C library's. Run on every instruction set this
-// CPU supports (Highway lets a test force the target that dispatch picks).
+// the vectorised exp and log1p differ from the C library's. Run on every instruction set the law
+// is compiled for that this CPU supports (ekv_batch_targets(): each one's kernel, called directly).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
-#include <cstdint>
+#include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <iomanip>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
-
-#include <hwy/targets.h>
 
 #include "devices/ekv.hpp"
 
@@ -55,13 +57,13 @@ struct Results {
   }
 };
 
-/// ekv_current_batch over all of `b`, cut into consecutive batches of k_batch_sizes in turn (so
-/// batches start anywhere in a vector and end in every kind of tail).
-Results run_in_batches(const EkvParams& law, const Biases& b) {
+/// The batched law on one instruction set over all of `b`, cut into consecutive batches of
+/// k_batch_sizes in turn (so batches start anywhere in a vector and end in every kind of tail).
+Results run_in_batches(const EkvSimdTarget& target, const EkvParams& law, const Biases& b) {
   Results r(b.size());
   for (std::size_t start = 0, turn = 0; start < b.size(); ++turn) {
     const std::size_t count = std::min(k_batch_sizes[turn % k_batch_sizes.size()], b.size() - start);
-    ekv_current_batch(law, r.batch(b, start, count));
+    target.run(law, r.batch(b, start, count));
     start += count;
   }
   return r;
@@ -102,32 +104,76 @@ Mismatch worst_mismatch(const EkvParams& law, const Biases& b, const Results& r)
   return worst;
 }
 
-/// Runs `check` once per instruction set compiled in and supported here, with dispatch forced to it.
-void on_every_target(const std::function<void()>& check) {
-  struct Forced {
-    explicit Forced(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
-    ~Forced() { hwy::SetSupportedTargetsForTest(0); }
-  };
-  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    const Forced forced(target);
-    INFO("instruction set " << hwy::TargetName(target));
-    REQUIRE(std::string(ekv_batch_target()) == hwy::TargetName(target));
-    check();
+/// Runs `check` once per instruction set compiled in and supported here.
+void on_every_target(const std::function<void(const EkvSimdTarget&)>& check) {
+  for (const EkvSimdTarget& target : ekv_batch_targets()) {
+    INFO("instruction set " << target.name);
+    check(target);
   }
 }
 
-void check_agrees_with_scalar(const EkvParams& law, const Biases& b) {
-  const Mismatch worst = worst_mismatch(law, b, run_in_batches(law, b));
+void check_agrees_with_scalar(const EkvSimdTarget& target, const EkvParams& law, const Biases& b) {
+  const Mismatch worst = worst_mismatch(law, b, run_in_batches(target, law, b));
   INFO("worst relative mismatch " << worst.relative << ": " << worst.where);
   CHECK(worst.relative <= 1e-13);
 }
 
 }  // namespace
 
+/// The CPU's extensions as the kernel lists them ("flags" of /proc/cpuinfo); empty elsewhere.
+std::set<std::string> cpuinfo_flags() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::set<std::string> flags;
+  for (std::string line; flags.empty() && std::getline(cpuinfo, line);) {
+    if (!line.starts_with("flags")) continue;
+    std::istringstream words(line.substr(line.find(':') + 1));
+    for (std::string flag; words >> flag;) flags.insert(flag);
+  }
+  return flags;
+}
+
 TEST_CASE("dispatch runs the batched EKV law on the widest instruction set the CPU has", "[devices][ekv-batch]") {
-  const std::vector<std::int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  const auto targets = ekv_batch_targets();
   REQUIRE(!targets.empty());
-  CHECK(std::string(ekv_batch_target()) == hwy::TargetName(targets.front()));  // lowest bit = best
+  CHECK(std::string(ekv_batch_target()) == targets.front().name);
+  const std::string baseline = targets.back().name;  // plain x86-64: Highway's one-lane or emulated target
+  if (baseline != "SCALAR" && baseline != "EMU128") {
+    WARN("built for a newer baseline than x86-64 (" << baseline << "): the list of instruction sets is not checked");
+    return;
+  }
+
+  // Independently of libgcc's detection: Linux's own list of the CPU's extensions, and the ones
+  // each instruction set's code is compiled with (each includes the one below it).
+  const std::set<std::string> flags = cpuinfo_flags();
+  if (flags.empty()) {
+    WARN("no flags in /proc/cpuinfo: the list of instruction sets is not checked");
+    return;
+  }
+  auto has = [&](std::initializer_list<const char*> names) {
+    return std::all_of(names.begin(), names.end(), [&](const char* name) { return flags.count(name) > 0; });
+  };
+  const bool ssse3 = has({"sse2", "ssse3"});
+  const bool sse4 = ssse3 && has({"sse4_1", "sse4_2", "pclmulqdq", "aes"});
+  const bool avx2 = sse4 && has({"avx", "avx2", "bmi1", "bmi2", "fma", "f16c"});
+  const bool avx3 = avx2 && has({"avx512f", "avx512vl", "avx512dq", "avx512bw"});
+  std::vector<std::string> expected;
+  for (const auto& [name, supported] : {std::pair{"AVX3", avx3}, {"AVX2", avx2}, {"SSE4", sse4}, {"SSSE3", ssse3}})
+    if (supported) expected.push_back(name);
+  expected.push_back(baseline);
+  std::vector<std::string> listed;
+  for (const EkvSimdTarget& target : targets) listed.push_back(target.name);
+  CHECK(listed == expected);
+}
+
+TEST_CASE("ekv_current_batch gives the numbers of the best instruction set's kernel, bit for bit", "[devices][ekv-batch]") {
+  const Biases b = bias_grid({-0.3, 0.2, 0.6});
+  Results dispatched(b.size()), best(b.size());
+  ekv_current_batch(sonos_defaults(), dispatched.batch(b, 0, b.size()));
+  ekv_batch_targets().front().run(sonos_defaults(), best.batch(b, 0, b.size()));
+  CHECK(dispatched.i_ds == best.i_ds);
+  CHECK(dispatched.di_dvg == best.di_dvg);
+  CHECK(dispatched.di_dvd == best.di_dvd);
+  CHECK(dispatched.di_dvs == best.di_dvs);
 }
 
 TEST_CASE("the batched EKV law equals the scalar law to 1e-13 from subthreshold to strong inversion",
@@ -135,23 +181,23 @@ TEST_CASE("the batched EKV law equals the scalar law to 1e-13 from subthreshold 
   std::vector<double> thresholds;  // the SONOS window, -0.3 to 0.6 V
   for (int k = 0; k <= 18; ++k) thresholds.push_back(-0.3 + 0.05 * k);
   const Biases sonos = bias_grid(thresholds), select = bias_grid({select_defaults().vt});
-  on_every_target([&] {
+  on_every_target([&](const EkvSimdTarget& target) {
     INFO("SONOS law");
-    check_agrees_with_scalar(sonos_defaults(), sonos);
+    check_agrees_with_scalar(target, sonos_defaults(), sonos);
   });
-  on_every_target([&] {
+  on_every_target([&](const EkvSimdTarget& target) {
     INFO("select law");
-    check_agrees_with_scalar(select_defaults(), select);
+    check_agrees_with_scalar(target, select_defaults(), select);
   });
 }
 
 TEST_CASE("a batch of any size writes its own instances and nothing past them", "[devices][ekv-batch]") {
-  on_every_target([] {
+  on_every_target([](const EkvSimdTarget& target) {
     const Biases b = bias_grid({0.2});
     for (const std::size_t count : k_batch_sizes) {
       CAPTURE(count);
       Results r(count + 16, -1.0);  // -1 marks untouched slots
-      ekv_current_batch(sonos_defaults(), r.batch(b, 0, count));
+      target.run(sonos_defaults(), r.batch(b, 0, count));
       for (std::size_t k = 0; k < count; ++k) {
         const double i_scalar = scalar_law(sonos_defaults(), b, k).i_ds;
         REQUIRE(std::abs(r.i_ds[k] - i_scalar) <= 1e-13 * std::abs(i_scalar) + 1e-30 * sonos_defaults().i_s);
@@ -168,13 +214,13 @@ TEST_CASE("a batch of any size writes its own instances and nothing past them", 
 
 TEST_CASE("gate or drain 50 V and 250 V from the rest give the scalar law's finite values, not inf or NaN",
           "[devices][ekv-batch]") {
-  on_every_target([] {
+  on_every_target([](const EkvSimdTarget& target) {
     Biases b;
     for (double big : {50.0, -50.0, 250.0, -250.0}) {  // |v / U_T| up to ~1e4
       b.add(0.2, big, 0.0, 0.0), b.add(0.2, 0.0, big, 0.0), b.add(0.2, big, -big, 0.0);
       b.add(0.2, 0.0, 0.1, big), b.add(0.2, big, 0.1, 0.0), b.add(-0.3, big, big, big);
     }
-    const Results r = run_in_batches(sonos_defaults(), b);
+    const Results r = run_in_batches(target, sonos_defaults(), b);
     for (std::size_t k = 0; k < b.size(); ++k) {
       CAPTURE(b.v_g[k], b.v_d[k], b.v_s[k]);
       CHECK(std::isfinite(r.i_ds[k]));
@@ -182,13 +228,13 @@ TEST_CASE("gate or drain 50 V and 250 V from the rest give the scalar law's fini
       CHECK(std::isfinite(r.di_dvd[k]));
       CHECK(std::isfinite(r.di_dvs[k]));
     }
-    check_agrees_with_scalar(sonos_defaults(), b);
+    check_agrees_with_scalar(target, sonos_defaults(), b);
   });
 }
 
 TEST_CASE("a NaN terminal voltage gives a NaN current and NaN partials, for its own instance only",
           "[devices][ekv-batch]") {
-  on_every_target([] {
+  on_every_target([](const EkvSimdTarget& target) {
     for (int terminal = 0; terminal < 4; ++terminal)  // V_T, V_G, V_D, V_S
       for (std::size_t at : {0, 4, 8}) {             // first vector, middle, tail of a batch of 9
         CAPTURE(terminal, at);
@@ -197,7 +243,7 @@ TEST_CASE("a NaN terminal voltage gives a NaN current and NaN partials, for its 
         std::vector<double>* inputs[] = {&b.vt, &b.v_g, &b.v_d, &b.v_s};
         (*inputs[terminal])[at] = k_nan;
         Results r(9, 0.0);
-        ekv_current_batch(sonos_defaults(), r.batch(b, 0, 9));
+        target.run(sonos_defaults(), r.batch(b, 0, 9));
         for (std::size_t k = 0; k < 9; ++k) {
           for (double out : {r.i_ds[k], r.di_dvg[k], r.di_dvd[k], r.di_dvs[k]}) {
             CHECK(std::isnan(out) == (k == at));

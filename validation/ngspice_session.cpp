@@ -1,5 +1,6 @@
 #include "validation/ngspice_session.hpp"
 
+#include <dlfcn.h>
 #include <ngspice/sharedspice.h>
 
 #include <algorithm>
@@ -101,6 +102,64 @@ PreparedDeck prepare_deck(std::string_view text) {
 
 }  // namespace
 
+// The six functions of ngspice's shared API the session calls, with sharedspice.h's types,
+// resolved from the library loaded at run time (never linked, never unloaded).
+struct NgspiceLibrary {
+  decltype(&::ngSpice_Init) init = nullptr;
+  decltype(&::ngSpice_Command) command = nullptr;
+  decltype(&::ngSpice_Circ) circ = nullptr;
+  decltype(&::ngSpice_CurPlot) cur_plot = nullptr;
+  decltype(&::ngSpice_AllVecs) all_vecs = nullptr;
+  decltype(&::ngGet_Vec_Info) vec_info = nullptr;
+
+  static const NgspiceLibrary& load();
+};
+
+namespace {
+
+// Debian's libngspice0; the soname, so that the unversioned -dev symlink is not needed.
+constexpr const char* k_ngspice_library = "libngspice.so.0";
+
+template <class Function>
+void resolve(void* library, const char* symbol, Function*& into) {
+  dlerror();  // clear any earlier error: dlsym reports failure only through dlerror
+  void* address = dlsym(library, symbol);
+  if (address == nullptr) {
+    const char* reason = dlerror();
+    throw SpiceError(fmt::format("ngspice: {} has no function {}: {}", k_ngspice_library, symbol,
+                                 reason ? reason : "null address"));
+  }
+  into = reinterpret_cast<Function*>(address);
+}
+
+NgspiceLibrary open_ngspice() {
+  // RTLD_NOW: a broken install fails here, with the loader's reason, not in the middle of a run.
+  // RTLD_LOCAL: ngspice's many global symbols stay out of the way of everything else.
+  void* library = dlopen(k_ngspice_library, RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) {
+    const char* reason = dlerror();
+    throw SpiceError(fmt::format("ngspice: cannot load {}: {} (install Debian's libngspice0; only the commands "
+                                 "that run ngspice need it)",
+                                 k_ngspice_library, reason ? reason : "unknown reason"));
+  }
+  // Never dlclose'd: ngspice's global state lives as long as the process.
+  NgspiceLibrary api;
+  resolve(library, "ngSpice_Init", api.init);
+  resolve(library, "ngSpice_Command", api.command);
+  resolve(library, "ngSpice_Circ", api.circ);
+  resolve(library, "ngSpice_CurPlot", api.cur_plot);
+  resolve(library, "ngSpice_AllVecs", api.all_vecs);
+  resolve(library, "ngGet_Vec_Info", api.vec_info);
+  return api;
+}
+
+}  // namespace
+
+const NgspiceLibrary& NgspiceLibrary::load() {
+  static const NgspiceLibrary api = open_ngspice();  // thread-safe, once; retried if it threw
+  return api;
+}
+
 double SpiceOperatingPoint::voltage(std::string_view node) const {
   if (node == "0") return 0.0;  // ground is the reference, not a vector
   const auto found = values.find(lower(node));
@@ -122,9 +181,9 @@ NgspiceSession& NgspiceSession::instance() {
   return session;
 }
 
-NgspiceSession::NgspiceSession() {
+NgspiceSession::NgspiceSession() : ngspice_(NgspiceLibrary::load()) {
   // No SendData/SendInitData/BGThreadRunning: every run is synchronous and reads the plot once.
-  ngSpice_Init(&on_output, &on_status, &on_unload_request, nullptr, nullptr, nullptr, this);
+  ngspice_.init(&on_output, &on_status, &on_unload_request, nullptr, nullptr, nullptr, this);
 }
 
 int NgspiceSession::on_output(char* line, int, void* self) {
@@ -139,10 +198,11 @@ int NgspiceSession::on_status(char* status, int, void* self) {
 
 // ngspice calls this instead of exit(): on `quit`, and on errors it considers unrecoverable
 // (e.g. numparam "Undefined parameter", .subckt/.ends mismatch); it then longjmps back out of
-// ngSpice_Circ/ngSpice_Command, which return 1. It asks the caller to unload the library, which a
-// directly linked libngspice cannot do; its state really is broken afterwards (with ngspice 39 a
-// numparam error makes every later deck fail the same way, and after `quit` the next deck
-// segfaults). So the session records the request and refuses every later deck.
+// ngSpice_Circ/ngSpice_Command, which return 1. It asks the caller to unload the library, which
+// this session does not do (libngspice is loaded once per process); its state really is broken
+// afterwards (with ngspice 39 a numparam error makes every later deck fail the same way, and
+// after `quit` the next deck segfaults). So the session records the request and refuses every
+// later deck.
 int NgspiceSession::on_unload_request(int status, bool, bool on_quit, int, void* self) {
   auto& session = *static_cast<NgspiceSession*>(self);
   session.exit_status_ = status;
@@ -197,12 +257,12 @@ void NgspiceSession::load(std::vector<std::string> deck_lines) {
   cards.reserve(deck_lines.size() + 1);
   for (auto& line : deck_lines) cards.push_back(line.data());
   cards.push_back(nullptr);  // ngSpice_Circ copies the lines; the array ends with NULL
-  ngSpice_Circ(cards.data());
+  ngspice_.circ(cards.data());
 }
 
 void NgspiceSession::command(const char* text) {
   std::string buffer(text);  // ngSpice_Command takes a mutable char*
-  ngSpice_Command(buffer.data());
+  ngspice_.command(buffer.data());
 }
 
 void NgspiceSession::throw_if_failed() const {
@@ -232,18 +292,18 @@ void NgspiceSession::throw_if_failed() const {
 }
 
 SpiceOperatingPoint NgspiceSession::copy_op_plot() const {
-  std::string plot = ngSpice_CurPlot();
+  std::string plot = ngspice_.cur_plot();
   // A deck that failed to load leaves the "const" plot current; "op" makes "op1", "op2", ...
   if (!plot.starts_with("op"))
     throw SpiceError(fmt::format("ngspice: no op plot after 'op' (current plot '{}')", plot));
-  char** names = ngSpice_AllVecs(plot.data());
+  char** names = ngspice_.all_vecs(plot.data());
   if (names == nullptr || *names == nullptr)
     throw SpiceError(fmt::format("ngspice: op plot '{}' has no vectors", plot));
   SpiceOperatingPoint op;
   for (; *names != nullptr; ++names) {
     std::string name = *names;
     // ngGet_Vec_Info returns one static struct pointing into ngspice's plot: copy the value now.
-    const pvector_info info = ngGet_Vec_Info(name.data());
+    const pvector_info info = ngspice_.vec_info(name.data());
     if (info == nullptr || info->v_realdata == nullptr || info->v_length < 1)
       throw SpiceError(fmt::format("ngspice: vector '{}' of plot '{}' has no real value", name, plot));
     op.values.emplace(lower(name), info->v_realdata[0]);
@@ -252,13 +312,13 @@ SpiceOperatingPoint NgspiceSession::copy_op_plot() const {
 }
 
 SpicePlot NgspiceSession::copy_plot(std::string_view prefix) const {
-  SpicePlot plot{ngSpice_CurPlot(), {}, 0.0};
+  SpicePlot plot{ngspice_.cur_plot(), {}, 0.0};
   if (prefix.empty() || !plot.name.starts_with(prefix))
     throw SpiceError(fmt::format("ngspice: no '{}' plot after the analysis (current plot '{}')", prefix, plot.name));
-  char** names = ngSpice_AllVecs(plot.name.data());
+  char** names = ngspice_.all_vecs(plot.name.data());
   for (; names != nullptr && *names != nullptr; ++names) {
     std::string name = *names;
-    const pvector_info info = ngGet_Vec_Info(name.data());  // into ngspice memory: copy now
+    const pvector_info info = ngspice_.vec_info(name.data());  // into ngspice memory: copy now
     if (info == nullptr || info->v_realdata == nullptr) continue;  // complex or empty vectors
     plot.vectors.emplace(lower(name), std::vector<double>(info->v_realdata, info->v_realdata + info->v_length));
   }

@@ -6,6 +6,10 @@
 // ngspice's return codes say little; success is judged from its own output (SendChar/SendStat
 // lines) plus the presence of a non-empty "op" plot.
 //
+// xbar does not link libngspice: the session loads it (dlopen, libngspice.so.0) when it is first
+// used, so the commands that never run ngspice (solve, table, sweep, ...) do not pay for mapping
+// and relocating it at start-up, and run where it is not installed.
+//
 // Life of one run_operating_point(deck):
 //   ngSpice_Circ(lines) -> ngSpice_Command("op") -> judge output -> copy the op plot
 //   -> "remcirc" + "destroy all", so the next deck starts from an empty simulator.
@@ -22,6 +26,8 @@
 #include <vector>
 
 namespace xbar::validation {
+
+struct NgspiceLibrary;  // the functions of libngspice's shared API (ngspice_session.cpp)
 
 /// A failed ngspice run; the message starts with "ngspice: " and carries ngspice's own lines.
 struct SpiceError : std::runtime_error {
@@ -53,7 +59,9 @@ struct SpicePlot {
 
 class NgspiceSession {
  public:
-  /// The process-wide session; ngSpice_Init runs once, on first use.
+  /// The process-wide session; libngspice is loaded and ngSpice_Init runs once, on first use.
+  /// Throws SpiceError (naming the library and the loader's reason) if libngspice cannot be
+  /// loaded; a later call tries again.
   static NgspiceSession& instance();
 
   /// Loads `deck_text` (a SPICE netlist, first line = title), runs "op", returns the op plot.
@@ -95,6 +103,7 @@ class NgspiceSession {
   SpiceOperatingPoint copy_op_plot() const;
   void clear_circuit();
 
+  const NgspiceLibrary& ngspice_;  ///< libngspice's entry points, loaded once per process
   mutable std::mutex mutex_;
   // Written by the callbacks, which ngspice calls synchronously from inside the ngspice calls
   // made under mutex_: no extra locking needed.
