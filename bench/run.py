@@ -88,6 +88,20 @@ def time_xbar(build, config, workdir):
     return info
 
 
+def time_general(build, config):
+    """The same solve on xbar's general path (`solver.method = "lines"`: nodal system, CSC pattern,
+    line-reduced Krylov), the baseline the grid replaced, measured in the same run (best of 3
+    under 2 s). Returns its phase timings, or None where it would take too long."""
+    infos, runs = [], 1
+    while len(infos) < runs:
+        _, proc = run([os.path.join(build, "bench", "xbar_bench"), config, "--set", "solver.method=lines"])
+        if proc.returncode != 0:
+            return None
+        infos.append(json.loads(proc.stdout))
+        runs = 3 if infos[-1]["solve_s"][0] < 2 else 1
+    return min(infos, key=lambda i: i["solve_s"][0])
+
+
 def time_ngspice(build, config, workdir, timeout):
     deck = os.path.join(workdir, "deck.cir")
     _, proc = run([os.path.join(build, "cli", "xbar"), "netlist", config, "-o", deck, "-q"])
@@ -171,6 +185,11 @@ def main():
             print(f"   xbar: process {fmt_s(x['process_wall_s'])}, solve {fmt_s(x['solve_s'][0])} "
                   f"({x['newton_iterations']} Newton, {x['linear_iterations']} linear iterations, "
                   f"{x['backend']}), peak {x['process_peak_mb']:.0f} MB", flush=True)
+            row["general"] = time_general(args.build, config) if m * n <= 1024 * 1024 else None
+            if row["general"]:
+                g = row["general"]
+                print(f"   general path: solve {fmt_s(g['solve_s'][0])}, setup {fmt_s(g['setup_s'][0])}, "
+                      f"column 0 {g['column0']:.12g} A vs grid {x['column0']:.12g} A", flush=True)
             for ref in ("ngspice", "scipy"):
                 if ref not in refs or (ref == "ngspice" and args.skip_ngspice):
                     row[ref] = (None, SKIPPED.get((name, ref), "skipped" if ref in refs else "not run"))
@@ -231,13 +250,16 @@ def write_results(rows, info, started):
              "several. ngspice = `ngspice -b` on the deck of `xbar netlist`, whole process. SciPy = "
              "`splu(J)` + solve on xbar's own Newton Jacobian at the initial guess (one linear solve; for a "
              "linear 1r array that is the whole answer). Ratios = reference / xbar (process time for "
-             "ngspice, solve time for SciPy).", "",
+             "ngspice, solve time for SciPy). General path = the same solve with `solver.method = \"lines\"` "
+             "(the general nodal system and its line-reduced Krylov backend, xbar's solver before the grid), "
+             "set-up + solve, per vector; its column-0 current agrees with the grid's to the digits shown "
+             "in the run log.", "",
              "| case | target | xbar process | xbar solve | Newton / linear its | backend | peak memory | "
-             "ngspice | SciPy SuperLU | ngspice / xbar | SciPy / xbar |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "ngspice | SciPy SuperLU | general path | ngspice / xbar | SciPy / xbar | general / grid |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['name']} | {r['target']} | failed: {r['error']} |" + " |" * 8)
+            lines.append(f"| {r['name']} | {r['target']} | failed: {r['error']} |" + " |" * 10)
             continue
         x = r["xbar"]
         per = x["solve_s"][0] / r["vectors"]
@@ -247,9 +269,13 @@ def write_results(rows, info, started):
         ng_ratio = f"{ng[0] / x['process_wall_s']:.0f}x" if ng[0] else "-"
         sp_ratio = f"{sp[0] / per:.0f}x" if sp[0] else "-"
         solve = fmt_s(per) + (" / vector" if r["vectors"] > 1 else "")
+        g = r.get("general")
+        g_per = (g["setup_s"][0] + g["solve_s"][0]) / r["vectors"] if g else None
+        g_text = fmt_s(g_per) if g else "not run (too large)"
+        g_ratio = f"{g_per / ((x['setup_s'][0] + x['solve_s'][0]) / r['vectors']):.1f}x" if g else "-"
         lines.append(f"| {r['name']} | {r['target']} | {fmt_s(x['process_wall_s'])} | {solve} | "
                      f"{x['newton_iterations']} / {x['linear_iterations']} | {x['backend']} | "
-                     f"{x['process_peak_mb']:.0f} MB | {ng_text} | {sp_text} | {ng_ratio} | {sp_ratio} |")
+                     f"{x['process_peak_mb']:.0f} MB | {ng_text} | {sp_text} | {g_text} | {ng_ratio} | {sp_ratio} | {g_ratio} |")
     lines += ["", "## Targets", ""]
     for r in rows:
         if "error" in r:
