@@ -21,29 +21,49 @@ double parallel_sum(std::int64_t n, PartFn&& fn) {
          }).dot;
 }
 
-// L D U of one group of chains (pivots carried in double, stored as Real); the first bad row or -1.
+// Whether a stored 1 / pivot is usable: nonzero and finite (a zero, infinite or NaN pivot, or
+// one out of Real's range, is not).
+template <class Real>
+bool usable(Real inv_pivot) {
+  return inv_pivot != 0 && inv_pivot - inv_pivot == 0;
+}
+
+// L D U of one group of chains (pivots carried in double, stored as Real), position by position
+// across the chains (vectorised for interleaved ones); the first row with an unusable pivot, or -1.
 // symmetric &= (l_p == u_{p-s} along the group's chains).
 template <class Real>
 std::int32_t factor_group(const LineMatrix& m, const sweeps::ChainGroup& g, ChainFactors<Real>& out,
                           bool& symmetric) {
-  thread_local std::vector<double> upper_scaled, inv_pivot;  // of the previous row of every chain
-  upper_scaled.assign(g.count, 0.0);
-  inv_pivot.assign(g.count, 0.0);
-  for (std::int32_t k = 0; k < g.length; ++k)
+  thread_local std::vector<double> previous_upper_scaled, previous_inv_pivot;  // of every chain
+  previous_upper_scaled.assign(g.count, 0.0);
+  previous_inv_pivot.assign(g.count, 0.0);
+  double* prev_us = previous_upper_scaled.data();
+  double* prev_inv = previous_inv_pivot.data();
+  const double *diag = m.diag.data(), *lower = m.lower.data(), *upper = m.upper.data();
+  Real *lower_scaled = out.lower_scaled.data(), *inv_pivot = out.inv_pivot.data();
+  Real* upper_scaled = out.upper_scaled.data();
+  double unusable = 0, asymmetric = 0;
+  for (std::int32_t k = 0; k < g.length; ++k) {
+    const std::int32_t row = g.row(0, k), spacing = g.spacing, stride = g.stride;
+#pragma omp simd reduction(+ : unusable, asymmetric)
     for (std::int32_t c = 0; c < g.count; ++c) {
-      const std::int32_t p = g.row(c, k);
-      const double lower = k > 0 ? m.lower[p] : 0.0;
-      if (k > 0 && lower != m.upper[p - g.stride]) symmetric = false;
-      const double pivot = m.diag[p] - lower * upper_scaled[c];
-      const double lower_scaled = lower * inv_pivot[c];
-      inv_pivot[c] = 1.0 / pivot;
-      upper_scaled[c] = m.upper[p] * inv_pivot[c];
-      out.lower_scaled[p] = static_cast<Real>(lower_scaled);
-      out.inv_pivot[p] = static_cast<Real>(inv_pivot[c]);
-      out.upper_scaled[p] = static_cast<Real>(upper_scaled[c]);
-      const Real stored = out.inv_pivot[p];
-      if (!(pivot != 0.0 && std::isfinite(pivot) && stored != 0 && std::isfinite(stored))) return p;
+      const std::int32_t p = row + c * spacing;
+      const double l = k > 0 ? lower[p] : 0.0;
+      asymmetric += k > 0 && l != upper[p - stride];
+      const double inv = 1.0 / (diag[p] - l * prev_us[c]);
+      lower_scaled[p] = static_cast<Real>(l * prev_inv[c]);
+      inv_pivot[p] = static_cast<Real>(inv);
+      upper_scaled[p] = static_cast<Real>(upper[p] * inv);
+      unusable += !usable(inv_pivot[p]);
+      prev_inv[c] = inv;
+      prev_us[c] = upper[p] * inv;
     }
+  }
+  if (asymmetric > 0) symmetric = false;
+  if (unusable == 0) return -1;
+  for (std::int32_t k = 0; k < g.length; ++k)
+    for (std::int32_t c = 0; c < g.count; ++c)
+      if (!usable(inv_pivot[g.row(c, k)])) return g.row(c, k);
   return -1;
 }
 
