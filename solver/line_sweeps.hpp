@@ -19,8 +19,8 @@
 namespace xbar::solver::sweeps {
 
 constexpr std::int64_t k_grain = 1 << 16;  // rows below which a loop stays on one thread
-constexpr std::int32_t k_overlap = 8;      // stored chains swept together (their recurrences overlap)
-inline std::int32_t k_block_bytes = 1 << 30;  // interleaved chains swept together (bytes per row * length)
+constexpr std::int32_t k_overlap = 4;      // stored chains swept together (their recurrences overlap)
+constexpr std::int32_t k_block_bytes = 1 << 30;  // interleaved chains per block: all of a part (measured)
 
 /// Reductions of one part of a loop: rows over their tolerance and two dot products.
 struct Partial {
