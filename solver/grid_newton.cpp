@@ -234,6 +234,7 @@ void GridNewton::State::build_matrix() {
   const std::size_t n = matrix.n;
   matrix.cross_ptr.assign(n + 1, 0);
   matrix.cross_col.clear();
+  matrix.paired = g.rows_free() && g.cols_free() ? n_cells : 0;  // R(i,j) <-> C(i,j): line_paired.cpp
   if (g.rows_free() && g.cols_free()) {
     for (std::size_t p = 0; p <= n; ++p) matrix.cross_ptr[p] = static_cast<std::int32_t>(p);
     matrix.cross_col.resize(n);

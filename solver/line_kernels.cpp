@@ -3,44 +3,120 @@
 #include <algorithm>
 #include <cmath>
 
+#include "solver/line_paired.hpp"
+#include "solver/line_sweeps.hpp"
 #include "solver/parallel.hpp"
 
 namespace xbar::solver {
 
 namespace {
 
-constexpr std::int64_t k_grain = 1 << 16;  // rows below which a loop stays on one thread
+using sweeps::k_grain;
 
 // Sum over parts of a per-part partial result, in part order (deterministic).
 template <class PartFn>
 double parallel_sum(std::int64_t n, PartFn&& fn) {
-  double partial[64] = {};
-  const int parts = parallel_for(n, k_grain, [&](int part, std::int64_t b, std::int64_t e) {
-    partial[part] = fn(static_cast<std::int32_t>(b), static_cast<std::int32_t>(e));
-  });
-  double sum = 0;
-  for (int k = 0; k < parts; ++k) sum += partial[k];
-  return sum;
+  return sweeps::parallel_reduce(n, [&](std::int32_t b, std::int32_t e, sweeps::Partial& acc) {
+           acc.dot = fn(b, e);
+         }).dot;
+}
+
+// Whether a stored 1 / pivot is usable: nonzero and finite (a zero, infinite or NaN pivot, or
+// one out of Real's range, is not).
+template <class Real>
+bool usable(Real inv_pivot) {
+  return inv_pivot != 0 && inv_pivot - inv_pivot == 0;
+}
+
+// L D U of one group of chains (pivots carried in double, stored as Real), position by position
+// across the chains (vectorised for interleaved ones); the first row with an unusable pivot, or -1.
+// symmetric &= (l_p == u_{p-s} along the group's chains).
+template <class Real>
+std::int32_t factor_group(const LineMatrix& m, const sweeps::ChainGroup& g, ChainFactors<Real>& out,
+                          bool& symmetric) {
+  thread_local std::vector<double> previous_upper_scaled, previous_inv_pivot;  // of every chain
+  previous_upper_scaled.assign(g.count, 0.0);
+  previous_inv_pivot.assign(g.count, 0.0);
+  double* prev_us = previous_upper_scaled.data();
+  double* prev_inv = previous_inv_pivot.data();
+  const double *diag = m.diag.data(), *lower = m.lower.data(), *upper = m.upper.data();
+  Real *lower_scaled = out.lower_scaled.data(), *inv_pivot = out.inv_pivot.data();
+  Real* upper_scaled = out.upper_scaled.data();
+  double unusable = 0, asymmetric = 0;
+  for (std::int32_t k = 0; k < g.length; ++k) {
+    const std::int32_t row = g.row(0, k), spacing = g.spacing, stride = g.stride;
+#pragma omp simd reduction(+ : unusable, asymmetric)
+    for (std::int32_t c = 0; c < g.count; ++c) {
+      const std::int32_t p = row + c * spacing;
+      const double l = k > 0 ? lower[p] : 0.0;
+      asymmetric += k > 0 && l != upper[p - stride];
+      const double inv = 1.0 / (diag[p] - l * prev_us[c]);
+      lower_scaled[p] = static_cast<Real>(l * prev_inv[c]);
+      inv_pivot[p] = static_cast<Real>(inv);
+      upper_scaled[p] = static_cast<Real>(upper[p] * inv);
+      unusable += !usable(inv_pivot[p]);
+      prev_inv[c] = inv;
+      prev_us[c] = upper[p] * inv;
+    }
+  }
+  if (asymmetric > 0) symmetric = false;
+  if (unusable == 0) return -1;
+  for (std::int32_t k = 0; k < g.length; ++k)
+    for (std::int32_t c = 0; c < g.count; ++c)
+      if (!usable(inv_pivot[g.row(c, k)])) return g.row(c, k);
+  return -1;
+}
+
+// Factors every family, parts in parallel; the first bad row (in part order) or -1.
+template <class Real>
+std::int32_t factor_families(LineMatrix& m, ChainFactors<Real>& out) {
+  for (std::vector<Real>* v : {&out.lower_scaled, &out.inv_pivot, &out.upper_scaled}) v->resize(m.n);
+  std::int32_t bad = -1;
+  bool symmetric = true;
+  for (std::size_t f = 0; f < m.family_count(); ++f) {
+    const std::size_t parts = m.family_parts[f].size() - 1;
+    std::vector<std::int32_t> bad_of(parts, -1);
+    std::vector<char> symmetric_of(parts, 1);
+    auto factor_parts = [&](int, std::int64_t b, std::int64_t e) {
+      for (std::int64_t k = b; k < e; ++k) {
+        bool part_symmetric = true;
+        sweeps::for_each_group(m, f, k, [&](const sweeps::ChainGroup& g) {
+          const std::int32_t row = factor_group(m, g, out, part_symmetric);
+          if (row >= 0 && bad_of[k] < 0) bad_of[k] = row;
+        });
+        symmetric_of[k] = part_symmetric;
+      }
+    };
+    if (m.family_begin[f + 1] - m.family_begin[f] < k_grain) factor_parts(0, 0, static_cast<std::int64_t>(parts));
+    else parallel_for(static_cast<std::int64_t>(parts), 1, factor_parts);
+    for (std::size_t k = 0; k < parts; ++k) {
+      if (bad_of[k] >= 0 && bad < 0) bad = bad_of[k];
+      symmetric = symmetric && symmetric_of[k];
+    }
+  }
+  m.symmetric_chains = symmetric;
+  return bad;
+}
+
+// Whether cross_val[p] == cross_val[p + paired] for every pair.
+bool pairs_symmetric(const LineMatrix& m) {
+  const double* cross = m.cross_val.data();
+  return sweeps::parallel_reduce(m.paired, [&](std::int32_t begin, std::int32_t end, sweeps::Partial& acc) {
+           for (std::int32_t k = begin; k < end; ++k) acc.failed += cross[k] != cross[k + m.paired];
+         }).failed == 0;
 }
 
 }  // namespace
 
-// Thomas algorithm along every chain (neighbours `stride` apart): T = L U with
-//   pivot_p = d_p - l_p u_{p-s} / pivot_{p-s},   upper_scaled_p = u_p / pivot_p,
-// l_p = 0 at a chain start, so the chains of a family factor independently.
+// Thomas algorithm along every chain, chains of a family in parallel (equations: line_kernels.hpp).
 std::int32_t LineMatrix::factor_tridiagonal() {
-  inv_pivot.resize(n);
-  upper_scaled.resize(n);
-  for (std::size_t f = 0; f < family_count(); ++f) {
-    const std::int32_t begin = family_begin[f], end = family_begin[f + 1], s = family_stride[f];
-    for (std::int32_t p = begin; p < end; ++p) {
-      const double pivot = diag[p] - (p - s >= begin ? lower[p] * upper_scaled[p - s] : 0.0);
-      if (!(pivot != 0.0 && std::isfinite(pivot))) return p;
-      inv_pivot[p] = 1.0 / pivot;
-      upper_scaled[p] = upper[p] * inv_pivot[p];
-    }
-  }
-  return -1;
+  symmetric_pairs = is_paired() && pairs_symmetric(*this);
+  return has_cross() ? factor_families(*this, approx) : factor_families(*this, exact);
+}
+
+bool LineMatrix::is_paired() const {
+  return paired > 0 && family_count() == 2 && family_begin[1] == paired && n == 2 * paired &&
+         family_chain_length[0] > 0 && family_chain_length[1] > 0 && cross_val.size() >= std::size_t(n);
 }
 
 void LineMatrix::split_families(const std::vector<std::int32_t>& chain_begin, int parts) {
@@ -63,54 +139,14 @@ void LineMatrix::split_families(const std::vector<std::int32_t>& chain_begin, in
   }
 }
 
-namespace {
-
-// Forward and back substitution of `count` chains of one length: chain c starts at row
-// first + c * spacing, its position t is at + t * stride. Interleaved chains (spacing 1) vectorise
-// across chains; chains stored one after another (stride 1) are taken a few at a time so that
-// their independent recurrences overlap (each step waits on the previous one otherwise).
-void thomas_solve(const LineMatrix& m, std::int32_t first, std::int32_t count, std::int32_t spacing,
-                  std::int32_t length, std::int32_t stride, std::span<double> w) {
-  auto row = [&](std::int32_t c, std::int32_t t) { return first + c * spacing + t * stride; };
-  for (std::int32_t c = 0; c < count; ++c) w[row(c, 0)] *= m.inv_pivot[row(c, 0)];
-  for (std::int32_t t = 1; t < length; ++t)
-    for (std::int32_t c = 0; c < count; ++c) {
-      const std::int32_t p = row(c, t);
-      w[p] = (w[p] - m.lower[p] * w[p - stride]) * m.inv_pivot[p];
-    }
-  for (std::int32_t t = length - 2; t >= 0; --t)
-    for (std::int32_t c = 0; c < count; ++c) {
-      const std::int32_t p = row(c, t);
-      w[p] -= m.upper_scaled[p] * w[p + stride];
-    }
+template <class Real>
+void LineMatrix::solve_family(const ChainFactors<Real>& factors, std::size_t f, std::span<double> w) const {
+  auto in_place = [](std::int32_t, std::int32_t, sweeps::Partial&) {};  // w is already in z
+  sweeps::sweep_family<false>(*this, factors, f, w.data(), in_place, sweeps::nothing);
 }
 
-}  // namespace
-
-void LineMatrix::solve_family(std::size_t f, std::span<double> w) const {
-  const std::vector<std::int32_t>& split = family_parts[f];
-  const std::int32_t begin = family_begin[f], end = family_begin[f + 1], stride = family_stride[f];
-  const std::int32_t length = family_chain_length[f];
-  if (begin == end) return;
-  constexpr std::int32_t k_overlap = 8;  // stored chains solved together
-  auto solve_parts = [&](int, std::int64_t b, std::int64_t e) {
-    for (std::int64_t k = b; k < e; ++k) {
-      const std::int32_t lo = split[k], hi = split[k + 1];
-      if (lo == hi) continue;
-      if (stride > 1) {  // interleaved: chains lo..hi-1
-        thomas_solve(*this, begin + lo, hi - lo, 1, length, stride, w);
-      } else if (length > 0) {  // stored chains of one length, a few at a time
-        for (std::int32_t c = lo; c < hi; c += k_overlap * length)
-          thomas_solve(*this, c, std::min(k_overlap, (hi - c) / length), length, length, 1, w);
-      } else {  // chains of mixed lengths: one run (lower = 0 at every chain start)
-        thomas_solve(*this, lo, 1, 0, hi - lo, 1, w);
-      }
-    }
-  };
-  const int parts = static_cast<int>(split.size()) - 1;
-  if (end - begin < k_grain) solve_parts(0, 0, parts);
-  else parallel_for(parts, 1, solve_parts);
-}
+template void LineMatrix::solve_family(const ChainFactors<double>&, std::size_t, std::span<double>) const;
+template void LineMatrix::solve_family(const ChainFactors<float>&, std::size_t, std::span<double>) const;
 
 double LineMatrix::multiply_dot(std::span<const double> x, std::span<double> y) const {
   double dot = 0;
@@ -133,8 +169,8 @@ double LineMatrix::multiply_dot(std::span<const double> x, std::span<double> y) 
 }
 
 void KrylovWork::resize(std::int32_t n) {
-  for (std::vector<double>* v : {&b, &tolerance, &x, &r, &p, &v, &z, &scratch}) v->assign(n, 0.0);
-  for (std::vector<double>* v : {&r_hat, &y, &s, &t}) v->clear();  // BiCGSTAB only: on first use
+  for (std::vector<double>* v : {&b, &tolerance, &x, &r, &p, &v, &z}) v->assign(n, 0.0);
+  for (std::vector<double>* v : {&r_hat, &y, &s, &t, &p_next, &scratch}) v->clear();  // on first use
 }
 
 namespace {
@@ -192,17 +228,18 @@ void precondition(const LineMatrix& m, std::span<const double> r, std::span<doub
   const std::size_t families = m.family_count();
   for (std::size_t f = 0; f < families; ++f) {
     cross_residual(m, f, true, r, z, z);
-    m.solve_family(f, z);
+    m.solve_family(m.approx, f, z);
   }
   for (std::size_t f = families - 1; f-- > 0;) {
     const std::int32_t begin = m.family_begin[f], end = m.family_begin[f + 1];
     cross_residual(m, f, false, {}, z, scratch);
-    m.solve_family(f, scratch);
+    m.solve_family(m.approx, f, scratch);
     for (std::int32_t p = begin; p < end; ++p) z[p] += scratch[p];
   }
 }
 
 int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  w.scratch.resize(m.n);
   std::copy(w.b.begin(), w.b.end(), w.r.begin());
   if (within_tolerance(w.r, w.tolerance)) return 0;
   precondition(m, w.r, w.z, w.scratch);
@@ -228,7 +265,7 @@ int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) 
 
 // Right-preconditioned BiCGSTAB (van der Vorst 1992): iterates x = M^{-1} u, residuals of S.
 int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
-  for (std::vector<double>* v : {&w.r_hat, &w.y, &w.s, &w.t}) v->resize(m.n);
+  for (std::vector<double>* v : {&w.r_hat, &w.y, &w.s, &w.t, &w.scratch}) v->resize(m.n);
   std::copy(w.b.begin(), w.b.end(), w.r.begin());
   if (within_tolerance(w.r, w.tolerance)) return 0;
   std::copy(w.r.begin(), w.r.end(), w.r_hat.begin());
@@ -276,9 +313,11 @@ int solve_reduced(const LineMatrix& m, bool symmetric, int max_iterations, Krylo
   std::fill(w.x.begin(), w.x.end(), 0.0);
   if (!m.has_cross()) {  // the chains are the whole matrix: direct
     std::copy(w.b.begin(), w.b.end(), w.x.begin());
-    for (std::size_t f = 0; f < m.family_count(); ++f) m.solve_family(f, w.x);
+    for (std::size_t f = 0; f < m.family_count(); ++f) m.solve_family(m.exact, f, w.x);
     return 1;
   }
+  if (m.is_paired())
+    return symmetric ? paired_conjugate_gradients(m, max_iterations, w) : paired_bicgstab(m, max_iterations, w);
   return symmetric ? conjugate_gradients(m, max_iterations, w) : bicgstab(m, max_iterations, w);
 }
 

@@ -9,6 +9,14 @@
 
 namespace xbar::solver {
 
+/// Thomas factors of the chains, T = L D U with L, U unit triangular (s: the stride):
+///   pivot_p = d_p - l_p u_{p-s} / pivot_{p-s},
+///   lower_scaled_p = l_p / pivot_{p-s},  inv_pivot_p = 1 / pivot_p,  upper_scaled_p = u_p / pivot_p.
+template <class Real>
+struct ChainFactors {
+  std::vector<Real> lower_scaled, inv_pivot, upper_scaled;
+};
+
 struct LineMatrix {
   std::int32_t n = 0;
   std::vector<std::int32_t> family_begin;  ///< F + 1 offsets; chains never straddle them
@@ -19,7 +27,18 @@ struct LineMatrix {
   std::vector<std::int32_t> family_chain_length;
   std::span<const double> diag, lower, upper, cross_val;  ///< values, owned by the backend
   std::vector<std::int32_t> cross_ptr, cross_col;         ///< CSR of couplings between families
-  std::vector<double> inv_pivot, upper_scaled;            ///< Thomas factors of the chains
+  /// Nonzero when rows pair up (the crossbar's R(i,j) <-> C(i,j)): two families [0, paired) and
+  /// [paired, 2 paired) of chains of one length, row p coupled only with p +- paired through
+  /// cross_val[p]. The Krylov kernels then fuse their passes and skip cross_ptr / cross_col.
+  std::int32_t paired = 0;
+  /// Thomas factors of the chains: exact for the direct solve (no couplings between families),
+  /// in float for the preconditioner (the Krylov vectors stay in double; the preconditioner only
+  /// needs to be a fixed operator, symmetric when S is, and halving its bytes saves bandwidth).
+  ChainFactors<double> exact;
+  ChainFactors<float> approx;
+  /// Set by factor_tridiagonal: l_p = u_{p-s} along every chain, and (paired) cross_val[p] =
+  /// cross_val[p + paired]; the kernels then read one array of each pair.
+  bool symmetric_chains = false, symmetric_pairs = false;
   /// Per family, its split into one part per thread: rows at chain starts (stride 1) or ranges
   /// of chains (interleaved).
   std::vector<std::vector<std::int32_t>> family_parts;
@@ -28,12 +47,16 @@ struct LineMatrix {
   void split_families(const std::vector<std::int32_t>& chain_begin, int parts);
 
   std::size_t family_count() const { return family_begin.size() - 1; }
-  bool has_cross() const { return !cross_col.empty(); }
-  /// LU of the tridiagonal part without pivoting (the chains are diagonally dominant M-matrices
-  /// in practice). Returns the reduced index of a zero or non-finite pivot, or -1.
+  bool has_cross() const { return !cross_col.empty() || paired > 0; }
+  /// Whether the paired kernels apply (paired set and the layout it promises).
+  bool is_paired() const;
+  /// L D U of the tridiagonal part without pivoting (the chains are diagonally dominant
+  /// M-matrices in practice): `exact` without couplings, else `approx`. Returns the reduced
+  /// index of a zero or non-finite pivot (in the precision stored), or -1.
   std::int32_t factor_tridiagonal();
-  /// w_f = T_f^{-1} w_f for family f, its chains in parallel.
-  void solve_family(std::size_t f, std::span<double> w) const;
+  /// w_f = T_f^{-1} w_f for family f with the given factors, its chains in parallel.
+  template <class Real>
+  void solve_family(const ChainFactors<Real>& factors, std::size_t f, std::span<double> w) const;
   /// y = S x; returns x . y.
   double multiply_dot(std::span<const double> x, std::span<double> y) const;
 };
@@ -41,6 +64,7 @@ struct LineMatrix {
 struct KrylovWork {
   std::vector<double> b, tolerance, x;             ///< in: b, tolerance; out: x
   std::vector<double> r, r_hat, p, v, y, s, z, t;  ///< Krylov vectors
+  std::vector<double> p_next;                      ///< paired CG: the next search direction
   std::vector<double> scratch;                     ///< preconditioner
   void resize(std::int32_t n);
 };

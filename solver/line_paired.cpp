@@ -1,0 +1,298 @@
+// Paired line matrix (rows [0, N) and [N, 2N), row p coupled only with its partner p +- N):
+//
+//   S = [ T_0  C_0 ]     T_f: the chains of family f (tridiagonal),
+//       [ C_1  T_1 ]     C_f: diagonal, C_f[p] = cross_val[p].
+//
+// Preconditioner: symmetric block Gauss-Seidel, z = M^{-1} w,
+//   forward:   z_0 = T_0^{-1} w_0,   z_1 = T_1^{-1} (w_1 - C_1 z_0)
+//   backward:  z_0 = T_0^{-1} (w_0 - C_0 z_1)
+// (the backward step written from w_0: the same as z_0 += T_0^{-1} (-C_0 z_1) after the forward
+// one, one vector less to read). M = (D + L) D^{-1} (D + U) with D = diag(T_0, T_1) in the float
+// factors: symmetric when S is, as CG requires.
+//
+// The solvers are bound by memory bandwidth, so their vector updates ride on the sweeps and
+// products around them: each pass over memory does all the work that needs no global result in
+// between (CG: three sweeps and one product per iteration, instead of a dozen separate loops).
+#include "solver/line_paired.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "solver/line_sweeps.hpp"
+
+namespace xbar::solver {
+
+namespace {
+
+using sweeps::Partial;
+
+// 1 when |residual| > tolerance or either is NaN (a row that still fails).
+inline double fails(double residual, double tolerance) { return std::abs(residual) <= tolerance ? 0.0 : 1.0; }
+
+// Forward half of the preconditioner: z_0 = T_0^{-1} w_0, z_1 = T_1^{-1} (w_1 - C_1 z_0).
+// rhs0 / rhs1(begin, end, partial) write w (rhs1: w_1 - C_1 z_0) into z; done1 sees final z_1.
+template <bool SymmetricChains, class Rhs0, class Rhs1, class Done1>
+Partial forward_sweeps(const LineMatrix& m, double* z, Rhs0&& rhs0, Rhs1&& rhs1, Done1&& done1) {
+  Partial sum = sweeps::sweep_family<SymmetricChains>(m, m.approx, 0, z, rhs0, sweeps::nothing);
+  sum += sweeps::sweep_family<SymmetricChains>(m, m.approx, 1, z, rhs1, done1);
+  return sum;
+}
+
+// Backward half: z_0 = T_0^{-1} (w_0 - C_0 z_1), with w_0 = w[0, N); done0 sees final z_0.
+template <bool SymmetricChains, class Done0>
+Partial backward_sweep(const LineMatrix& m, const double* w, double* z, Done0&& done0) {
+  const std::int32_t n_pair = m.paired;
+  const double* cross = m.cross_val.data();
+  auto rhs = [&](std::int32_t begin, std::int32_t end, Partial&) {
+#pragma omp simd
+    for (std::int32_t q = begin; q < end; ++q) z[q] = w[q] - cross[q] * z[q + n_pair];
+  };
+  return sweeps::sweep_family<SymmetricChains>(m, m.approx, 0, z, rhs, done0);
+}
+
+// y = S u, u_q = in(q), over the cells [begin, end) (rows k and N + k together); out(p, u_p, y_p,
+// dot, dot2) stores and reduces. Guard: near the ends of [0, N), where neighbours may be missing.
+// Stored chains rely on lower = 0 at a chain's start and upper = 0 at its end.
+template <bool Guard, bool SymmetricChains, bool SymmetricPairs, class In, class Out>
+void multiply_range(const LineMatrix& m, std::int32_t begin, std::int32_t end, In& in, Out& out,
+                    Partial& acc) {
+  const std::int32_t n_pair = m.paired, s0 = m.family_stride[0], s1 = m.family_stride[1];
+  const double *diag = m.diag.data(), *lower = m.lower.data(), *upper = m.upper.data();
+  const double* cross = m.cross_val.data();
+  double dot = 0, dot2 = 0;
+#pragma omp simd reduction(+ : dot, dot2)
+  for (std::int32_t k = begin; k < end; ++k) {
+    const std::int32_t p0 = k, p1 = n_pair + k;
+    const double u0 = in(p0), u1 = in(p1);
+    const double c0 = cross[p0], c1 = SymmetricPairs ? c0 : cross[p1];
+    double y0 = diag[p0] * u0 + c0 * u1, y1 = diag[p1] * u1 + c1 * u0;
+    if (!Guard || k >= s0) y0 += (SymmetricChains ? upper[p0 - s0] : lower[p0]) * in(p0 - s0);
+    if (!Guard || k + s0 < n_pair) y0 += upper[p0] * in(p0 + s0);
+    if (!Guard || k >= s1) y1 += (SymmetricChains ? upper[p1 - s1] : lower[p1]) * in(p1 - s1);
+    if (!Guard || k + s1 < n_pair) y1 += upper[p1] * in(p1 + s1);
+    out(p0, u0, y0, dot, dot2);
+    out(p1, u1, y1, dot, dot2);
+  }
+  acc.dot += dot;
+  acc.dot2 += dot2;
+}
+
+template <bool SymmetricChains, bool SymmetricPairs, class In, class Out>
+Partial multiply_as(const LineMatrix& m, In& in, Out& out) {
+  const std::int32_t n_pair = m.paired;
+  const std::int32_t reach = std::max(m.family_stride[0], m.family_stride[1]);
+  return sweeps::parallel_reduce(n_pair, [&](std::int32_t begin, std::int32_t end, Partial& acc) {
+    const std::int32_t lo = std::clamp(reach, begin, end), hi = std::clamp(n_pair - reach, lo, end);
+    multiply_range<true, SymmetricChains, SymmetricPairs>(m, begin, lo, in, out, acc);
+    multiply_range<false, SymmetricChains, SymmetricPairs>(m, lo, hi, in, out, acc);
+    multiply_range<true, SymmetricChains, SymmetricPairs>(m, hi, end, in, out, acc);
+  });
+}
+
+// y = S u with u_q = in(q), cell by cell, in parallel; out(p, u_p, y_p, dot, dot2).
+template <bool SymmetricChains, class In, class Out>
+Partial multiply(const LineMatrix& m, In&& in, Out&& out) {
+  return m.symmetric_pairs ? multiply_as<SymmetricChains, true>(m, in, out)
+                           : multiply_as<SymmetricChains, false>(m, in, out);
+}
+
+// fn(begin, end, partial) over [0, n) in parallel; the summed partials.
+template <class Fn>
+Partial for_rows(std::int32_t n, Fn&& fn) {
+  return sweeps::parallel_reduce(n, fn);
+}
+
+// a . b over [begin, end).
+inline double dot(const double* a, const double* b, std::int32_t begin, std::int32_t end) {
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (std::int32_t q = begin; q < end; ++q) sum += a[q] * b[q];
+  return sum;
+}
+
+// CG's step over rows [begin, end): x += a p, r -= a v, z = r (- C z_partner when Coupled: rows
+// of family 1). Returns the rows with |r_q| > tol_q.
+template <bool Coupled>
+double cg_update(double* x, double* r, double* z, const double* p, const double* v, const double* tolerance,
+                 const double* cross, std::int32_t n_pair, double alpha, std::int32_t begin, std::int32_t end) {
+  double failed = 0;
+#pragma omp simd reduction(+ : failed)
+  for (std::int32_t q = begin; q < end; ++q) {
+    x[q] += alpha * p[q];
+    const double residual = r[q] - alpha * v[q];
+    r[q] = residual;
+    failed += fails(residual, tolerance[q]);
+    z[q] = Coupled ? residual - cross[q] * z[q - n_pair] : residual;
+  }
+  return failed;
+}
+
+// Preconditioned CG, one iteration in four passes (a: alpha, b: beta):
+//   1. forward sweeps: x += a p, r -= a v, count |r_p| > tol_p, z_0 = T_0^{-1} r_0, z_1 (final)
+//   2. (stop when no row failed) backward sweep: z_0; rz = r . z on the way
+//   3. p = z + b p, v = S p, p . v (p written to p_next, then swapped)
+template <bool SymmetricChains>
+int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  const std::int32_t n_pair = m.paired;
+  w.p_next.resize(m.n);
+  std::copy(w.b.begin(), w.b.end(), w.r.begin());
+  std::fill(w.p.begin(), w.p.end(), 0.0);
+  std::fill(w.v.begin(), w.v.end(), 0.0);
+  double *x = w.x.data(), *r = w.r.data(), *z = w.z.data(), *v = w.v.data();
+  const double *tolerance = w.tolerance.data(), *cross = m.cross_val.data();
+  double alpha = 0, rz = 0;
+  for (int it = 0;; ++it) {
+    const double* p = w.p.data();
+    // x += a p, r -= a v over [begin, end); z = r (family 0) or r - C_1 z_0 (family 1).
+    auto update = [&](std::int32_t begin, std::int32_t end, Partial& acc) {
+      acc.failed += begin < n_pair ? cg_update<false>(x, r, z, p, v, tolerance, cross, n_pair, alpha, begin, end)
+                                   : cg_update<true>(x, r, z, p, v, tolerance, cross, n_pair, alpha, begin, end);
+    };
+    auto dot_rz = [&](std::int32_t begin, std::int32_t end, Partial& acc) { acc.dot += dot(r, z, begin, end); };
+    const Partial forward = forward_sweeps<SymmetricChains>(m, z, update, update, dot_rz);
+    if (forward.failed == 0 || it == max_iterations) return it;
+    const Partial backward = backward_sweep<SymmetricChains>(m, r, z, dot_rz);
+    const double rz_next = forward.dot + backward.dot;
+    const double beta = it == 0 ? 0.0 : rz_next / rz;
+    rz = rz_next;
+    double* p_next = w.p_next.data();
+    const Partial pv = multiply<SymmetricChains>(
+        m, [&](std::int32_t q) { return z[q] + beta * p[q]; },
+        [&](std::int32_t q, double u, double y, double& dot, double&) {
+          p_next[q] = u;
+          v[q] = y;
+          dot += u * y;
+        });
+    std::swap(w.p, w.p_next);
+    if (!(pv.dot > 0)) return it + 1;  // breakdown: not positive definite (Newton will notice)
+    alpha = rz / pv.dot;
+  }
+}
+
+// BiCGSTAB's new direction over rows [begin, end): p = r + b (p - w v), y = p (- C y_partner
+// when Coupled).
+template <bool Coupled>
+void bicgstab_direction(double* p, double* y, const double* r, const double* v, const double* cross,
+                        std::int32_t n_pair, double beta, double omega, std::int32_t begin, std::int32_t end) {
+#pragma omp simd
+  for (std::int32_t q = begin; q < end; ++q) {
+    p[q] = r[q] + beta * (p[q] - omega * v[q]);
+    y[q] = Coupled ? p[q] - cross[q] * y[q - n_pair] : p[q];
+  }
+}
+
+// BiCGSTAB's half step over rows [begin, end): x += a y, s = r - a v, z = s (- C z_partner when
+// Coupled). Returns the rows with |s_q| > tol_q.
+template <bool Coupled>
+double bicgstab_half_step(double* x, double* s, double* z, const double* r, const double* v, const double* y,
+                          const double* tolerance, const double* cross, std::int32_t n_pair, double alpha,
+                          std::int32_t begin, std::int32_t end) {
+  double failed = 0;
+#pragma omp simd reduction(+ : failed)
+  for (std::int32_t q = begin; q < end; ++q) {
+    x[q] += alpha * y[q];
+    s[q] = r[q] - alpha * v[q];
+    failed += fails(s[q], tolerance[q]);
+    z[q] = Coupled ? s[q] - cross[q] * z[q - n_pair] : s[q];
+  }
+  return failed;
+}
+
+// Right-preconditioned BiCGSTAB (van der Vorst 1992), iterates x = M^{-1} u, residuals of S:
+//   p = r + b (p - w v),  y = M^{-1} p,  v = S y,  a = rho / (r^ . v),
+//   x += a y,  s = r - a v  (stop when s is within tolerance),
+//   z = M^{-1} s,  t = S z,  w = (t . s) / (t . t),  x += w z,  r = s - w t,  rho = r^ . r.
+// p rides on the sweeps of y, x and s on those of z, and the dots on the products.
+template <bool SymmetricChains>
+int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  const std::int32_t n_pair = m.paired;
+  for (std::vector<double>* vec : {&w.r_hat, &w.y, &w.s, &w.t}) vec->resize(m.n);
+  double *x = w.x.data(), *r = w.r.data(), *r_hat = w.r_hat.data(), *p = w.p.data(), *v = w.v.data();
+  double *y = w.y.data(), *s = w.s.data(), *z = w.z.data(), *t = w.t.data();
+  const double *tolerance = w.tolerance.data(), *cross = m.cross_val.data();
+  auto restart = [&](std::int32_t begin, std::int32_t end, Partial& acc) {  // r^ = r, p = v = 0
+    double failed = 0, rr = 0;
+#pragma omp simd reduction(+ : failed, rr)
+    for (std::int32_t q = begin; q < end; ++q) {
+      r_hat[q] = r[q];
+      p[q] = v[q] = 0.0;
+      failed += fails(r[q], tolerance[q]);
+      rr += r[q] * r[q];
+    }
+    acc.failed += failed;
+    acc.dot += rr;
+  };
+  std::copy(w.b.begin(), w.b.end(), w.r.begin());
+  const Partial start = for_rows(m.n, restart);
+  if (start.failed == 0) return 0;
+  double rho = 1, alpha = 1, omega = 1, rho_next = start.dot;
+  for (int it = 1; it <= max_iterations; ++it) {
+    if (rho_next == 0 || omega == 0) {  // breakdown: restart from the current residual
+      rho_next = for_rows(m.n, restart).dot;
+      rho = alpha = omega = 1;
+    }
+    const double beta = (rho_next / rho) * (alpha / omega);
+    rho = rho_next;
+    // p = r + b (p - w v), into y (minus C_1 y_0 on family 1).
+    auto direction = [&](std::int32_t begin, std::int32_t end, Partial&) {
+      if (begin < n_pair) bicgstab_direction<false>(p, y, r, v, cross, n_pair, beta, omega, begin, end);
+      else bicgstab_direction<true>(p, y, r, v, cross, n_pair, beta, omega, begin, end);
+    };
+    forward_sweeps<SymmetricChains>(m, y, direction, direction, sweeps::nothing);
+    backward_sweep<SymmetricChains>(m, p, y, sweeps::nothing);
+    const Partial rv = multiply<SymmetricChains>(
+        m, [&](std::int32_t q) { return y[q]; },
+        [&](std::int32_t q, double, double product, double& dot, double&) {
+          v[q] = product;
+          dot += r_hat[q] * product;
+        });
+    alpha = rho / rv.dot;
+    if (!std::isfinite(alpha)) return it;
+    // x += a y, s = r - a v, into z (minus C_1 z_0 on family 1).
+    auto half_step = [&](std::int32_t begin, std::int32_t end, Partial& acc) {
+      acc.failed += begin < n_pair
+                        ? bicgstab_half_step<false>(x, s, z, r, v, y, tolerance, cross, n_pair, alpha, begin, end)
+                        : bicgstab_half_step<true>(x, s, z, r, v, y, tolerance, cross, n_pair, alpha, begin, end);
+    };
+    const Partial half = forward_sweeps<SymmetricChains>(m, z, half_step, half_step, sweeps::nothing);
+    if (half.failed == 0) return it;
+    backward_sweep<SymmetricChains>(m, s, z, sweeps::nothing);
+    const Partial ts = multiply<SymmetricChains>(
+        m, [&](std::int32_t q) { return z[q]; },
+        [&](std::int32_t q, double, double product, double& dot, double& dot2) {
+          t[q] = product;
+          dot += product * s[q];
+          dot2 += product * product;
+        });
+    omega = ts.dot2 > 0 ? ts.dot / ts.dot2 : 0.0;
+    const Partial end = for_rows(m.n, [&](std::int32_t begin, std::int32_t end, Partial& acc) {
+      double failed = 0, rho_part = 0;
+#pragma omp simd reduction(+ : failed, rho_part)
+      for (std::int32_t q = begin; q < end; ++q) {
+        x[q] += omega * z[q];
+        r[q] = s[q] - omega * t[q];
+        failed += fails(r[q], tolerance[q]);
+        rho_part += r_hat[q] * r[q];
+      }
+      acc.failed += failed;
+      acc.dot += rho_part;
+    });
+    if (end.failed == 0) return it;
+    rho_next = end.dot;
+  }
+  return max_iterations;
+}
+
+}  // namespace
+
+int paired_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  return m.symmetric_chains ? conjugate_gradients<true>(m, max_iterations, w)
+                            : conjugate_gradients<false>(m, max_iterations, w);
+}
+
+int paired_bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  return m.symmetric_chains ? bicgstab<true>(m, max_iterations, w) : bicgstab<false>(m, max_iterations, w);
+}
+
+}  // namespace xbar::solver
