@@ -122,6 +122,7 @@ struct GridNewton::State {
   // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
   std::vector<double> inv_mm, j_mr, j_mc;
   std::vector<double> d_r, d_c, d_m;  // Newton update
+  std::vector<double> thomas_scaled;  // column blocks' Thomas factors: upper / pivot
 
   LineMatrix matrix;
   std::vector<double> flat;
@@ -145,6 +146,7 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
     for (auto* a : {&v_m, &gate_u, &inv_mm, &j_mc, &d_m}) a->assign(n, 0.0);
   if (upper && g.rows_free()) j_mr.assign(n, 0.0);
   if (lower_transistor) gate_l.assign(n, 0.0);
+  if (!g.rows_free() && g.cols_free()) thomas_scaled.assign(n, 0.0);
   v_src.assign(g.rows, 0.0);
   v_sink.assign(g.cols, 0.0);
   res_r.resize(g.rows_free() ? n : 0);
@@ -657,7 +659,7 @@ bool GridNewton::State::step_block(const Block& b, double& largest) {
     const double* __restrict lower = flat.data() + n;
     const double* __restrict upper_ = flat.data() + 2 * n;
     double* __restrict rhs = work.b.data();        // forward-substituted in place
-    double* __restrict scaled = work.scratch.data();  // upper / pivot
+    double* __restrict scaled = thomas_scaled.data();  // upper / pivot
     for (std::size_t k = first; k < first + w; ++k) {
       const double inv = 1.0 / diag[k];
       scaled[k] = upper_[k] * inv;
