@@ -270,6 +270,8 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
   if (spec_.rows < 1 || spec_.cols < 1 || spec_.weights.size() != cells)
     throw std::invalid_argument("Crossbar: rows, cols >= 1 and one weight per cell required");
   Builder(*this).build();
+  for (int j = 0; j < spec_.cols; ++j) sense_sources_.push_back(node(NodeKind::sense_source, 0, j));
+  sense_branches_ = solver::incident_subcircuit(circuit_, sense_sources_);
   if (spec_.cell.has_select()) {  // V_row = v_read for every row: one isolated solve per cell
     isolated_current_.resize(cells);
     isolated_v_m_.resize(cells);
@@ -427,9 +429,7 @@ std::optional<solver::GridLayout> Crossbar::grid_layout() const {
 }
 
 std::vector<double> Crossbar::column_currents(std::span<const double> voltages) const {
-  std::vector<NodeIndex> sources(spec_.cols);
-  for (int j = 0; j < spec_.cols; ++j) sources[j] = node(NodeKind::sense_source, 0, j);
-  std::vector<double> out = solver::currents_out_of(circuit_, voltages, sources);
+  std::vector<double> out = solver::currents_out_of(sense_branches_, voltages, sense_sources_);
   for (double& i : out) i = -i;  // into V_sense
   return out;
 }

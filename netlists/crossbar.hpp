@@ -109,6 +109,8 @@ class Crossbar {
   mutable std::vector<std::string> names_;
   mutable std::once_flag names_built_;
   std::vector<NodeIndex> logical_to_node_;
+  std::vector<NodeIndex> sense_sources_;  ///< V_sense(j), per column
+  solver::Circuit sense_branches_;        ///< the elements touching them (column currents)
   std::vector<double> isolated_current_;  ///< per cell at V_row = v_read (select cells only)
   std::vector<double> isolated_v_m_, isolated_v_m_off_;
   int storage_group_ = -1, select_group_ = -1;

@@ -107,6 +107,39 @@ std::vector<double> currents_out_of(const Circuit& circuit, std::span<const doub
   return out;
 }
 
+Circuit incident_subcircuit(const Circuit& c, std::span<const NodeIndex> nodes) {
+  std::vector<bool> wanted(c.n_nodes(), false);
+  for (NodeIndex n : nodes) wanted[n] = true;
+  auto touches = [&](NodeIndex a, NodeIndex b) { return wanted[a] || wanted[b]; };
+  auto copy_enable = [](const Enables& from, Enables& to, std::size_t k) {
+    if (!from.enable.empty()) to.enable.push_back(from.enable[k]);
+  };
+  Circuit out;
+  out.n_free = c.n_free;
+  out.n_fixed = c.n_fixed;
+  for (std::size_t k = 0; k < c.wires.size(); ++k)
+    if (touches(c.wires.a[k], c.wires.b[k])) out.wires.add(c.wires.a[k], c.wires.b[k], c.wires.g[k]);
+  for (const ResistorGroup& r : c.resistors) {
+    ResistorGroup& to = out.resistors.emplace_back();
+    to.law = r.law;
+    for (std::size_t k = 0; k < r.size(); ++k)
+      if (touches(r.a[k], r.b[k])) to.add(r.a[k], r.b[k], r.g[k]), copy_enable(r, to, k);
+  }
+  for (const TransistorGroup& t : c.transistors) {
+    TransistorGroup& to = out.transistors.emplace_back();
+    to.law = t.law;
+    for (std::size_t k = 0; k < t.size(); ++k)
+      if (touches(t.d[k], t.s[k])) to.add(t.d[k], t.g[k], t.s[k], t.vt[k]), copy_enable(t, to, k);
+  }
+  for (const TabulatedTransistorGroup& t : c.tabulated) {
+    TabulatedTransistorGroup& to = out.tabulated.emplace_back();
+    to.law = t.law;
+    for (std::size_t k = 0; k < t.size(); ++k)
+      if (touches(t.d[k], t.s[k])) to.add(t.d[k], t.g[k], t.s[k]);
+  }
+  return out;
+}
+
 std::vector<double> full_voltages(std::span<const double> free_voltages,
                                   std::span<const double> fixed_voltages) {
   std::vector<double> v(free_voltages.begin(), free_voltages.end());

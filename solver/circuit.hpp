@@ -92,6 +92,11 @@ NodeCurrents node_currents(const Circuit& circuit, std::span<const double> volta
 std::vector<double> currents_out_of(const Circuit& circuit, std::span<const double> voltages,
                                     std::span<const NodeIndex> nodes);
 
+/// The elements of `circuit` with a terminal (a/b, drain/source) in `nodes`, same node numbering:
+/// currents_out_of on it gives the same currents at those nodes, evaluating only what touches
+/// them (the column currents at the sense sources, once per input vector).
+Circuit incident_subcircuit(const Circuit& circuit, std::span<const NodeIndex> nodes);
+
 /// Full voltage vector: the unknowns followed by the fixed voltages.
 std::vector<double> full_voltages(std::span<const double> free_voltages,
                                   std::span<const double> fixed_voltages);

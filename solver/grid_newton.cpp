@@ -48,6 +48,14 @@ struct FamilyResidual {
   }
 };
 
+// fn(k0, k1) over [0, n) in parallel parts (serial below k_grain_cells or inside a SerialRegion);
+// returns the number of parts (part p covers the p-th range, in order).
+template <class Fn>
+int for_cells(std::size_t n, Fn&& fn) {
+  return parallel_for(static_cast<std::int64_t>(n), k_grain_cells,
+                      [&](int part, std::int64_t k0, std::int64_t k1) { fn(part, k0, k1); });
+}
+
 }  // namespace
 
 struct GridNewton::State {
@@ -260,16 +268,18 @@ void GridNewton::State::gather(std::span<const double> fixed, std::span<const do
   auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
   for (int i = 0; i < g.rows; ++i) v_src[i] = at(g.row_source[i]);
   for (int j = 0; j < g.cols; ++j) v_sink[j] = at(g.col_sink[j]);
-  for (std::size_t k = 0; k < cells(); ++k) {
-    v_r[k] = at(node_r[k]);
-    v_c[k] = at(node_c[k]);
-    if (upper) {
-      v_m[k] = at(node_m[k]);
-      gate_u[k] = at(node_gate_u[k]);
+  for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
+    for (std::size_t k = k0; k < k1; ++k) {
+      v_r[k] = at(node_r[k]);
+      v_c[k] = at(node_c[k]);
+      if (upper) {
+        v_m[k] = at(node_m[k]);
+        gate_u[k] = at(node_gate_u[k]);
+      }
+      if (lower_transistor) gate_l[k] = at(node_gate_l[k]);
+      enable[k] = node_enable.empty() ? 1.0 : at(node_enable[k]);
     }
-    if (lower_transistor) gate_l[k] = at(node_gate_l[k]);
-    enable[k] = node_enable.empty() ? 1.0 : at(node_enable[k]);
-  }
+  });
 }
 
 void GridNewton::State::scatter(std::span<const double> fixed, std::span<double> v_free) const {
@@ -277,11 +287,13 @@ void GridNewton::State::scatter(std::span<const double> fixed, std::span<double>
   auto put = [&](NodeIndex x, double value) {
     if (x < n_free) v_free[x] = value;
   };
-  for (std::size_t k = 0; k < cells(); ++k) {
-    put(node_r[k], v_r[k]);
-    put(node_c[k], v_c[k]);
-    if (upper) put(node_m[k], v_m[k]);
-  }
+  for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {  // distinct free nodes per cell
+    for (std::size_t k = k0; k < k1; ++k) {
+      put(node_r[k], v_r[k]);
+      put(node_c[k], v_c[k]);
+      if (upper) put(node_m[k], v_m[k]);
+    }
+  });
   auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
   for (const GridLayout::Junction& x : g.junctions) {
     const double v_fixed = at(x.fixed);
@@ -541,23 +553,31 @@ bool GridNewton::State::step(double ratio, double& largest) {
     const double forcing = linear_circuit ? 0.0 : options.linear_forcing * ratio;
     const double fraction = forcing >= 1 ? forcing : options.linear_safety;
     const std::size_t c_off = col_offset();
-    for (std::size_t k = 0; k < res_r.f.size(); ++k)
-      work.tolerance[k] = fraction * (options.abstol + options.residual_reltol * res_r.scale[k]);
-    for (std::size_t k = 0; k < res_c.f.size(); ++k)
-      work.tolerance[c_off + k] = fraction * (options.abstol + options.residual_reltol * res_c.scale[k]);
+    for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
+      for (std::size_t k = k0; k < std::min(k1, res_r.f.size()); ++k)
+        work.tolerance[k] = fraction * (options.abstol + options.residual_reltol * res_r.scale[k]);
+      for (std::size_t k = k0; k < std::min(k1, res_c.f.size()); ++k)
+        work.tolerance[c_off + k] = fraction * (options.abstol + options.residual_reltol * res_c.scale[k]);
+    });
     linear_iterations += solve_reduced(matrix, symmetric, 2000, work);
   }
   const std::size_t c_off = col_offset();
+  double part_largest[64] = {}, part_sum[64] = {};
+  const int parts = for_cells(cells(), [&](int part, std::size_t k0, std::size_t k1) {
+    double big = 0, sum = 0;
+    for (std::size_t k = k0; k < k1; ++k) {
+      d_r[k] = g.rows_free() ? work.x[k] : 0.0;
+      d_c[k] = g.cols_free() ? work.x[c_off + k] : 0.0;
+      if (upper) d_m[k] = inv_mm[k] * (-res_m.f[k] - j_mr[k] * d_r[k] - j_mc[k] * d_c[k]);
+      const double d_mk = upper ? d_m[k] : 0.0;
+      big = std::max({big, std::abs(d_r[k]), std::abs(d_c[k]), std::abs(d_mk)});
+      sum += d_r[k] + d_c[k] + d_mk;
+    }
+    part_largest[part] = big, part_sum[part] = sum;
+  });
   largest = 0;
   double sum = 0;
-  for (std::size_t k = 0; k < cells(); ++k) {
-    d_r[k] = g.rows_free() ? work.x[k] : 0.0;
-    d_c[k] = g.cols_free() ? work.x[c_off + k] : 0.0;
-    if (upper) d_m[k] = inv_mm[k] * (-res_m.f[k] - j_mr[k] * d_r[k] - j_mc[k] * d_c[k]);
-    const double d_mk = upper ? d_m[k] : 0.0;
-    largest = std::max({largest, std::abs(d_r[k]), std::abs(d_c[k]), std::abs(d_mk)});
-    sum += d_r[k] + d_c[k] + d_mk;
-  }
+  for (int p = 0; p < parts; ++p) largest = std::max(largest, part_largest[p]), sum += part_sum[p];
   return std::isfinite(largest) && std::isfinite(sum);  // the sum keeps a NaN that max drops
 }
 
@@ -600,8 +620,14 @@ GridNewton::State::RunResult GridNewton::State::run() {
     if (!step(ratio, largest)) return {false, it + 1};
     const double alpha = largest > options.max_step ? options.max_step / largest : 1.0;
     full_step = alpha == 1.0;
-    if (ratio <= 1 && full_step && update_small(0, cells())) return {true, it + 1};
-    apply_update(0, cells(), alpha);
+    if (ratio <= 1 && full_step) {
+      bool part_small[64];
+      const int parts = for_cells(cells(), [&](int part, std::size_t k0, std::size_t k1) {
+        part_small[part] = update_small(k0, k1);
+      });
+      if (std::all_of(part_small, part_small + parts, [](bool b) { return b; })) return {true, it + 1};
+    }
+    for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) { apply_update(k0, k1, alpha); });
   }
   return {false, options.max_iterations};
 }
