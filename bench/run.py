@@ -222,23 +222,22 @@ def target_value(number, row):
 
 # What the profiles (perf record on xbar_bench) show for the rows that miss; see README.
 LIMITS = """\
-What limits the missed targets (perf profiles of `build/bench/xbar_bench`):
+What limits the rows that miss (perf profiles of `build/bench/xbar_bench`, this machine):
 
-- 1r 128x128 against ngspice: the solve is ~6 ms; the rest of the process is start-up
-  (dynamic linking of ~47 shared libraries, among them libngspice and HDF5, page faults of fresh
-  memory), pattern set-up (~8 ms) and the HDF5 output.
-- 1r 512x512 and 1024x1024: the line-preconditioned CG takes 14 and 23 iterations to a
-  residual of 1e-3 of the KCL tolerance (1e-12 of each node's rounding scale); each iteration
-  streams the reduced matrix and ~8 vectors, so the solve is memory-bandwidth bound on this
-  2-core VM; the generic sparse path around it (CSC pattern built and bound per element,
-  Jacobian assembled as a general sparse matrix and then reduced to the lines) costs about as
-  much again.
-- 2t-sonos: ~4 Newton iterations per warm-started vector (5-7 from a cold start); every
-  iteration evaluates both EKV transistors of every cell (~26 ns each with Eigen's SSE2 exp and
-  log on the baseline x86-64 target) and scatters them into the general sparse Jacobian before
-  the per-column (or line-preconditioned) solve: ~60-70 ms per Newton iteration and core for the
-  1152x256 array. Reaching 20 ms per vector needs a structured assembly straight into the line
-  storage (no CSC), AVX-width device evaluation and fewer iterations.
+- 1r 512x512 and 1024x1024 (grid, CG on the paired line matrix): 14 and 21 CG iterations to
+  1e-3 of the KCL tolerance (1e-12 of each node's rounding scale), each preconditioned by a
+  symmetric block Gauss-Seidel sweep over the row and bit-line chains. The kernels are fused to
+  four passes per iteration with float preconditioner factors and are memory-bandwidth bound;
+  iterations are set by the preconditioner (relaxing the final tolerance 100x saves only 2-3).
+  Fewer iterations need a coarse correction for the smooth, line-wide error modes (not built).
+  At 512 the Newton assembly and page faults of fresh arrays are a third of the solve.
+- 2t-sonos 1152x256, r_col only (grid, independent blocks of 8 bit lines, 2 vectors at a time):
+  ~4.3 Newton evaluations per block and vector from a warm start (the IR drop moves the bit
+  lines by tens of mV between random input vectors; Newton needs 4 evaluations from there to
+  KCL at 1e-12 relative, also at the cell nodes that sit between two off devices). The AVX-512
+  EKV kernel (~7-8 ns per transistor, 2 per cell) is ~40% of the time, elimination and chain
+  solves ~30%, per-vector gather/scatter/measure ~10%.
+- Times on this VM vary by +-15% from run to run (shared host): compare ratios measured in one run.
 """
 
 

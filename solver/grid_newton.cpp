@@ -26,7 +26,7 @@ namespace {
 
 constexpr std::int64_t k_grain_cells = 1 << 14;  // cells below which a loop stays on one thread
 constexpr std::size_t k_block_cells = 1024;      // cells evaluated and stamped in one pass
-constexpr std::size_t k_block_columns = 16;      // bit lines per independent Newton problem
+constexpr std::size_t k_block_columns = 8;      // bit lines per independent Newton problem
 
 // Raw device loads of one chunk of cells (index k - k0): the upper and lower devices' current
 // (top -> bottom terminal) and partials, before the leak shunt and the enable. Small enough to
