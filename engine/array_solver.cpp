@@ -17,7 +17,7 @@ namespace xbar::engine {
 
 std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested) {
   if (requested == "klu" || requested == "lines") return requested;
-  const bool grid_fits = crossbar.grid_layout().has_value();
+  const bool grid_fits = crossbar.grid_fits();
   if (requested == "grid") {
     if (!grid_fits)
       throw std::invalid_argument(
@@ -79,14 +79,6 @@ std::vector<double> ArraySolver::solve_with(Worker& worker, std::span<const doub
   return voltages;
 }
 
-// Full node voltages (the unknowns, then the sources) into `out`, reusing its storage.
-void ArraySolver::full_voltages_into(std::span<const double> free, std::span<const double> fixed,
-                                     std::vector<double>& out) {
-  out.resize(free.size() + fixed.size());
-  std::copy(free.begin(), free.end(), out.begin());
-  std::copy(fixed.begin(), fixed.end(), out.begin() + free.size());
-}
-
 void ArraySolver::solve_into(Worker& worker, std::span<const double> input, std::vector<double>& guess,
                              solver::SolveStats& stats, std::vector<double>& voltages) const {
   const std::vector<double> fixed = crossbar_.fixed_voltages(input);
@@ -114,7 +106,7 @@ void ArraySolver::solve_into(Worker& worker, std::span<const double> input, std:
         "no solution: {} ({} Newton iterations in all); worst node {}, residual {:.3g} A (tolerance {:.3g} A)",
         tried.empty() ? stats.method : tried, stats.iterations, where, stats.worst_residual, stats.worst_tolerance));
   }
-  full_voltages_into(guess, fixed, voltages);
+  solver::full_voltages(guess, fixed, voltages);
 }
 
 void ArraySolver::warm_start(std::span<const double> previous, std::span<const double> input,

@@ -101,8 +101,6 @@ class ArraySolver {
                                  solver::SolveStats& stats) const;
   void solve_into(Worker& worker, std::span<const double> input, std::vector<double>& guess,
                   solver::SolveStats& stats, std::vector<double>& voltages) const;
-  static void full_voltages_into(std::span<const double> free, std::span<const double> fixed,
-                                 std::vector<double>& out);
   void solve_block(Worker& worker, const Matrix& inputs, std::size_t begin, std::size_t end, ArrayResults& out,
                    std::vector<solver::SolveStats>& stats, const std::function<void()>& done,
                    const VectorObserver& observe);

@@ -395,10 +395,15 @@ solver::LinePartition Crossbar::line_partition() const {
   return lines;
 }
 
-std::optional<solver::GridLayout> Crossbar::grid_layout() const {
+bool Crossbar::grid_fits() const {
   const LineResistance& r = spec_.lines;
   const bool table = spec_.cell.has_select() && spec_.cell.select_model == devices::SelectModel::table;
-  if (table || (r.r_row == 0 && r.r_driver > 0) || (r.r_col == 0 && r.r_sense > 0)) return std::nullopt;
+  return !(table || (r.r_row == 0 && r.r_driver > 0) || (r.r_col == 0 && r.r_sense > 0));
+}
+
+std::optional<solver::GridLayout> Crossbar::grid_layout() const {
+  if (!grid_fits()) return std::nullopt;
+  const LineResistance& r = spec_.lines;
   solver::GridLayout g;
   g.rows = spec_.rows;
   g.cols = spec_.cols;

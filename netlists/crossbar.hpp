@@ -95,6 +95,8 @@ class Crossbar {
   /// tabulated select, or a line of zero resistance behind a non-zero driver / sense resistance
   /// (one shared node per line). Driver and sense nodes become series junctions.
   std::optional<solver::GridLayout> grid_layout() const;
+  /// Whether grid_layout() has a value (without building it).
+  bool grid_fits() const;
 
   /// Element groups as built (for the SPICE deck writer): storage, select (may be absent; a
   /// tabulated select is circuit().tabulated[0] instead).

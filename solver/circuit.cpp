@@ -142,9 +142,16 @@ Circuit incident_subcircuit(const Circuit& c, std::span<const NodeIndex> nodes) 
 
 std::vector<double> full_voltages(std::span<const double> free_voltages,
                                   std::span<const double> fixed_voltages) {
-  std::vector<double> v(free_voltages.begin(), free_voltages.end());
-  v.insert(v.end(), fixed_voltages.begin(), fixed_voltages.end());
+  std::vector<double> v;
+  full_voltages(free_voltages, fixed_voltages, v);
   return v;
+}
+
+void full_voltages(std::span<const double> free_voltages, std::span<const double> fixed_voltages,
+                   std::vector<double>& out) {
+  out.resize(free_voltages.size() + fixed_voltages.size());
+  std::copy(free_voltages.begin(), free_voltages.end(), out.begin());
+  std::copy(fixed_voltages.begin(), fixed_voltages.end(), out.begin() + free_voltages.size());
 }
 
 }  // namespace xbar::solver

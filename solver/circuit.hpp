@@ -100,5 +100,8 @@ Circuit incident_subcircuit(const Circuit& circuit, std::span<const NodeIndex> n
 /// Full voltage vector: the unknowns followed by the fixed voltages.
 std::vector<double> full_voltages(std::span<const double> free_voltages,
                                   std::span<const double> fixed_voltages);
+/// The same into `out`, reusing its storage (once per input vector on large arrays).
+void full_voltages(std::span<const double> free_voltages, std::span<const double> fixed_voltages,
+                   std::vector<double>& out);
 
 }  // namespace xbar::solver

@@ -84,9 +84,9 @@ struct GridNewton::State {
   void stamp_row_wires(std::size_t k0, std::size_t k1);
   void stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
-  double ratio_of(double f, double scale) const {
-    return std::abs(f) / (options.abstol + options.residual_reltol * scale);
-  }
+  /// KCL tolerance of a node with this rounding scale (A): abstol + residual_reltol * scale.
+  double tolerance(double scale) const { return options.abstol + options.residual_reltol * scale; }
+  double ratio_of(double f, double scale) const { return std::abs(f) / tolerance(scale); }
   double range_ratio(std::size_t k0, std::size_t k1) const;
   std::size_t count_outside(std::size_t k0, std::size_t k1) const;
   bool step(double ratio, double& largest);
@@ -98,6 +98,8 @@ struct GridNewton::State {
     int iterations;
   };
   RunResult run();
+  template <class Assemble, class Step, class Small, class Apply>
+  RunResult newton(Assemble&& assemble, Step&& step, Small&& small, Apply&& apply) const;
 
   // Rows fixed: the bit lines decouple, and every block of columns is a Newton problem of its
   // own, solved to convergence while its data stays in cache.
@@ -501,12 +503,11 @@ void GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Bl
 // Unknowns of cells [k0, k1) whose |f| exceeds the tolerance (NaN counts), without a branch.
 std::size_t GridNewton::State::count_outside(std::size_t k0, std::size_t k1) const {
   std::size_t outside = 0;
-  const double abstol = options.abstol, reltol = options.residual_reltol;
   for (const FamilyResidual* r : {&res_r, &res_c, &res_m}) {
     if (r->f.empty()) continue;
     const double* __restrict f = r->f.data();
     const double* __restrict scale = r->scale.data();
-    for (std::size_t k = k0; k < k1; ++k) outside += !(std::abs(f[k]) <= abstol + reltol * scale[k]);
+    for (std::size_t k = k0; k < k1; ++k) outside += !(std::abs(f[k]) <= tolerance(scale[k]));
   }
   return outside;
 }
@@ -555,9 +556,9 @@ bool GridNewton::State::step(double ratio, double& largest) {
     const std::size_t c_off = col_offset();
     for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
       for (std::size_t k = k0; k < std::min(k1, res_r.f.size()); ++k)
-        work.tolerance[k] = fraction * (options.abstol + options.residual_reltol * res_r.scale[k]);
+        work.tolerance[k] = fraction * tolerance(res_r.scale[k]);
       for (std::size_t k = k0; k < std::min(k1, res_c.f.size()); ++k)
-        work.tolerance[c_off + k] = fraction * (options.abstol + options.residual_reltol * res_c.scale[k]);
+        work.tolerance[c_off + k] = fraction * tolerance(res_c.scale[k]);
     });
     linear_iterations += solve_reduced(matrix, symmetric, 2000, work);
   }
@@ -588,7 +589,7 @@ bool GridNewton::State::update_small(std::size_t k0, std::size_t k1) const {
     if (r.f.empty()) return true;
     for (std::size_t k = k0; k < k1; ++k)
       if (!(std::abs(d[k]) <= options.vntol + options.reltol * std::abs(v[k]) ||
-            std::abs(r.diag[k] * d[k]) <= options.abstol + options.residual_reltol * r.scale[k]))
+            std::abs(r.diag[k] * d[k]) <= tolerance(r.scale[k])))
         return false;
     return true;
   };
@@ -605,12 +606,16 @@ void GridNewton::State::apply_update(std::size_t k0, std::size_t k1, double alph
   update(v_m, d_m, res_m);
 }
 
+// The damped Newton loop shared by the whole grid and the column blocks, on four operations:
+// assemble() -> max |f| / tolerance at v; step(ratio, largest) -> dv (false: breakdown);
+// small() -> whether dv passes the update test; apply(alpha): v += alpha dv.
 // Converged at v when KCL holds there (ratio <= 1) and the Newton step from v is small: the
 // step is computed but not taken, so the point returned is the one whose residual was checked,
 // and the evaluation that would only confirm it is saved. A linear circuit is solved after one
 // undamped step (f affine), confirmed by the residual alone.
-GridNewton::State::RunResult GridNewton::State::run() {
-  if (!g.rows_free()) return run_columns();
+template <class Assemble, class Step, class Small, class Apply>
+GridNewton::State::RunResult GridNewton::State::newton(Assemble&& assemble, Step&& step, Small&& small,
+                                                       Apply&& apply) const {
   bool full_step = false;
   for (int it = 0; it <= options.max_iterations; ++it) {
     const double ratio = assemble();
@@ -620,16 +625,26 @@ GridNewton::State::RunResult GridNewton::State::run() {
     if (!step(ratio, largest)) return {false, it + 1};
     const double alpha = largest > options.max_step ? options.max_step / largest : 1.0;
     full_step = alpha == 1.0;
-    if (ratio <= 1 && full_step) {
-      bool part_small[64];
-      const int parts = for_cells(cells(), [&](int part, std::size_t k0, std::size_t k1) {
-        part_small[part] = update_small(k0, k1);
-      });
-      if (std::all_of(part_small, part_small + parts, [](bool b) { return b; })) return {true, it + 1};
-    }
-    for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) { apply_update(k0, k1, alpha); });
+    if (ratio <= 1 && full_step && small()) return {true, it + 1};
+    apply(alpha);
   }
   return {false, options.max_iterations};
+}
+
+GridNewton::State::RunResult GridNewton::State::run() {
+  if (!g.rows_free()) return run_columns();
+  auto small = [&] {
+    bool part_small[64];
+    const int parts = for_cells(cells(), [&](int part, std::size_t k0, std::size_t k1) {
+      part_small[part] = update_small(k0, k1);
+    });
+    return std::all_of(part_small, part_small + parts, [](bool b) { return b; });
+  };
+  return newton(
+      [&] { return assemble(); }, [&](double ratio, double& largest) { return step(ratio, largest); }, small,
+      [&](double alpha) {
+        for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) { apply_update(k0, k1, alpha); });
+      });
 }
 
 // The column blocks in parallel, each to its own convergence. Iterations: the most any block took.
@@ -647,19 +662,10 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
 }
 
 GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
-  bool full_step = false;
-  for (int it = 0; it <= options.max_iterations; ++it) {
-    const bool kcl = assemble_block(b);
-    if (kcl && linear_circuit && full_step) return {true, it};
-    if (it == options.max_iterations) break;
-    double largest = 0;
-    if (!step_block(b, largest)) return {false, it + 1};
-    const double alpha = largest > options.max_step ? options.max_step / largest : 1.0;
-    full_step = alpha == 1.0;
-    if (kcl && full_step && update_small(b.base, end(b))) return {true, it + 1};
-    apply_update(b.base, end(b), alpha);
-  }
-  return {false, options.max_iterations};
+  // The blocks solve directly: only whether KCL holds matters, not by how much it fails.
+  return newton([&] { return assemble_block(b) ? 0.0 : std::numeric_limits<double>::infinity(); },
+                [&](double, double& largest) { return step_block(b, largest); },
+                [&] { return update_small(b.base, end(b)); }, [&](double alpha) { apply_update(b.base, end(b), alpha); });
 }
 
 // Returns whether KCL holds at every unknown of the block.
@@ -732,7 +738,7 @@ void GridNewton::State::measure(SolveStats& stats) const {
         worst_ratio = ratio;
         stats.worst_node = nodes[k];
         stats.worst_residual = f;
-        stats.worst_tolerance = options.abstol + options.residual_reltol * r.scale[k];
+        stats.worst_tolerance = tolerance(r.scale[k]);
       }
     }
   };
