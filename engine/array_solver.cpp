@@ -130,32 +130,39 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
 void ArraySolver::solve_block(Worker& worker, const Matrix& inputs, std::size_t begin,
                               std::size_t end, ArrayResults& out, std::vector<solver::SolveStats>& stats,
                               const std::function<void()>& done, const VectorObserver& observe) {
-  const std::size_t rows = crossbar_.spec().rows, cols = crossbar_.spec().cols;
-  std::vector<double> guess, voltages;  // reused from vector to vector
+  std::vector<double> guess, buffer;  // reused from vector to vector
   for (std::size_t v = begin; v < end; ++v) {
     if (v > begin) warm_start(inputs.row(v - 1), inputs.row(v), guess);
+    std::vector<double>& voltages = v == 0 ? out.voltages : buffer;  // vector 0's are kept
     try {
       solve_into(worker, inputs.row(v), guess, stats[v], voltages);
     } catch (const SolveFailure& e) {
       throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
     }
     const std::vector<double> columns = crossbar_.column_currents(voltages);
-    const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
     std::copy(columns.begin(), columns.end(), out.column_current.row(v).begin());
-    std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
     if (v == 0) {
-      out.cell_current.data = crossbar_.cell_currents(voltages);
-      out.cell_current_ideal.data = crossbar_.ideal_cell_currents(inputs.row(v));
-      for (std::size_t i = 0; i < rows; ++i)
-        for (std::size_t j = 0; j < cols; ++j) {
-          out.v_col(i, j) = voltages[crossbar_.node(netlists::NodeKind::column, i, j)];
-          out.v_row(i, j) = voltages[crossbar_.node(netlists::NodeKind::row, i, j)];
-        }
-      out.voltages = voltages;
+      store_cells(inputs.row(v), voltages, out);
+    } else {
+      const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
+      std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
     }
     if (observe) observe(v, voltages);
     done();
   }
+}
+
+// Vector 0's per-cell results; its ideal column currents as the column sums of its ideal cells.
+void ArraySolver::store_cells(std::span<const double> input, std::span<const double> voltages,
+                              ArrayResults& out) const {
+  const std::size_t rows = crossbar_.spec().rows, cols = crossbar_.spec().cols;
+  out.cell_current = Matrix(rows, cols, crossbar_.cell_currents(voltages));
+  out.cell_current_ideal = Matrix(rows, cols, crossbar_.ideal_cell_currents(input));
+  std::span<double> ideal_columns = out.column_current_ideal.row(0);
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) ideal_columns[j] += out.cell_current_ideal(i, j);
+  out.v_col = Matrix(rows, cols, crossbar_.line_voltages(netlists::NodeKind::column, voltages));
+  out.v_row = Matrix(rows, cols, crossbar_.line_voltages(netlists::NodeKind::row, voltages));
 }
 
 bool ArraySolver::vectors_in_parallel(std::size_t count) const {
@@ -168,9 +175,10 @@ bool ArraySolver::vectors_in_parallel(std::size_t count) const {
 ArrayResults ArraySolver::solve(const Matrix& inputs,
                                 const std::function<void(std::size_t, std::size_t)>& progress,
                                 const VectorObserver& observe) {
-  const std::size_t rows = crossbar_.spec().rows, cols = crossbar_.spec().cols;
-  ArrayResults out{Matrix(inputs.rows, cols), Matrix(inputs.rows, cols), Matrix(rows, cols),
-                   Matrix(rows, cols),         Matrix(rows, cols),         Matrix(rows, cols), {}, {}};
+  const std::size_t cols = crossbar_.spec().cols;
+  ArrayResults out;  // the per-cell matrices: from vector 0 (store_cells)
+  out.column_current = Matrix(inputs.rows, cols);
+  out.column_current_ideal = Matrix(inputs.rows, cols);
   std::vector<solver::SolveStats> stats(inputs.rows);
   std::mutex progress_mutex;
   std::size_t finished = 0;

@@ -19,6 +19,10 @@ struct Matrix {
   std::vector<double> data;
   Matrix() = default;
   Matrix(std::size_t r, std::size_t c, double fill = 0.0) : rows(r), cols(c), data(r * c, fill) {}
+  /// Takes row-major values, exactly r * c of them.
+  Matrix(std::size_t r, std::size_t c, std::vector<double> values) : rows(r), cols(c), data(std::move(values)) {
+    if (data.size() != r * c) throw std::logic_error("Matrix: values do not fill rows x cols");
+  }
   double& operator()(std::size_t r, std::size_t c) { return data[r * cols + c]; }
   double operator()(std::size_t r, std::size_t c) const { return data[r * cols + c]; }
   std::span<const double> row(std::size_t r) const { return {data.data() + r * cols, cols}; }
@@ -104,6 +108,7 @@ class ArraySolver {
   void solve_block(Worker& worker, const Matrix& inputs, std::size_t begin, std::size_t end, ArrayResults& out,
                    std::vector<solver::SolveStats>& stats, const std::function<void()>& done,
                    const VectorObserver& observe);
+  void store_cells(std::span<const double> input, std::span<const double> voltages, ArrayResults& out) const;
   bool vectors_in_parallel(std::size_t count) const;
 
   const netlists::Crossbar& crossbar_;

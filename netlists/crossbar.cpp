@@ -1,11 +1,14 @@
 #include "netlists/crossbar.hpp"
 
-#include <numeric>
+#include <algorithm>
 #include <array>
+#include <numeric>
 #include <stdexcept>
 #include <unordered_map>
 
 #include <fmt/format.h>
+
+#include "solver/parallel.hpp"
 
 namespace xbar::netlists {
 
@@ -353,17 +356,20 @@ double Crossbar::isolated_v_m(int row, int col, bool select_on) const {
 
 std::vector<double> Crossbar::initial_guess(std::span<const double> input) const {
   std::vector<double> v(circuit_.n_free);
-  for (NodeIndex n = 0; n < circuit_.n_free; ++n) {
-    const NodeLabel& l = labels_[n];
-    switch (l.kind) {
-      case NodeKind::driver:
-      case NodeKind::row: v[n] = row_voltage(input, l.row); break;
-      case NodeKind::internal:
-        v[n] = isolated_v_m(l.row, l.col, row_active(input, l.row));
-        break;
-      default: v[n] = spec_.v_sense; break;
+  const std::int64_t grain = rows_per_task() * std::max(1, spec_.cols);
+  solver::parallel_for(circuit_.n_free, grain, [&](int, std::int64_t n0, std::int64_t n1) {
+    for (std::int64_t n = n0; n < n1; ++n) {
+      const NodeLabel& l = labels_[n];
+      switch (l.kind) {
+        case NodeKind::driver:
+        case NodeKind::row: v[n] = row_voltage(input, l.row); break;
+        case NodeKind::internal:
+          v[n] = isolated_v_m(l.row, l.col, row_active(input, l.row));
+          break;
+        default: v[n] = spec_.v_sense; break;
+      }
     }
-  }
+  });
   return v;
 }
 
@@ -443,16 +449,33 @@ std::vector<double> Crossbar::cell_currents(std::span<const double> v) const {
   const bool internal = has_real_select();
   const bool ideal = spec_.cell.has_select() && !internal;
   std::vector<double> out(spec_.weights.size());
-  for (int i = 0; i < spec_.rows; ++i) {
-    const double enable = ideal ? v[node(NodeKind::gate, i, 0)] : 1.0;
-    for (int j = 0; j < spec_.cols; ++j) {
-      const std::size_t k = static_cast<std::size_t>(i) * spec_.cols + j;
-      const double v_top = v[node(internal ? NodeKind::internal : NodeKind::row, i, j)];
-      out[k] = enable * devices::storage_current(spec_.cell, spec_.weights[k], v_top,
-                                                 v[node(NodeKind::column, i, j)]).i;
+  solver::parallel_for(spec_.rows, rows_per_task(), [&](int, std::int64_t i0, std::int64_t i1) {
+    for (int i = static_cast<int>(i0); i < i1; ++i) {
+      const double enable = ideal ? v[node(NodeKind::gate, i, 0)] : 1.0;
+      for (int j = 0; j < spec_.cols; ++j) {
+        const std::size_t k = static_cast<std::size_t>(i) * spec_.cols + j;
+        const double v_top = v[node(internal ? NodeKind::internal : NodeKind::row, i, j)];
+        out[k] = enable * devices::storage_current(spec_.cell, spec_.weights[k], v_top,
+                                                   v[node(NodeKind::column, i, j)]).i;
+      }
     }
-  }
+  });
   return out;
+}
+
+std::vector<double> Crossbar::line_voltages(NodeKind kind, std::span<const double> voltages) const {
+  std::vector<double> out(spec_.weights.size());
+  solver::parallel_for(spec_.rows, rows_per_task(), [&](int, std::int64_t i0, std::int64_t i1) {
+    for (int i = static_cast<int>(i0); i < i1; ++i)
+      for (int j = 0; j < spec_.cols; ++j)
+        out[static_cast<std::size_t>(i) * spec_.cols + j] = voltages[node(kind, i, j)];
+  });
+  return out;
+}
+
+std::int64_t Crossbar::rows_per_task() const {
+  constexpr std::int64_t k_cells_per_task = 1 << 15;  // below this, a thread costs more than it saves
+  return std::max<std::int64_t>(1, k_cells_per_task / std::max(1, spec_.cols));
 }
 
 double Crossbar::ideal_cell_current(std::span<const double> input, int row, int col) const {

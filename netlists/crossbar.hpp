@@ -79,6 +79,8 @@ class Crossbar {
   std::vector<double> column_currents(std::span<const double> voltages) const;
   /// Storage-element currents (A) into c(i,j), row-major.
   std::vector<double> cell_currents(std::span<const double> voltages) const;
+  /// The voltage (V) of the row (kind row) or column (kind column) node of every cell, row-major.
+  std::vector<double> line_voltages(NodeKind kind, std::span<const double> voltages) const;
   /// Ideal cell currents (A), row-major: each active cell's isolated current at nominal bias,
   /// 0 for the cells of inactive rows (section 1).
   std::vector<double> ideal_cell_currents(std::span<const double> input) const;
@@ -105,6 +107,8 @@ class Crossbar {
 
  private:
   class Builder;
+  /// Grain of parallel_for over rows: whole rows, enough cells per task to be worth a thread.
+  std::int64_t rows_per_task() const;
   ArraySpec spec_;
   solver::Circuit circuit_;
   std::vector<NodeLabel> labels_;
