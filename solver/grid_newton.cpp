@@ -261,7 +261,8 @@ void GridNewton::State::build_matrix() {
   matrix.upper = {flat.data() + 2 * n, n};
   matrix.cross_val = {flat.data() + 3 * n, matrix.cross_col.size()};
   matrix.split_families(chain_begin, parallel_threads());
-  work.resize(matrix.n);
+  matrix.allocate_factors();  // every array a solve uses, here, once per geometry
+  work.prepare(matrix, symmetric);
 }
 
 // Packed voltages from the circuit's (free, fixed) vectors.

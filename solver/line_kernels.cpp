@@ -67,10 +67,15 @@ std::int32_t factor_group(const LineMatrix& m, const sweeps::ChainGroup& g, Chai
   return -1;
 }
 
+template <class Real>
+void allocate(ChainFactors<Real>& factors, std::int32_t n) {
+  for (std::vector<Real>* v : {&factors.lower_scaled, &factors.inv_pivot, &factors.upper_scaled}) v->resize(n);
+}
+
 // Factors every family, parts in parallel; the first bad row (in part order) or -1.
 template <class Real>
 std::int32_t factor_families(LineMatrix& m, ChainFactors<Real>& out) {
-  for (std::vector<Real>* v : {&out.lower_scaled, &out.inv_pivot, &out.upper_scaled}) v->resize(m.n);
+  allocate(out, m.n);
   std::int32_t bad = -1;
   bool symmetric = true;
   for (std::size_t f = 0; f < m.family_count(); ++f) {
@@ -112,6 +117,11 @@ bool pairs_symmetric(const LineMatrix& m) {
 std::int32_t LineMatrix::factor_tridiagonal() {
   symmetric_pairs = is_paired() && pairs_symmetric(*this);
   return has_cross() ? factor_families(*this, approx) : factor_families(*this, exact);
+}
+
+void LineMatrix::allocate_factors() {
+  if (has_cross()) allocate(approx, n);
+  else allocate(exact, n);
 }
 
 bool LineMatrix::is_paired() const {
@@ -171,6 +181,14 @@ double LineMatrix::multiply_dot(std::span<const double> x, std::span<double> y) 
 void KrylovWork::resize(std::int32_t n) {
   for (std::vector<double>* v : {&b, &tolerance, &x, &r, &p, &v, &z}) v->assign(n, 0.0);
   for (std::vector<double>* v : {&r_hat, &y, &s, &t, &p_next, &scratch}) v->clear();  // on first use
+}
+
+void KrylovWork::prepare(const LineMatrix& m, bool symmetric) {
+  resize(m.n);
+  if (!m.has_cross() || !m.is_paired()) return;
+  if (symmetric) p_next.assign(m.n, 0.0);
+  else
+    for (std::vector<double>* v : {&r_hat, &y, &s, &t}) v->assign(m.n, 0.0);
 }
 
 namespace {

@@ -54,6 +54,9 @@ struct LineMatrix {
   /// M-matrices in practice): `exact` without couplings, else `approx`. Returns the reduced
   /// index of a zero or non-finite pivot (in the precision stored), or -1.
   std::int32_t factor_tridiagonal();
+  /// Sizes the factors factor_tridiagonal fills (it does so itself otherwise): for callers that
+  /// allocate once, before their first solve.
+  void allocate_factors();
   /// w_f = T_f^{-1} w_f for family f with the given factors, its chains in parallel.
   template <class Real>
   void solve_family(const ChainFactors<Real>& factors, std::size_t f, std::span<double> w) const;
@@ -67,6 +70,9 @@ struct KrylovWork {
   std::vector<double> p_next;                      ///< paired CG: the next search direction
   std::vector<double> scratch;                     ///< preconditioner
   void resize(std::int32_t n);
+  /// resize(m.n) and the vectors that solve_reduced(m, symmetric, ...) will use, allocated now
+  /// rather than on first use (paired matrices; other methods size theirs as they go).
+  void prepare(const LineMatrix& m, bool symmetric);
 };
 
 /// Solves S x = b until |(b - S x)_p| <= tolerance_p at every row (or max_iterations): directly
