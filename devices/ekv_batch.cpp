@@ -46,13 +46,32 @@ struct InterpolationLanes {
   V df_dv;  ///< softplus(v/2) sigmoid(v/2)
 };
 
-// F and dF/dv lanewise, as interpolation() in ekv.cpp.
-HWY_INLINE InterpolationLanes interpolation(D d, V v) {
-  const V one = hn::Set(d, 1.0);
+// log1p(e) for 0 <= e <= 2^-8 in every lane: e (1 - e/2 + e^2/3 - ... + e^6/7), whose first
+// omitted term is below 2^-59 of the sum (under half an ulp), for a fraction of Log1p's cost.
+// Devices far from threshold, off or fully on (every select FET of a crossbar), take this path.
+constexpr double k_series_limit = 1.0 / 256;
+HWY_INLINE V log1p_small(D d, V e) {
+  V sum = hn::Set(d, 1.0 / 7);
+  for (double k : {6.0, 5.0, 4.0, 3.0, 2.0, 1.0})
+    sum = hn::NegMulAdd(e, sum, hn::Set(d, 1.0 / k));  // 1/k - e sum
+  return hn::Mul(e, sum);
+}
+
+// The argument of F's softplus and sigmoid: h = v/2 and e = exp(-|h|), in [0, 1].
+struct Halves {
+  V h, e;
+};
+HWY_INLINE Halves halves(D d, V v) {
   const V h = hn::Mul(hn::Set(d, 0.5), v);
-  const V e = hn::Exp(d, hn::Neg(hn::Abs(h)));  // in [0, 1]
+  return {h, hn::Exp(d, hn::Neg(hn::Abs(h)))};
+}
+
+// F and dF/dv lanewise, as interpolation() in ekv.cpp; small: every e <= k_series_limit.
+HWY_INLINE InterpolationLanes interpolation(D d, const Halves& x, bool small) {
+  const V one = hn::Set(d, 1.0);
+  const V h = x.h, e = x.e;
   const auto positive = hn::Gt(h, hn::Zero(d));
-  const V softplus = hn::Add(hn::IfThenElseZero(positive, h), hn::Log1p(d, e));
+  const V softplus = hn::Add(hn::IfThenElseZero(positive, h), small ? log1p_small(d, e) : hn::Log1p(d, e));
   const V sigmoid = hn::Div(hn::IfThenElse(positive, one, e), hn::Add(one, e));
   // Highway's Exp returns 0 unless x >= -1000, so also for NaN, which would make F(NaN) = 0:
   // a NaN bias must give a NaN current, as the scalar law does.
@@ -74,8 +93,12 @@ HWY_INLINE Currents ekv_lanes(D d, const EkvParams& p, const Terminals& t) {
   const V n = hn::Set(d, p.n), eta = hn::Set(d, p.eta), ut = hn::Set(d, k_thermal_voltage);
   const V i_s = hn::Set(d, p.i_s), scale = hn::Set(d, p.i_s / k_thermal_voltage);
   const V v_p = hn::Div(hn::Add(hn::Sub(t.v_g, t.vt), hn::Mul(eta, hn::Sub(t.v_d, t.v_s))), n);
-  const InterpolationLanes fwd = interpolation(d, hn::Div(hn::Sub(v_p, t.v_s), ut));
-  const InterpolationLanes rev = interpolation(d, hn::Div(hn::Sub(v_p, t.v_d), ut));
+  const Halves h_f = halves(d, hn::Div(hn::Sub(v_p, t.v_s), ut)), h_r = halves(d, hn::Div(hn::Sub(v_p, t.v_d), ut));
+  // One log1p for both terms of every lane, so that V_D = V_S gives F(v_f) - F(v_r) = 0 exactly.
+  const V limit = hn::Set(d, k_series_limit);
+  const bool small = hn::AllTrue(d, hn::And(hn::Le(h_f.e, limit), hn::Le(h_r.e, limit)));
+  const InterpolationLanes fwd = interpolation(d, h_f, small);
+  const InterpolationLanes rev = interpolation(d, h_r, small);
   const V d_vp = hn::Mul(scale, hn::Sub(fwd.df_dv, rev.df_dv));
   const V d_dibl = hn::Div(hn::Mul(d_vp, eta), n);  // (-D eta) / n = -(D eta / n) exactly
   return {
