@@ -389,6 +389,7 @@ void GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoa
   double* __restrict c_f = res_c.f.data();
   double* __restrict c_scale = res_c.scale.data();
   double* __restrict c_diag = res_c.diag.data();
+#pragma omp simd
   for (std::size_t k = k0; k < k1; ++k) {
     const std::size_t c = k - k0;  // chunk index
     const double v_top = Upper ? vm[k] : vr[k];
@@ -497,6 +498,7 @@ void GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Bl
   const std::size_t mid0 = std::clamp(b.base + w, k0, k1), mid1 = std::clamp(last_row, mid0, k1);
   for (std::size_t k = k0; k < mid0; ++k) edge(k);
   const double g_col = g.g_col;
+#pragma omp simd
   for (std::size_t k = mid0; k < mid1; ++k) stamp(k, g_col, v[k - w], g_col, v[k + w], false);
   for (std::size_t k = mid1; k < k1; ++k) edge(k);
 }
@@ -508,6 +510,7 @@ std::size_t GridNewton::State::count_outside(std::size_t k0, std::size_t k1) con
     if (r->f.empty()) continue;
     const double* __restrict f = r->f.data();
     const double* __restrict scale = r->scale.data();
+#pragma omp simd reduction(+ : outside)
     for (std::size_t k = k0; k < k1; ++k) outside += !(std::abs(f[k]) <= tolerance(scale[k]));
   }
   return outside;
@@ -698,7 +701,10 @@ bool GridNewton::State::step_block(const Block& b, double& largest) {
       scaled[k] = upper_[k] * inv;
       rhs[k] *= inv;
     }
+    // Within a block row the w chains are independent (k - w is the previous row): ivdep lets
+    // the compiler vectorise across them, which it cannot prove by itself.
     for (std::size_t row = first + w; row < last; row += w)
+#pragma GCC ivdep
       for (std::size_t k = row; k < row + w; ++k) {
         const double inv = 1.0 / (diag[k] - lower[k] * scaled[k - w]);
         scaled[k] = upper_[k] * inv;
@@ -707,6 +713,7 @@ bool GridNewton::State::step_block(const Block& b, double& largest) {
     for (std::size_t k = last - w; k < last; ++k) dc[k] = rhs[k];
     for (std::size_t row = last - w; row-- > first;) {
       row -= w - 1;
+#pragma GCC ivdep
       for (std::size_t k = row; k < row + w; ++k) dc[k] = rhs[k] - scaled[k] * dc[k + w];
     }
   }
