@@ -724,13 +724,19 @@ bool GridNewton::State::step_block(const Block& b, double& largest) {
     const double* __restrict jmc = j_mc.data();
     for (std::size_t k = first; k < last; ++k) dm[k] = inv[k] * (-fm[k] - jmc[k] * dc[k]);
   }
-  largest = 0;
-  double sum = 0;
-  for (std::size_t k = first; k < last; ++k) {
-    const double d_mk = upper ? d_m[k] : 0.0;
-    largest = std::max({largest, std::abs(dc[k]), std::abs(d_mk)});
-    sum += dc[k] + d_mk;
-  }
+  double big = 0, sum = 0;  // locals, not `largest`: a reference would be stored every time
+  auto scan = [&](auto has_m) {
+    const double* __restrict dm = d_m.data();
+#pragma omp simd reduction(max : big) reduction(+ : sum)
+    for (std::size_t k = first; k < last; ++k) {
+      const double d_mk = has_m ? dm[k] : 0.0;
+      big = std::max(big, std::max(std::abs(dc[k]), std::abs(d_mk)));
+      sum += dc[k] + d_mk;
+    }
+  };
+  if (upper) scan(std::true_type{});
+  else scan(std::false_type{});
+  largest = big;
   return std::isfinite(largest) && std::isfinite(sum);  // the sum keeps a NaN that max drops
 }
 
