@@ -145,6 +145,12 @@ def machine_info():
     model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
     mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
     load = os.getloadavg()
+    # The "standard 2-core machine" is not one CPU: hosts differ (seen: AMD families 25 and 26,
+    # with and without AVX-512), and the EKV kernel runs on the widest vectors the CPU has.
+    family = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("CPU family")), "?")
+    flags = next((l.split(":", 1)[1].split() for l in lscpu.splitlines() if l.startswith("Flags")), [])
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
+    model = f"{model} (family {family}, {simd})"
     return (f"{model}, {os.cpu_count()} cores (nproc), {int(mem) / 2**20:.1f} GiB RAM, "
             f"{platform.system()} {platform.release()}; load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
 
@@ -222,21 +228,23 @@ def target_value(number, row):
 
 # What the profiles (perf record on xbar_bench) show for the rows that miss; see README.
 LIMITS = """\
-What limits the rows that miss (perf profiles of `build/bench/xbar_bench`, this machine):
+What limits each row (perf profiles of `build/bench/xbar_bench`, this machine):
 
 - 1r 512x512 and 1024x1024 (grid, CG on the paired line matrix): 14 and 21 CG iterations to
   1e-3 of the KCL tolerance (1e-12 of each node's rounding scale), each preconditioned by a
-  symmetric block Gauss-Seidel sweep over the row and bit-line chains. The kernels are fused to
-  four passes per iteration with float preconditioner factors and are memory-bandwidth bound;
-  iterations are set by the preconditioner (relaxing the final tolerance 100x saves only 2-3).
-  Fewer iterations need a coarse correction for the smooth, line-wide error modes (not built).
-  At 512 the Newton assembly and page faults of fresh arrays are a third of the solve.
+  symmetric block Gauss-Seidel sweep over the row and bit-line chains; about 3/4 of the solve
+  at 1024. The kernels are fused to four passes per iteration with float preconditioner factors
+  and are memory-bandwidth bound (~400 MB per iteration at 1024). Iterations are set by the
+  preconditioner: relaxing the final tolerance 100x saves only 2-3 (and breaks the 1e-12
+  conservation of the column currents); block over-relaxation (omega != 1) and a piecewise-
+  constant coarse correction over 8x8..32x32 cell aggregates (additive or balanced) did not
+  reduce them in a prototype. The rest: assembly twice, chain factors, result matrices.
 - 2t-sonos 1152x256, r_col only (grid, independent blocks of 8 bit lines, 2 vectors at a time):
-  ~4.3 Newton evaluations per block and vector from a warm start (the IR drop moves the bit
-  lines by tens of mV between random input vectors; Newton needs 4 evaluations from there to
-  KCL at 1e-12 relative, also at the cell nodes that sit between two off devices). The AVX-512
-  EKV kernel (~7-8 ns per transistor, 2 per cell) is ~40% of the time, elimination and chain
-  solves ~30%, per-vector gather/scatter/measure ~10%.
+  ~4.2 Newton evaluations per block and vector from a warm start (3 steps and the confirming
+  evaluation; a quarter of the blocks need a fourth step, mostly for the cell nodes between two
+  off devices of rows that just turned off). The EKV kernel (AVX-512 here; the select FETs on
+  the log1p series path) is ~35% of the time, elimination and chain solves ~30%, per-vector
+  gather/scatter/measure ~10%.
 - Times on this VM vary by +-15% from run to run (shared host): compare ratios measured in one run.
 """
 
