@@ -185,7 +185,7 @@ void KrylovWork::resize(std::int32_t n) {
 
 void KrylovWork::prepare(const LineMatrix& m, bool symmetric) {
   resize(m.n);
-  if (!m.has_cross() || !m.is_paired()) return;
+  if (!m.is_paired()) return;  // as solve_reduced dispatches (paired implies couplings)
   if (symmetric) p_next.assign(m.n, 0.0);
   else
     for (std::vector<double>* v : {&r_hat, &y, &s, &t}) v->assign(m.n, 0.0);
