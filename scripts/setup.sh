@@ -11,6 +11,8 @@ packages=(
   libhdf5-dev hdf5-tools
   catch2 libtomlplusplus-dev libcli11-dev libfmt-dev
   python3 python3-numpy python3-h5py python3-matplotlib python3-scipy
+  python3-dev pybind11-dev python3-pybind11 python3-pytest python3-torch python3-sklearn
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()
