@@ -2,13 +2,15 @@
 """Benchmark table of issue 6: times xbar and, where feasible, ngspice and SciPy's SuperLU on the
 same problems in one run, and writes bench/results.md (table, ratios, machine, date).
 
-    /usr/bin/python3 bench/run.py [--build build] [--quick] [--skip-ngspice] [--big N]
+    /usr/bin/python3 bench/run.py [--build build] [--baseline OTHER_BUILD] [--skip-ngspice] [--big N]
 
 xbar rows are timed twice: the whole `xbar solve` process (wall clock) and the solve phase
 (`xbar_bench`, which also reports peak memory). ngspice runs `ngspice -b` on the deck from
 `xbar netlist`; SciPy factors and solves the Jacobian xbar itself factors (dumped by xbar_bench
 --dump-matrix) with scipy.sparse.linalg.splu. Rows where a reference would take far longer than
-a couple of minutes are skipped and say so. A benchmark, never a test: it asserts nothing.
+a couple of minutes are skipped and say so. With --baseline, the same rows are also timed with the
+binaries of another build (e.g. of an earlier commit) in the same run, interleaved, and the table
+gains its times and the ratio baseline / this build. A benchmark, never a test: it asserts nothing.
 """
 import argparse
 import datetime
@@ -166,6 +168,7 @@ def main():
     ap.add_argument("--big", type=int, default=4096, help="size of the last 1r row (default 4096)")
     ap.add_argument("--ngspice-timeout", type=float, default=900)
     ap.add_argument("--only", type=int, nargs="*", help="row numbers (1-based) to run")
+    ap.add_argument("--baseline", help="another build folder (e.g. of an earlier commit), timed in the same run")
     args = ap.parse_args()
     started = datetime.datetime.now(datetime.timezone.utc)
     info = machine_info()
@@ -188,6 +191,14 @@ def main():
                 rows.append({"name": name, "target": target, "error": str(e)[:200]})
                 continue
             row = {"name": name, "number": number, "target": target, "vectors": vectors, "xbar": x}
+            if args.baseline:
+                try:
+                    row["baseline"] = time_xbar(args.baseline, config, work)
+                    b = row["baseline"]
+                    print(f"   baseline: process {fmt_s(b['process_wall_s'])}, solve {fmt_s(b['solve_s'][0])}, "
+                          f"column 0 {b['column0']:.12g} A vs {x['column0']:.12g} A", flush=True)
+                except Exception as e:
+                    print(f"   baseline failed: {e}", flush=True)
             print(f"   xbar: process {fmt_s(x['process_wall_s'])}, solve {fmt_s(x['solve_s'][0])} "
                   f"({x['newton_iterations']} Newton, {x['linear_iterations']} linear iterations, "
                   f"{x['backend']}), peak {x['process_peak_mb']:.0f} MB", flush=True)
@@ -204,7 +215,7 @@ def main():
                             else time_scipy(args.build, config, work))
                 print(f"   {ref}: {fmt_s(row[ref][0])} ({row[ref][1]})", flush=True)
             rows.append(row)
-    write_results(rows, info, started)
+    write_results(rows, info, started, args.baseline)
 
 
 # Target of each row (by its number in CASES): (measured value, goal, unit, larger is better).
@@ -249,7 +260,23 @@ What limits each row (perf profiles of `build/bench/xbar_bench`, this machine):
 """
 
 
-def write_results(rows, info, started):
+def baseline_lines(rows, baseline):
+    """The baseline build's times against this build's, row by row (ratio > 1: this build faster)."""
+    lines = ["", f"## Against the baseline build `{baseline}` (same run, same configs)", "",
+             "| case | process: baseline / this | ratio | solve per vector: baseline / this | ratio |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        b, x = r.get("baseline"), r.get("xbar")
+        if not b or not x:
+            continue
+        bp, xp = b["process_wall_s"], x["process_wall_s"]
+        bs, xs = b["solve_s"][0] / r["vectors"], x["solve_s"][0] / r["vectors"]
+        lines.append(f"| {r['name']} | {fmt_s(bp)} / {fmt_s(xp)} | {bp / xp:.2f}x | "
+                     f"{fmt_s(bs)} / {fmt_s(xs)} | {bs / xs:.2f}x |")
+    return lines
+
+
+def write_results(rows, info, started, baseline=None):
     lines = ["# xbar benchmark (issue 6)", "",
              f"Run {started:%Y-%m-%d %H:%M} UTC by `/usr/bin/python3 bench/run.py` on {info}.", "",
              "xbar process = whole `xbar solve` run, wall clock (config, weights, array, all solves, HDF5 "
@@ -301,6 +328,8 @@ def write_results(rows, info, started):
             factor = (goal / value) if larger else (value / goal)
             lines.append(f"- {r['name']}: {shown}{unit if larger else ''} against {r['target']}: "
                          + ("met." if met else f"missed by {factor:.1f}x."))
+    if baseline:
+        lines += baseline_lines(rows, baseline)
     lines += ["", LIMITS]
     solved = [r for r in rows if "xbar" in r]
     if solved:
