@@ -1,5 +1,6 @@
 #include "engine/array_solver.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -165,6 +166,17 @@ void ArraySolver::store_cells(std::span<const double> input, std::span<const dou
   out.v_row = Matrix(rows, cols, crossbar_.line_voltages(netlists::NodeKind::row, voltages));
 }
 
+std::string distinct_methods(std::span<const solver::SolveStats> stats) {
+  std::vector<std::string_view> seen;  // whole names: "newton" is not "general-newton"
+  std::string methods;
+  for (const solver::SolveStats& st : stats) {
+    if (std::find(seen.begin(), seen.end(), st.method) != seen.end()) continue;
+    seen.push_back(st.method);
+    methods += (methods.empty() ? "" : ",") + st.method;
+  }
+  return methods;
+}
+
 bool ArraySolver::vectors_in_parallel(std::size_t count) const {
   // A second solver doubles the matrices; worth it when there are vectors enough to share and the
   // array is small enough that its kernels would not use both cores well anyway.
@@ -214,9 +226,8 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     helper.join();
     if (failure) std::rethrow_exception(failure);
   }
+  out.summary.methods = distinct_methods(stats);
   for (const solver::SolveStats& st : stats) {
-    if (out.summary.methods.find(st.method) == std::string::npos)
-      out.summary.methods += (out.summary.methods.empty() ? "" : ",") + st.method;
     out.summary.newton_iterations += st.iterations;
     out.summary.linear_iterations += st.linear_iterations;
     out.summary.max_residual = std::max(out.summary.max_residual, st.max_residual);

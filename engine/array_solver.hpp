@@ -68,6 +68,10 @@ inline constexpr int k_auto_klu_max_unknowns = 256;
 /// grid does not fit.
 std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested);
 
+/// The methods that solved the vectors, each once, in order of first use, joined by commas
+/// (e.g. "newton,gmin-stepping"): SolverSummary::methods.
+std::string distinct_methods(std::span<const solver::SolveStats> stats);
+
 class ArraySolver {
  public:
   ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options);
@@ -88,6 +92,10 @@ class ArraySolver {
   /// when switched off (m follows the bit line); every other node keeps its voltage.
   void warm_start(std::span<const double> previous, std::span<const double> input,
                   std::vector<double>& guess) const;
+
+  /// Threads solve() puts on `count` input vectors without an observer: 2 when there are
+  /// vectors enough, more than one core and the array is small enough, else 1.
+  int vector_threads(std::size_t count) const { return vectors_in_parallel(count) ? 2 : 1; }
 
   /// The solver in use ("grid", "klu" or "lines").
   const std::string& method() const { return method_; }
