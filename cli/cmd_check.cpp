@@ -7,7 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
-#include "io/check_results.hpp"
+#include "validation/check_results.hpp"
 #include "validation/cross_check.hpp"
 
 namespace xbar::cli {
@@ -106,7 +106,7 @@ Command add_check(CLI::App& app) {
             const validation::CrossCheck check = run_check(config, problem, crossbar, args->quiet);
             if (output) {
               io::H5Writer h5(output->temp_path());
-              io::write_check_results(h5, config, problem, check, tol);
+              validation::write_check_results(h5, config, problem, check, tol);
               h5.close();
               output->commit();
             }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/array_solver.hpp"
+#include "io/atomic_output.hpp"
 #include "io/config.hpp"
 #include "io/hdf5_file.hpp"
 

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "netlists/solver_views.hpp"
 #include "solver/line_solver.hpp"
 #include "solver/parallel.hpp"
 
@@ -18,7 +19,7 @@ namespace xbar::engine {
 
 std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested) {
   if (requested == "klu" || requested == "lines") return requested;
-  const bool grid_fits = crossbar.grid_fits();
+  const bool grid_fits = netlists::grid_fits(crossbar);
   if (requested == "grid") {
     if (!grid_fits)
       throw std::invalid_argument(
@@ -38,7 +39,7 @@ namespace {
 std::unique_ptr<solver::LinearSolver> make_linear_solver(const netlists::Crossbar& crossbar,
                                                          const std::string& method) {
   if (method == "klu") return solver::make_klu_solver();
-  return solver::make_line_solver(crossbar.line_partition());
+  return solver::make_line_solver(netlists::line_partition(crossbar));
 }
 
 }  // namespace
@@ -52,7 +53,7 @@ ArraySolver::ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptio
 ArraySolver::Worker ArraySolver::make_worker() const {
   Worker w;
   if (method_ == "grid")
-    w.grid = std::make_unique<solver::GridNewton>(crossbar_.circuit(), *crossbar_.grid_layout(), options_);
+    w.grid = std::make_unique<solver::GridNewton>(crossbar_.circuit(), *netlists::grid_layout(crossbar_), options_);
   else
     general(w);
   return w;

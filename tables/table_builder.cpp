@@ -51,7 +51,7 @@ class IdealCurrents {
       : device_(device), full_scale_(full_scale) {}
 
   /// [rows * cols] row-major.
-  std::vector<double> cells(const netlists::Crossbar& xb, const engine::Matrix& levels,
+  std::vector<double> cells(const netlists::Crossbar& xb, const Matrix& levels,
                             std::span<const double> input) const {
     const netlists::ArraySpec& s = xb.spec();
     std::vector<double> out(levels.data.size(), 0.0);

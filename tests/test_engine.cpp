@@ -11,7 +11,6 @@
 #include "random_arrays.hpp"
 
 using namespace xbar;
-using engine::Matrix;
 using netlists::ArraySpec;
 using netlists::Crossbar;
 

@@ -22,7 +22,6 @@
 #include "engine/array_solver.hpp"
 
 using namespace xbar;
-using engine::Matrix;
 using netlists::ArraySpec;
 using netlists::Crossbar;
 using netlists::NodeKind;

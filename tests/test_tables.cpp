@@ -174,7 +174,7 @@ TEST_CASE("a table needs weights as levels", "[tables]") {
   const std::string file = (std::filesystem::temp_directory_path() / "xbar_test_tables_vt.h5").string();
   {
     io::H5Writer h5(file);
-    h5.write("/vt", engine::Matrix(16, 6, 0.1));
+    h5.write("/vt", Matrix(16, 6, 0.1));
   }
   CHECK_THROWS_WITH(
       tables::build_table(small_config("", fmt::format("[weights]\nsource = \"file\"\nfile = \"{}\"\n"
