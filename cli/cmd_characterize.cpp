@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/device_args.hpp"
+#include "io/atomic_output.hpp"
 #include "io/device_file.hpp"
 #include "io/hdf5_file.hpp"
 #include "validation/characterize.hpp"

@@ -7,7 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
-#include "io/check_results.hpp"
+#include "validation/check_results.hpp"
 #include "validation/cross_check.hpp"
 
 namespace xbar::cli {
@@ -60,7 +60,7 @@ void print_row(const std::string& label, const validation::VectorComparison& v) 
 void print_table(const io::RunConfig& c, const netlists::Crossbar& xb,
                  const validation::CrossCheck& check, double tolerance) {
   fmt::print("xbar check: {} x {} {} array, {} input vector(s), xbar vs ngspice\n", c.rows, c.cols,
-             cell_name(c.cell), check.vectors.size());
+             c.cell.kind_name(), check.vectors.size());
   fmt::print("{:>7}  {:>12}  {:>14}  {:>16}  {:>12}  {:>10}\n", "vector", "max|dI| (A)",
              "max|dI|/max|I|", "col rel (cols)", "max|dV| (V)", "ngspice s");
   for (std::size_t v = 0; v < check.vectors.size(); ++v) print_row(std::to_string(v), check.vectors[v]);
@@ -106,7 +106,7 @@ Command add_check(CLI::App& app) {
             const validation::CrossCheck check = run_check(config, problem, crossbar, args->quiet);
             if (output) {
               io::H5Writer h5(output->temp_path());
-              io::write_check_results(h5, config, problem, check, tol);
+              validation::write_check_results(h5, config, problem, check, tol);
               h5.close();
               output->commit();
             }

@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "cli/device_args.hpp"
 #include "devices/ekv_fit.hpp"
+#include "io/atomic_output.hpp"
 #include "io/errors.hpp"
 #include "io/hdf5_file.hpp"
 #include "validation/characterize.hpp"

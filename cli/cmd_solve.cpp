@@ -24,7 +24,7 @@ void print_summary(const io::RunConfig& c, const engine::ArrayResults& r, const 
     }
   fmt::print("solved {} x {} {} array, {} input vector(s): {} ({} Newton iterations, {} backend, {} "
              "linear iterations, {:.3g} s)\n",
-             c.rows, c.cols, c.cell.is_sonos() ? "2t-sonos" : c.cell.has_select() ? "1t1r" : "1r",
+             c.rows, c.cols, c.cell.kind_name(),
              r.column_current.rows, r.summary.methods, r.summary.newton_iterations, r.summary.backend,
              r.summary.linear_iterations, r.summary.solve_time);
   fmt::print("column-current error vs ideal: rms {:.4g} %  (largest ideal column current {:.4g} A)\n",

@@ -38,10 +38,6 @@ std::string minutes_seconds(double seconds) {
 
 }  // namespace
 
-std::string cell_name(const devices::CellModel& cell) {
-  return cell.is_sonos() ? "2t-sonos" : cell.has_select() ? "1t1r" : "1r";
-}
-
 io::AtomicOutput ConfigArgs::open_output(const io::RunConfig& config) const {
   return io::AtomicOutput(output, {config_path, config.weights.file, config.inputs.file});
 }

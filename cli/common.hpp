@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/array_solver.hpp"
+#include "io/atomic_output.hpp"
 #include "io/config.hpp"
 #include "io/hdf5_file.hpp"
 
@@ -28,9 +29,6 @@ struct ConfigArgs {
   /// (CONFIG, weights.file, inputs.file), which the rename would destroy.
   io::AtomicOutput open_output(const io::RunConfig& config) const;
 };
-
-/// The config spelling of a cell kind: "1r", "1t1r" or "2t-sonos".
-std::string cell_name(const devices::CellModel& cell);
 
 /// "xbar: note: ..." on stderr (even with --quiet) when plain Newton did not solve every input
 /// vector and a fallback did: the answer is converged, but the user should know.

@@ -6,7 +6,9 @@
 // Storage element: a resistor (weight = conductance G, S) or a SONOS transistor (weight = V_T, V;
 // drain = m, source = bit line, gate = v_wl). Every transistor carries G_leak drain-source.
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <string_view>
 
 #include "devices/ekv.hpp"
 #include "devices/resistor.hpp"
@@ -23,6 +25,14 @@ struct ModelError : std::runtime_error {
 enum class CellKind { resistor_1r, select_resistor_1t1r, select_sonos_2t };
 enum class SelectModel { ekv, ideal, table };
 
+/// The config spellings: "1r", "1t1r", "2t-sonos"; "ekv", "ideal", "table". The one codec of
+/// these names: config parsing, file attributes and messages all go through it.
+std::string_view to_string(CellKind kind);
+std::string_view to_string(SelectModel model);
+/// nullopt for a name that is not one of the spellings above.
+std::optional<CellKind> parse_cell_kind(std::string_view name);
+std::optional<SelectModel> parse_select_model(std::string_view name);
+
 struct CellModel {
   CellKind kind = CellKind::select_sonos_2t;
   SelectModel select_model = SelectModel::ekv;
@@ -35,6 +45,8 @@ struct CellModel {
   double v_wl = 0.0;   ///< SONOS control gate (V)
 
   bool has_select() const { return kind != CellKind::resistor_1r; }
+  /// The config spelling of the kind: "1r", "1t1r" or "2t-sonos".
+  std::string_view kind_name() const { return to_string(kind); }
   bool is_sonos() const { return kind == CellKind::select_sonos_2t; }
 };
 

@@ -1,5 +1,6 @@
 #include "engine/array_solver.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -8,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "netlists/solver_views.hpp"
 #include "solver/line_solver.hpp"
 #include "solver/parallel.hpp"
 
@@ -17,7 +19,7 @@ namespace xbar::engine {
 
 std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested) {
   if (requested == "klu" || requested == "lines") return requested;
-  const bool grid_fits = crossbar.grid_fits();
+  const bool grid_fits = netlists::grid_fits(crossbar);
   if (requested == "grid") {
     if (!grid_fits)
       throw std::invalid_argument(
@@ -37,7 +39,7 @@ namespace {
 std::unique_ptr<solver::LinearSolver> make_linear_solver(const netlists::Crossbar& crossbar,
                                                          const std::string& method) {
   if (method == "klu") return solver::make_klu_solver();
-  return solver::make_line_solver(crossbar.line_partition());
+  return solver::make_line_solver(netlists::line_partition(crossbar));
 }
 
 }  // namespace
@@ -51,7 +53,7 @@ ArraySolver::ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptio
 ArraySolver::Worker ArraySolver::make_worker() const {
   Worker w;
   if (method_ == "grid")
-    w.grid = std::make_unique<solver::GridNewton>(crossbar_.circuit(), *crossbar_.grid_layout(), options_);
+    w.grid = std::make_unique<solver::GridNewton>(crossbar_.circuit(), *netlists::grid_layout(crossbar_), options_);
   else
     general(w);
   return w;
@@ -165,6 +167,17 @@ void ArraySolver::store_cells(std::span<const double> input, std::span<const dou
   out.v_row = Matrix(rows, cols, crossbar_.line_voltages(netlists::NodeKind::row, voltages));
 }
 
+std::string distinct_methods(std::span<const solver::SolveStats> stats) {
+  std::vector<std::string_view> seen;  // whole names: "newton" is not "general-newton"
+  std::string methods;
+  for (const solver::SolveStats& st : stats) {
+    if (std::find(seen.begin(), seen.end(), st.method) != seen.end()) continue;
+    seen.push_back(st.method);
+    methods += (methods.empty() ? "" : ",") + st.method;
+  }
+  return methods;
+}
+
 bool ArraySolver::vectors_in_parallel(std::size_t count) const {
   // A second solver doubles the matrices; worth it when there are vectors enough to share and the
   // array is small enough that its kernels would not use both cores well anyway.
@@ -214,9 +227,8 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     helper.join();
     if (failure) std::rethrow_exception(failure);
   }
+  out.summary.methods = distinct_methods(stats);
   for (const solver::SolveStats& st : stats) {
-    if (out.summary.methods.find(st.method) == std::string::npos)
-      out.summary.methods += (out.summary.methods.empty() ? "" : ",") + st.method;
     out.summary.newton_iterations += st.iterations;
     out.summary.linear_iterations += st.linear_iterations;
     out.summary.max_residual = std::max(out.summary.max_residual, st.max_residual);

@@ -7,27 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "base/matrix.hpp"
 #include "netlists/crossbar.hpp"
 #include "solver/grid_newton.hpp"
 #include "solver/newton.hpp"
 
 namespace xbar::engine {
-
-/// Row-major matrix of doubles, the in-memory form of every 2-D dataset.
-struct Matrix {
-  std::size_t rows = 0, cols = 0;
-  std::vector<double> data;
-  Matrix() = default;
-  Matrix(std::size_t r, std::size_t c, double fill = 0.0) : rows(r), cols(c), data(r * c, fill) {}
-  /// Takes row-major values, exactly r * c of them.
-  Matrix(std::size_t r, std::size_t c, std::vector<double> values) : rows(r), cols(c), data(std::move(values)) {
-    if (data.size() != r * c) throw std::logic_error("Matrix: values do not fill rows x cols");
-  }
-  double& operator()(std::size_t r, std::size_t c) { return data[r * cols + c]; }
-  double operator()(std::size_t r, std::size_t c) const { return data[r * cols + c]; }
-  std::span<const double> row(std::size_t r) const { return {data.data() + r * cols, cols}; }
-  std::span<double> row(std::size_t r) { return {data.data() + r * cols, cols}; }
-};
 
 /// Newton and every fallback failed: carries method, iterations, worst node and residual.
 struct SolveFailure : std::runtime_error {
@@ -59,7 +44,7 @@ using VectorObserver = std::function<void(std::size_t vector, std::span<const do
 /// Arrays up to this many unknowns solve their input vectors on two threads (one solver each).
 inline constexpr int k_parallel_vectors_max_unknowns = 4 << 20;
 
-/// Where the grid does not fit (crossbar.grid_layout()), "auto" picks KLU below this many
+/// Where the grid does not fit (netlists::grid_layout), "auto" picks KLU below this many
 /// unknowns and the line backend above it.
 inline constexpr int k_auto_klu_max_unknowns = 256;
 
@@ -67,6 +52,10 @@ inline constexpr int k_auto_klu_max_unknowns = 256;
 /// the array has its shape. Throws invalid_argument for an unknown method, or "grid" where the
 /// grid does not fit.
 std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested);
+
+/// The methods that solved the vectors, each once, in order of first use, joined by commas
+/// (e.g. "newton,gmin-stepping"): SolverSummary::methods.
+std::string distinct_methods(std::span<const solver::SolveStats> stats);
 
 class ArraySolver {
  public:
@@ -88,6 +77,10 @@ class ArraySolver {
   /// when switched off (m follows the bit line); every other node keeps its voltage.
   void warm_start(std::span<const double> previous, std::span<const double> input,
                   std::vector<double>& guess) const;
+
+  /// Threads solve() puts on `count` input vectors without an observer: 2 when there are
+  /// vectors enough, more than one core and the array is small enough, else 1.
+  int vector_threads(std::size_t count) const { return vectors_in_parallel(count) ? 2 : 1; }
 
   /// The solver in use ("grid", "klu" or "lines").
   const std::string& method() const { return method_; }

@@ -1,45 +1,21 @@
 #pragma once
-// HDF5 in and out: 2-D float64 datasets (row-major), string and number attributes. Output goes
-// to a temporary name in the destination folder and is renamed on commit, so a failed or
-// interrupted run never leaves a partial file and never touches an existing one.
+// HDF5 in and out: 2-D float64 datasets (row-major), string and number attributes. Writers are
+// pointed at an AtomicOutput's temporary (atomic_output.hpp), so a failed or interrupted run
+// never leaves a partial file and never touches an existing one.
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "engine/array_solver.hpp"
+#include "base/matrix.hpp"
 #include "io/errors.hpp"
 
 namespace xbar::io {
-
-using engine::Matrix;
 
 /// Reads a numeric 2-D dataset (any integer or float type) as float64. Throws InputError naming
 /// the file and dataset: missing file, folder, unreadable, not HDF5, missing dataset, a group,
 /// not numbers, wrong rank, too large. Boolean (enum) datasets are read as 0/1.
 Matrix read_matrix(const std::string& file, const std::string& dataset);
-
-/// A file to be written under a temporary name and renamed onto `path` by commit().
-/// Until then, destruction (or an interrupt, see interrupt.hpp) removes the temporary.
-/// The constructor creates the (empty) temporary, so an unwritable output is an InputError
-/// before any work is done; `inputs` are files the run reads, which the output must not replace.
-class AtomicOutput {
- public:
-  explicit AtomicOutput(std::string path, const std::vector<std::string>& inputs = {});
-  ~AtomicOutput();
-  AtomicOutput(const AtomicOutput&) = delete;
-  AtomicOutput& operator=(const AtomicOutput&) = delete;
-
-  const std::string& temp_path() const { return temp_; }
-  const std::string& path() const { return path_; }
-  void commit();
-
- private:
-  void create_temporary(const std::string& dir, const std::string& name);
-
-  std::string path_, temp_;
-  bool committed_ = false;
-};
 
 class H5Writer {
  public:

@@ -2,71 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 
 #include <fmt/format.h>
 
+#include "engine/weights.hpp"
 #include "io/hdf5_file.hpp"
 
 namespace xbar::io {
 
 namespace {
 
-// Portable draws: the same seed gives the same numbers with any standard library.
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : engine_(seed) {}
-  double unit() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }  // [0, 1)
-  double laplace() {
-    const double u = unit() - 0.5;
-    return (u < 0 ? 1.0 : -1.0) * std::log1p(-2 * std::abs(u));
-  }
-  double normal() {  // Box-Muller, one of the pair
-    const double u1 = 1.0 - unit(), u2 = unit();
-    return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
-
-// Zero-peaked signed weights: draw, divide by the clip quantile of |w| over the matrix, clip to
-// [-1, 1] (design brief section 7).
-Matrix zero_peaked(const RunConfig& c, std::size_t cols) {
-  Matrix w(c.rows, cols);
-  Random rng(c.weights.seed);
-  for (double& x : w.data) x = c.weights.distribution == "laplace" ? rng.laplace() : rng.normal();
-  std::vector<double> magnitude(w.data.size());
-  std::transform(w.data.begin(), w.data.end(), magnitude.begin(), [](double x) { return std::abs(x); });
-  const std::size_t rank = static_cast<std::size_t>(std::ceil(c.weights.clip_quantile * magnitude.size()));
-  const std::size_t q = std::clamp<std::size_t>(rank, 1, magnitude.size()) - 1;
-  std::nth_element(magnitude.begin(), magnitude.begin() + q, magnitude.end());
-  const double scale = magnitude[q] > 0 ? magnitude[q] : 1.0;
-  for (double& x : w.data) x = std::clamp(x / scale, -1.0, 1.0);
-  return w;
-}
-
-// Signed weights for a mapped array, uniform in [-1, 1] or zero-peaked.
-Matrix random_real(const RunConfig& c) {
-  if (c.weights.distribution != "uniform") return zero_peaked(c, c.cols);
-  Matrix w(c.rows, c.cols);
-  Random rng(c.weights.seed);
-  for (double& x : w.data) x = 2 * rng.unit() - 1;
-  return w;
-}
-
-// Levels of an unmapped array: uniform over the levels, or zero-peaked magnitudes.
-Matrix random_levels(const RunConfig& c) {
-  const int L = c.levels().levels;
-  if (c.weights.distribution != "uniform") {
-    Matrix w = zero_peaked(c, c.cols);
-    for (double& x : w.data) x = std::lround(std::abs(x) * (L - 1));
-    return w;
-  }
-  Matrix levels(c.rows, c.cols);
-  Random rng(c.weights.seed);
-  for (double& x : levels.data) x = std::min(L - 1, static_cast<int>(rng.unit() * L));
-  return levels;
+engine::WeightDraw weight_draw(const RunConfig& c) {
+  return {c.weights.seed, c.weights.distribution, c.weights.clip_quantile};
 }
 
 void check_shape(const Matrix& m, std::size_t rows, std::size_t cols, const std::string& file,
@@ -107,27 +54,15 @@ Matrix weights_from_file(const RunConfig& c) {
 }
 
 // The levels cannot be programmed at an absurd bias: that is the config's fault, not the solver's.
-std::vector<double> program_verify(const RunConfig& c) {
+Matrix physical_from_levels(const RunConfig& c, const Matrix& levels) {
   try {
-    return devices::sonos_level_vts(c.cell, c.sonos_levels, c.v_read);
+    return engine::physical_weights(c.cell, c.levels(), c.v_read, levels);
   } catch (const devices::ModelError& e) {
     throw InputError(fmt::format("{}: keys 'bias.v_read' = {}, 'bias.v_on' = {}, 'bias.v_wl' = {}: the SONOS "
                                  "levels (sonos.i_max = {}, sonos.on_off = {}) cannot be programmed at this "
                                  "bias: {}", c.path, c.v_read, c.cell.v_on, c.cell.v_wl, c.sonos_levels.max,
                                  c.sonos_levels.on_off, e.what()));
   }
-}
-
-Matrix physical_from_levels(const RunConfig& c, const Matrix& levels) {
-  Matrix physical(levels.rows, levels.cols);
-  if (c.cell.is_sonos()) {
-    const std::vector<double> vts = program_verify(c);
-    for (std::size_t k = 0; k < levels.data.size(); ++k) physical.data[k] = vts[static_cast<int>(levels.data[k])];
-  } else {
-    for (std::size_t k = 0; k < levels.data.size(); ++k)
-      physical.data[k] = c.resistor_levels.value(static_cast<int>(levels.data[k]));
-  }
-  return physical;
 }
 
 Matrix make_inputs(const RunConfig& c) {
@@ -145,10 +80,7 @@ Matrix make_inputs(const RunConfig& c) {
       check_values(m, in.file, in.dataset, [](double x) { return std::isfinite(x); }, "inputs must be finite");
     return m;
   }
-  Matrix m(in.count, c.rows);
-  Random rng(in.seed);
-  for (double& x : m.data) x = bits ? (rng.unit() < in.activity ? 1.0 : 0.0) : rng.unit();
-  return m;
+  return engine::random_inputs(in.count, c.rows, in.seed, in.activity, bits);
 }
 
 }  // namespace
@@ -164,11 +96,11 @@ Problem build_problem(const RunConfig& c) {
   p.mapping = c.mapping;
   Matrix physical;
   if (c.mapping != engine::MappingScheme::none) {
-    p.real_weights = c.weights.source == "random" ? random_real(c) : weights_from_file(c);
+    p.real_weights = c.weights.source == "random" ? engine::random_real_weights(c.rows, c.cols, weight_draw(c)) : weights_from_file(c);
     p.levels = engine::levels_from_real(c.mapping, *p.real_weights, c.levels().levels);
     physical = physical_from_levels(c, *p.levels);
   } else if (c.weights.source == "random" || c.weights.kind == "level") {
-    p.levels = c.weights.source == "random" ? random_levels(c) : weights_from_file(c);
+    p.levels = c.weights.source == "random" ? engine::random_levels(c.rows, c.cols, c.levels().levels, weight_draw(c)) : weights_from_file(c);
     physical = physical_from_levels(c, *p.levels);
   } else {
     physical = weights_from_file(c);

@@ -1,7 +1,7 @@
 #pragma once
-// From a validated config to the arrays that get solved: physical weights per cell (from levels
-// by program-verify, or given), optional levels, and the input vectors. Random draws depend only
-// on the config's seeds, so a config always means the same array.
+// From a validated config to the arrays that get solved: reads and checks the weight and input
+// files, or draws them (engine/weights.hpp) from the config's seeds, so a config always means the
+// same array; physical weights per cell from levels by program-verify, or given.
 #include <optional>
 
 #include "engine/array_solver.hpp"
@@ -9,7 +9,6 @@
 
 namespace xbar::io {
 
-using engine::Matrix;
 
 struct Problem {
   netlists::ArraySpec spec;      ///< spec.cols: physical columns

@@ -17,8 +17,6 @@
 
 #include "devices/cell.hpp"
 #include "solver/circuit.hpp"
-#include "solver/grid_newton.hpp"
-#include "solver/line_partition.hpp"
 
 namespace xbar::netlists {
 
@@ -88,17 +86,6 @@ class Crossbar {
   double ideal_cell_current(std::span<const double> input, int row, int col) const;
   /// Ideal column currents (section 1): sum of the active cells' isolated currents.
   std::vector<double> ideal_column_currents(std::span<const double> input) const;
-
-  /// The line structure for the structured solvers: family 0 = row lines (driver a(i), r(i,0..)),
-  /// family 1 = bit lines (c(0..,j), s(j)); free nodes only, merged nodes once; the cell nodes
-  /// m(i,j) are left out (internal, eliminated per cell).
-  solver::LinePartition line_partition() const;
-  /// The array as solver::GridNewton sees it, or nothing where the grid does not fit: a
-  /// tabulated select, or a line of zero resistance behind a non-zero driver / sense resistance
-  /// (one shared node per line). Driver and sense nodes become series junctions.
-  std::optional<solver::GridLayout> grid_layout() const;
-  /// Whether grid_layout() has a value (without building it).
-  bool grid_fits() const;
 
   /// Element groups as built (for the SPICE deck writer): storage, select (may be absent; a
   /// tabulated select is circuit().tabulated[0] instead).

@@ -15,7 +15,7 @@ double largest_magnitude(const std::vector<double>& values) {
 
 }  // namespace
 
-ColumnErrors column_errors(const engine::Matrix& current, const engine::Matrix& ideal) {
+ColumnErrors column_errors(const Matrix& current, const Matrix& ideal) {
   const double threshold = k_column_threshold * largest_magnitude(ideal.data);
   double sum_squares = 0, largest = 0;
   std::size_t counted = 0;
@@ -30,7 +30,7 @@ ColumnErrors column_errors(const engine::Matrix& current, const engine::Matrix& 
   return {std::sqrt(sum_squares / static_cast<double>(counted)), largest};
 }
 
-OutputErrors output_errors(const engine::Matrix& y, const engine::Matrix& y_ideal) {
+OutputErrors output_errors(const Matrix& y, const Matrix& y_ideal) {
   double yy = 0, y_yi = 0, yi_yi = 0, err2 = 0, err_max = 0;
   for (std::size_t k = 0; k < y.data.size(); ++k) {
     const double a = y.data[k], b = y_ideal.data[k];

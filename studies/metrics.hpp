@@ -33,13 +33,13 @@ struct ColumnErrors {
   double rms = k_nan, max = k_nan;
 };
 /// current, ideal: [count, physical cols] (A).
-ColumnErrors column_errors(const engine::Matrix& current, const engine::Matrix& ideal);
+ColumnErrors column_errors(const Matrix& current, const Matrix& ideal);
 
 struct OutputErrors {
   double nrms = k_nan, gain_nrms = k_nan, fullscale = k_nan;
 };
 /// y, y_ideal: [count, logical outputs] (A).
-OutputErrors output_errors(const engine::Matrix& y, const engine::Matrix& y_ideal);
+OutputErrors output_errors(const Matrix& y, const Matrix& y_ideal);
 
 /// Accumulates the relative cell-current error by row over input vectors.
 class RowErrors {

@@ -30,12 +30,12 @@ std::pair<double, double> bias_range(const io::RunConfig& c) {
 
 namespace {
 
-io::Problem draw_sample(const io::RunConfig& base, int s) {
+io::Problem draw_sample(const io::RunConfig& base, int s, const DrawFn& draw) {
   io::RunConfig c = base;
   c.weights.seed = sample_seed(base.weights.seed, s);
   c.inputs.seed = sample_seed(base.inputs.seed, s);
   c.inputs.count = base.table.vectors;
-  io::Problem p = io::build_problem(c);
+  io::Problem p = draw(c);
   if (!p.levels)
     throw io::InputError(fmt::format("{}: key 'weights.kind' = \"{}\": xbar table bins cells by level; "
                                      "give weights as levels (random, or kind = \"level\")",
@@ -51,7 +51,7 @@ class IdealCurrents {
       : device_(device), full_scale_(full_scale) {}
 
   /// [rows * cols] row-major.
-  std::vector<double> cells(const netlists::Crossbar& xb, const engine::Matrix& levels,
+  std::vector<double> cells(const netlists::Crossbar& xb, const Matrix& levels,
                             std::span<const double> input) const {
     const netlists::ArraySpec& s = xb.spec();
     std::vector<double> out(levels.data.size(), 0.0);
@@ -104,12 +104,19 @@ void parallel_for(int count, int threads, const std::function<void(int)>& job) {
   if (error) std::rethrow_exception(error);
 }
 
+// Every sample's array and inputs, drawn (and programmed) once for both passes.
+std::vector<io::Problem> draw_samples(const io::RunConfig& config, int threads, const DrawFn& draw) {
+  std::vector<io::Problem> samples(config.table.samples);
+  parallel_for(config.table.samples, threads, [&](int s) { samples[s] = draw_sample(config, s, draw); });
+  return samples;
+}
+
 // Pass 1: the load of every (sample, vector, column), without solving, for the load edges.
-std::vector<double> all_loads(const io::RunConfig& config, const IdealCurrents& ideal, int threads,
-                              std::size_t& vectors) {
+std::vector<double> all_loads(const io::RunConfig& config, const std::vector<io::Problem>& samples,
+                              const IdealCurrents& ideal, int threads, std::size_t& vectors) {
   std::vector<std::vector<double>> per_sample(config.table.samples);
   parallel_for(config.table.samples, threads, [&](int s) {
-    const io::Problem p = draw_sample(config, s);
+    const io::Problem& p = samples[s];
     const netlists::Crossbar xb(p.spec);
     for (std::size_t v = 0; v < p.inputs.rows; ++v) {
       const std::vector<double> l = ideal.loads(ideal.cells(xb, *p.levels, p.inputs.row(v)), p.spec.cols);
@@ -124,9 +131,8 @@ std::vector<double> all_loads(const io::RunConfig& config, const IdealCurrents& 
 
 // Solves every vector of one sample and returns the ratio I_actual / I_ideal of each cell with a
 // non-zero ideal current, in (vector, row, column) order.
-std::vector<CellRatio> solve_sample(const io::RunConfig& config, int s, const IdealCurrents& ideal,
+std::vector<CellRatio> solve_sample(const io::RunConfig& config, const io::Problem& p, const IdealCurrents& ideal,
                                     const CorrectionBins& bins, const std::function<void()>& vector_done) {
-  const io::Problem p = draw_sample(config, s);
   const netlists::Crossbar xb(p.spec);
   engine::ArraySolver solver(xb, config.newton);
   const int cols = p.spec.cols;
@@ -195,8 +201,9 @@ CellGrid cell_grid(const io::RunConfig& c, const std::vector<double>& weights) {
 namespace {
 
 // Pass 2: every sample solved, its ratios merged in sample order into t.mean, t.std, t.count.
-void sample_corrections(const io::RunConfig& config, const IdealCurrents& ideal, int threads,
-                        const ProgressFn& progress, EffectiveWeightTable& t) {
+void sample_corrections(const io::RunConfig& config, const std::vector<io::Problem>& samples,
+                        const IdealCurrents& ideal, int threads, const ProgressFn& progress,
+                        EffectiveWeightTable& t) {
   CorrectionStats stats(t.bins.size());
   OrderedMerge merge(stats);
   std::mutex progress_mutex;
@@ -206,7 +213,7 @@ void sample_corrections(const io::RunConfig& config, const IdealCurrents& ideal,
     if (progress) progress(++done, total);
   };
   parallel_for(t.samples, threads, [&](int s) {
-    merge.submit(s, solve_sample(config, s, ideal, t.bins, vector_done));
+    merge.submit(s, solve_sample(config, samples[s], ideal, t.bins, vector_done));
   });
   t.cells = merge.cells();
   t.mean = stats.mean();
@@ -216,7 +223,7 @@ void sample_corrections(const io::RunConfig& config, const IdealCurrents& ideal,
 
 }  // namespace
 
-EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& progress) {
+EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& progress, const DrawFn& draw) {
   const auto start = std::chrono::steady_clock::now();
   EffectiveWeightTable t;
   const std::vector<double> weights = level_weights(config.cell, config.levels(), config.v_read);
@@ -226,12 +233,13 @@ EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& 
   t.samples = config.table.samples;
   const IdealCurrents ideal(t.device, t.full_scale);
   const int threads = thread_count(config);
+  const std::vector<io::Problem> samples = draw_samples(config, threads, draw);
   t.bins = {CorrectionBins::even_edges(config.rows, config.table.row_bins),
             CorrectionBins::even_edges(config.physical_cols(), config.table.col_bins),
-            CorrectionBins::quantile_edges(all_loads(config, ideal, threads, t.vectors),
+            CorrectionBins::quantile_edges(all_loads(config, samples, ideal, threads, t.vectors),
                                            config.table.load_bins),
             config.levels().levels};
-  sample_corrections(config, ideal, threads, progress, t);
+  sample_corrections(config, samples, ideal, threads, progress, t);
   t.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return t;
 }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "io/config.hpp"
+#include "io/problem.hpp"
 #include "tables/correction.hpp"
 #include "tables/device_table.hpp"
 
@@ -36,9 +37,13 @@ std::uint64_t sample_seed(std::uint64_t seed, int sample);
 std::pair<double, double> bias_range(const io::RunConfig& config);
 
 using ProgressFn = std::function<void(std::size_t done, std::size_t total)>;
+/// Draws one sample's array and inputs from a config carrying the sample's seeds.
+using DrawFn = std::function<io::Problem(const io::RunConfig& sample_config)>;
 
 /// Builds every dataset. progress(done, total) counts solved input vectors (called from worker
-/// threads, one call at a time). Throws io::InputError, engine::SolveFailure.
-EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& progress = {});
+/// threads, one call at a time). draw makes each sample's array (program-verify included), once
+/// per sample, from worker threads. Throws io::InputError, engine::SolveFailure.
+EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& progress = {},
+                                 const DrawFn& draw = io::build_problem);
 
 }  // namespace xbar::tables

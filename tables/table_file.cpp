@@ -6,15 +6,11 @@ namespace xbar::tables {
 
 namespace {
 
-std::string cell_name(const devices::CellModel& cell) {
-  return cell.is_sonos() ? "2t-sonos" : cell.has_select() ? "1t1r" : "1r";
-}
-
 void write_array_attributes(io::H5Writer& out, const io::RunConfig& c, const EffectiveWeightTable& t) {
   out.attribute("rows", c.rows);
   out.attribute("cols", c.physical_cols());
-  out.attribute("cell", cell_name(c.cell));
-  out.attribute("select_model", c.cell.select_model == devices::SelectModel::ideal ? "ideal" : "ekv");
+  out.attribute("cell", std::string(c.cell.kind_name()));
+  out.attribute("select_model", std::string(devices::to_string(c.cell.select_model)));
   out.attribute("levels", c.levels().levels);
   out.attribute("r_row", c.lines.r_row);
   out.attribute("r_col", c.lines.r_col);

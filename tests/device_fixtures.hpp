@@ -84,8 +84,8 @@ inline netlists::ArraySpec array_with_select(devices::CellKind kind,
 }
 
 /// Input bits, about half of them 1.
-inline engine::Matrix random_bits(int count, int rows, unsigned seed) {
-  engine::Matrix in(count, rows);
+inline Matrix random_bits(int count, int rows, unsigned seed) {
+  Matrix in(count, rows);
   std::mt19937 rng(seed);
   for (double& x : in.data) x = static_cast<double>(rng() % 2);
   return in;

@@ -27,9 +27,9 @@ inline netlists::ArraySpec random_array(devices::CellKind kind, int rows, int co
   return spec;
 }
 
-inline engine::Matrix random_inputs(const netlists::ArraySpec& spec, int count, double activity,
+inline Matrix random_inputs(const netlists::ArraySpec& spec, int count, double activity,
                                     unsigned seed) {
-  engine::Matrix in(count, spec.rows);
+  Matrix in(count, spec.rows);
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   for (double& x : in.data) x = spec.cell.has_select() ? (u(rng) < activity ? 1.0 : 0.0) : u(rng);

@@ -113,7 +113,7 @@ TEST_CASE("16x16 1t1r and 2t-sonos arrays with the example BSIM4 select: xbar on
           "[ngspice][table]") {
   for (devices::CellKind kind : {devices::CellKind::select_resistor_1t1r, devices::CellKind::select_sonos_2t}) {
     const netlists::Crossbar xb(test::array_with_select(kind, example_table(), 16, 16, 3));
-    const engine::Matrix inputs = test::random_bits(2, 16, 4);
+    const Matrix inputs = test::random_bits(2, 16, 4);
     const validation::CrossCheck check =
         validation::cross_check(xb, inputs, {}, [](std::size_t v) { return fmt::format("table select, vector {}", v); });
     INFO((kind == devices::CellKind::select_sonos_2t ? "2t-sonos" : "1t1r") << ": " << check.overall.max_rel_diff);

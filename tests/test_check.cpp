@@ -107,7 +107,7 @@ TEST_CASE("ngspice and xbar agree on the sinh resistor law", "[ngspice][check]")
 TEST_CASE("ngspice and xbar agree on measured V_T: levels with a 3 mV spread, read from HDF5",
           "[ngspice][check]") {
   const std::string base = array_toml("2t-sonos", 16, 16, 60);
-  engine::Matrix vt(16, 16);
+  Matrix vt(16, 16);
   vt.data = io::build_problem(config_of(base)).spec.weights;
   std::mt19937_64 rng(61);
   std::normal_distribution<double> spread(0.0, 3e-3);

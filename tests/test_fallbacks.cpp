@@ -76,3 +76,16 @@ TEST_CASE("a grid Newton that fails hands over to the general solver, and says s
   for (solver::NodeIndex n = 0; n < xb.circuit().n_free; ++n)
     CHECK(std::abs(kcl.current_out[n]) <= 1e-12 * kcl.scale[n] + 1e-18);
 }
+
+TEST_CASE("the reported methods name each method once in any order of the vectors", "[solver]") {
+  // "general-newton" contains "newton" as a substring: neither may hide the other.
+  std::vector<solver::SolveStats> stats(3);
+  stats[0].method = "general-newton";
+  stats[1].method = "newton";
+  stats[2].method = "general-newton";
+  CHECK(engine::distinct_methods(stats) == "general-newton,newton");
+  std::swap(stats[0], stats[1]);
+  CHECK(engine::distinct_methods(stats) == "newton,general-newton");
+  stats[2].method = "gmin-stepping";
+  CHECK(engine::distinct_methods(stats) == "newton,general-newton,gmin-stepping");
+}

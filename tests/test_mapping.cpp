@@ -9,7 +9,6 @@
 #include "io/problem.hpp"
 
 using namespace xbar;
-using engine::Matrix;
 using engine::MappingScheme;
 
 TEST_CASE("differential and offset mapping follow the rounding rules", "[mapping]") {

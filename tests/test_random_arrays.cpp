@@ -22,7 +22,6 @@
 #include "engine/array_solver.hpp"
 
 using namespace xbar;
-using engine::Matrix;
 using netlists::ArraySpec;
 using netlists::Crossbar;
 using netlists::NodeKind;
@@ -156,7 +155,6 @@ bool no_line_resistance(const netlists::LineResistance& r) {
 
 TEST_CASE("random arrays of every kind solve and obey KCL, conservation and the source range", "[random]") {
   std::mt19937_64 rng(20240607);
-  int ideal_limits = 0;
   for (int a = 0; a < k_arrays; ++a) {
     const RandomArray array = random_array(rng, a % 10 != 0);  // every tenth: the ideal limit
     INFO("array " << a << ": " << array.description);
@@ -170,7 +168,6 @@ TEST_CASE("random arrays of every kind solve and obey KCL, conservation and the 
     check_source_range(xb, array.inputs.row(0), batch.voltages);
     if (no_line_resistance(array.spec.lines)) {
       check_ideal_limit(xb, array.inputs.row(0), batch.column_current.row(0), kcl);
-      ++ideal_limits;
     }
     // Vector 1 was warm-started from vector 0 (1r); solved from the cold guess it must agree.
     std::vector<double> guess;
@@ -181,5 +178,4 @@ TEST_CASE("random arrays of every kind solve and obey KCL, conservation and the 
     for (int j = 0; j < array.spec.cols; ++j)
       REQUIRE(std::abs(batch.column_current(1, j) - cold_columns[j]) <= 2 * column_tolerance(xb, cold_kcl, j));
   }
-  CHECK(ideal_limits >= k_arrays / 10);
 }

@@ -12,8 +12,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-engine::Matrix matrix(std::size_t rows, std::size_t cols, std::vector<double> data) {
-  engine::Matrix m(rows, cols);
+Matrix matrix(std::size_t rows, std::size_t cols, std::vector<double> data) {
+  Matrix m(rows, cols);
   m.data = std::move(data);
   return m;
 }
@@ -43,7 +43,7 @@ TEST_CASE("column errors count only the pairs above 1e-3 of the largest ideal cu
 
 TEST_CASE("a uniform gain error vanishes after the least-squares gain calibration") {
   const auto ideal = matrix(2, 2, {1.0, -2.0, 0.5, 3.0});
-  engine::Matrix y = ideal;
+  Matrix y = ideal;
   for (double& x : y.data) x *= 0.9;
   const auto e = studies::output_errors(y, ideal);
   CHECK(e.nrms == Approx(0.1).epsilon(1e-13));

@@ -191,7 +191,7 @@ TEST_CASE("an array whose select is the table of the EKV law solves like the EKV
     const netlists::Crossbar tabulated(test::array_with_select(kind, table, 16, 16, 5));
     const netlists::Crossbar analytic(test::array_with_select(kind, nullptr, 16, 16, 5));
     engine::ArraySolver a(tabulated, {}), b(analytic, {});
-    const engine::Matrix inputs = test::random_bits(3, 16, 6);
+    const Matrix inputs = test::random_bits(3, 16, 6);
     const engine::ArrayResults ra = a.solve(inputs), rb = b.solve(inputs);
     for (std::size_t k = 0; k < ra.column_current.data.size(); ++k)
       CHECK(ra.column_current.data[k] == Approx(rb.column_current.data[k]).epsilon(1e-5));

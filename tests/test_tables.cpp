@@ -3,6 +3,9 @@
 // determinism over thread counts.
 #include <catch2/catch.hpp>
 
+#include <H5Cpp.h>
+
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +17,7 @@
 #include "io/config.hpp"
 #include "io/hdf5_file.hpp"
 #include "tables/table_builder.hpp"
+#include "tables/table_file.hpp"
 
 using namespace xbar;
 using tables::CorrectionBins;
@@ -150,7 +154,6 @@ TEST_CASE("the table is the same bits on one thread and on three", "[tables]") {
 TEST_CASE("samples draw new seeds, each a valid config seed", "[tables]") {
   CHECK(tables::sample_seed(1, 0) != tables::sample_seed(1, 1));
   CHECK(tables::sample_seed(1, 0) != tables::sample_seed(2, 0));
-  CHECK(tables::sample_seed(7, 3) == tables::sample_seed(7, 3));
   CHECK(tables::sample_seed(~0ULL, 5) < (1ULL << 63));
 }
 
@@ -171,11 +174,44 @@ TEST_CASE("a table needs weights as levels", "[tables]") {
   const std::string file = (std::filesystem::temp_directory_path() / "xbar_test_tables_vt.h5").string();
   {
     io::H5Writer h5(file);
-    h5.write("/vt", engine::Matrix(16, 6, 0.1));
+    h5.write("/vt", Matrix(16, 6, 0.1));
   }
   CHECK_THROWS_WITH(
       tables::build_table(small_config("", fmt::format("[weights]\nsource = \"file\"\nfile = \"{}\"\n"
                                                        "dataset = \"/vt\"\nkind = \"vt\"\n", file))),
       Catch::Contains("bins cells by level"));
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("a table draws and programs each sample once", "[tables]") {
+  std::atomic<int> draws{0};
+  const io::RunConfig config = small_config("r_col = 5\nr_row = 5\ncell = \"2t-sonos\"", "threads = 2\n");
+  const tables::EffectiveWeightTable t = tables::build_table(config, {}, [&](const io::RunConfig& c) {
+    ++draws;
+    return io::build_problem(c);
+  });
+  CHECK(draws == config.table.samples);
+  CHECK(t.samples == config.table.samples);
+}
+
+TEST_CASE("a table names the select law it was built with", "[tables]") {
+  const std::string file = (std::filesystem::temp_directory_path() / "xbar_test_tables_select.h5").string();
+  io::RunConfig config = small_config("cell = \"1t1r\"");
+  const tables::EffectiveWeightTable t = tables::build_table(config);
+  for (const auto& [model, name] : {std::pair{devices::SelectModel::ekv, "ekv"},
+                                    {devices::SelectModel::ideal, "ideal"},
+                                    {devices::SelectModel::table, "table"}}) {
+    config.cell.select_model = model;  // the attributes only: the table itself stays the EKV one
+    {
+      io::H5Writer out(file);
+      tables::write_table(out, config, t);
+      out.close();
+    }
+    H5::H5File h5(file, H5F_ACC_RDONLY);
+    const H5::Attribute a = h5.openAttribute("select_model");
+    std::string written;
+    a.read(a.getStrType(), written);
+    CHECK(written == name);
+  }
   std::filesystem::remove(file);
 }

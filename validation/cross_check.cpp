@@ -82,7 +82,7 @@ VectorComparison compare_vector(const netlists::Crossbar& crossbar,
   return out;
 }
 
-CrossCheck cross_check(const netlists::Crossbar& crossbar, const engine::Matrix& inputs,
+CrossCheck cross_check(const netlists::Crossbar& crossbar, const Matrix& inputs,
                        const solver::NewtonOptions& newton,
                        const std::function<std::string(std::size_t)>& title,
                        const std::function<void(std::size_t, std::size_t)>& progress) {
@@ -91,7 +91,7 @@ CrossCheck cross_check(const netlists::Crossbar& crossbar, const engine::Matrix&
   // xbar first: it takes milliseconds, and a failure there should not wait for ngspice.
   out.xbar = solver.solve(inputs);
   out.xbar_time = out.xbar.summary.solve_time;
-  out.current_spice = engine::Matrix(inputs.rows, crossbar.spec().cols);
+  out.current_spice = Matrix(inputs.rows, crossbar.spec().cols);
   for (std::size_t v = 0; v < inputs.rows; ++v) {
     const SpiceSolution spice = run_spice(crossbar, netlists::spice_deck(crossbar, inputs.row(v), title(v)));
     std::copy(spice.column_current.begin(), spice.column_current.end(), out.current_spice.row(v).begin());

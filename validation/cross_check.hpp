@@ -52,7 +52,7 @@ VectorComparison compare_vector(const netlists::Crossbar& crossbar,
 
 struct CrossCheck {
   engine::ArrayResults xbar;              ///< what `xbar solve` writes for these inputs
-  engine::Matrix current_spice;           ///< [count, cols] A
+  Matrix current_spice;           ///< [count, cols] A
   std::vector<VectorComparison> vectors;  ///< one per input vector
   VectorComparison overall;  ///< maxima over vectors; worst_node from the vector with the largest dV
   double xbar_time = 0;      ///< s, xbar's solve of every vector
@@ -65,7 +65,7 @@ struct CrossCheck {
 /// Solves every row of inputs ([count, rows]) with xbar (ArraySolver, the `xbar solve` path) and
 /// with ngspice, and compares. title(k) is the deck title of vector k. progress(done, total) is
 /// called after each ngspice run. Throws SpiceError (ngspice) or engine::SolveFailure (xbar).
-CrossCheck cross_check(const netlists::Crossbar& crossbar, const engine::Matrix& inputs,
+CrossCheck cross_check(const netlists::Crossbar& crossbar, const Matrix& inputs,
                        const solver::NewtonOptions& newton,
                        const std::function<std::string(std::size_t)>& title,
                        const std::function<void(std::size_t, std::size_t)>& progress = {});

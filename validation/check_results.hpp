@@ -4,12 +4,12 @@
 #include "io/results.hpp"
 #include "validation/cross_check.hpp"
 
-namespace xbar::io {
+namespace xbar::validation {
 
 /// write_solve_results of check.xbar, then /columns/current_spice [count, cols] and the root
 /// attributes check_max_rel_diff, check_max_abs_diff, check_max_col_rel_diff,
 /// check_max_node_diff, check_tolerance, check_passed (1 or 0), spice_time, xbar_time.
-void write_check_results(H5Writer& out, const RunConfig& config, const Problem& problem,
-                         const validation::CrossCheck& check, double tolerance);
+void write_check_results(io::H5Writer& out, const io::RunConfig& config, const io::Problem& problem,
+                         const CrossCheck& check, double tolerance);
 
-}  // namespace xbar::io
+}  // namespace xbar::validation

@@ -1,10 +1,10 @@
-#include "io/check_results.hpp"
+#include "validation/check_results.hpp"
 
-namespace xbar::io {
+namespace xbar::validation {
 
-void write_check_results(H5Writer& out, const RunConfig& config, const Problem& problem,
-                         const validation::CrossCheck& check, double tolerance) {
-  write_solve_results(out, config, problem, check.xbar);
+void write_check_results(io::H5Writer& out, const io::RunConfig& config, const io::Problem& problem,
+                         const CrossCheck& check, double tolerance) {
+  io::write_solve_results(out, config, problem, check.xbar);
   out.write("/columns/current_spice", check.current_spice);
   out.attribute("check_max_rel_diff", check.overall.max_rel_diff);
   out.attribute("check_max_abs_diff", check.overall.max_abs_diff);
@@ -16,4 +16,4 @@ void write_check_results(H5Writer& out, const RunConfig& config, const Problem& 
   out.attribute("xbar_time", check.xbar_time);
 }
 
-}  // namespace xbar::io
+}  // namespace xbar::validation
