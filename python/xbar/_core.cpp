@@ -109,19 +109,25 @@ struct Interrupted : std::exception {
 };
 
 /// Polls Python's signal handlers (at most every 50 ms) from the thread that called in; without
-/// the GIL on entry. A KeyboardInterrupt is left pending and Interrupted thrown.
+/// the GIL on entry. A KeyboardInterrupt is left pending and Interrupted thrown, there and from
+/// then on in the engine's other threads too.
 class SignalPoll {
  public:
   void operator()() {
+    if (stop_) throw Interrupted();
     if (std::this_thread::get_id() != caller_) return;
     const Clock::time_point now = Clock::now();
     if (now < next_) return;
     next_ = now + std::chrono::milliseconds(50);
     const py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) throw Interrupted();
+    if (PyErr_CheckSignals() != 0) {
+      stop_ = true;
+      throw Interrupted();
+    }
   }
 
  private:
+  std::atomic<bool> stop_{false};
   std::thread::id caller_ = std::this_thread::get_id();
   Clock::time_point next_ = Clock::now() + std::chrono::milliseconds(50);
 };
