@@ -48,12 +48,26 @@ def _override_lines(overrides: Overrides) -> list[str]:
     return [str(line) for line in overrides]
 
 
+def _forward(**docs: str):
+    """Class decorator: read-only properties returning the engine object's attribute of each name."""
+    def decorate(cls):
+        for name, doc in docs.items():
+            setattr(cls, name, property(lambda self, attribute=name: getattr(self._impl, attribute), doc=doc))
+        return cls
+    return decorate
+
+
 def _is_path(source: str) -> bool:
     """A string names a file (or a folder, an error) if it is one line and either exists or ends
     in .toml; anything else is TOML text."""
     return "\n" not in source and (source.endswith(".toml") or os.path.exists(source))
 
 
+@_forward(text="effective TOML (overrides applied)", name="file path, '<string>', '<dict>' or the embedded name",
+          rows="array.rows", cols="array.cols (logical outputs with a mapping)", physical_cols="columns of the array",
+          cell='"1r", "1t1r" or "2t-sonos"', mapping='"" or "differential" or "offset"',
+          levels="programmable levels of the cell", weights_kind="level, vt, conductance or real",
+          v_read="read voltage (V)")
 class Config:
     """A validated array configuration, as the command line reads it.
 
@@ -75,7 +89,7 @@ class Config:
     def __init__(self, source: Source = None, overrides: Overrides = None):
         lines = _override_lines(overrides)
         if isinstance(source, Config):
-            text, name, lines = source._impl.text, source._impl.name, source._impl.overrides + lines
+            text, name, lines = source._impl.source_text, source._impl.name, source._impl.overrides + lines
         elif source is None:
             text, name = _core.default_study()
         elif isinstance(source, Mapping):
@@ -92,17 +106,6 @@ class Config:
     def with_overrides(self, overrides: Overrides) -> "Config":
         """A new Config: this one with more overrides applied (like more --set flags)."""
         return Config(self, overrides)
-
-    text = property(lambda self: self._impl.effective_text, doc="effective TOML (overrides applied)")
-    name = property(lambda self: self._impl.name, doc="file path, '<string>', '<dict>' or the embedded name")
-    rows = property(lambda self: self._impl.rows, doc="array.rows")
-    cols = property(lambda self: self._impl.cols, doc="array.cols (logical outputs with a mapping)")
-    physical_cols = property(lambda self: self._impl.physical_cols, doc="columns of the array")
-    cell = property(lambda self: self._impl.cell, doc='"1r", "1t1r" or "2t-sonos"')
-    mapping = property(lambda self: self._impl.mapping, doc='"" or "differential" or "offset"')
-    levels = property(lambda self: self._impl.levels, doc="programmable levels of the cell")
-    weights_kind = property(lambda self: self._impl.weights_kind, doc="level, vt, conductance or real")
-    v_read = property(lambda self: self._impl.v_read, doc="read voltage (V)")
 
     def __repr__(self) -> str:
         return (f"xbar.Config({self.name!r}: {self.rows} x {self.physical_cols} {self.cell}"
@@ -149,6 +152,13 @@ class Result:
                 f"{self.newton_iterations} Newton iterations, {self.solve_time:.3g} s)")
 
 
+@_forward(levels="[rows, physical cols] levels, or None",
+          vt="[rows, physical cols] V_T (V) of 2t-sonos cells, or None",
+          conductance="[rows, physical cols] conductance (S) of resistor cells, or None",
+          weights="[rows, logical cols] real weights (with a mapping), or None",
+          inputs="the config's input vectors [count, rows]", rows="rows of the array",
+          cols="array.cols (logical outputs with a mapping)", physical_cols="columns of the array",
+          backend='solver backend: "grid", "klu" or "lines"')
 class Crossbar:
     """One crossbar array: its circuit and solver, built once, solved for any input vectors.
 
@@ -189,17 +199,6 @@ class Crossbar:
         methods tried and the worst node).
         """
         return Result(**self._impl.solve(inputs, cells, nodes))
-
-    levels = property(lambda self: self._impl.levels, doc="[rows, physical cols] levels, or None")
-    vt = property(lambda self: self._impl.vt, doc="[rows, physical cols] V_T (V) of 2t-sonos cells, or None")
-    conductance = property(lambda self: self._impl.conductance,
-                           doc="[rows, physical cols] conductance (S) of resistor cells, or None")
-    weights = property(lambda self: self._impl.weights, doc="[rows, logical cols] real weights (with a mapping)")
-    inputs = property(lambda self: self._impl.inputs, doc="the config's input vectors [count, rows]")
-    rows = property(lambda self: self._impl.rows, doc="rows of the array")
-    cols = property(lambda self: self._impl.cols, doc="array.cols (logical outputs with a mapping)")
-    physical_cols = property(lambda self: self._impl.physical_cols, doc="columns of the array")
-    backend = property(lambda self: self._impl.backend, doc='solver backend: "grid", "klu" or "lines"')
 
     def __repr__(self) -> str:
         return f"xbar.Crossbar({self.rows} x {self.physical_cols} {self.config.cell}, {self.backend})"

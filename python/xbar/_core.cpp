@@ -559,10 +559,10 @@ PYBIND11_MODULE(_core, m) {
   py::class_<ConfigSource>(m, "Config")
       .def(py::init<std::string, std::string, std::vector<std::string>>(), py::arg("text"), py::arg("name"),
            py::arg("overrides"))
-      .def_readonly("text", &ConfigSource::text)
+      .def_readonly("source_text", &ConfigSource::text)
       .def_readonly("name", &ConfigSource::name)
       .def_readonly("overrides", &ConfigSource::overrides)
-      .def_property_readonly("effective_text", [](const ConfigSource& c) { return c.run.text; })
+      .def_property_readonly("text", [](const ConfigSource& c) { return c.run.text; })
       .def_property_readonly("rows", [](const ConfigSource& c) { return c.run.rows; })
       .def_property_readonly("cols", [](const ConfigSource& c) { return c.run.cols; })
       .def_property_readonly("physical_cols", [](const ConfigSource& c) { return c.run.physical_cols(); })
