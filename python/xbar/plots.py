@@ -324,7 +324,7 @@ def main(argv=None):
         with h5py.File(path, "r") as f:
             kind = "sweep" if "axes" in f else "solve" if "columns" in f else None
         if kind is None:
-            sys.exit(f"xbar_plots: {path}: neither a sweep nor a solve file")
+            sys.exit(f"xbar.plots: {path}: neither a sweep nor a solve file")
         (plot_sweep if kind == "sweep" else plot_solve)(path, args.output)
 
 

@@ -95,7 +95,7 @@ def main(argv=None):
     metrics = args.metrics.split(",") if args.metrics else [m for m in ERROR_METRICS if sweep.has(m)]
     unknown = [m for m in metrics if m not in sweep.points]
     if unknown:
-        sys.exit(f"xbar_sweep: {args.sweep}: no metric {', '.join(unknown)} (have {', '.join(sweep.points)})")
+        sys.exit(f"xbar.sweepfile: {args.sweep}: no metric {', '.join(unknown)} (have {', '.join(sweep.points)})")
     print(table(sweep, metrics, args.markdown))
 
 

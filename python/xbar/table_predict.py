@@ -62,7 +62,7 @@ def main(argv=None):
         table = xbar_tables.load(args.table)
         levels, inputs, solved, solved_ideal = read_solve(args.solve)
         for difference in geometry_mismatch(table, args.solve):
-            print(f"xbar_table_predict: warning: {args.solve} solved {difference}", file=sys.stderr)
+            print(f"xbar.table_predict: warning: {args.solve} solved {difference}", file=sys.stderr)
         predictions = {"ideal": lambda: xbar_tables.ideal(table, levels, inputs)}
         for method in (["ir", "correction"] if args.method == "all" else [args.method]):
             predictions[method] = lambda m=method: xbar_tables.predict(table, levels, inputs, method=m)
@@ -72,7 +72,7 @@ def main(argv=None):
             current = run()
             results[name] = (*xbar_tables.column_errors(current, solved, solved_ideal), time.perf_counter() - start)
     except (OSError, KeyError, ValueError) as e:
-        print(f"xbar_table_predict: error: {e}", file=sys.stderr)
+        print(f"xbar.table_predict: error: {e}", file=sys.stderr)
         return 2
     print(f"{table.rows} x {table.cols} {table.attrs['cell']} array, {len(inputs)} input vector(s); "
           f"relative column-current error against {args.solve}:")

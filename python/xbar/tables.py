@@ -400,7 +400,7 @@ class _Network:
             moved = max(self.column_step(max_step), self.row_step(max_step))
             if moved <= tol:
                 return
-        warnings.warn(f"xbar_tables: IR model not converged after {max_sweeps} sweeps "
+        warnings.warn(f"xbar.tables: IR model not converged after {max_sweeps} sweeps "
                       f"(last update {moved:.3g} V)", RuntimeWarning)
 
     def column_currents(self):
