@@ -105,7 +105,7 @@ Command add_check(CLI::App& app) {
             const netlists::Crossbar crossbar(problem.spec);
             const validation::CrossCheck check = run_check(config, problem, crossbar, args->quiet);
             if (output) {
-              io::H5Writer h5(output->temp_path());
+              io::H5Writer h5(*output);
               io::write_check_results(h5, config, problem, check, tol);
               h5.close();
               output->commit();

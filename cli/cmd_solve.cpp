@@ -48,7 +48,7 @@ Command add_solve(CLI::App& app) {
             const engine::ArrayResults results =
                 solver.solve(problem.inputs, [&](std::size_t d, std::size_t t) { progress(d, t); });
             {
-              io::H5Writer h5(output.temp_path());
+              io::H5Writer h5(output);
               io::write_solve_results(h5, config, problem, results);
               h5.close();
             }

@@ -86,7 +86,7 @@ Command add_sweep(CLI::App& app) {
               points = studies::run_sweep(spec, *jobs, std::ref(progress));
             }
             {
-              io::H5Writer h5(output.temp_path());
+              io::H5Writer h5(output);
               studies::write_sweep(h5, spec, points);
               h5.close();
             }

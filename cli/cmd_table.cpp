@@ -32,7 +32,7 @@ Command add_table(CLI::App& app) {
               return tables::build_table(config, [&](std::size_t d, std::size_t t) { progress(d, t); });
             }();
             {
-              io::H5Writer h5(output.temp_path());
+              io::H5Writer h5(output);
               tables::write_table(h5, config, table);
               h5.close();
             }

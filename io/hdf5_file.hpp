@@ -2,6 +2,7 @@
 // HDF5 in and out: 2-D float64 datasets (row-major), string and number attributes. Output goes
 // to a temporary name in the destination folder and is renamed on commit, so a failed or
 // interrupted run never leaves a partial file and never touches an existing one.
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -41,9 +42,13 @@ class AtomicOutput {
   bool committed_ = false;
 };
 
+/// An HDF5 file built in memory and written whole by close(), every write checked (see
+/// hdf5_memory.hpp): a failed write (disk full) is an InputError, never a file of zeros.
 class H5Writer {
  public:
-  explicit H5Writer(const std::string& file);  ///< creates (truncates) the file
+  explicit H5Writer(const std::string& file);  ///< creates (truncates) the file on close()
+  /// Writes the output's temporary; errors name the output's path.
+  explicit H5Writer(const AtomicOutput& output);
   ~H5Writer();
   H5Writer(const H5Writer&) = delete;
   H5Writer& operator=(const H5Writer&) = delete;
@@ -58,9 +63,15 @@ class H5Writer {
   void write_strings(const std::string& name, const std::vector<std::string>& strings);
   void attribute(const std::string& name, const std::string& value);
   void attribute(const std::string& name, double value);
+  /// A root attribute when the string fits one (under 60,000 bytes), else a scalar string
+  /// dataset "/name" instead: HDF5 attributes hold at most 64 KiB.
+  void long_attribute(const std::string& name, const std::string& value);
+  void integer_attribute(const std::string& name, std::int64_t value);
+  /// Writes the file; without it nothing is written.
   void close();
 
  private:
+  H5Writer(const std::string& path, const std::string& shown);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

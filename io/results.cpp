@@ -21,7 +21,7 @@ void write_solve_results(H5Writer& out, const RunConfig& config, const Problem& 
     out.attribute("mapping", engine::to_string(problem.mapping));
   }
   out.write("/inputs", problem.inputs);
-  out.attribute("config", config.text);
+  out.long_attribute("config", config.text);
   out.attribute("xbar_version", std::string(k_xbar_version));
   out.attribute("solver_method", r.summary.methods);
   out.attribute("solver_backend", r.summary.backend);

@@ -286,6 +286,57 @@ def interrupted(sig):
 INTERRUPTS = {"sigint_during_solve": interrupted(signal.SIGINT),
               "sigterm_during_solve": interrupted(signal.SIGTERM)}
 
+
+def full_disk(command):
+    """The output folder is full: a 4 KiB tmpfs where mounting is permitted (root), else a 4 KiB
+    file-size limit (RLIMIT_FSIZE, the write fails with EFBIG). Every xbar output is larger, so
+    the write must fail: exit 2, one line, and no file, neither the output nor a temporary."""
+    def run(xbar: str, folder: Path) -> None:
+        import resource
+        (folder / "cfg.toml").write_text(config('[inputs]\ncount = 2\n[table]\nsamples = 1\nvectors = 1\n'
+                                                '[sweep]\n"array.r_row" = [0.0, 1.0]\n'))
+        full = folder / "full"
+        full.mkdir()
+        mounted = os.geteuid() == 0 and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(full)], capture_output=True).returncode == 0
+
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            if not mounted:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        try:
+            proc = subprocess.run([xbar, command, "../cfg.toml", "-q", "-o", OUT], cwd=full, capture_output=True,
+                                  text=True, timeout=60, preexec_fn=limit)
+            left = sorted(p.name for p in full.iterdir())
+        finally:
+            if mounted:
+                subprocess.run(["umount", str(full)], check=True)
+        where = f"exit status {proc.returncode}, stderr {proc.stderr!r}"
+        assert proc.returncode == 2, where
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("xbar: error: ") and OUT in lines[0], where
+        assert ".tmp" not in lines[0], f"the error names the temporary; {where}"
+        assert left == [], f"files left in the full folder: {left}"
+    return run
+
+
+def large_config(xbar: str, folder: Path) -> None:
+    """A config whose text exceeds HDF5's 64 KiB attribute limit (a 5,000-value sweep axis): the
+    run succeeds and the effective config is stored whole, as the dataset /config."""
+    import h5py
+    values = ", ".join(f"{1 + k * 1e-3:.6f}" for k in range(5000))
+    (folder / "cfg.toml").write_text(f'[array]\nrows = 2\ncols = 2\ncell = "1r"\n[sweep]\n"array.r_row" = [{values}]\n')
+    proc = subprocess.run([xbar, "sweep", "cfg.toml", "-q", "-j", "1", "-o", OUT], cwd=folder, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, f"exit status {proc.returncode}, stderr {proc.stderr!r}"
+    with h5py.File(folder / OUT) as f:
+        text = f["config"][()].decode() if "config" in f else f.attrs["config"]
+        assert len(text) > 65536 and "1.004999" in text, len(text)
+
+
+FAULTS = {"disk_full_solve": full_disk("solve"), "disk_full_sweep": full_disk("sweep"),
+          "disk_full_table": full_disk("table"), "config_over_64_kib": large_config}
+
 GROUPS = {"bad_input": BAD_INPUTS, "convergence": CONVERGENCE, "accepted": ACCEPTED}
 
 
@@ -334,6 +385,7 @@ def run_case(xbar: str, case: Case, folder: Path) -> None:
 def all_cases() -> dict:
     cases = {f"{group}.{c.name}": c for group, members in GROUPS.items() for c in members}
     cases.update({f"interrupt.{name}": run for name, run in INTERRUPTS.items()})
+    cases.update({f"fault.{name}": run for name, run in FAULTS.items()})
     return cases
 
 
