@@ -99,8 +99,7 @@ Command add_check(CLI::App& app) {
             guard_size(config);
             std::optional<io::AtomicOutput> output;
             if (!args->output.empty())
-              output.emplace(args->output, std::vector<std::string>{args->config_path, config.weights.file,
-                                                                   config.inputs.file});
+              output.emplace(args->output, args->inputs(config));
             const io::Problem problem = build_checked_problem(config);
             const netlists::Crossbar crossbar(problem.spec);
             const validation::CrossCheck check = run_check(config, problem, crossbar, args->quiet);

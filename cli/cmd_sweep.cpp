@@ -79,7 +79,10 @@ Command add_sweep(CLI::App& app) {
   return {cmd, [args, jobs] {
             const auto [text, name] = args->source();
             const studies::SweepSpec spec = studies::parse_sweep(text, name, args->overrides);
-            io::AtomicOutput output(args->output, {args->config_path});
+            std::vector<std::string> inputs{args->config_path};
+            for (const io::RunConfig& point : spec.points)
+              for (const std::string& file : args->inputs(point)) inputs.push_back(file);
+            io::AtomicOutput output(args->output, inputs);
             std::vector<PointMetrics> points;
             {
               Progress progress("sweep: input vectors", !args->quiet);

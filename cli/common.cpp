@@ -42,8 +42,12 @@ std::string cell_name(const devices::CellModel& cell) {
   return cell.is_sonos() ? "2t-sonos" : cell.has_select() ? "1t1r" : "1r";
 }
 
+std::vector<std::string> ConfigArgs::inputs(const io::RunConfig& config) const {
+  return {config_path, config.weights.file, config.inputs.file, config.select_file};
+}
+
 io::AtomicOutput ConfigArgs::open_output(const io::RunConfig& config) const {
-  return io::AtomicOutput(output, {config_path, config.weights.file, config.inputs.file});
+  return io::AtomicOutput(output, inputs(config));
 }
 
 void note_fallbacks(const engine::SolverSummary& summary) {

@@ -24,8 +24,10 @@ struct ConfigArgs {
   io::RunConfig load() const;
   /// The config's TOML text and the name to report it by (file path or the embedded default).
   std::pair<std::string, std::string> source() const;
-  /// The output, as a temporary until commit(); refuses a path that is one of the run's inputs
-  /// (CONFIG, weights.file, inputs.file), which the rename would destroy.
+  /// The files a run of `config` reads: CONFIG, weights.file, inputs.file, select.file.
+  std::vector<std::string> inputs(const io::RunConfig& config) const;
+  /// The output, as a temporary until commit(); refuses a path that is one of the run's
+  /// inputs, which the rename would destroy.
   io::AtomicOutput open_output(const io::RunConfig& config) const;
 };
 

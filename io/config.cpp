@@ -72,13 +72,6 @@ std::string did_you_mean(const std::string& key) {
   return best ? fmt::format(" (did you mean '{}'?)", *best) : "";
 }
 
-// Values are echoed in messages; a pasted megabyte must not become a megabyte-long line.
-std::string shorten(std::string text) {
-  constexpr std::size_t k_shown = 60;
-  if (text.size() <= k_shown + 20) return text;
-  return fmt::format("{}... ({} characters)", text.substr(0, k_shown), text.size());
-}
-
 // Keys given with --set, and the text after '=' (errors name "--set", not the config file).
 using Overrides = std::map<std::string, std::string>;
 
@@ -176,6 +169,17 @@ class Reader {
     return *s;
   }
 
+  // A file name: relative to the config file's folder when the config file gave it.
+  std::string file(const std::string& key) const {
+    const std::string name = text(key);
+    namespace fs = std::filesystem;
+    if (name.empty() || fs::path(name).is_absolute() || overrides_.count(key)) return name;
+    std::error_code ec;
+    const fs::path folder = fs::path(path_).parent_path();
+    if (folder.empty() || !fs::is_regular_file(path_, ec)) return name;
+    return (folder / name).string();
+  }
+
   bool flag(const std::string& key, bool fallback) const {
     const toml::node* node = find(key);
     if (!node) return fallback;
@@ -246,8 +250,9 @@ void read_array(const Reader& r, RunConfig& c) {
 void read_select_table(const Reader& r, RunConfig& c) {
   for (const char* key : {"select.n", "select.beta", "select.eta", "select.vt"})
     if (r.find(key)) r.fail(key, r.find(key), "is an EKV parameter: not used with select.model = \"table\"");
-  const std::string file = r.text("select.file");
+  const std::string file = r.file("select.file");
   if (file.empty()) r.fail("select.file", nullptr, "required when select.model = \"table\" (DEVICE.h5 of xbar characterize)");
+  c.select_file = file;
   try {
     c.cell.select_table = load_tabulated_transistor(file);
   } catch (const InputError& e) {
@@ -307,7 +312,7 @@ void read_sources(const Reader& r, RunConfig& c) {
     r.fail("weights.kind", r.find("weights.kind"),
            mapped ? "must be \"real\" with a [mapping] section" : "\"real\" needs a [mapping] section");
   if (w.source == "file") {
-    w.file = r.text("weights.file");
+    w.file = r.file("weights.file");
     w.dataset = r.text("weights.dataset");
     if (w.file.empty() || w.dataset.empty())
       r.fail(w.file.empty() ? "weights.file" : "weights.dataset", nullptr,
@@ -323,7 +328,7 @@ void read_sources(const Reader& r, RunConfig& c) {
   in.activity = r.number("inputs.activity", 0.5, [](double a) { return a >= 0 && a <= 1; }, "must be in [0, 1]");
   in.seed = static_cast<std::uint64_t>(r.integer("inputs.seed", 2, 0, std::numeric_limits<long>::max()));
   if (in.source == "file") {
-    in.file = r.text("inputs.file");
+    in.file = r.file("inputs.file");
     in.dataset = r.text("inputs.dataset");
     if (in.file.empty() || in.dataset.empty())
       r.fail(in.file.empty() ? "inputs.file" : "inputs.dataset", nullptr,

@@ -3,11 +3,23 @@
 // (design brief section 4); the message names the file, key or dataset, the value and what is
 // allowed.
 #include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
 
 namespace xbar::io {
 
 struct InputError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// Values and paths are echoed in messages; a pasted megabyte (or a 4,096-character path) must
+/// not become an error line as long: the first 60 characters and the length.
+inline std::string shorten(std::string_view text) {
+  constexpr std::size_t k_shown = 60;
+  if (text.size() <= k_shown + 20) return std::string(text);
+  return fmt::format("{}... ({} characters)", text.substr(0, k_shown), text.size());
+}
 
 }  // namespace xbar::io

@@ -56,6 +56,23 @@ def h5(**datasets) -> Callable[[Path], None]:
     return write
 
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CARD = (EXAMPLES / "nch40_bsim4.cir").read_bytes()
+CARD_ARGS = ["--device", "nch40", "--w", "120e-9", "--l", "40e-9"]
+XBAR = None  # the executable under test, set by main()
+
+
+def device_table(path: Path) -> None:
+    """A DEVICE.h5 of the example card from xbar characterize (coarse grid, no self-check)."""
+    (path.parent / "card.cir").write_bytes(CARD)
+    subprocess.run([XBAR, "characterize", "card.cir", *CARD_ARGS, "--vg-step", "0.1", "--v-step", "0.05",
+                    "--check-points", "0", "-q", "-o", path.name], cwd=path.parent, check=True, timeout=60)
+    (path.parent / "card.cir").unlink()
+
+
+SELECT_TABLE = BASE + '[select]\nmodel = "table"\nfile = "dev.h5"\n'
+
+
 def truncated_h5(path: Path) -> None:
     h5(w=lambda np: np.zeros((4, 4)))(path)
     path.write_bytes(path.read_bytes()[:1200])  # signature intact, superblock points past the end
@@ -179,6 +196,19 @@ BAD_INPUTS = [
     Case("output_is_the_weights", ["solve", "cfg.toml", "-o", "./w.h5"], cfg=weights_file("w"),
          files={"w.h5": W}, names=("w.h5", "input")),
     Case("output_name_too_long", ["solve", "cfg.toml", "-o", "y" * 300 + ".h5"], names=("too long", "255")),
+    Case("output_path_4096_characters", ["solve", "cfg.toml", "-o", "d/" * 2046 + "o.h5"],
+         names=("d/d/", "4096 characters", "does not exist")),
+    *[Case(f"output_is_the_select_file_{command}", [command, "cfg.toml", "-o", "dev.h5"], cfg=SELECT_TABLE,
+           files={"dev.h5": device_table}, names=("dev.h5", "input")) for command in ("solve", "netlist", "check", "table")],
+    Case("sweep_output_is_the_weights", ["sweep", "cfg.toml", "-o", "w.h5"],
+         cfg=weights_file("w") + '[sweep]\n"array.r_row" = [0.0, 1.0]\n', files={"w.h5": W}, names=("w.h5", "input")),
+    Case("fit_output_is_the_model", ["fit", "m.cir", *CARD_ARGS, "-o", "m.cir"], cfg=None, files={"m.cir": CARD},
+         names=("m.cir", "input")),
+    Case("characterize_output_is_the_model", ["characterize", "m.cir", *CARD_ARGS, "-o", "m.cir"], cfg=None,
+         files={"m.cir": CARD}, names=("m.cir", "input")),
+    Case("characterize_output_is_the_config", ["characterize", "m.cir", *CARD_ARGS, "-c", "cfg.toml", "-o", "cfg.toml"],
+         files={"m.cir": CARD}, names=("cfg.toml", "input")),
+    Case("output_is_a_fifo", solve(), files={OUT: lambda path: os.mkfifo(path)}, names=(OUT, "not a regular file")),
     # The command line
     Case("set_without_equals", solve("--set", "array.rows"), names=("--set", "array.rows", "section.key=value")),
     Case("set_bad_value", solve("--set", "array.rows=abc"), names=("--set", "array.rows", "abc")),
@@ -239,6 +269,10 @@ CONVERGENCE = [
 ]
 
 ACCEPTED = [
+    # File names in a config are relative to its folder, not the working one.
+    Case("files_relative_to_the_config", ["solve", "sub/cfg.toml", "-q", "-o", OUT], cfg=None,
+         files={"sub": FOLDER, "sub/cfg.toml": (weights_file("w") + '[inputs]\nsource = "file"\nfile = "in.h5"\ndataset = "bits"\n').encode(),
+                "sub/w.h5": W, "sub/in.h5": IN}, status=0),
     Case("boolean_inputs", solve(), cfg=inputs_file("bits"), files={"in.h5": IN}, status=0, check=bits_read),
     Case("negative_zero_resistance", solve(), cfg=config("r_row = -0.0\n"), status=0),
 ]
@@ -342,7 +376,7 @@ GROUPS = {"bad_input": BAD_INPUTS, "convergence": CONVERGENCE, "accepted": ACCEP
 
 def snapshot(folder: Path) -> dict:
     """Every file under folder (hidden ones too) with its bytes."""
-    return {str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes())
+    return {str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes() if p.is_file() else "special")
             for p in sorted(folder.rglob("*"))}
 
 
@@ -416,6 +450,8 @@ def main() -> int:
     if not args.xbar:
         parser.error("--xbar is required")
     xbar = os.path.abspath(args.xbar)
+    global XBAR
+    XBAR = xbar
     selected = {args.case: cases[args.case]} if args.case else cases
     passed = sum(run_one(xbar, name, case) for name, case in selected.items())
     print(f"{passed} passed, {len(selected) - passed} failed")
