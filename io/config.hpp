@@ -80,8 +80,11 @@ struct RunConfig {
 /// syntax; a bare word is taken as a string) and validates. Throws InputError.
 /// Relative file names in the text (weights.file, inputs.file, select.file) are taken relative
 /// to the folder of `path` when it names a file; those given as overrides, to the working folder.
+/// Errors in an override name `override_origin` ("--set"; a sweep passes "FILE: [sweep]").
+inline constexpr const char* k_command_line = "--set";
 RunConfig parse_config(const std::string& text, const std::string& path,
-                       const std::vector<std::string>& overrides = {});
+                       const std::vector<std::string>& overrides = {},
+                       const std::string& override_origin = k_command_line);
 /// Reads the file, then parse_config.
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 /// The text of a config file; throws InputError naming the path if it cannot be read.

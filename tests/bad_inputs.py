@@ -218,6 +218,28 @@ BAD_INPUTS = [
     Case("flag_unknown", solve("--bogus"), names=("--bogus",)),
     Case("output_flag_missing", ["solve", "cfg.toml"], names=("--output",)),
     Case("no_subcommand", [], names=("subcommand",)),
+    # Subnormal and absurd numbers (they overflowed into NaN or Inf results, or an internal error)
+    Case("r_sense_subnormal", solve(), cfg='[array]\nrows = 2\ncols = 2\ncell = "1t1r"\nr_sense = 1e-320\n',
+         names=("array.r_sense", "1e-320", "subnormal")),
+    Case("i_max_subnormal", solve(), cfg='[array]\nrows = 2\ncols = 2\ncell = "2t-sonos"\n[sonos]\ni_max = 5e-324\n',
+         names=("sonos.i_max", "5e-324", "subnormal")),
+    Case("table_voltage_absurd", ["table", "cfg.toml", "-q", "-o", OUT], cfg=config("[table]\nv_sup_max = 1e308\n"),
+         names=("table.v_sup_max", "1e+308", "[-1000, 1000]")),
+    # The number of sweep points: bounded before any is built (8 x 256 wrapped to "0 points";
+    # 1000^3 never finished parsing), with the key that raises the bound.
+    Case("sweep_points_wrap_around", ["sweep", "cfg.toml", "-q", "-o", OUT],
+         cfg=config("[sweep]\n" + "".join(f'"{k}" = [{", ".join(str(0.001 * v) for v in range(256))}]\n' for k in
+                    ("array.r_row", "array.r_col", "array.r_driver", "array.r_sense", "array.v_sense", "bias.v_read",
+                     "bias.v_on", "bias.v_off"))),
+         names=("cfg.toml", "1.845e+19 points", "max_points")),
+    Case("sweep_points_endless", ["sweep", "cfg.toml", "-q", "-o", OUT],
+         cfg=config("[sweep]\n" + "".join(f'"{k}" = [{", ".join(str(0.001 * v) for v in range(1000))}]\n' for k in
+                    ("array.r_row", "array.r_col", "array.r_driver"))),
+         names=("cfg.toml", "1e+09 points", "sweep.max_points = 10000")),
+    Case("sweep_points_over_max_points", ["sweep", "cfg.toml", "-q", "-o", OUT],
+         cfg=config('[sweep]\nmax_points = 2\n"array.r_row" = [0.0, 1.0, 2.0]\n'), names=("3 points", "max_points = 2")),
+    Case("sweep_bad_value_names_the_file", ["sweep", "cfg.toml", "-q", "-o", OUT],
+         cfg=config('[sweep]\n"array.rows" = [2, -1]\n'), names=("cfg.toml: [sweep]", "array.rows", "-1")),
     Case("netlist_vector_out_of_range", ["netlist", "cfg.toml", "-o", "deck.cir", "--vector", "9"],
          names=("--vector 9", "1 input vector")),
 ]
@@ -275,6 +297,8 @@ ACCEPTED = [
                 "sub/w.h5": W, "sub/in.h5": IN}, status=0),
     Case("boolean_inputs", solve(), cfg=inputs_file("bits"), files={"in.h5": IN}, status=0, check=bits_read),
     Case("negative_zero_resistance", solve(), cfg=config("r_row = -0.0\n"), status=0),
+    Case("sweep_max_points_raised", ["sweep", "cfg.toml", "-q", "-o", OUT],
+         cfg=config('[sweep]\nmax_points = 3\n"array.r_row" = [0.0, 1.0, 2.0]\n'), status=0),
 ]
 
 # A solve long enough to be interrupted in the middle: hours with today's KLU backend (0.9 s per
