@@ -22,9 +22,13 @@ void print_summary(const io::RunConfig& c, const engine::ArrayResults& r, const 
       err_sum += e * e;
       ++counted;
     }
-  fmt::print("solved {} x {} {} array, {} input vector(s): {} ({} Newton iterations, {} backend, {} "
+  // With a mapping, array.cols counts logical outputs: the array itself is wider.
+  const std::string size = c.mapping == engine::MappingScheme::none
+                               ? fmt::format("{} x {}", c.rows, c.cols)
+                               : fmt::format("{} x {} physical ({} logical outputs)", c.rows, c.physical_cols(), c.cols);
+  fmt::print("solved {} {} array, {} input vector(s): {} ({} Newton iterations, {} backend, {} "
              "linear iterations, {:.3g} s)\n",
-             c.rows, c.cols, c.cell.is_sonos() ? "2t-sonos" : c.cell.has_select() ? "1t1r" : "1r",
+             size, cell_name(c.cell),
              r.column_current.rows, r.summary.methods, r.summary.newton_iterations, r.summary.backend,
              r.summary.linear_iterations, r.summary.solve_time);
   fmt::print("column-current error vs ideal: rms {:.4g} %  (largest ideal column current {:.4g} A)\n",
@@ -54,7 +58,8 @@ Command add_solve(CLI::App& app) {
             }
             output.commit();
             note_fallbacks(results.summary);
-            if (!args->quiet) print_summary(config, results, args->output);
+            if (!args->quiet)
+              print_after_commit(args->output, [&] { print_summary(config, results, args->output); });
             return 0;
           }};
 }

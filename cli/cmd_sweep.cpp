@@ -94,10 +94,11 @@ Command add_sweep(CLI::App& app) {
               h5.close();
             }
             output.commit();
-            if (!args->quiet) {
-              print_summary(spec, points);
-              fmt::print("{} points; wrote {}\n", points.size(), args->output);
-            }
+            if (!args->quiet)
+              print_after_commit(args->output, [&] {
+                print_summary(spec, points);
+                fmt::print("{} points; wrote {}\n", points.size(), args->output);
+              });
             return 0;
           }};
 }

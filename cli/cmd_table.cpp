@@ -37,7 +37,8 @@ Command add_table(CLI::App& app) {
               h5.close();
             }
             output.commit();
-            if (!args->quiet) print_summary(config, table, args->output);
+            if (!args->quiet)
+              print_after_commit(args->output, [&] { print_summary(config, table, args->output); });
             return 0;
           }};
 }

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct ConfigArgs {
   /// inputs, which the rename would destroy.
   io::AtomicOutput open_output(const io::RunConfig& config) const;
 };
+
+/// Runs `print` (a summary on stdout, after the output file was committed) and flushes stdout.
+/// A failed write to stdout (/dev/full, a full disk) is an InputError (exit 2) that says the
+/// output file was written: the file is kept, since it holds everything the summary shows.
+void print_after_commit(const std::string& output, const std::function<void()>& print);
 
 /// The config spelling of a cell kind: "1r", "1t1r" or "2t-sonos".
 std::string cell_name(const devices::CellModel& cell);

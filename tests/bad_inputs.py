@@ -392,8 +392,32 @@ def large_config(xbar: str, folder: Path) -> None:
         assert len(text) > 65536 and "1.004999" in text, len(text)
 
 
+def stdout_full(xbar: str, folder: Path) -> None:
+    """`xbar sweep > /dev/full`: the results are committed (they hold everything the table
+    shows, and losing them would lose the run), then the failed table is reported: exit 2, one
+    line naming standard output and the written file; never an internal error (4) or a silent 0."""
+    (folder / "cfg.toml").write_text(config('[sweep]\n"array.r_row" = [0.0, 1.0, 2.0]\n'))
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([xbar, "sweep", "cfg.toml", "-o", OUT], cwd=folder, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    where = f"exit status {proc.returncode}, stderr {proc.stderr!r}"
+    assert proc.returncode == 2, where
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "standard output" in lines[0] and OUT in lines[0], where
+    assert (folder / OUT).is_file(), "the output was not kept"
+
+
+def physical_size(xbar: str, folder: Path) -> None:
+    """With a mapping, array.cols counts logical outputs: the summary names the physical size."""
+    (folder / "cfg.toml").write_text('[array]\nrows = 4\ncols = 2\ncell = "1t1r"\n[mapping]\nscheme = "differential"\n')
+    proc = subprocess.run([xbar, "solve", "cfg.toml", "-o", OUT], cwd=folder, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 x 4 physical (2 logical outputs)" in proc.stdout, proc.stdout
+
+
 FAULTS = {"disk_full_solve": full_disk("solve"), "disk_full_sweep": full_disk("sweep"),
-          "disk_full_table": full_disk("table"), "config_over_64_kib": large_config}
+          "disk_full_table": full_disk("table"), "config_over_64_kib": large_config,
+          "stdout_full_keeps_the_sweep": stdout_full, "summary_physical_size": physical_size}
 
 GROUPS = {"bad_input": BAD_INPUTS, "convergence": CONVERGENCE, "accepted": ACCEPTED}
 
