@@ -47,7 +47,7 @@ void print_summary(const io::DeviceFile& f, const devices::TableGridSpec& spec, 
 int run(const DeviceArgs& args, const CharacterizeOptions& options) {
   const devices::ModelCard card = args.card();
   const devices::TableGridSpec spec = args.grid_spec(args.config(), k_table_defaults);
-  io::AtomicOutput output(args.output);
+  io::AtomicOutput output(args.output, {args.model_path, args.config_path});
   const auto start = std::chrono::steady_clock::now();
   io::DeviceFile file{card, validation::characterize(card, spec, options.fd_step), {}, {}};
   file.quality.characterize_time = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -65,13 +65,12 @@ Command add_check(CLI::App& app) {
             validation::guard_check_size(config);
             std::optional<io::AtomicOutput> output;
             if (!args->output.empty())
-              output.emplace(args->output, std::vector<std::string>{args->config_path, config.weights.file,
-                                                                   config.inputs.file});
+              output.emplace(args->output, args->inputs(config));
             const io::Problem problem = validation::build_checked_problem(config);
             const netlists::Crossbar crossbar(problem.spec);
             const validation::CrossCheck check = run_check(config, problem, crossbar, args->quiet);
             if (output) {
-              io::H5Writer h5(output->temp_path());
+              io::H5Writer h5(*output);
               validation::write_check_results(h5, config, problem, check, tol);
               h5.close();
               output->commit();

@@ -2,6 +2,7 @@
 // (V_T, n, I_S, eta) to a transistor model card over the read bias range, report the error.
 #include <algorithm>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -58,8 +59,9 @@ void print_report(const devices::ModelCard& card, const io::RunConfig& c, const 
   if (r.at_off.points) fmt::print("    at V_G = v_off = {:.4g} V: {}\n", c.cell.v_off, error_line(r.at_off));
 }
 
-void write_snippet(const std::string& path, const DeviceArgs& args, const devices::ModelCard& card, const FitReport& r) {
-  io::AtomicOutput output(path);
+void write_snippet(io::AtomicOutput& output, const DeviceArgs& args, const devices::ModelCard& card,
+                   const FitReport& r) {
+  const std::string& path = output.path();
   const devices::EkvParams& p = r.fit.params;
   {
     std::ofstream file(output.temp_path(), std::ios::binary);
@@ -76,6 +78,8 @@ void write_snippet(const std::string& path, const DeviceArgs& args, const device
 int run(const DeviceArgs& args) {
   const devices::ModelCard card = args.card();
   const io::RunConfig config = args.config();
+  std::optional<io::AtomicOutput> output;  // opened first: a bad path fails before the fit
+  if (!args.output.empty()) output.emplace(args.output, std::vector<std::string>{args.model_path, args.config_path});
   FitReport report;
   report.spec = args.grid_spec(config, k_fit_defaults);
   const devices::TableSamples table = validation::characterize(card, report.spec, 0.0);
@@ -90,7 +94,7 @@ int run(const DeviceArgs& args) {
   report.at_off = devices::ekv_relative_error(report.fit.params, at_gate(samples, config.cell.v_off));
   if (!args.quiet) print_report(card, config, report);
   if (!args.output.empty()) {
-    write_snippet(args.output, args, card, report);
+    write_snippet(*output, args, card, report);
     if (!args.quiet) fmt::print("wrote {}\n", args.output);
   }
   return 0;

@@ -22,9 +22,13 @@ void print_summary(const io::RunConfig& c, const engine::ArrayResults& r, const 
       err_sum += e * e;
       ++counted;
     }
-  fmt::print("solved {} x {} {} array, {} input vector(s): {} ({} Newton iterations, {} backend, {} "
+  // With a mapping, array.cols counts logical outputs: the array itself is wider.
+  const std::string size = c.mapping == engine::MappingScheme::none
+                               ? fmt::format("{} x {}", c.rows, c.cols)
+                               : fmt::format("{} x {} physical ({} logical outputs)", c.rows, c.physical_cols(), c.cols);
+  fmt::print("solved {} {} array, {} input vector(s): {} ({} Newton iterations, {} backend, {} "
              "linear iterations, {:.3g} s)\n",
-             c.rows, c.cols, c.cell.kind_name(),
+             size, c.cell.kind_name(),
              r.column_current.rows, r.summary.methods, r.summary.newton_iterations, r.summary.backend,
              r.summary.linear_iterations, r.summary.solve_time);
   fmt::print("column-current error vs ideal: rms {:.4g} %  (largest ideal column current {:.4g} A)\n",
@@ -48,13 +52,14 @@ Command add_solve(CLI::App& app) {
             const engine::ArrayResults results =
                 solver.solve(problem.inputs, [&](std::size_t d, std::size_t t) { progress(d, t); });
             {
-              io::H5Writer h5(output.temp_path());
+              io::H5Writer h5(output);
               io::write_solve_results(h5, config, problem, results);
               h5.close();
             }
             output.commit();
             note_fallbacks(results.summary);
-            if (!args->quiet) print_summary(config, results, args->output);
+            if (!args->quiet)
+              print_after_commit(args->output, [&] { print_summary(config, results, args->output); });
             return 0;
           }};
 }

@@ -79,22 +79,26 @@ Command add_sweep(CLI::App& app) {
   return {cmd, [args, jobs] {
             const auto [text, name] = args->source();
             const studies::SweepSpec spec = studies::parse_sweep(text, name, args->overrides);
-            io::AtomicOutput output(args->output, {args->config_path});
+            std::vector<std::string> inputs{args->config_path};
+            for (const io::RunConfig& point : spec.points)
+              for (const std::string& file : args->inputs(point)) inputs.push_back(file);
+            io::AtomicOutput output(args->output, inputs);
             std::vector<PointMetrics> points;
             {
               Progress progress("sweep: input vectors", !args->quiet);
               points = studies::run_sweep(spec, *jobs, std::ref(progress));
             }
             {
-              io::H5Writer h5(output.temp_path());
+              io::H5Writer h5(output);
               studies::write_sweep(h5, spec, points);
               h5.close();
             }
             output.commit();
-            if (!args->quiet) {
-              print_summary(spec, points);
-              fmt::print("{} points; wrote {}\n", points.size(), args->output);
-            }
+            if (!args->quiet)
+              print_after_commit(args->output, [&] {
+                print_summary(spec, points);
+                fmt::print("{} points; wrote {}\n", points.size(), args->output);
+              });
             return 0;
           }};
 }

@@ -32,12 +32,13 @@ Command add_table(CLI::App& app) {
               return tables::build_table(config, [&](std::size_t d, std::size_t t) { progress(d, t); });
             }();
             {
-              io::H5Writer h5(output.temp_path());
+              io::H5Writer h5(output);
               tables::write_table(h5, config, table);
               h5.close();
             }
             output.commit();
-            if (!args->quiet) print_summary(config, table, args->output);
+            if (!args->quiet)
+              print_after_commit(args->output, [&] { print_summary(config, table, args->output); });
             return 0;
           }};
 }

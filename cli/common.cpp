@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -38,8 +42,25 @@ std::string minutes_seconds(double seconds) {
 
 }  // namespace
 
+std::vector<std::string> ConfigArgs::inputs(const io::RunConfig& config) const {
+  return {config_path, config.weights.file, config.inputs.file, config.select_file};
+}
+
 io::AtomicOutput ConfigArgs::open_output(const io::RunConfig& config) const {
-  return io::AtomicOutput(output, {config_path, config.weights.file, config.inputs.file});
+  return io::AtomicOutput(output, inputs(config));
+}
+
+void print_after_commit(const std::string& output, const std::function<void()>& print) {
+  const auto failed = [&](const std::string& reason) {
+    return io::InputError(fmt::format("cannot write the summary to standard output ({}); the output {} was written",
+                                      reason, io::shorten(output)));
+  };
+  try {
+    print();
+  } catch (const std::system_error& e) {
+    throw failed(e.code().message());
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw failed(std::strerror(errno));
 }
 
 void note_fallbacks(const engine::SolverSummary& summary) {

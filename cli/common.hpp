@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,10 +26,17 @@ struct ConfigArgs {
   io::RunConfig load() const;
   /// The config's TOML text and the name to report it by (file path or the embedded default).
   std::pair<std::string, std::string> source() const;
-  /// The output, as a temporary until commit(); refuses a path that is one of the run's inputs
-  /// (CONFIG, weights.file, inputs.file), which the rename would destroy.
+  /// The files a run of `config` reads: CONFIG, weights.file, inputs.file, select.file.
+  std::vector<std::string> inputs(const io::RunConfig& config) const;
+  /// The output, as a temporary until commit(); refuses a path that is one of the run's
+  /// inputs, which the rename would destroy.
   io::AtomicOutput open_output(const io::RunConfig& config) const;
 };
+
+/// Runs `print` (a summary on stdout, after the output file was committed) and flushes stdout.
+/// A failed write to stdout (/dev/full, a full disk) is an InputError (exit 2) that says the
+/// output file was written: the file is kept, since it holds everything the summary shows.
+void print_after_commit(const std::string& output, const std::function<void()>& print);
 
 /// "xbar: note: ..." on stderr (even with --quiet) when plain Newton did not solve every input
 /// vector and a fallback did: the answer is converged, but the user should know.

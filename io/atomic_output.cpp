@@ -22,21 +22,28 @@ void check_output_path(const std::string& path, const std::filesystem::path& dir
                        const std::vector<std::string>& inputs) {
   namespace fs = std::filesystem;
   const fs::path target(path);
+  const std::string shown = shorten(path);
   std::error_code ec;
   if (path.empty()) throw InputError("output path is empty");
-  if (!target.has_filename() || fs::is_directory(target, ec))
-    throw InputError(fmt::format("{}: output path is a folder, expected a file name", path));
+  const fs::file_status status = fs::status(target, ec);
+  if (!target.has_filename() || fs::is_directory(status))
+    throw InputError(fmt::format("{}: output path is a folder, expected a file name", shown));
+  // The rename would replace a FIFO or a device node with a regular file.
+  if (fs::exists(status) && !fs::is_regular_file(status))
+    throw InputError(fmt::format("{}: output path exists and is not a regular file (a FIFO, socket or device): "
+                                 "choose a file name", shown));
   if (!fs::is_directory(dir, ec))
-    throw InputError(fmt::format("{}: output folder '{}' does not exist", path, dir.string()));
+    throw InputError(fmt::format("{}: output folder '{}' does not exist", shown, shorten(dir.string())));
   const long name_max = pathconf(dir.c_str(), _PC_NAME_MAX);
   const std::size_t name_length = target.filename().string().size();
   if (name_max > 0 && name_length > static_cast<std::size_t>(name_max))
-    throw InputError(fmt::format("{}: output file name too long ({} characters, at most {})", path,
+    throw InputError(fmt::format("{}: output file name too long ({} characters, at most {})", shown,
                                  name_length, name_max));
   // On success the output replaces its path: it must not be a file this run reads.
   for (const std::string& input : inputs)
     if (!input.empty() && fs::equivalent(target, input, ec))
-      throw InputError(fmt::format("{}: output path is the input file '{}': choose another output", path, input));
+      throw InputError(fmt::format("{}: output path is the input file '{}': choose another output", shown,
+                                   shorten(input)));
 }
 
 }  // namespace
@@ -63,10 +70,10 @@ void AtomicOutput::create_temporary(const std::string& dir, const std::string& n
     }
     unregister_temporary(temp_);
     if (error != EEXIST)
-      throw InputError(fmt::format("{}: cannot create a file in output folder '{}': {}", path_, dir,
-                                   std::strerror(error)));
+      throw InputError(fmt::format("{}: cannot create a file in output folder '{}': {}", shorten(path_),
+                                   shorten(dir), std::strerror(error)));
   }
-  throw InputError(fmt::format("{}: cannot create a temporary file in '{}'", path_, dir));
+  throw InputError(fmt::format("{}: cannot create a temporary file in '{}'", shorten(path_), shorten(dir)));
 }
 
 AtomicOutput::~AtomicOutput() {
@@ -77,7 +84,7 @@ AtomicOutput::~AtomicOutput() {
 void AtomicOutput::commit() {
   std::error_code ec;
   std::filesystem::rename(temp_, path_, ec);
-  if (ec) throw InputError(fmt::format("{}: cannot write output: {}", path_, ec.message()));
+  if (ec) throw InputError(fmt::format("{}: cannot write output: {}", shorten(path_), ec.message()));
   committed_ = true;
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <tuple>
@@ -72,18 +73,16 @@ std::string did_you_mean(const std::string& key) {
   return best ? fmt::format(" (did you mean '{}'?)", *best) : "";
 }
 
-// Values are echoed in messages; a pasted megabyte must not become a megabyte-long line.
-std::string shorten(std::string text) {
-  constexpr std::size_t k_shown = 60;
-  if (text.size() <= k_shown + 20) return text;
-  return fmt::format("{}... ({} characters)", text.substr(0, k_shown), text.size());
-}
-
-// Keys given with --set, and the text after '=' (errors name "--set", not the config file).
-using Overrides = std::map<std::string, std::string>;
+// Keys given as overrides and the text after '='; errors name where they came from ("--set",
+// or the sweep's file), not the config file.
+struct Overrides {
+  std::map<std::string, std::string> values;
+  std::string origin;
+  bool from_command_line() const { return origin == k_command_line; }
+};
 
 std::string origin(const Overrides& overrides, const std::string& key, const std::string& path) {
-  return overrides.count(key) ? "--set" : path;
+  return overrides.values.count(key) ? overrides.origin : path;
 }
 
 bool is_free_section(std::string_view name) {
@@ -144,6 +143,10 @@ class Reader {
     else if (auto d = node->value_exact<double>()) value = *d;
     else fail(key, node, allowed);
     if (!std::isfinite(value) || (ok && !ok(value))) fail(key, node, allowed);
+    // A subnormal (|x| < 2.2e-308) loses its precision and overflows when inverted.
+    if (value != 0 && std::abs(value) < std::numeric_limits<double>::min())
+      fail(key, node, fmt::format("{}; subnormal numbers (0 < |x| < {:.3g}) are refused", allowed,
+                                  std::numeric_limits<double>::min()));
     return value;
   }
 
@@ -169,11 +172,23 @@ class Reader {
   std::string text(const std::string& key) const {
     const toml::node* node = find(key);
     if (!node) return {};
-    const auto typed = overrides_.find(key);
-    if (!node->is_string() && typed != overrides_.end() && !typed->second.empty()) return typed->second;
+    const auto typed = overrides_.values.find(key);
+    if (!node->is_string() && typed != overrides_.values.end() && !typed->second.empty()) return typed->second;
     const auto s = node->value_exact<std::string>();
     if (!s || s->empty()) fail(key, node, "must be a non-empty string");
     return *s;
+  }
+
+  // A file name: relative to the config file's folder when the config file gave it.
+  std::string file(const std::string& key) const {
+    const std::string name = text(key);
+    namespace fs = std::filesystem;
+    if (name.empty() || fs::path(name).is_absolute()) return name;
+    if (overrides_.values.count(key) && overrides_.from_command_line()) return name;
+    std::error_code ec;
+    const fs::path folder = fs::path(path_).parent_path();
+    if (folder.empty() || !fs::is_regular_file(path_, ec)) return name;
+    return (folder / name).string();
   }
 
   bool flag(const std::string& key, bool fallback) const {
@@ -246,8 +261,9 @@ void read_array(const Reader& r, RunConfig& c) {
 void read_select_table(const Reader& r, RunConfig& c) {
   for (const char* key : {"select.n", "select.beta", "select.eta", "select.vt"})
     if (r.find(key)) r.fail(key, r.find(key), "is an EKV parameter: not used with select.model = \"table\"");
-  const std::string file = r.text("select.file");
+  const std::string file = r.file("select.file");
   if (file.empty()) r.fail("select.file", nullptr, "required when select.model = \"table\" (DEVICE.h5 of xbar characterize)");
+  c.select_file = file;
   try {
     c.cell.select_table = load_tabulated_transistor(file);
   } catch (const InputError& e) {
@@ -307,7 +323,7 @@ void read_sources(const Reader& r, RunConfig& c) {
     r.fail("weights.kind", r.find("weights.kind"),
            mapped ? "must be \"real\" with a [mapping] section" : "\"real\" needs a [mapping] section");
   if (w.source == "file") {
-    w.file = r.text("weights.file");
+    w.file = r.file("weights.file");
     w.dataset = r.text("weights.dataset");
     if (w.file.empty() || w.dataset.empty())
       r.fail(w.file.empty() ? "weights.file" : "weights.dataset", nullptr,
@@ -323,7 +339,7 @@ void read_sources(const Reader& r, RunConfig& c) {
   in.activity = r.number("inputs.activity", 0.5, [](double a) { return a >= 0 && a <= 1; }, "must be in [0, 1]");
   in.seed = static_cast<std::uint64_t>(r.integer("inputs.seed", 2, 0, std::numeric_limits<long>::max()));
   if (in.source == "file") {
-    in.file = r.text("inputs.file");
+    in.file = r.file("inputs.file");
     in.dataset = r.text("inputs.dataset");
     if (in.file.empty() || in.dataset.empty())
       r.fail(in.file.empty() ? "inputs.file" : "inputs.dataset", nullptr,
@@ -347,6 +363,9 @@ void read_solver(const Reader& r, RunConfig& c) {
   c.check.vectors = static_cast<int>(r.integer("check.vectors", c.check.vectors, 0, 1 << 20));
 }
 
+// The table's voltage grid spans circuit biases; beyond this its steps overflow.
+constexpr double k_max_table_voltage = 1e3;
+
 void read_table(const Reader& r, RunConfig& c) {
   TableConfig& t = c.table;
   t.samples = static_cast<int>(r.integer("table.samples", t.samples, 1, 1 << 20));
@@ -359,7 +378,9 @@ void read_table(const Reader& r, RunConfig& c) {
   t.v_sup_points = static_cast<int>(r.integer("table.v_sup_points", t.v_sup_points, 2, 1 << 14));
   for (auto [key, value] : {std::pair{"table.v_bl_min", &t.v_bl_min}, {"table.v_bl_max", &t.v_bl_max},
                             {"table.v_sup_min", &t.v_sup_min}, {"table.v_sup_max", &t.v_sup_max}})
-    if (r.find(key)) *value = r.number(key, 0);
+    if (r.find(key))
+      *value = r.number(key, 0, [](double v) { return std::abs(v) <= k_max_table_voltage; },
+                        fmt::format("must be a voltage in [-{0:g}, {0:g}] V", k_max_table_voltage));
   for (auto [lo, hi, name] : {std::tuple{t.v_bl_min, t.v_bl_max, "table.v_bl"},
                               {t.v_sup_min, t.v_sup_max, "table.v_sup"}})
     if (lo && hi && !(*lo < *hi))
@@ -395,7 +416,7 @@ void apply_override(toml::table& root, const std::string& assignment, const std:
   if (eq == std::string::npos || dot == std::string::npos || dot == 0 || dot + 1 == key.size())
     throw InputError(fmt::format("--set '{}': expected section.key=value", shorten(assignment)));
   const std::string value = assignment.substr(eq + 1);
-  overrides[key] = value;
+  overrides.values[key] = value;
   toml::table parsed;
   try {
     parsed = toml::parse("v = " + value);
@@ -422,7 +443,7 @@ const std::vector<std::string>& known_config_keys() { return k_keys; }
 std::string key_suggestion(const std::string& key) { return did_you_mean(key); }
 
 RunConfig parse_config(const std::string& text, const std::string& path,
-                       const std::vector<std::string>& overrides) {
+                       const std::vector<std::string>& overrides, const std::string& override_origin) {
   toml::table root;
   try {
     root = toml::parse(text, path);
@@ -430,7 +451,7 @@ RunConfig parse_config(const std::string& text, const std::string& path,
     throw InputError(fmt::format("{}:{}:{}: TOML syntax error: {}", path, e.source().begin.line,
                                  e.source().begin.column, e.description()));
   }
-  Overrides typed;
+  Overrides typed{{}, override_origin};
   for (const std::string& o : overrides) apply_override(root, o, path, typed);
   check_known_keys(root, path, typed);
   const Reader reader(root, path, typed);

@@ -53,6 +53,7 @@ struct TableConfig {
 struct RunConfig {
   engine::MappingScheme mapping = engine::MappingScheme::none;
   std::string path;   ///< file the config came from ("<defaults>" if none)
+  std::string select_file;  ///< select.file, resolved (see parse_config), when select.model = "table"
   std::string text;   ///< effective configuration as TOML text (overrides applied)
   int rows = 64, cols = 64;  ///< cols: logical outputs when mapping, else physical columns
   devices::CellModel cell;
@@ -77,8 +78,13 @@ struct RunConfig {
 
 /// Parses TOML text (path names it in messages), applies overrides "key=value" (value in TOML
 /// syntax; a bare word is taken as a string) and validates. Throws InputError.
+/// Relative file names in the text (weights.file, inputs.file, select.file) are taken relative
+/// to the folder of `path` when it names a file; those given as overrides, to the working folder.
+/// Errors in an override name `override_origin` ("--set"; a sweep passes "FILE: [sweep]").
+inline constexpr const char* k_command_line = "--set";
 RunConfig parse_config(const std::string& text, const std::string& path,
-                       const std::vector<std::string>& overrides = {});
+                       const std::vector<std::string>& overrides = {},
+                       const std::string& override_origin = k_command_line);
 /// Reads the file, then parse_config.
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 /// The text of a config file; throws InputError naming the path if it cannot be read.

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "io/errors.hpp"
+#include "io/hdf5_memory.hpp"
 #include "io/results.hpp"
 
 namespace xbar::io {
@@ -134,9 +135,8 @@ devices::TableSamples read_samples(const Reader& r) {
 }  // namespace
 
 void write_device_file(const std::string& path, const DeviceFile& device) {
-  H5::Exception::dontPrint();
   try {
-    H5::H5File file(path, H5F_ACC_TRUNC);
+    H5::H5File file = create_memory_file(path);
     const devices::TableGrid& g = device.samples.grid;
     write_dataset(file, "/grid/v_g", {g.v_g.size()}, g.v_g);
     write_dataset(file, "/grid/v_s", {g.v_s.size()}, g.v_s);
@@ -154,6 +154,7 @@ void write_device_file(const std::string& path, const DeviceFile& device) {
     write_attribute(file, "check_rms_rel_error", device.quality.rms_rel_error);
     write_attribute(file, "characterize_time", device.quality.characterize_time);
     write_attribute(file, "xbar_version", std::string(k_xbar_version));
+    write_image(file, path, path);
     file.close();
   } catch (const H5::Exception& e) {
     throw InputError(fmt::format("{}: cannot write device table: {}", path, e.getDetailMsg()));
@@ -161,7 +162,7 @@ void write_device_file(const std::string& path, const DeviceFile& device) {
 }
 
 DeviceFile read_device_file(const std::string& path) {
-  H5::Exception::dontPrint();
+  silence_hdf5();
   if (!std::filesystem::exists(path)) throw InputError(fmt::format("{}: file not found", path));
   if (H5Fis_hdf5(path.c_str()) <= 0) throw InputError(fmt::format("{}: not an HDF5 file", path));
   try {

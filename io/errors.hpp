@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
+
 namespace xbar::io {
 
 struct InputError : std::runtime_error {
@@ -19,6 +21,14 @@ inline std::string one_line(std::string_view what) {
   for (char& c : line)
     if (c == '\n' || c == '\r') c = ' ';
   return line;
+}
+
+/// Values and paths are echoed in messages; a pasted megabyte (or a 4,096-character path) must
+/// not become an error line as long: the first 60 characters and the length.
+inline std::string shorten(std::string_view text) {
+  constexpr std::size_t k_shown = 60;
+  if (text.size() <= k_shown + 20) return std::string(text);
+  return fmt::format("{}... ({} characters)", text.substr(0, k_shown), text.size());
 }
 
 }  // namespace xbar::io

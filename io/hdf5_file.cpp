@@ -1,6 +1,8 @@
 #include "io/hdf5_file.hpp"
 
 #include <H5Cpp.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -10,19 +12,12 @@
 
 #include <fmt/format.h>
 
+#include "io/hdf5_memory.hpp"
+#include "io/interrupt.hpp"
 
 namespace xbar::io {
 
 namespace {
-
-// HDF5 prints its own error stack to stderr by default; xbar reports one line instead.
-void silence_hdf5() {
-  static const bool once = [] {
-    H5::Exception::dontPrint();
-    return true;
-  }();
-  (void)once;
-}
 
 // Largest dataset read: 2^28 values (2 GiB as float64), checked before anything is allocated.
 constexpr hsize_t k_max_values = hsize_t{1} << 28;
@@ -131,26 +126,38 @@ void writing(const std::string& file, const std::string& what, Fn&& fn) {
 }  // namespace
 
 struct H5Writer::Impl {
-  std::string name;
+  std::string path, shown;  // the file written, the name errors give
   H5::H5File file;
 
   // Intermediate groups are created on the way ("/columns/current"), as h5py does.
   H5::DataSet create(const std::string& dataset, const H5::DataType& type, const std::vector<hsize_t>& dims) {
     H5::LinkCreatPropList links;
     H5Pset_create_intermediate_group(links.getId(), 1);
-    const H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+    const H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR)
+                                             : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
     return file.createDataSet(dataset, type, space, H5::DSetCreatPropList::DEFAULT,
                               H5::DSetAccPropList::DEFAULT, links);
   }
+
+  template <class T>
+  void scalar_attribute(const std::string& name, const H5::DataType& stored, const H5::DataType& memory,
+                        const T& value) {
+    writing(shown, fmt::format("attribute '{}'", name), [&] {
+      file.createAttribute(name, stored, H5::DataSpace(H5S_SCALAR)).write(memory, &value);
+    });
+  }
 };
 
-H5Writer::H5Writer(const std::string& file) : impl_(std::make_unique<Impl>()) {
-  silence_hdf5();
-  impl_->name = file;
+H5Writer::H5Writer(const std::string& file) : H5Writer(file, file) {}
+
+H5Writer::H5Writer(const AtomicOutput& output) : H5Writer(output.temp_path(), output.path()) {}
+
+// The file is built in memory and written by close() (see hdf5_memory.hpp).
+H5Writer::H5Writer(const std::string& path, const std::string& shown) {
   try {
-    impl_->file = H5::H5File(file, H5F_ACC_TRUNC);
+    impl_ = std::make_unique<Impl>(path, shown, create_memory_file(shown));
   } catch (const H5::Exception& e) {
-    throw InputError(fmt::format("{}: cannot create HDF5 file: {}", file, e.getDetailMsg()));
+    throw InputError(fmt::format("{}: cannot create HDF5 file (file system full?): {}", shown, e.getDetailMsg()));
   }
 }
 
@@ -172,39 +179,59 @@ void H5Writer::write(const std::string& name, std::span<const double> data,
     throw std::invalid_argument(fmt::format("H5Writer: dataset '{}' has {} values for {} elements",
                                             name, data.size(), elements));
   const std::vector<hsize_t> dims(shape.begin(), shape.end());
-  writing(impl_->name, fmt::format("dataset '{}'", name), [&] {
+  writing(impl_->shown, fmt::format("dataset '{}'", name), [&] {
     impl_->create(name, H5::PredType::IEEE_F64LE, dims).write(data.data(), H5::PredType::NATIVE_DOUBLE);
   });
 }
 
-void H5Writer::write_strings(const std::string& name, const std::vector<std::string>& strings) {
+namespace {
+
+H5::StrType utf8_string() {
   H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
   type.setCset(H5T_CSET_UTF8);
+  return type;
+}
+
+}  // namespace
+
+void H5Writer::write_strings(const std::string& name, const std::vector<std::string>& strings) {
+  const H5::StrType type = utf8_string();
   std::vector<const char*> pointers;
   for (const std::string& s : strings) pointers.push_back(s.c_str());
-  writing(impl_->name, fmt::format("dataset '{}'", name), [&] {
+  writing(impl_->shown, fmt::format("dataset '{}'", name), [&] {
     impl_->create(name, type, {strings.size()}).write(pointers.data(), type);
   });
 }
 
+// Variable-length UTF-8: h5py reads it as str (a fixed-length string comes back as bytes).
 void H5Writer::attribute(const std::string& name, const std::string& value) {
-  writing(impl_->name, fmt::format("attribute '{}'", name), [&] {
-    H5::StrType type(H5::PredType::C_S1, value.empty() ? 1 : value.size());
-    type.setCset(H5T_CSET_UTF8);
-    H5::Attribute a = impl_->file.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
-    a.write(type, value.empty() ? std::string(" ") : value);
+  const H5::StrType type = utf8_string();
+  impl_->scalar_attribute(name, type, type, value.c_str());
+}
+
+void H5Writer::long_attribute(const std::string& name, const std::string& value) {
+  constexpr std::size_t k_attribute_limit = 60000;  // HDF5's 64 KiB, less its header
+  if (value.size() < k_attribute_limit) return attribute(name, value);
+  const H5::StrType type = utf8_string();
+  const char* text = value.c_str();
+  writing(impl_->shown, fmt::format("dataset '{}'", name), [&] {
+    impl_->create("/" + name, type, {}).write(&text, type);
   });
 }
 
 void H5Writer::attribute(const std::string& name, double value) {
-  writing(impl_->name, fmt::format("attribute '{}'", name), [&] {
-    H5::Attribute a = impl_->file.createAttribute(name, H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_SCALAR));
-    a.write(H5::PredType::NATIVE_DOUBLE, &value);
-  });
+  impl_->scalar_attribute(name, H5::PredType::IEEE_F64LE, H5::PredType::NATIVE_DOUBLE, value);
+}
+
+void H5Writer::integer_attribute(const std::string& name, std::int64_t value) {
+  impl_->scalar_attribute(name, H5::PredType::STD_I64LE, H5::PredType::NATIVE_INT64, value);
 }
 
 void H5Writer::close() {
-  writing(impl_->name, "the file", [&] { impl_->file.close(); });
+  writing(impl_->shown, "the file", [&] {
+    write_image(impl_->file, impl_->path, impl_->shown);
+    impl_->file.close();
+  });
 }
 
 }  // namespace xbar::io

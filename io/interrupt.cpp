@@ -39,7 +39,7 @@ void install_interrupt_handlers() {
 // A temporary the handler could not remove must not be created at all.
 void register_temporary(const std::string& path) {
   if (path.size() >= k_path)
-    throw InputError(fmt::format("{}: output path too long ({} characters, at most {})", path,
+    throw InputError(fmt::format("{}: output path too long ({} characters, at most {})", shorten(path),
                                  path.size(), k_path - 1));
   for (std::size_t k = 0; k < k_slots; ++k)
     if (!g_used[k].load()) {
@@ -47,7 +47,7 @@ void register_temporary(const std::string& path) {
       g_used[k].store(true);
       return;
     }
-  throw InputError(fmt::format("{}: more than {} output files open at once", path, k_slots));
+  throw InputError(fmt::format("{}: more than {} output files open at once", shorten(path), k_slots));
 }
 
 void unregister_temporary(const std::string& path) {

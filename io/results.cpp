@@ -1,9 +1,30 @@
 #include "io/results.hpp"
 
+#include <cmath>
+
+#include <fmt/format.h>
+
 namespace xbar::io {
+
+namespace {
+
+// A converged solve has finite numbers; anything else (inputs that overflow double precision)
+// is no solution, and is never written.
+void require_finite(const Matrix& m, const char* what) {
+  for (double x : m.data)
+    if (!std::isfinite(x))
+      throw engine::SolveFailure(fmt::format("the {} are not finite ({}): the inputs overflow double precision",
+                                             what, x));
+}
+
+}  // namespace
 
 void write_solve_results(H5Writer& out, const RunConfig& config, const Problem& problem,
                          const engine::ArrayResults& r) {
+  require_finite(r.column_current, "column currents");
+  require_finite(r.cell_current, "cell currents");
+  require_finite(r.v_col, "bit-line node voltages");
+  require_finite(r.v_row, "row node voltages");
   out.write("/columns/current", r.column_current);
   out.write("/columns/current_ideal", r.column_current_ideal);
   out.write("/cells/current", r.cell_current);
@@ -21,7 +42,7 @@ void write_solve_results(H5Writer& out, const RunConfig& config, const Problem& 
     out.attribute("mapping", engine::to_string(problem.mapping));
   }
   out.write("/inputs", problem.inputs);
-  out.attribute("config", config.text);
+  out.long_attribute("config", config.text);
   out.attribute("xbar_version", std::string(k_xbar_version));
   out.attribute("solver_method", r.summary.methods);
   out.attribute("solver_backend", r.summary.backend);

@@ -48,7 +48,7 @@ void write_sweep(io::H5Writer& out, const SweepSpec& spec, const std::vector<Poi
     out.write("/points/" + std::string(metric.name), values, spec.shape());
   }
   write_row_errors(out, spec, points);
-  out.attribute("config", spec.config_text);
+  out.long_attribute("config", spec.config_text);
   out.attribute("xbar_version", std::string(io::k_xbar_version));
 }
 

@@ -1,11 +1,13 @@
 #include "studies/sweep_spec.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <sstream>
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 namespace xbar::studies {
@@ -133,11 +135,42 @@ std::vector<std::string> axis_order(const toml::table& sweep, const std::string&
   return keys;
 }
 
+// [sweep] max_points: the largest number of points accepted (an integer, not an axis).
+constexpr const char* k_max_points_key = "max_points";
+constexpr std::int64_t k_default_max_points = 10000, k_max_points_limit = std::int64_t{1} << 30;
+
+std::size_t max_points(const toml::table& sweep, const std::string& path) {
+  const toml::node* node = sweep.get(k_max_points_key);
+  if (!node) return k_default_max_points;
+  const auto n = node->value_exact<std::int64_t>();
+  if (!n || *n < 1 || *n > k_max_points_limit)
+    throw InputError(fmt::format("{}: key 'sweep.max_points' = {}: must be an integer in [1, {}]", path,
+                                 io::shorten(toml_text(*node)), k_max_points_limit));
+  return static_cast<std::size_t>(*n);
+}
+
+// The product of the axes' lengths, refused above `limit` before any point is built (a product
+// of long axes would otherwise wrap around or take forever).
+std::size_t point_count(const std::vector<Axis>& axes, std::size_t limit, const std::string& path) {
+  std::vector<std::size_t> lengths;
+  double product = 1;  // exact enough to report, never wraps
+  for (const Axis& axis : axes) {
+    lengths.push_back(axis.values.size());
+    product *= static_cast<double>(axis.values.size());
+  }
+  if (product > static_cast<double>(limit))
+    throw InputError(fmt::format("{}: [sweep] axes of {} values make {:.4g} points, more than sweep.max_points = {} "
+                                 "(to run them, set max_points = N in [sweep])",
+                                 path, fmt::join(lengths, " x "), product, limit));
+  return static_cast<std::size_t>(product);
+}
+
 std::vector<Axis> parse_axes(const toml::table& sweep, const std::string& original_text,
                              const std::string& path) {
   std::vector<Axis> axes;
   std::set<std::string> swept;
   for (const std::string& key : axis_order(sweep, original_text)) {
+    if (key == k_max_points_key) continue;
     const toml::node& node = *sweep.get(key);
     axes.push_back(key.find('.') == std::string::npos ? combined_axis(path, key, node)
                                                       : config_axis(path, key, node));
@@ -211,16 +244,17 @@ SweepSpec parse_sweep(const std::string& text, const std::string& path,
   if (!sweep || sweep->empty())
     throw InputError(fmt::format("{}: no [sweep] table (e.g. [sweep] \"array.r_hat_p\" = [1e-6, 1e-5])", path));
   spec.axes = parse_axes(*sweep, text, path);
+  if (spec.axes.empty())
+    throw InputError(fmt::format("{}: [sweep] has no axis (e.g. [sweep] \"array.r_hat_p\" = [1e-6, 1e-5])", path));
+  const std::size_t count = point_count(spec.axes, max_points(*sweep, path), path);
   const std::string base = point_base_text(effective, spec.axes);
-  std::size_t count = 1;
-  for (std::size_t n : spec.shape()) count *= n;
   for (std::size_t p = 0; p < count; ++p) {
     std::vector<std::string> point_overrides;
     const std::vector<std::size_t> index = spec.coordinates(p);
     for (std::size_t k = 0; k < spec.axes.size(); ++k)
       for (const std::string& o : spec.axes[k].values[index[k]].overrides) point_overrides.push_back(o);
     try {
-      spec.points.push_back(io::parse_config(base, path, point_overrides));
+      spec.points.push_back(io::parse_config(base, path, point_overrides, path + ": [sweep]"));
     } catch (const InputError& e) {
       throw InputError(fmt::format("{} (sweep point {})", e.what(), spec.describe(p)));
     }

@@ -39,7 +39,7 @@ void write_table(io::H5Writer& out, const io::RunConfig& config, const Effective
   out.write("/correction/mean", t.mean, t.bins.shape());
   out.write("/correction/std", t.std, t.bins.shape());
   out.write("/correction/count", t.count, t.bins.shape());
-  out.attribute("config", config.text);
+  out.long_attribute("config", config.text);
   out.attribute("xbar_version", std::string(io::k_xbar_version));
   out.attribute("samples", t.samples);
   out.attribute("vectors", static_cast<double>(t.vectors));

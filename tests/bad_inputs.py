@@ -56,6 +56,23 @@ def h5(**datasets) -> Callable[[Path], None]:
     return write
 
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CARD = (EXAMPLES / "nch40_bsim4.cir").read_bytes()
+CARD_ARGS = ["--device", "nch40", "--w", "120e-9", "--l", "40e-9"]
+XBAR = None  # the executable under test, set by main()
+
+
+def device_table(path: Path) -> None:
+    """A DEVICE.h5 of the example card from xbar characterize (coarse grid, no self-check)."""
+    (path.parent / "card.cir").write_bytes(CARD)
+    subprocess.run([XBAR, "characterize", "card.cir", *CARD_ARGS, "--vg-step", "0.1", "--v-step", "0.05",
+                    "--check-points", "0", "-q", "-o", path.name], cwd=path.parent, check=True, timeout=60)
+    (path.parent / "card.cir").unlink()
+
+
+SELECT_TABLE = BASE + '[select]\nmodel = "table"\nfile = "dev.h5"\n'
+
+
 def truncated_h5(path: Path) -> None:
     h5(w=lambda np: np.zeros((4, 4)))(path)
     path.write_bytes(path.read_bytes()[:1200])  # signature intact, superblock points past the end
@@ -179,6 +196,19 @@ BAD_INPUTS = [
     Case("output_is_the_weights", ["solve", "cfg.toml", "-o", "./w.h5"], cfg=weights_file("w"),
          files={"w.h5": W}, names=("w.h5", "input")),
     Case("output_name_too_long", ["solve", "cfg.toml", "-o", "y" * 300 + ".h5"], names=("too long", "255")),
+    Case("output_path_4096_characters", ["solve", "cfg.toml", "-o", "d/" * 2046 + "o.h5"],
+         names=("d/d/", "4096 characters", "does not exist")),
+    *[Case(f"output_is_the_select_file_{command}", [command, "cfg.toml", "-o", "dev.h5"], cfg=SELECT_TABLE,
+           files={"dev.h5": device_table}, names=("dev.h5", "input")) for command in ("solve", "netlist", "check", "table")],
+    Case("sweep_output_is_the_weights", ["sweep", "cfg.toml", "-o", "w.h5"],
+         cfg=weights_file("w") + '[sweep]\n"array.r_row" = [0.0, 1.0]\n', files={"w.h5": W}, names=("w.h5", "input")),
+    Case("fit_output_is_the_model", ["fit", "m.cir", *CARD_ARGS, "-o", "m.cir"], cfg=None, files={"m.cir": CARD},
+         names=("m.cir", "input")),
+    Case("characterize_output_is_the_model", ["characterize", "m.cir", *CARD_ARGS, "-o", "m.cir"], cfg=None,
+         files={"m.cir": CARD}, names=("m.cir", "input")),
+    Case("characterize_output_is_the_config", ["characterize", "m.cir", *CARD_ARGS, "-c", "cfg.toml", "-o", "cfg.toml"],
+         files={"m.cir": CARD}, names=("cfg.toml", "input")),
+    Case("output_is_a_fifo", solve(), files={OUT: lambda path: os.mkfifo(path)}, names=(OUT, "not a regular file")),
     # The command line
     Case("set_without_equals", solve("--set", "array.rows"), names=("--set", "array.rows", "section.key=value")),
     Case("set_bad_value", solve("--set", "array.rows=abc"), names=("--set", "array.rows", "abc")),
@@ -188,6 +218,28 @@ BAD_INPUTS = [
     Case("flag_unknown", solve("--bogus"), names=("--bogus",)),
     Case("output_flag_missing", ["solve", "cfg.toml"], names=("--output",)),
     Case("no_subcommand", [], names=("subcommand",)),
+    # Subnormal and absurd numbers (they overflowed into NaN or Inf results, or an internal error)
+    Case("r_sense_subnormal", solve(), cfg='[array]\nrows = 2\ncols = 2\ncell = "1t1r"\nr_sense = 1e-320\n',
+         names=("array.r_sense", "1e-320", "subnormal")),
+    Case("i_max_subnormal", solve(), cfg='[array]\nrows = 2\ncols = 2\ncell = "2t-sonos"\n[sonos]\ni_max = 5e-324\n',
+         names=("sonos.i_max", "5e-324", "subnormal")),
+    Case("table_voltage_absurd", ["table", "cfg.toml", "-q", "-o", OUT], cfg=config("[table]\nv_sup_max = 1e308\n"),
+         names=("table.v_sup_max", "1e+308", "[-1000, 1000]")),
+    # The number of sweep points: bounded before any is built (8 x 256 wrapped to "0 points";
+    # 1000^3 never finished parsing), with the key that raises the bound.
+    Case("sweep_points_wrap_around", ["sweep", "cfg.toml", "-q", "-o", OUT],
+         cfg=config("[sweep]\n" + "".join(f'"{k}" = [{", ".join(str(0.001 * v) for v in range(256))}]\n' for k in
+                    ("array.r_row", "array.r_col", "array.r_driver", "array.r_sense", "array.v_sense", "bias.v_read",
+                     "bias.v_on", "bias.v_off"))),
+         names=("cfg.toml", "1.845e+19 points", "max_points")),
+    Case("sweep_points_endless", ["sweep", "cfg.toml", "-q", "-o", OUT],
+         cfg=config("[sweep]\n" + "".join(f'"{k}" = [{", ".join(str(0.001 * v) for v in range(1000))}]\n' for k in
+                    ("array.r_row", "array.r_col", "array.r_driver"))),
+         names=("cfg.toml", "1e+09 points", "sweep.max_points = 10000")),
+    Case("sweep_points_over_max_points", ["sweep", "cfg.toml", "-q", "-o", OUT],
+         cfg=config('[sweep]\nmax_points = 2\n"array.r_row" = [0.0, 1.0, 2.0]\n'), names=("3 points", "max_points = 2")),
+    Case("sweep_bad_value_names_the_file", ["sweep", "cfg.toml", "-q", "-o", OUT],
+         cfg=config('[sweep]\n"array.rows" = [2, -1]\n'), names=("cfg.toml: [sweep]", "array.rows", "-1")),
     Case("netlist_vector_out_of_range", ["netlist", "cfg.toml", "-o", "deck.cir", "--vector", "9"],
          names=("--vector 9", "1 input vector")),
 ]
@@ -239,8 +291,14 @@ CONVERGENCE = [
 ]
 
 ACCEPTED = [
+    # File names in a config are relative to its folder, not the working one.
+    Case("files_relative_to_the_config", ["solve", "sub/cfg.toml", "-q", "-o", OUT], cfg=None,
+         files={"sub": FOLDER, "sub/cfg.toml": (weights_file("w") + '[inputs]\nsource = "file"\nfile = "in.h5"\ndataset = "bits"\n').encode(),
+                "sub/w.h5": W, "sub/in.h5": IN}, status=0),
     Case("boolean_inputs", solve(), cfg=inputs_file("bits"), files={"in.h5": IN}, status=0, check=bits_read),
     Case("negative_zero_resistance", solve(), cfg=config("r_row = -0.0\n"), status=0),
+    Case("sweep_max_points_raised", ["sweep", "cfg.toml", "-q", "-o", OUT],
+         cfg=config('[sweep]\nmax_points = 3\n"array.r_row" = [0.0, 1.0, 2.0]\n'), status=0),
 ]
 
 # A solve long enough to be interrupted in the middle: hours with today's KLU backend (0.9 s per
@@ -286,12 +344,87 @@ def interrupted(sig):
 INTERRUPTS = {"sigint_during_solve": interrupted(signal.SIGINT),
               "sigterm_during_solve": interrupted(signal.SIGTERM)}
 
+
+def full_disk(command):
+    """The output folder is full: a 4 KiB tmpfs where mounting is permitted (root), else a 4 KiB
+    file-size limit (RLIMIT_FSIZE, the write fails with EFBIG). Every xbar output is larger, so
+    the write must fail: exit 2, one line, and no file, neither the output nor a temporary."""
+    def run(xbar: str, folder: Path) -> None:
+        import resource
+        (folder / "cfg.toml").write_text(config('[inputs]\ncount = 2\n[table]\nsamples = 1\nvectors = 1\n'
+                                                '[sweep]\n"array.r_row" = [0.0, 1.0]\n'))
+        full = folder / "full"
+        full.mkdir()
+        mounted = os.geteuid() == 0 and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(full)], capture_output=True).returncode == 0
+
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            if not mounted:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        try:
+            proc = subprocess.run([xbar, command, "../cfg.toml", "-q", "-o", OUT], cwd=full, capture_output=True,
+                                  text=True, timeout=60, preexec_fn=limit)
+            left = sorted(p.name for p in full.iterdir())
+        finally:
+            if mounted:
+                subprocess.run(["umount", str(full)], check=True)
+        where = f"exit status {proc.returncode}, stderr {proc.stderr!r}"
+        assert proc.returncode == 2, where
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("xbar: error: ") and OUT in lines[0], where
+        assert ".tmp" not in lines[0], f"the error names the temporary; {where}"
+        assert left == [], f"files left in the full folder: {left}"
+    return run
+
+
+def large_config(xbar: str, folder: Path) -> None:
+    """A config whose text exceeds HDF5's 64 KiB attribute limit (a 5,000-value sweep axis): the
+    run succeeds and the effective config is stored whole, as the dataset /config."""
+    import h5py
+    values = ", ".join(f"{1 + k * 1e-3:.6f}" for k in range(5000))
+    (folder / "cfg.toml").write_text(f'[array]\nrows = 2\ncols = 2\ncell = "1r"\n[sweep]\n"array.r_row" = [{values}]\n')
+    proc = subprocess.run([xbar, "sweep", "cfg.toml", "-q", "-j", "1", "-o", OUT], cwd=folder, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, f"exit status {proc.returncode}, stderr {proc.stderr!r}"
+    with h5py.File(folder / OUT) as f:
+        text = f["config"][()].decode() if "config" in f else f.attrs["config"]
+        assert len(text) > 65536 and "1.004999" in text, len(text)
+
+
+def stdout_full(xbar: str, folder: Path) -> None:
+    """`xbar sweep > /dev/full`: the results are committed (they hold everything the table
+    shows, and losing them would lose the run), then the failed table is reported: exit 2, one
+    line naming standard output and the written file; never an internal error (4) or a silent 0."""
+    (folder / "cfg.toml").write_text(config('[sweep]\n"array.r_row" = [0.0, 1.0, 2.0]\n'))
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([xbar, "sweep", "cfg.toml", "-o", OUT], cwd=folder, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    where = f"exit status {proc.returncode}, stderr {proc.stderr!r}"
+    assert proc.returncode == 2, where
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "standard output" in lines[0] and OUT in lines[0], where
+    assert (folder / OUT).is_file(), "the output was not kept"
+
+
+def physical_size(xbar: str, folder: Path) -> None:
+    """With a mapping, array.cols counts logical outputs: the summary names the physical size."""
+    (folder / "cfg.toml").write_text('[array]\nrows = 4\ncols = 2\ncell = "1t1r"\n[mapping]\nscheme = "differential"\n')
+    proc = subprocess.run([xbar, "solve", "cfg.toml", "-o", OUT], cwd=folder, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "4 x 4 physical (2 logical outputs)" in proc.stdout, proc.stdout
+
+
+FAULTS = {"disk_full_solve": full_disk("solve"), "disk_full_sweep": full_disk("sweep"),
+          "disk_full_table": full_disk("table"), "config_over_64_kib": large_config,
+          "stdout_full_keeps_the_sweep": stdout_full, "summary_physical_size": physical_size}
+
 GROUPS = {"bad_input": BAD_INPUTS, "convergence": CONVERGENCE, "accepted": ACCEPTED}
 
 
 def snapshot(folder: Path) -> dict:
     """Every file under folder (hidden ones too) with its bytes."""
-    return {str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes())
+    return {str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes() if p.is_file() else "special")
             for p in sorted(folder.rglob("*"))}
 
 
@@ -334,6 +467,7 @@ def run_case(xbar: str, case: Case, folder: Path) -> None:
 def all_cases() -> dict:
     cases = {f"{group}.{c.name}": c for group, members in GROUPS.items() for c in members}
     cases.update({f"interrupt.{name}": run for name, run in INTERRUPTS.items()})
+    cases.update({f"fault.{name}": run for name, run in FAULTS.items()})
     return cases
 
 
@@ -364,6 +498,8 @@ def main() -> int:
     if not args.xbar:
         parser.error("--xbar is required")
     xbar = os.path.abspath(args.xbar)
+    global XBAR
+    XBAR = xbar
     selected = {args.case: cases[args.case]} if args.case else cases
     passed = sum(run_one(xbar, name, case) for name, case in selected.items())
     print(f"{passed} passed, {len(selected) - passed} failed")

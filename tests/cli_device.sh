@@ -10,7 +10,9 @@ trap 'rm -rf "$dir"' EXIT
 card=("$examples/nch40_bsim4.cir" --device nch40 --w 120e-9 --l 40e-9)
 
 "$xbar" characterize "${card[@]}" --vg-step 0.05 --v-step 0.02 --check-points 50 -q -o "$dir/nch40.h5"
-(cd "$dir" && "$xbar" solve "$examples/1t1r_nch40.toml" -q -o solve.h5)
+# select.file = "nch40.h5" is relative to the config's folder, not the working one.
+cp "$examples/1t1r_nch40.toml" "$dir/"
+(cd / && "$xbar" solve "$dir/1t1r_nch40.toml" -q -o "$dir/solve.h5")
 test -s "$dir/solve.h5"
 
 "$xbar" fit "${card[@]}" -q -o "$dir/fit.toml"
