@@ -44,6 +44,6 @@ using DrawFn = std::function<io::Problem(const io::RunConfig& sample_config)>;
 /// threads, one call at a time). draw makes each sample's array (program-verify included), once
 /// per sample, from worker threads. Throws io::InputError, engine::SolveFailure.
 EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& progress = {},
-                                 const DrawFn& draw = io::build_problem);
+                                 const DrawFn& draw = [](const io::RunConfig& c) { return io::build_problem(c); });
 
 }  // namespace xbar::tables
