@@ -48,8 +48,7 @@ int run(const std::vector<xbar::cli::Command>& commands) {
   } catch (const devices::ModelError& e) {
     return report(fmt::format("no solution: {}", e.what()), k_no_solution);
   } catch (const std::bad_alloc&) {
-    return report("out of memory: the array or the input batch is too large for this machine "
-                  "(reduce array.rows, array.cols or inputs.count)", k_bad_input);
+    return report(io::k_out_of_memory, k_bad_input);
   } catch (const std::exception& e) {
     return report(fmt::format("internal error (please report): {}", e.what()), k_internal_error);
   } catch (...) {

@@ -14,6 +14,11 @@ struct InputError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// What std::bad_alloc means to a user: the work asked for is beyond this machine.
+inline constexpr const char* k_out_of_memory =
+    "out of memory: the array or the input batch is too large for this machine "
+    "(reduce array.rows, array.cols or inputs.count)";
+
 /// File names, TOML strings and library messages may hold line breaks; a reported error is one
 /// line (the command line and the Python package both report through this).
 inline std::string one_line(std::string_view what) {

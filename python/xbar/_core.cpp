@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -546,6 +547,8 @@ void register_exceptions(py::module_& m) {
       raise(spice_error, e.what());
     } catch (const toml::parse_error& e) {
       raise(input_error, e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError, io::k_out_of_memory);
     }
   });
 }

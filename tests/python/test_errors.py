@@ -49,6 +49,10 @@ def test_input_error_is_a_value_error_and_the_others_are_distinct():
     "[array\nrows = 3\n",                          # TOML syntax
     "[array]\ncell = \"3r\"\n",                    # not one of the choices
     "[weights]\nkind = \"real\"\n",                # real weights without [mapping]
+    "[array]\nr_col = 1e999\n",                   # overflows TOML
+    "[array]\nrows = 1000000\ncols = 1000000\n",  # beyond the cell limit
+    "[array]\nrows = 8192\ncols = 8192\n[inputs]\ncount = 1048576\n",  # beyond this machine's memory
+    "array = 4\n",                                # a section that is not a table
 ])
 def test_config_errors_carry_the_binarys_message(text, tmp):
     path = write(tmp / "bad.toml", text)
