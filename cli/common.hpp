@@ -10,6 +10,7 @@
 #include "engine/array_solver.hpp"
 #include "io/config.hpp"
 #include "io/hdf5_file.hpp"
+#include "parallel/job_pool.hpp"
 
 namespace xbar::cli {
 
@@ -36,20 +37,33 @@ std::string cell_name(const devices::CellModel& cell);
 /// vector and a fallback did: the answer is converged, but the user should know.
 void note_fallbacks(const engine::SolverSummary& summary);
 
-/// "\r  solving 12/16  0:05 elapsed, ETA 0:02" on stderr while running, when stderr is a
+/// "\r  solving 12/16, 2.4/s, 0:05 elapsed, ETA 0:02" on stderr while running, when stderr is a
 /// terminal; otherwise one such line every 10 s, so that quick runs stay quiet in logs.
-/// ETA = elapsed * (total - done) / done.
+/// rate = (done - already_done) / elapsed (what this run did: a resumed sweep starts with the
+/// journaled points done), ETA = (total - done) / rate.
 class Progress {
  public:
-  Progress(std::string label, bool enabled);
+  Progress(std::string label, bool enabled, std::size_t already_done = 0);
   void operator()(std::size_t done, std::size_t total);
   ~Progress();
 
  private:
   using Clock = std::chrono::steady_clock;
   std::string label_;
+  std::size_t already_done_;
   bool enabled_, terminal_, printed_ = false;
   Clock::time_point start_ = Clock::now(), last_line_ = start_;
 };
+
+/// Runs a command's body on every rank of the pool's run (one, without a launcher). Errors are
+/// reported by the root alone: every rank parses the same config and meets the same error, and
+/// the pool carries a job's failure to the root. The other ranks end with the root's status.
+int on_every_rank(const parallel::JobPool& pool, const std::function<int()>& body);
+
+/// "2 ranks: rank 0 ran 5 points, busy 1.23 s; rank 1 ..." on stdout, after a run over several ranks.
+void print_rank_loads(const parallel::JobPool& pool, const std::string& jobs);
+
+/// The config's TOML text and its name, read on the root and sent to every rank.
+std::pair<std::string, std::string> shared_source(const ConfigArgs& args, parallel::JobPool& pool);
 
 }  // namespace xbar::cli

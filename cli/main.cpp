@@ -13,6 +13,7 @@
 #include "io/errors.hpp"
 #include "io/interrupt.hpp"
 #include "io/results.hpp"
+#include "parallel/job_error.hpp"
 #include "validation/ngspice_session.hpp"
 
 namespace {
@@ -47,6 +48,8 @@ int run(const std::vector<xbar::cli::Command>& commands) {
     for (const cli::Command& c : commands)
       if (c.app->parsed()) return c.run();
     return report("no subcommand (see xbar --help)", k_bad_input);
+  } catch (const parallel::StoppedByRoot& stopped) {  // an MPI rank: the root reported the error
+    return stopped.status;
   } catch (const io::InputError& e) {
     return report(e.what(), k_bad_input);
   } catch (const validation::SpiceError& e) {
