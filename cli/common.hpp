@@ -57,7 +57,7 @@ class Progress {
 
 /// Runs a command's body on every rank of the pool's run (one, without a launcher). Errors are
 /// reported by the root alone: every rank parses the same config and meets the same error, and
-/// the pool carries a job's failure to the root. The other ranks end with the root's status.
+/// the pool carries a job's failure to the root. The other ranks then throw StoppedByRoot.
 int on_every_rank(const parallel::JobPool& pool, const std::function<int()>& body);
 
 /// "2 ranks: rank 0 ran 5 points, busy 1.23 s; rank 1 ..." on stdout, after a run over several ranks.

@@ -9,8 +9,8 @@
 
 namespace xbar::parallel {
 
-/// Thrown on the ranks other than the root when the root ended the run with an error: the root
-/// has reported it (one line on stderr); these ranks only exit with the same status.
+/// Thrown on the ranks other than the root when the root ended the run with an error (exit
+/// status `status`): the root reports it (one line on stderr); these ranks only stop.
 struct StoppedByRoot {
   int status;
 };

@@ -55,7 +55,6 @@ std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash) {
 
 Journal::Journal(const std::string& output, const std::string& identity, std::size_t jobs, bool resume)
     : path_(output + ".journal") {
-  const bool exists = ::access(path_.c_str(), F_OK) == 0;
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0)
     throw io::InputError(fmt::format("{}: cannot open the journal: {}", path_, std::strerror(errno)));
@@ -63,12 +62,13 @@ Journal::Journal(const std::string& output, const std::string& identity, std::si
     ::close(fd_);
     throw io::InputError(fmt::format("{}: another xbar run is writing this journal (to the same output)", path_));
   }
-  if (resume && exists) {
+  const bool empty = ::lseek(fd_, 0, SEEK_END) == 0;  // created, or killed before its header
+  if (resume && !empty) {
     read_back(identity, jobs);
     return;
   }
-  if (exists && !resume && ::lseek(fd_, 0, SEEK_END) > 0)
-    fmt::print(stderr, "xbar: note: {} holds the finished points of an earlier run: starting afresh "
+  if (!empty && !resume)
+    fmt::print(stderr, "xbar: note: {} holds the finished jobs of an earlier run: starting afresh "
                "(--resume continues it)\n", path_);
   start(identity);
 }

@@ -70,7 +70,7 @@ v_bl_points = 5
 v_sup_points = 5
 """
 
-# 8 points of a few tenths of a second each on one thread: slow enough to be killed part-way.
+# 8 points of a tenth of a second or so each on one thread: slow enough to be killed part-way.
 SLOW_CONFIG = """
 [array]
 rows = 96
@@ -78,11 +78,15 @@ cols = 48
 cell = "2t-sonos"
 r_row = 1.0
 [inputs]
-count = 3
+count = 6
 [sweep]
 "array.r_hat_p" = [1e-5, 1e-4, 1e-3, 1e-2]
 "inputs.seed" = [2, 3]
 """
+
+# 8 samples of about 0.1 s each on one thread.
+SLOW_TABLE_CONFIG = TABLE_CONFIG.replace("rows = 12", "rows = 128").replace("cols = 6", "cols = 64") \
+    .replace("samples = 5", "samples = 8").replace("vectors = 2", "vectors = 4") + "threads = 1\n"
 
 # The second value of solver.max_iterations leaves Newton one iteration and no fallback: no
 # solution at exactly the points that use it.
@@ -202,6 +206,20 @@ class TableRanks(Case):
                 self.assert_same_file(out, path("serial.h5"), ignore=TIMINGS | {"config"})
 
 
+def kill_part_way(command, journal, records):
+    """Starts `command`, SIGKILLs it once its journal holds `records` records; returns them."""
+    run = subprocess.Popen(command, env=MPI_ENV, cwd=WORKDIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and run.poll() is None:
+        if os.path.exists(journal) and len(journal_records(journal)) >= records:
+            break
+        time.sleep(0.01)
+    assert run.poll() is None, "the run ended before it could be killed: make its config slower"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    return journal_records(journal)
+
+
 class KillResume(Case):
     def test_killed_sweep_resumes_without_recomputing(self):
         config = write("slow.toml", SLOW_CONFIG)
@@ -209,18 +227,8 @@ class KillResume(Case):
         xbar("sweep", config, "-o", reference, "-q")
         out = path("resumed.h5")
         journal = out + ".journal"
-        run = subprocess.Popen([XBAR, "sweep", config, "-o", out, "-q", "-j", "1"], env=MPI_ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while time.time() < deadline and run.poll() is None:
-            if os.path.exists(journal) and len(journal_records(journal)) >= 3:
-                break
-            time.sleep(0.02)
-        self.assertIsNone(run.poll(), "the sweep ended before it could be killed: make SLOW_CONFIG slower")
-        run.send_signal(signal.SIGKILL)
-        run.wait()
+        journaled = kill_part_way([XBAR, "sweep", config, "-o", out, "-q", "-j", "1"], journal, 3)
         self.assertFalse(os.path.exists(out))
-        journaled = journal_records(journal)
         self.assertGreaterEqual(len(journaled), 3)
         self.assertLess(len(journaled), 8)
 
@@ -238,6 +246,21 @@ class KillResume(Case):
             for name, value in zip(SCALARS, values):
                 self.assertTrue(written[name][index] == value or (np.isnan(value) and np.isnan(written[name][index])),
                                 f"point {index}: {name} {written[name][index]} is not its journal's {value}")
+
+
+class TableResume(Case):
+    def test_killed_table_resumes(self):
+        config = write("slow_table.toml", SLOW_TABLE_CONFIG)
+        reference = path("reference.h5")
+        xbar("table", config, "-o", reference, "-q")
+        out = path("resumed.h5")
+        journaled = kill_part_way([XBAR, "table", config, "-o", out, "-q"], out + ".journal", 2)
+        self.assertFalse(os.path.exists(out))
+        self.assertLess(len(journaled), 8)
+        result = xbar("table", config, "-o", out, "-q", "--resume", ranks=2)
+        self.assertIn(f"{len(journaled)} of 8 samples journaled", result.stderr)
+        self.assert_same_file(out, reference)
+        self.assertFalse(os.path.exists(out + ".journal"))
 
 
 class FailingPoint(Case):
@@ -275,6 +298,45 @@ kind = "level"
         self.assertEqual(result.returncode, 2, result.stderr)
         self.assert_one_error_line(result.stderr, "missing.h5", "of 2)")
         self.assertFalse(os.path.exists(out))
+
+
+def rank_process(launcher, rank):
+    """The pid of an xbar process of the given MPI rank started under `launcher` (its child)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environment = f.read().split(b"\0")
+        except OSError:
+            continue
+        if parent == launcher and f"OMPI_COMM_WORLD_RANK={rank}".encode() in environment:
+            return int(pid)
+    return None
+
+
+class RankDies(Case):
+    def test_a_killed_rank_stops_the_run_naming_its_point(self):
+        config = write("slow.toml", SLOW_CONFIG)
+        out = path("dies.h5")
+        journal = out + ".journal"
+        run = subprocess.Popen([MPIRUN, "-q", "-n", "2", XBAR, "sweep", config, "-o", out, "-q", "-j", "1"],
+                               env=MPI_ENV, cwd=WORKDIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and run.poll() is None:
+            if os.path.exists(journal) and len(journal_records(journal)) >= 1:
+                break
+            time.sleep(0.01)
+        victim = rank_process(run.pid, 1)
+        self.assertIsNotNone(victim)
+        os.kill(victim, signal.SIGKILL)
+        _, stderr = run.communicate(timeout=60)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertRegex(stderr, r"xbar: interrupted \(running sweep point [^;]* on rank 1.*finished points are "
+                                 r"kept in .*dies\.h5\.journal.*\); no output written")
+        self.assertFalse(os.path.exists(out))
+        self.assertGreaterEqual(len(journal_records(journal)), 1)
+        self.assertEqual([f for f in os.listdir(WORKDIR) if f.startswith(".dies.h5.tmp")], [])
 
 
 class Journals(Case):
