@@ -1,7 +1,6 @@
 // xbar sweep [CONFIG] -o SWEEP.h5: run the product of the [sweep] table's values, write the
 // section-7 metrics of every point, print them as a table.
 #include <cmath>
-#include <optional>
 
 #include <fmt/format.h>
 
@@ -67,39 +66,20 @@ void print_summary(const studies::SweepSpec& spec, const std::vector<PointMetric
   print_table(columns);
 }
 
-void note_resumed(const parallel::Journal& journal, std::size_t points) {
-  fmt::print(stderr, "xbar: note: resuming from {}: {} of {} points journaled, {} to compute\n", journal.path(),
-             journal.finished().size(), points, points - journal.finished().size());
-}
-
-// On every rank: the spec; on the root: the output and the journal first (so that the other ranks
-// start only if they can be written), the points' metrics written at the end.
+// On every rank: the spec; on the root: the output and the journal first, the points' metrics
+// written at the end.
 int run_sweep_command(const ConfigArgs& args, bool resume, parallel::JobPool& pool) {
   const auto [text, name] = shared_source(args, pool);
   const studies::SweepSpec spec = studies::parse_sweep(text, name, args.overrides);
-  std::optional<io::AtomicOutput> output;
-  std::optional<parallel::Journal> journal;
-  pool.from_root([&] {
-    output.emplace(args.output, std::vector<std::string>{args.config_path});
-    journal.emplace(args.output, studies::journal_identity(spec), spec.points.size(), resume);
-    if (resume) note_resumed(*journal, spec.points.size());
-    pool.set_interrupt_hint(fmt::format("finished points are kept in {}: the same command with --resume "
-                                        "continues", journal->path()));
-    return parallel::Bytes{};
-  });
+  JournaledOutput output(pool, args, {args.config_path}, studies::journal_identity(spec), spec.points.size(),
+                         "points", resume);
   std::vector<PointMetrics> points;
   {
-    Progress progress("sweep: points", !args.quiet && pool.is_root(), journal ? journal->finished().size() : 0);
-    points = studies::run_sweep(spec, pool, journal ? &*journal : nullptr, std::ref(progress));
+    Progress progress("sweep: points", !args.quiet && pool.is_root(), output.journaled());
+    points = studies::run_sweep(spec, pool, output.journal(), std::ref(progress));
   }
   if (!pool.is_root()) return 0;
-  {
-    io::H5Writer h5(output->temp_path());
-    studies::write_sweep(h5, spec, points);
-    h5.close();
-  }
-  output->commit();
-  journal->remove();
+  output.write([&](io::H5Writer& h5) { studies::write_sweep(h5, spec, points); });
   if (!args.quiet) {
     print_summary(spec, points);
     print_rank_loads(pool, "points");

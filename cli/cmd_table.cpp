@@ -1,6 +1,4 @@
 // xbar table [CONFIG] -o TABLE.h5: effective-weight lookup tables from full circuit solves.
-#include <optional>
-
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -19,33 +17,17 @@ void print_summary(const io::RunConfig& c, const tables::EffectiveWeightTable& t
   fmt::print("wrote {}\n", out);
 }
 
-// On the root: the output and the journal first (so that the other ranks start only if they can
-// be written), the table written at the end.
+// On the root: the output and the journal first, the table written at the end.
 int run_table_command(const ConfigArgs& args, bool resume, const io::RunConfig& config, parallel::JobPool& pool) {
-  std::optional<io::AtomicOutput> output;
-  std::optional<parallel::Journal> journal;
-  pool.from_root([&] {
-    output.emplace(args.output, std::vector<std::string>{args.config_path, config.weights.file, config.inputs.file});
-    journal.emplace(args.output, tables::journal_identity(config), config.table.samples, resume);
-    if (resume)
-      fmt::print(stderr, "xbar: note: resuming from {}: {} of {} samples journaled\n", journal->path(),
-                 journal->finished().size(), config.table.samples);
-    pool.set_interrupt_hint(fmt::format("finished samples are kept in {}: the same command with --resume "
-                                        "continues", journal->path()));
-    return parallel::Bytes{};
-  });
+  JournaledOutput output(pool, args, {args.config_path, config.weights.file, config.inputs.file},
+                         tables::journal_identity(config), static_cast<std::size_t>(config.table.samples), "samples",
+                         resume);
   const tables::EffectiveWeightTable table = [&] {
-    Progress progress("table: samples", !args.quiet && pool.is_root(), journal ? journal->finished().size() : 0);
-    return tables::build_table(config, pool, journal ? &*journal : nullptr, std::ref(progress));
+    Progress progress("table: samples", !args.quiet && pool.is_root(), output.journaled());
+    return tables::build_table(config, pool, output.journal(), std::ref(progress));
   }();
   if (!pool.is_root()) return 0;
-  {
-    io::H5Writer h5(output->temp_path());
-    tables::write_table(h5, config, table);
-    h5.close();
-  }
-  output->commit();
-  journal->remove();
+  output.write([&](io::H5Writer& h5) { tables::write_table(h5, config, table); });
   if (!args.quiet) {
     print_rank_loads(pool, "samples");
     print_summary(config, table, args.output);

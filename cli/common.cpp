@@ -94,6 +94,31 @@ std::pair<std::string, std::string> shared_source(const ConfigArgs& args, parall
   return {std::move(text), in.get_string()};
 }
 
+JournaledOutput::JournaledOutput(parallel::JobPool& pool, const ConfigArgs& args, const std::vector<std::string>& inputs,
+                                 const std::string& identity, std::size_t count, const std::string& jobs, bool resume) {
+  pool.from_root([&] {
+    output_.emplace(args.output, inputs);
+    journal_.emplace(args.output, identity, count, resume);
+    const std::size_t done = journal_->finished().size();
+    if (resume)
+      fmt::print(stderr, "xbar: note: resuming from {}: {} of {} {} journaled, {} to compute\n", journal_->path(), done,
+                 count, jobs, count - done);
+    pool.set_interrupt_hint(fmt::format("finished {} are kept in {}: the same command with --resume continues",
+                                        jobs, journal_->path()));
+    return parallel::Bytes{};
+  });
+}
+
+void JournaledOutput::write(const std::function<void(io::H5Writer&)>& fill) {
+  {
+    io::H5Writer h5(output_->temp_path());
+    fill(h5);
+    h5.close();
+  }
+  output_->commit();
+  journal_->remove();
+}
+
 void print_rank_loads(const parallel::JobPool& pool, const std::string& jobs) {
   if (pool.ranks() < 2) return;
   fmt::print("{} ranks:", pool.ranks());

@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "io/config.hpp"
 #include "io/hdf5_file.hpp"
 #include "parallel/job_pool.hpp"
+#include "parallel/journal.hpp"
 
 namespace xbar::cli {
 
@@ -59,6 +62,25 @@ class Progress {
 /// reported by the root alone: every rank parses the same config and meets the same error, and
 /// the pool carries a job's failure to the root. The other ranks then throw StoppedByRoot.
 int on_every_rank(const parallel::JobPool& pool, const std::function<int()>& body);
+
+/// The output of a run whose jobs are journaled (sweep, table). On the root the output (a
+/// temporary until write()) and its journal are opened before the other ranks start (the run
+/// stops on every rank if either cannot be), with a note on stderr when resuming and the
+/// journal's name for the interrupt line; nothing is opened on the other ranks.
+class JournaledOutput {
+ public:
+  /// jobs: "points" or "samples", for messages.
+  JournaledOutput(parallel::JobPool& pool, const ConfigArgs& args, const std::vector<std::string>& inputs,
+                  const std::string& identity, std::size_t count, const std::string& jobs, bool resume);
+  parallel::Journal* journal() { return journal_ ? &*journal_ : nullptr; }
+  std::size_t journaled() const { return journal_ ? journal_->finished().size() : 0; }
+  /// Writes the file with fill(), renames it onto the output, deletes the journal (root only).
+  void write(const std::function<void(io::H5Writer&)>& fill);
+
+ private:
+  std::optional<io::AtomicOutput> output_;
+  std::optional<parallel::Journal> journal_;
+};
 
 /// "2 ranks: rank 0 ran 5 points, busy 1.23 s; rank 1 ..." on stdout, after a run over several ranks.
 void print_rank_loads(const parallel::JobPool& pool, const std::string& jobs);

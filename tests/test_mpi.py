@@ -182,28 +182,29 @@ class Case(unittest.TestCase):
         return lines[0]
 
 
-class SweepRanks(Case):
-    def test_ranks_write_the_serial_file(self):
-        config = write("sweep.toml", SWEEP_CONFIG)
-        xbar("sweep", config, "-o", path("serial.h5"), "-q")
+class Ranks(Case):
+    def assert_ranks_write_the_serial_file(self, command, config_text, *options, ignore=TIMINGS):
+        config = write(f"{command}.toml", config_text)
+        serial = path(f"{command}_serial.h5")
+        xbar(command, config, "-o", serial, "-q")
         for ranks in (1, 2, 4):
             with self.subTest(ranks=ranks):
-                out = path(f"ranks{ranks}.h5")
-                xbar("sweep", config, "-o", out, "-q", "-j", "1", ranks=ranks)
-                self.assert_same_file(out, path("serial.h5"))
+                out = path(f"{command}_ranks{ranks}.h5")
+                xbar(command, config, "-o", out, "-q", *options, ranks=ranks)
+                self.assert_same_file(out, serial, ignore=ignore)
                 self.assertFalse(os.path.exists(out + ".journal"))
 
 
-class TableRanks(Case):
+class SweepRanks(Ranks):
+    def test_ranks_write_the_serial_file(self):
+        self.assert_ranks_write_the_serial_file("sweep", SWEEP_CONFIG, "-j", "1")
+
+
+class TableRanks(Ranks):
     def test_ranks_write_the_serial_table(self):
-        config = write("table.toml", TABLE_CONFIG)
-        xbar("table", config, "-o", path("serial.h5"), "-q")
-        for ranks in (1, 2, 4):
-            with self.subTest(ranks=ranks):
-                out = path(f"ranks{ranks}.h5")
-                xbar("table", config, "-o", out, "-q", "--set", "table.threads=1", ranks=ranks)
-                # table.threads is part of the config attribute: compare the rest of the config.
-                self.assert_same_file(out, path("serial.h5"), ignore=TIMINGS | {"config"})
+        # table.threads is part of the config attribute: the rest of the file must be the same.
+        self.assert_ranks_write_the_serial_file("table", TABLE_CONFIG, "--set", "table.threads=1",
+                                                ignore=TIMINGS | {"config"})
 
 
 def kill_part_way(command, journal, records):
@@ -220,22 +221,29 @@ def kill_part_way(command, journal, records):
     return journal_records(journal)
 
 
-class KillResume(Case):
-    def test_killed_sweep_resumes_without_recomputing(self):
-        config = write("slow.toml", SLOW_CONFIG)
-        reference = path("reference.h5")
-        xbar("sweep", config, "-o", reference, "-q")
-        out = path("resumed.h5")
+class Resume(Case):
+    def kill_and_resume(self, command, config_text, jobs, unit, *options):
+        """Runs `command` to the end (the reference), then again killed part-way and resumed under
+        mpirun -n 2: the resumed file must be the reference's. Returns it and the journal's records."""
+        config = write(f"{command}_slow.toml", config_text)
+        reference = path(f"{command}_reference.h5")
+        xbar(command, config, "-o", reference, "-q", *options)
+        out = path(f"{command}_resumed.h5")
         journal = out + ".journal"
-        journaled = kill_part_way([XBAR, "sweep", config, "-o", out, "-q", "-j", "1"], journal, 3)
+        journaled = kill_part_way([XBAR, command, config, "-o", out, "-q", *options], journal, 2)
         self.assertFalse(os.path.exists(out))
-        self.assertGreaterEqual(len(journaled), 3)
-        self.assertLess(len(journaled), 8)
-
-        result = xbar("sweep", config, "-o", out, "-q", "-j", "1", "--resume", ranks=2)
-        self.assertIn(f"{len(journaled)} of 8 points journaled, {8 - len(journaled)} to compute", result.stderr)
+        self.assertLess(len(journaled), jobs)
+        result = xbar(command, config, "-o", out, "-q", "--resume", *options, ranks=2)
+        self.assertIn(f"{len(journaled)} of {jobs} {unit} journaled, {jobs - len(journaled)} to compute",
+                      result.stderr)
         self.assert_same_file(out, reference)
         self.assertFalse(os.path.exists(journal))
+        return out, journaled
+
+
+class KillResume(Resume):
+    def test_killed_sweep_resumes_without_recomputing(self):
+        out, journaled = self.kill_and_resume("sweep", SLOW_CONFIG, 8, "points", "-j", "1")
         # A sweep record is the point's scalar metrics in SCALARS order, then row_err_mean
         # (docs/sweep.md). A journaled point keeps its record's numbers, its wall-clock solve_time
         # included: a point computed again would have a time of its own.
@@ -248,19 +256,9 @@ class KillResume(Case):
                                 f"point {index}: {name} {written[name][index]} is not its journal's {value}")
 
 
-class TableResume(Case):
+class TableResume(Resume):
     def test_killed_table_resumes(self):
-        config = write("slow_table.toml", SLOW_TABLE_CONFIG)
-        reference = path("reference.h5")
-        xbar("table", config, "-o", reference, "-q")
-        out = path("resumed.h5")
-        journaled = kill_part_way([XBAR, "table", config, "-o", out, "-q"], out + ".journal", 2)
-        self.assertFalse(os.path.exists(out))
-        self.assertLess(len(journaled), 8)
-        result = xbar("table", config, "-o", out, "-q", "--resume", ranks=2)
-        self.assertIn(f"{len(journaled)} of 8 samples journaled", result.stderr)
-        self.assert_same_file(out, reference)
-        self.assertFalse(os.path.exists(out + ".journal"))
+        self.kill_and_resume("table", SLOW_TABLE_CONFIG, 8, "samples")
 
 
 class FailingPoint(Case):
