@@ -18,6 +18,7 @@ Every run is timed as a whole process (wall clock), the best of --repeat. The ma
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -55,19 +56,25 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
            OMPI_MCA_rmaps_base_oversubscribe="1")
 
 
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(command, repeat):
-    """Best wall-clock time of `repeat` runs, the last run's stdout, and the load before it."""
-    best, out = None, ""
+    """Best wall-clock time of `repeat` runs, the CPU time (user + system, every process of the
+    run: mpirun and its ranks included) of that run, its stdout, and the load before it."""
+    best, cpu, out = None, None, ""
     load = os.getloadavg()[0]
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), cpu_seconds()
         result = subprocess.run(command, capture_output=True, text=True, env=ENV)
-        elapsed = time.perf_counter() - start
+        elapsed, used = time.perf_counter() - start, cpu_seconds() - start_cpu
         if result.returncode != 0:
             sys.exit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr}")
         if best is None or elapsed < best:
-            best, out = elapsed, result.stdout
-    return best, out, load
+            best, cpu, out = elapsed, used, result.stdout
+    return best, cpu, out, load
 
 
 def rank_loads(stdout):
@@ -98,43 +105,47 @@ def main():
              f"{os.cpu_count()} cores ({os.uname().nodename})", ""]
 
     lines += ["## Heterogeneous sweep: 24 points (16 to 1024 rows x 64, 1t1r linear and 2t-sonos, 8 vectors), one core per rank", "",
-              "| run | wall s | load | points by rank | busy s by rank |", "|---|---|---|---|---|"]
+              "| run | wall s | CPU s | load | points by rank | busy s by rank |", "|---|---|---|---|---|---|"]
     runs = [("threads, taskset 1 core, -j 1", ["taskset", "-c", "0", xbar, "sweep", hetero, "-o", out, "-j", "1"]),
             ("mpirun -n 1, -j 1", [*mpi, "1", xbar, "sweep", hetero, "-o", out, "-j", "1"]),
             ("mpirun -n 2, -j 1 each", [*mpi, "2", xbar, "sweep", hetero, "-o", out, "-j", "1"]),
             ("threads, -j 2 (both cores)", [xbar, "sweep", hetero, "-o", out, "-j", "2"])]
     times, balance = {}, {}
     for name, command in runs:
-        seconds, stdout, load = timed(command, args.repeat)
+        seconds, cpu, stdout, load = timed(command, args.repeat)
         times[name] = seconds
         loads = rank_loads(stdout)
         balance[name] = loads
-        lines.append(f"| {name} | {seconds:.2f} | {load:.2f} | {', '.join(str(p) for p, _ in loads) or '-'} | "
+        lines.append(f"| {name} | {seconds:.2f} | {cpu:.2f} | {load:.2f} | {', '.join(str(p) for p, _ in loads) or '-'} | "
                      f"{', '.join(f'{s:.2f}' for _, s in loads) or '-'} |")
         print(lines[-1], flush=True)
     two = balance["mpirun -n 2, -j 1 each"]
     busy = [b for _, b in two]
     lines += ["", f"speed-up, 2 ranks over 1: {times['mpirun -n 1, -j 1'] / times['mpirun -n 2, -j 1 each']:.2f}x "
               f"(wall clock, start-up included); balance at 2 ranks: the busier rank has "
-              f"{max(busy) / (sum(busy) / len(busy)):.3f}x the mean busy time", ""]
+              f"{max(busy) / (sum(busy) / len(busy)):.3f}x the mean busy time, so the speed-up the "
+              f"hand-out allows is {sum(busy) / max(busy):.2f}x (busy time of both / of the busier)", ""]
 
     lines += ["## 1,000 tiny points (4x4 1r, one vector): the MPI path against threads", "",
-              "| run | wall s | start-up s | load | wall - start-up s | per point (ms) |",
-              "|---|---|---|---|---|---|"]
+              "| run | wall s | start-up s | load | wall - start-up s | per point (ms) | CPU s | start-up CPU s "
+              "| CPU per point (ms) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     # Start-up: the same launch on a 1-point sweep (process start, and for MPI mpirun and MPI_Init).
     plain = [xbar, "sweep"]
-    startup = {"": timed([*plain, single, "-o", out, "-q"], args.repeat)[0]}
+    startup = {"": timed([*plain, single, "-o", out, "-q"], args.repeat)[:2]}
     for n in (1, 2):
-        startup[n] = timed([*mpi, str(n), *plain, single, "-o", out, "-q"], args.repeat)[0]
+        startup[n] = timed([*mpi, str(n), *plain, single, "-o", out, "-q"], args.repeat)[:2]
     for name, launch, start, jobs in [("threads -j 1", plain, startup[""], "1"),
                                       ("threads -j 2", plain, startup[""], "2"),
                                       ("mpirun -n 1, -j 1", [*mpi, "1", *plain], startup[1], "1"),
                                       ("mpirun -n 2, -j 1 each", [*mpi, "2", *plain], startup[2], "1")]:
-        seconds, _, load = timed([*launch, tiny, "-o", out, "-q", "-j", jobs], args.repeat)
-        lines.append(f"| {name} | {seconds:.2f} | {start:.2f} | {load:.2f} | {seconds - start:.3f} | "
-                     f"{1000 * (seconds - start) / 1000:.3f} |")
+        seconds, cpu, _, load = timed([*launch, tiny, "-o", out, "-q", "-j", jobs], args.repeat)
+        lines.append(f"| {name} | {seconds:.2f} | {start[0]:.2f} | {load:.2f} | {seconds - start[0]:.3f} | "
+                     f"{1000 * (seconds - start[0]) / 1000:.3f} | {cpu:.2f} | {start[1]:.2f} | "
+                     f"{1000 * (cpu - start[1]) / 1000:.3f} |")
         print(lines[-1], flush=True)
-    lines += ["", "start-up: the same launch on a 1-point sweep; per point: (wall - start-up) / 1,000", ""]
+    lines += ["", "start-up: the same launch on a 1-point sweep; per point: (wall - start-up) / 1,000, and the "
+              "same in CPU time (every process of the run, mpirun included)", ""]
     text = "\n".join(lines)
     print(text)
     if args.markdown:
