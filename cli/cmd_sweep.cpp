@@ -1,7 +1,6 @@
 // xbar sweep [CONFIG] -o SWEEP.h5: run the product of the [sweep] table's values, write the
 // section-7 metrics of every point, print them as a table.
 #include <cmath>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -67,39 +66,49 @@ void print_summary(const studies::SweepSpec& spec, const std::vector<PointMetric
   print_table(columns);
 }
 
+// On every rank: the spec; on the root: the output and the journal first, the points' metrics
+// written at the end.
+int run_sweep_command(const ConfigArgs& args, bool resume, parallel::JobPool& pool) {
+  const auto [text, name] = shared_source(args, pool);
+  const studies::SweepSpec spec = studies::parse_sweep(text, name, args.overrides);
+  // The output must not replace a file any point reads.
+  std::vector<std::string> inputs{args.config_path};
+  for (const io::RunConfig& point : spec.points)
+    for (const std::string& file : args.inputs(point)) inputs.push_back(file);
+  JournaledOutput output(pool, args, inputs, studies::journal_identity(spec), spec.points.size(), "points", resume);
+  std::vector<PointMetrics> points;
+  {
+    Progress progress("sweep: points", !args.quiet && pool.is_root(), output.journaled());
+    points = studies::run_sweep(spec, pool, output.journal(), std::ref(progress));
+  }
+  if (!pool.is_root()) return 0;
+  output.write([&](io::H5Writer& h5) { studies::write_sweep(h5, spec, points); });
+  if (!args.quiet)
+    print_after_commit(args.output, [&] {
+      print_summary(spec, points);
+      print_rank_loads(pool, "points");
+      fmt::print("{} points; wrote {}\n", points.size(), args.output);
+    });
+  return 0;
+}
+
 }  // namespace
 
 Command add_sweep(CLI::App& app) {
   auto* cmd = app.add_subcommand("sweep", "run a parameter study ([sweep] table), write the metrics of every point");
   auto args = std::make_shared<ConfigArgs>();
   args->add_to(*cmd, "output HDF5 file (layout: docs/sweep.md)", true);
-  auto jobs = std::make_shared<unsigned>(std::max(1u, std::thread::hardware_concurrency()));
-  cmd->add_option("-j,--jobs", *jobs, "points solved in parallel (default: one per core)")
+  auto jobs = std::make_shared<unsigned>(parallel::available_cores());
+  cmd->add_option("-j,--jobs", *jobs, "points solved in parallel on each machine or MPI rank (default: one per core)")
       ->check(CLI::Range(1u, 1024u));
-  return {cmd, [args, jobs] {
-            const auto [text, name] = args->source();
-            const studies::SweepSpec spec = studies::parse_sweep(text, name, args->overrides);
-            std::vector<std::string> inputs{args->config_path};
-            for (const io::RunConfig& point : spec.points)
-              for (const std::string& file : args->inputs(point)) inputs.push_back(file);
-            io::AtomicOutput output(args->output, inputs);
-            std::vector<PointMetrics> points;
-            {
-              Progress progress("sweep: input vectors", !args->quiet);
-              points = studies::run_sweep(spec, *jobs, std::ref(progress));
-            }
-            {
-              io::H5Writer h5(output);
-              studies::write_sweep(h5, spec, points);
-              h5.close();
-            }
-            output.commit();
-            if (!args->quiet)
-              print_after_commit(args->output, [&] {
-                print_summary(spec, points);
-                fmt::print("{} points; wrote {}\n", points.size(), args->output);
-              });
-            return 0;
+  auto resume = std::make_shared<bool>(false);
+  cmd->add_flag("--resume", *resume,
+                "continue a stopped sweep from its journal (OUTPUT.journal): compute only the points it lacks");
+  return {cmd, [args, jobs, resume] {
+            const std::unique_ptr<parallel::Transport> transport = parallel::connect();
+            if (!transport) return 0;  // a rank of its own in a build without MPI: rank 0 does the work
+            parallel::JobPool pool(*transport, *jobs);
+            return on_every_rank(pool, [&] { return run_sweep_command(*args, *resume, pool); });
           }};
 }
 

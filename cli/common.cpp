@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "cli/default_study.hpp"
+#include "parallel/job_error.hpp"
 
 namespace xbar::cli {
 
@@ -69,19 +71,78 @@ void note_fallbacks(const engine::SolverSummary& summary) {
              "(attribute solver_method)\n", summary.methods);
 }
 
-Progress::Progress(std::string label, bool enabled)
-    : label_(std::move(label)), enabled_(enabled), terminal_(isatty(STDERR_FILENO)) {}
+Progress::Progress(std::string label, bool enabled, std::size_t already_done)
+    : label_(std::move(label)), already_done_(already_done), enabled_(enabled), terminal_(isatty(STDERR_FILENO)) {}
 
 void Progress::operator()(std::size_t done, std::size_t total) {
-  if (!enabled_ || done == 0) return;
+  if (!enabled_ || done <= already_done_) return;
   const Clock::time_point now = Clock::now();
   if (!terminal_ && (now - last_line_ < std::chrono::seconds(10) || done == total)) return;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double eta = elapsed * static_cast<double>(total - done) / static_cast<double>(done);
-  fmt::print(stderr, "{}  {} {}/{}  {} elapsed, ETA {}   {}", terminal_ ? "\r" : "", label_, done,
-             total, minutes_seconds(elapsed), minutes_seconds(eta), terminal_ ? "" : "\n");
+  const double rate = static_cast<double>(done - already_done_) / std::max(elapsed, 1e-9);
+  const double eta = static_cast<double>(total - done) / rate;
+  fmt::print(stderr, "{}  {} {}/{}, {:.3g}/s, {} elapsed, ETA {}   {}", terminal_ ? "\r" : "", label_, done,
+             total, rate, minutes_seconds(elapsed), minutes_seconds(eta), terminal_ ? "" : "\n");
   last_line_ = now;
   printed_ = terminal_;
+}
+
+int on_every_rank(const parallel::JobPool& pool, const std::function<int()>& body) {
+  if (pool.is_root()) return body();
+  try {
+    return body();
+  } catch (const parallel::StoppedByRoot&) {
+    throw;
+  } catch (...) {
+    throw parallel::StoppedByRoot{parallel::exit_status(std::current_exception())};
+  }
+}
+
+std::pair<std::string, std::string> shared_source(const ConfigArgs& args, parallel::JobPool& pool) {
+  const parallel::Bytes bytes = pool.from_root([&] {
+    const auto [text, name] = args.source();
+    parallel::ByteWriter out;
+    out.put_string(text);
+    out.put_string(name);
+    return out.take();
+  });
+  parallel::ByteReader in(bytes);
+  std::string text = in.get_string();
+  return {std::move(text), in.get_string()};
+}
+
+JournaledOutput::JournaledOutput(parallel::JobPool& pool, const ConfigArgs& args, const std::vector<std::string>& inputs,
+                                 const std::string& identity, std::size_t count, const std::string& jobs, bool resume) {
+  pool.from_root([&] {
+    output_.emplace(args.output, inputs);
+    journal_.emplace(args.output, identity, count, resume);
+    const std::size_t done = journal_->finished().size();
+    if (resume)
+      fmt::print(stderr, "xbar: note: resuming from {}: {} of {} {} journaled, {} to compute\n", journal_->path(), done,
+                 count, jobs, count - done);
+    pool.set_interrupt_hint(fmt::format("finished {} are kept in {}: the same command with --resume continues",
+                                        jobs, journal_->path()));
+    return parallel::Bytes{};
+  });
+}
+
+void JournaledOutput::write(const std::function<void(io::H5Writer&)>& fill) {
+  {
+    io::H5Writer h5(*output_);
+    fill(h5);
+    h5.close();
+  }
+  output_->commit();
+  journal_->remove();
+}
+
+void print_rank_loads(const parallel::JobPool& pool, const std::string& jobs) {
+  if (pool.ranks() < 2) return;
+  fmt::print("{} ranks:", pool.ranks());
+  for (std::size_t r = 0; r < pool.loads().size(); ++r)
+    fmt::print("{} rank {} ran {} {}, busy {:.3g} s", r ? ";" : "", r, pool.loads()[r].jobs, jobs,
+               pool.loads()[r].busy_seconds);
+  fmt::print("\n");
 }
 
 Progress::~Progress() {

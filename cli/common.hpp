@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "io/atomic_output.hpp"
 #include "io/config.hpp"
 #include "io/hdf5_file.hpp"
+#include "parallel/job_pool.hpp"
+#include "parallel/journal.hpp"
 
 namespace xbar::cli {
 
@@ -42,20 +45,52 @@ void print_after_commit(const std::string& output, const std::function<void()>& 
 /// vector and a fallback did: the answer is converged, but the user should know.
 void note_fallbacks(const engine::SolverSummary& summary);
 
-/// "\r  solving 12/16  0:05 elapsed, ETA 0:02" on stderr while running, when stderr is a
+/// "\r  solving 12/16, 2.4/s, 0:05 elapsed, ETA 0:02" on stderr while running, when stderr is a
 /// terminal; otherwise one such line every 10 s, so that quick runs stay quiet in logs.
-/// ETA = elapsed * (total - done) / done.
+/// rate = (done - already_done) / elapsed (what this run did: a resumed sweep starts with the
+/// journaled points done), ETA = (total - done) / rate.
 class Progress {
  public:
-  Progress(std::string label, bool enabled);
+  Progress(std::string label, bool enabled, std::size_t already_done = 0);
   void operator()(std::size_t done, std::size_t total);
   ~Progress();
 
  private:
   using Clock = std::chrono::steady_clock;
   std::string label_;
+  std::size_t already_done_;
   bool enabled_, terminal_, printed_ = false;
   Clock::time_point start_ = Clock::now(), last_line_ = start_;
 };
+
+/// Runs a command's body on every rank of the pool's run (one, without a launcher). Errors are
+/// reported by the root alone: every rank parses the same config and meets the same error, and
+/// the pool carries a job's failure to the root. The other ranks then throw StoppedByRoot.
+int on_every_rank(const parallel::JobPool& pool, const std::function<int()>& body);
+
+/// The output of a run whose jobs are journaled (sweep, table). On the root the output (a
+/// temporary until write()) and its journal are opened before the other ranks start (the run
+/// stops on every rank if either cannot be), with a note on stderr when resuming and the
+/// journal's name for the interrupt line; nothing is opened on the other ranks.
+class JournaledOutput {
+ public:
+  /// jobs: "points" or "samples", for messages.
+  JournaledOutput(parallel::JobPool& pool, const ConfigArgs& args, const std::vector<std::string>& inputs,
+                  const std::string& identity, std::size_t count, const std::string& jobs, bool resume);
+  parallel::Journal* journal() { return journal_ ? &*journal_ : nullptr; }
+  std::size_t journaled() const { return journal_ ? journal_->finished().size() : 0; }
+  /// Writes the file with fill(), renames it onto the output, deletes the journal (root only).
+  void write(const std::function<void(io::H5Writer&)>& fill);
+
+ private:
+  std::optional<io::AtomicOutput> output_;
+  std::optional<parallel::Journal> journal_;
+};
+
+/// "2 ranks: rank 0 ran 5 points, busy 1.23 s; rank 1 ..." on stdout, after a run over several ranks.
+void print_rank_loads(const parallel::JobPool& pool, const std::string& jobs);
+
+/// The config's TOML text and its name, read on the root and sent to every rank.
+std::pair<std::string, std::string> shared_source(const ConfigArgs& args, parallel::JobPool& pool);
 
 }  // namespace xbar::cli

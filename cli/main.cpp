@@ -13,6 +13,7 @@
 #include "io/errors.hpp"
 #include "io/interrupt.hpp"
 #include "io/results.hpp"
+#include "parallel/job_error.hpp"
 #include "validation/ngspice_session.hpp"
 
 namespace {
@@ -39,6 +40,11 @@ int run(const std::vector<xbar::cli::Command>& commands) {
     for (const cli::Command& c : commands)
       if (c.app->parsed()) return c.run();
     return report("no subcommand (see xbar --help)", k_bad_input);
+  } catch (const parallel::StoppedByRoot&) {
+    // Another MPI rank: the root reports the error and exits with its status. This rank exits 0,
+    // never first with a failure: a launcher stops every rank at the first non-zero exit, and
+    // could stop the root before it has said why.
+    return 0;
   } catch (const io::InputError& e) {
     return report(e.what(), k_bad_input);
   } catch (const validation::SpiceError& e) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <csignal>
@@ -20,11 +21,25 @@ constexpr std::size_t k_slots = 8, k_path = 4096;
 std::array<std::array<char, k_path>, k_slots> g_paths{};
 std::array<std::atomic<bool>, k_slots> g_used{};
 
+// The note, double-buffered: the writer fills the buffer that is not published, then publishes
+// it (a handler reading while two updates race may print a garbled note, never past its end).
+constexpr std::size_t k_note = 2048;
+std::array<std::array<char, k_note>, 2> g_notes{};
+std::atomic<int> g_note{-1};  // published buffer, -1: none
+
+void say(const char* text) { (void)!write(STDERR_FILENO, text, std::strlen(text)); }
+
 extern "C" void on_signal(int signal) {
   for (std::size_t k = 0; k < k_slots; ++k)
     if (g_used[k].load()) unlink(g_paths[k].data());
-  constexpr char msg[] = "xbar: interrupted; no output written\n";
-  (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+  const int note = g_note.load();
+  say("xbar: interrupted");
+  if (note >= 0) {
+    say(" (");
+    say(g_notes[note].data());
+    say(")");
+  }
+  say("; no output written\n");
   _exit(128 + signal);
 }
 
@@ -48,6 +63,18 @@ void register_temporary(const std::string& path) {
       return;
     }
   throw InputError(fmt::format("{}: more than {} output files open at once", shorten(path), k_slots));
+}
+
+void set_interrupt_note(const std::string& note) {
+  if (note.empty()) {
+    g_note.store(-1);
+    return;
+  }
+  const int next = g_note.load() == 0 ? 1 : 0;
+  const std::size_t n = std::min(note.size(), k_note - 1);
+  std::memcpy(g_notes[next].data(), note.data(), n);
+  g_notes[next][n] = '\0';
+  g_note.store(next);
 }
 
 void unregister_temporary(const std::string& path) {

@@ -1,13 +1,11 @@
 #include "studies/sweep_runner.hpp"
 
-#include <algorithm>
-#include <atomic>
-#include <exception>
 #include <mutex>
-#include <thread>
 
-#include "io/hdf5_file.hpp"
+#include <fmt/format.h>
+
 #include "io/problem.hpp"
+#include "io/results.hpp"
 
 namespace xbar::studies {
 
@@ -19,65 +17,6 @@ std::mutex g_hdf5_mutex;
 io::Problem build_problem_locked(const io::RunConfig& config) {
   const std::lock_guard lock(g_hdf5_mutex);
   return io::build_problem(config);
-}
-
-std::size_t input_vectors(const io::RunConfig& config) {
-  if (config.inputs.source != "file") return static_cast<std::size_t>(config.inputs.count);
-  const std::lock_guard lock(g_hdf5_mutex);
-  return io::read_matrix(config.inputs.file, config.inputs.dataset).rows;
-}
-
-[[noreturn]] void rethrow_with_point(const std::exception_ptr& error, const std::string& point) {
-  const std::string where = "sweep point " + point + ": ";
-  try {
-    std::rethrow_exception(error);
-  } catch (const io::InputError& e) {
-    throw io::InputError(where + e.what());
-  } catch (const engine::SolveFailure& e) {
-    throw engine::SolveFailure(where + e.what());
-  }
-}
-
-// Input vectors over all points (for the progress total); a file of inputs is read for its count.
-std::size_t total_vectors(const SweepSpec& spec) {
-  std::size_t total = 0;
-  for (std::size_t p = 0; p < spec.points.size(); ++p) try {
-      total += input_vectors(spec.points[p]);
-    } catch (...) {
-      rethrow_with_point(std::current_exception(), spec.describe(p));
-    }
-  return total;
-}
-
-struct Failure {
-  std::exception_ptr error;  ///< null if every job succeeded
-  std::size_t index = 0;
-};
-
-// Runs job(k) for k = 0..count-1 on up to `threads` threads, the caller's included, each taking
-// the next k. Once a job throws no new one starts; the failure of the lowest k is returned.
-Failure parallel_for(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& job) {
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> stop{false};
-  std::mutex mutex;
-  Failure failure;
-  const auto worker = [&] {
-    for (std::size_t k = next++; k < count && !stop; k = next++) {
-      try {
-        job(k);
-      } catch (...) {
-        const std::lock_guard lock(mutex);
-        if (!failure.error || k < failure.index) failure = {std::current_exception(), k};
-        stop = true;
-      }
-    }
-  };
-  std::vector<std::jthread> pool;
-  const std::size_t extra = std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(count, 1)) - 1;
-  for (std::size_t t = 0; t < extra; ++t) pool.emplace_back(worker);
-  worker();
-  pool.clear();  // joins
-  return failure;
 }
 
 }  // namespace
@@ -95,20 +34,59 @@ PointMetrics run_point(const io::RunConfig& config, const std::function<void()>&
   return point_metrics(problem.mapping, results, rows);
 }
 
-std::vector<PointMetrics> run_sweep(const SweepSpec& spec, unsigned threads, const SweepProgress& progress) {
-  const std::size_t total = total_vectors(spec);
-  std::vector<PointMetrics> results(spec.points.size());
-  std::mutex mutex;  // one progress call at a time
+parallel::Bytes to_bytes(const PointMetrics& metrics) {
+  parallel::ByteWriter out;
+  for (const ScalarMetric& m : scalar_metrics()) out.put(metrics.*m.value);
+  out.put_span<double>(metrics.row_err_mean);
+  return out.take();
+}
+
+PointMetrics point_from_bytes(const parallel::Bytes& bytes) {
+  parallel::ByteReader in(bytes);
+  PointMetrics metrics;
+  for (const ScalarMetric& m : scalar_metrics()) metrics.*m.value = in.get<double>();
+  metrics.row_err_mean = in.get_vector<double>();
+  if (!in.at_end()) throw std::runtime_error("sweep point result: trailing bytes");
+  return metrics;
+}
+
+std::string journal_identity(const SweepSpec& spec) {
+  return fmt::format("xbar sweep, version {}, config fnv1a {:016x}, {} points", io::k_xbar_version,
+                     parallel::fnv1a(spec.config_text), spec.points.size());
+}
+
+std::vector<PointMetrics> run_sweep(const SweepSpec& spec, parallel::JobPool& pool, parallel::Journal* journal,
+                                    const SweepProgress& progress) {
+  std::vector<PointMetrics> results;
+  std::vector<std::size_t> todo;
   std::size_t done = 0;
-  const auto on_vector = [&] {
-    const std::lock_guard lock(mutex);
-    if (progress) progress(++done, total);
-  };
-  const Failure failure = parallel_for(spec.points.size(), threads, [&](std::size_t p) {
-    results[p] = run_point(spec.points[p], on_vector);
-  });
-  if (failure.error) rethrow_with_point(failure.error, spec.describe(failure.index));
+  if (pool.is_root()) {
+    results.resize(spec.points.size());
+    for (std::size_t p = 0; p < spec.points.size(); ++p) {
+      if (journal && journal->finished().contains(p)) {
+        results[p] = point_from_bytes(journal->finished().at(p));
+        ++done;
+      } else {
+        todo.push_back(p);
+      }
+    }
+    if (progress) progress(done, spec.points.size());
+  }
+  pool.run(
+      todo, [&](std::size_t p) { return to_bytes(run_point(spec.points[p])); },
+      [&](std::size_t p, const parallel::Bytes& bytes) {
+        if (journal) journal->record(p, bytes);
+        results[p] = point_from_bytes(bytes);
+        if (progress) progress(++done, spec.points.size());
+      },
+      [&](std::size_t p) { return "sweep point " + spec.describe(p); });
   return results;
+}
+
+std::vector<PointMetrics> run_sweep(const SweepSpec& spec, unsigned threads, const SweepProgress& progress) {
+  const std::unique_ptr<parallel::Transport> one = parallel::single_process();
+  parallel::JobPool pool(*one, threads);
+  return run_sweep(spec, pool, nullptr, progress);
 }
 
 }  // namespace xbar::studies

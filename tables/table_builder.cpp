@@ -1,17 +1,14 @@
 #include "tables/table_builder.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <exception>
-#include <map>
-#include <mutex>
-#include <thread>
+#include <memory>
 
 #include <fmt/format.h>
 
 #include "engine/array_solver.hpp"
 #include "io/problem.hpp"
+#include "io/results.hpp"
 
 namespace xbar::tables {
 
@@ -79,108 +76,75 @@ class IdealCurrents {
   double full_scale_;
 };
 
-// Runs job(s) for s = 0..count-1 on `threads` threads; the first exception stops the others
-// (after their current job) and is rethrown here.
-void parallel_for(int count, int threads, const std::function<void(int)>& job) {
-  std::atomic<int> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (int s; !failed && (s = next++) < count;) {
-      try {
-        job(s);
-      } catch (...) {
-        std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  std::vector<std::jthread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  pool.clear();  // joins
-  if (error) std::rethrow_exception(error);
-}
-
-// Every sample's array and inputs, drawn (and programmed) once for both passes.
-std::vector<io::Problem> draw_samples(const io::RunConfig& config, int threads, const DrawFn& draw) {
-  std::vector<io::Problem> samples(config.table.samples);
-  parallel_for(config.table.samples, threads, [&](int s) { samples[s] = draw_sample(config, s, draw); });
-  return samples;
-}
-
-// Pass 1: the load of every (sample, vector, column), without solving, for the load edges.
-std::vector<double> all_loads(const io::RunConfig& config, const std::vector<io::Problem>& samples,
-                              const IdealCurrents& ideal, int threads, std::size_t& vectors) {
-  std::vector<std::vector<double>> per_sample(config.table.samples);
-  parallel_for(config.table.samples, threads, [&](int s) {
-    const io::Problem& p = samples[s];
-    const netlists::Crossbar xb(p.spec);
-    for (std::size_t v = 0; v < p.inputs.rows; ++v) {
-      const std::vector<double> l = ideal.loads(ideal.cells(xb, *p.levels, p.inputs.row(v)), p.spec.cols);
-      per_sample[s].insert(per_sample[s].end(), l.begin(), l.end());
-    }
-  });
-  vectors = per_sample[0].size() / config.physical_cols();
+// One sample's solves: the column loads of each vector, [vector, column], and for each active
+// cell (non-zero ideal current) of each vector its ratio I_actual / I_ideal, in (vector, row,
+// column) order. Bins are assigned on the root once the load edges (quantiles over every sample)
+// are known, so each sample is drawn and solved once.
+struct CellRecord {
+  std::uint32_t vector, cell, level;
+  double ratio;
+};
+struct SampleResult {
   std::vector<double> loads;
-  for (const std::vector<double>& l : per_sample) loads.insert(loads.end(), l.begin(), l.end());
-  return loads;
+  std::vector<CellRecord> cells;
+};
+
+parallel::Bytes to_bytes(const SampleResult& r) {
+  parallel::ByteWriter out;
+  out.put_span<double>(r.loads);
+  out.put_span<CellRecord>(r.cells);
+  return out.take();
 }
 
-// Solves every vector of one sample and returns the ratio I_actual / I_ideal of each cell with a
-// non-zero ideal current, in (vector, row, column) order.
-std::vector<CellRatio> solve_sample(const io::RunConfig& config, const io::Problem& p, const IdealCurrents& ideal,
-                                    const CorrectionBins& bins, const std::function<void()>& vector_done) {
+SampleResult sample_from_bytes(const parallel::Bytes& bytes) {
+  parallel::ByteReader in(bytes);
+  SampleResult r;
+  r.loads = in.get_vector<double>();
+  r.cells = in.get_vector<CellRecord>();
+  return r;
+}
+
+SampleResult solve_sample(const io::RunConfig& config, int s, const IdealCurrents& ideal, const DrawFn& draw) {
+  const io::Problem p = draw_sample(config, s, draw);
   const netlists::Crossbar xb(p.spec);
   engine::ArraySolver solver(xb, config.newton);
   const int cols = p.spec.cols;
-  std::vector<CellRatio> ratios;
+  SampleResult r;
   for (std::size_t v = 0; v < p.inputs.rows; ++v) {
     std::vector<double> guess;  // cold start: the select pattern changes from vector to vector
     solver::SolveStats stats;
     const std::vector<double> actual = xb.cell_currents(solver.solve_vector(p.inputs.row(v), guess, stats));
     const std::vector<double> nominal = ideal.cells(xb, *p.levels, p.inputs.row(v));
     const std::vector<double> load = ideal.loads(nominal, cols);
+    r.loads.insert(r.loads.end(), load.begin(), load.end());
     for (std::size_t k = 0; k < nominal.size(); ++k)
       if (nominal[k] != 0)
-        ratios.push_back({bins.index(static_cast<int>(k / cols), static_cast<int>(k % cols),
-                                     static_cast<int>(p.levels->data[k]), load[k % cols]),
-                          actual[k] / nominal[k]});
-    vector_done();
+        r.cells.push_back({static_cast<std::uint32_t>(v), static_cast<std::uint32_t>(k),
+                           static_cast<std::uint32_t>(p.levels->data[k]), actual[k] / nominal[k]});
   }
-  return ratios;
+  return r;
 }
 
-// Samples finish in any order; their ratios enter the statistics in sample order.
-class OrderedMerge {
- public:
-  explicit OrderedMerge(CorrectionStats& stats) : stats_(stats) {}
-  std::size_t cells() const { return cells_; }
-  void submit(int sample, std::vector<CellRatio> ratios) {
-    std::lock_guard lock(mutex_);
-    pending_.emplace(sample, std::move(ratios));
-    for (auto it = pending_.begin(); it != pending_.end() && it->first == next_; it = pending_.begin()) {
-      stats_.add(it->second);
-      cells_ += it->second.size();
-      pending_.erase(it);
-      ++next_;
+// The statistics of every sample's ratios, added in sample order (the same bits for any thread
+// or rank count).
+void merge_samples(const std::vector<SampleResult>& samples, int cols, EffectiveWeightTable& t) {
+  CorrectionStats stats(t.bins.size());
+  std::vector<CellRatio> ratios;
+  t.cells = 0;
+  for (const SampleResult& r : samples) {
+    ratios.clear();
+    for (const CellRecord& c : r.cells) {
+      const int row = static_cast<int>(c.cell) / cols, col = static_cast<int>(c.cell) % cols;
+      ratios.push_back({t.bins.index(row, col, static_cast<int>(c.level), r.loads[c.vector * cols + col]), c.ratio});
     }
+    stats.add(ratios);
+    t.cells += ratios.size();
   }
-
- private:
-  CorrectionStats& stats_;
-  std::mutex mutex_;
-  std::map<int, std::vector<CellRatio>> pending_;
-  int next_ = 0;
-  std::size_t cells_ = 0;
-};
-
-int thread_count(const io::RunConfig& c) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::clamp(c.table.threads > 0 ? c.table.threads : cores, 1, c.table.samples);
+  t.mean = stats.mean();
+  t.std = stats.std();
+  t.count = stats.count();
 }
+
 
 CellGrid cell_grid(const io::RunConfig& c, const std::vector<double>& weights) {
   const auto [lo, hi] = bias_range(c);
@@ -198,32 +162,20 @@ CellGrid cell_grid(const io::RunConfig& c, const std::vector<double>& weights) {
 
 }  // namespace
 
-namespace {
-
-// Pass 2: every sample solved, its ratios merged in sample order into t.mean, t.std, t.count.
-void sample_corrections(const io::RunConfig& config, const std::vector<io::Problem>& samples,
-                        const IdealCurrents& ideal, int threads, const ProgressFn& progress,
-                        EffectiveWeightTable& t) {
-  CorrectionStats stats(t.bins.size());
-  OrderedMerge merge(stats);
-  std::mutex progress_mutex;
-  std::size_t done = 0;
-  const auto vector_done = [&, total = t.vectors * t.samples] {
-    std::lock_guard lock(progress_mutex);
-    if (progress) progress(++done, total);
-  };
-  parallel_for(t.samples, threads, [&](int s) {
-    merge.submit(s, solve_sample(config, samples[s], ideal, t.bins, vector_done));
-  });
-  t.cells = merge.cells();
-  t.mean = stats.mean();
-  t.std = stats.std();
-  t.count = stats.count();
+unsigned thread_count(const io::RunConfig& c) {
+  const int cores = static_cast<int>(parallel::available_cores());
+  return static_cast<unsigned>(std::clamp(c.table.threads > 0 ? c.table.threads : cores, 1, c.table.samples));
 }
 
-}  // namespace
+std::string journal_identity(const io::RunConfig& config) {
+  return fmt::format("xbar table, version {}, config fnv1a {:016x}, {} samples", io::k_xbar_version,
+                     parallel::fnv1a(config.text), config.table.samples);
+}
 
-EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& progress, const DrawFn& draw) {
+io::Problem default_draw(const io::RunConfig& sample_config) { return io::build_problem(sample_config); }
+
+EffectiveWeightTable build_table(const io::RunConfig& config, parallel::JobPool& pool, parallel::Journal* journal,
+                                 const ProgressFn& progress, const DrawFn& draw) {
   const auto start = std::chrono::steady_clock::now();
   EffectiveWeightTable t;
   const std::vector<double> weights = level_weights(config.cell, config.levels(), config.v_read);
@@ -232,16 +184,41 @@ EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& 
   t.full_scale = config.g_max() * config.v_read;  // I_max (SONOS), G_max v_read (resistor cells)
   t.samples = config.table.samples;
   const IdealCurrents ideal(t.device, t.full_scale);
-  const int threads = thread_count(config);
-  const std::vector<io::Problem> samples = draw_samples(config, threads, draw);
+
+  const auto samples = static_cast<std::size_t>(config.table.samples);
+  std::vector<SampleResult> results(pool.is_root() ? samples : 0);
+  std::vector<std::size_t> todo;
+  std::size_t done = 0;
+  for (std::size_t s = 0; s < results.size(); ++s)
+    if (journal && journal->finished().contains(s)) results[s] = sample_from_bytes(journal->finished().at(s)), ++done;
+    else todo.push_back(s);
+  if (progress && pool.is_root()) progress(done, samples);
+  pool.run(
+      todo, [&](std::size_t s) { return to_bytes(solve_sample(config, static_cast<int>(s), ideal, draw)); },
+      [&](std::size_t s, const parallel::Bytes& bytes) {
+        if (journal) journal->record(s, bytes);
+        results[s] = sample_from_bytes(bytes);
+        if (progress) progress(++done, samples);
+      },
+      [](std::size_t s) { return fmt::format("table sample {}", s); });
+  if (!pool.is_root()) return t;
+
+  const int cols = config.physical_cols();
+  std::vector<double> loads;
+  for (const SampleResult& r : results) loads.insert(loads.end(), r.loads.begin(), r.loads.end());
+  t.vectors = results[0].loads.size() / static_cast<std::size_t>(cols);
   t.bins = {CorrectionBins::even_edges(config.rows, config.table.row_bins),
-            CorrectionBins::even_edges(config.physical_cols(), config.table.col_bins),
-            CorrectionBins::quantile_edges(all_loads(config, samples, ideal, threads, t.vectors),
-                                           config.table.load_bins),
-            config.levels().levels};
-  sample_corrections(config, samples, ideal, threads, progress, t);
+            CorrectionBins::even_edges(cols, config.table.col_bins),
+            CorrectionBins::quantile_edges(std::move(loads), config.table.load_bins), config.levels().levels};
+  merge_samples(results, cols, t);
   t.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return t;
+}
+
+EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& progress, const DrawFn& draw) {
+  const std::unique_ptr<parallel::Transport> one = parallel::single_process();
+  parallel::JobPool pool(*one, thread_count(config));
+  return build_table(config, pool, nullptr, progress, draw);
 }
 
 }  // namespace xbar::tables

@@ -3,15 +3,19 @@
 //
 // Sample s (0 <= s < table.samples) is the config's own array and inputs with both seeds
 // replaced by seeds derived from (seed, s): weights as [weights] draws them (distribution,
-// mapping), table.vectors input vectors as [inputs] draws them (activity). Each sample is solved
-// vector by vector on its own Crossbar/ArraySolver; samples run on table.threads threads and
-// their ratios are merged in sample order, so the table is the same bits for any thread count.
+// mapping), table.vectors input vectors as [inputs] draws them (activity). Each sample is drawn
+// and solved once, vector by vector, on its own Crossbar/ArraySolver, as one job of a
+// parallel::JobPool (table.threads threads on each machine; MPI ranks across machines); the root
+// collects every sample's loads and ratios, sets the load edges, and merges the ratios in sample
+// order, so the table is the same bits for any thread or rank count.
 #include <cstdint>
 #include <functional>
 #include <string>
 
 #include "io/config.hpp"
 #include "io/problem.hpp"
+#include "parallel/job_pool.hpp"
+#include "parallel/journal.hpp"
 #include "tables/correction.hpp"
 #include "tables/device_table.hpp"
 
@@ -39,11 +43,27 @@ std::pair<double, double> bias_range(const io::RunConfig& config);
 using ProgressFn = std::function<void(std::size_t done, std::size_t total)>;
 /// Draws one sample's array and inputs from a config carrying the sample's seeds.
 using DrawFn = std::function<io::Problem(const io::RunConfig& sample_config)>;
+/// The config's own draw: io::build_problem.
+io::Problem default_draw(const io::RunConfig& sample_config);
 
-/// Builds every dataset. progress(done, total) counts solved input vectors (called from worker
-/// threads, one call at a time). draw makes each sample's array (program-verify included), once
-/// per sample, from worker threads. Throws io::InputError, engine::SolveFailure.
+/// Jobs at once on each machine or rank: table.threads, or (0) one per core; at most the samples.
+unsigned thread_count(const io::RunConfig& config);
+
+/// What a journal of this table is: the command, xbar's version, the hash of the effective config
+/// and the number of samples (--resume refuses a journal of anything else).
+std::string journal_identity(const io::RunConfig& config);
+
+/// Builds every dataset, the samples spread over the pool; samples already in the journal are read
+/// back, the others journaled as they finish. progress(done, total) counts samples (on the root,
+/// one call at a time). The table is complete on the root only. Throws io::InputError,
+/// engine::SolveFailure (a failing sample named, and its rank).
+/// draw makes each sample's array (program-verify included) from a config carrying the sample's
+/// seeds, once per sample, on the rank and thread that solves it.
+EffectiveWeightTable build_table(const io::RunConfig& config, parallel::JobPool& pool,
+                                 parallel::Journal* journal = nullptr, const ProgressFn& progress = {},
+                                 const DrawFn& draw = default_draw);
+/// The same on thread_count(config) threads of this process, without a journal.
 EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& progress = {},
-                                 const DrawFn& draw = [](const io::RunConfig& c) { return io::build_problem(c); });
+                                 const DrawFn& draw = default_draw);
 
 }  // namespace xbar::tables
