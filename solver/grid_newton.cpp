@@ -84,22 +84,15 @@ struct GridNewton::State {
   void stamp_row_wires(std::size_t k0, std::size_t k1);
   void stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
-  /// KCL tolerance of a node with this rounding scale (A): abstol + residual_reltol * scale.
-  double tolerance(double scale) const { return options.abstol + options.residual_reltol * scale; }
-  double ratio_of(double f, double scale) const { return std::abs(f) / tolerance(scale); }
+  double tolerance(double scale) const { return options.kcl_tolerance(scale); }
   double range_ratio(std::size_t k0, std::size_t k1) const;
   std::size_t count_outside(std::size_t k0, std::size_t k1) const;
   bool step(double ratio, double& largest);
   bool update_small(std::size_t k0, std::size_t k1) const;
   void apply_update(std::size_t k0, std::size_t k1, double alpha);
   void measure(SolveStats& stats) const;
-  struct RunResult {
-    bool converged;
-    int iterations;
-  };
+  using RunResult = NewtonRun;
   RunResult run();
-  template <class Assemble, class Step, class Small, class Apply>
-  RunResult newton(Assemble&& assemble, Step&& step, Small&& small, Apply&& apply) const;
 
   // Rows fixed: the bit lines decouple, and every block of columns is a Newton problem of its
   // own, solved to convergence while its data stays in cache.
@@ -521,7 +514,7 @@ double GridNewton::State::range_ratio(std::size_t k0, std::size_t k1) const {
   for (const FamilyResidual* r : {&res_r, &res_c, &res_m}) {
     if (r->f.empty()) continue;
     for (std::size_t k = k0; k < k1; ++k) {
-      const double ratio = ratio_of(r->f[k], r->scale[k]);
+      const double ratio = options.residual_ratio(r->f[k], r->scale[k]);
       if (!(ratio <= worst)) worst = ratio;  // NaN propagates
     }
   }
@@ -555,8 +548,7 @@ double GridNewton::State::assemble() {
 bool GridNewton::State::step(double ratio, double& largest) {
   if (matrix.n > 0) {
     if (matrix.factor_tridiagonal() >= 0) return false;
-    const double forcing = linear_circuit ? 0.0 : options.linear_forcing * ratio;
-    const double fraction = forcing >= 1 ? forcing : options.linear_safety;
+    const double fraction = options.linear_fraction(ratio, linear_circuit);
     const std::size_t c_off = col_offset();
     for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
       for (std::size_t k = k0; k < std::min(k1, res_r.f.size()); ++k)
@@ -592,9 +584,7 @@ bool GridNewton::State::update_small(std::size_t k0, std::size_t k1) const {
   auto small = [&](const std::vector<double>& v, const std::vector<double>& d, const FamilyResidual& r) {
     if (r.f.empty()) return true;
     for (std::size_t k = k0; k < k1; ++k)
-      if (!(std::abs(d[k]) <= options.vntol + options.reltol * std::abs(v[k]) ||
-            std::abs(r.diag[k] * d[k]) <= tolerance(r.scale[k])))
-        return false;
+      if (!options.update_small(d[k], v[k], r.diag[k], r.scale[k])) return false;
     return true;
   };
   return small(v_r, d_r, res_r) && small(v_c, d_c, res_c) && small(v_m, d_m, res_m);
@@ -610,31 +600,6 @@ void GridNewton::State::apply_update(std::size_t k0, std::size_t k1, double alph
   update(v_m, d_m, res_m);
 }
 
-// The damped Newton loop shared by the whole grid and the column blocks, on four operations:
-// assemble() -> max |f| / tolerance at v; step(ratio, largest) -> dv (false: breakdown);
-// small() -> whether dv passes the update test; apply(alpha): v += alpha dv.
-// Converged at v when KCL holds there (ratio <= 1) and the Newton step from v is small: the
-// step is computed but not taken, so the point returned is the one whose residual was checked,
-// and the evaluation that would only confirm it is saved. A linear circuit is solved after one
-// undamped step (f affine), confirmed by the residual alone.
-template <class Assemble, class Step, class Small, class Apply>
-GridNewton::State::RunResult GridNewton::State::newton(Assemble&& assemble, Step&& step, Small&& small,
-                                                       Apply&& apply) const {
-  bool full_step = false;
-  for (int it = 0; it <= options.max_iterations; ++it) {
-    const double ratio = assemble();
-    if (ratio <= 1 && linear_circuit && full_step) return {true, it};
-    if (it == options.max_iterations) break;
-    double largest = 0;
-    if (!step(ratio, largest)) return {false, it + 1};
-    const double alpha = largest > options.max_step ? options.max_step / largest : 1.0;
-    full_step = alpha == 1.0;
-    if (ratio <= 1 && full_step && small()) return {true, it + 1};
-    apply(alpha);
-  }
-  return {false, options.max_iterations};
-}
-
 GridNewton::State::RunResult GridNewton::State::run() {
   if (!g.rows_free()) return run_columns();
   auto small = [&] {
@@ -644,8 +609,8 @@ GridNewton::State::RunResult GridNewton::State::run() {
     });
     return std::all_of(part_small, part_small + parts, [](bool b) { return b; });
   };
-  return newton(
-      [&] { return assemble(); }, [&](double ratio, double& largest) { return step(ratio, largest); }, small,
+  return newton_loop(
+      options, linear_circuit, [&] { return assemble(); }, [&](double ratio, double& largest) { return step(ratio, largest); }, small,
       [&](double alpha) {
         for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) { apply_update(k0, k1, alpha); });
       });
@@ -667,7 +632,8 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
 
 GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
   // The blocks solve directly: only whether KCL holds matters, not by how much it fails.
-  return newton([&] { return assemble_block(b) ? 0.0 : std::numeric_limits<double>::infinity(); },
+  return newton_loop(options, linear_circuit,
+                     [&] { return assemble_block(b) ? 0.0 : std::numeric_limits<double>::infinity(); },
                 [&](double, double& largest) { return step_block(b, largest); },
                 [&] { return update_small(b.base, end(b)); }, [&](double alpha) { apply_update(b.base, end(b), alpha); });
 }
@@ -744,17 +710,7 @@ bool GridNewton::State::step_block(const Block& b, double& largest) {
 void GridNewton::State::measure(SolveStats& stats) const {
   double worst_ratio = -1;
   auto scan = [&](const FamilyResidual& r, const std::vector<NodeIndex>& nodes) {
-    for (std::size_t k = 0; k < r.f.size(); ++k) {
-      const double f = std::abs(r.f[k]);
-      if (std::isnan(f) || f > stats.max_residual) stats.max_residual = f;
-      const double ratio = ratio_of(f, r.scale[k]);
-      if (!(ratio <= worst_ratio)) {
-        worst_ratio = ratio;
-        stats.worst_node = nodes[k];
-        stats.worst_residual = f;
-        stats.worst_tolerance = tolerance(r.scale[k]);
-      }
-    }
+    for (std::size_t k = 0; k < r.f.size(); ++k) record_residual(stats, worst_ratio, nodes[k], r.f[k], tolerance(r.scale[k]));
   };
   scan(res_r, node_r);
   scan(res_c, node_c);
