@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Benchmark table of issue 6: times xbar and, where feasible, ngspice and SciPy's SuperLU on the
+"""The benchmark table: times xbar and, where feasible, ngspice and SciPy's SuperLU on the
 same problems in one run, and writes bench/results.md (table, ratios, machine, date).
 
     /usr/bin/python3 bench/run.py [--build build] [--baseline OTHER_BUILD] [--skip-ngspice] [--big N]
@@ -41,7 +41,7 @@ CASES = [
      "solves; time and peak memory", []),
 ]
 SKIPPED = {
-    ("1r 512x512, r_row = r_col = 1 ohm", "ngspice"): "skipped: hours (> 11 min at 256x256, design brief section 6)",
+    ("1r 512x512, r_row = r_col = 1 ohm", "ngspice"): "skipped: hours (> 11 min at 256x256, measured on the 2-core machine)",
     ("1r 1024x1024, r_row = r_col = 1 ohm, one vector", "ngspice"): "skipped: hours",
     ("1r 1024x1024, r_row = r_col = 1 ohm, one vector", "scipy"): "skipped: ~10x the 512x512 time, minutes",
     ("2t-sonos 1152x256, r_col = 1 ohm only, 64 vectors", "ngspice"): "skipped: the deck needs > 4 GB at 128x128 already",
@@ -277,7 +277,7 @@ def baseline_lines(rows, baseline):
 
 
 def write_results(rows, info, started, baseline=None):
-    lines = ["# xbar benchmark (issue 6)", "",
+    lines = ["# xbar benchmark", "",
              f"Run {started:%Y-%m-%d %H:%M} UTC by `/usr/bin/python3 bench/run.py` on {info}.", "",
              "xbar process = whole `xbar solve` run, wall clock (config, weights, array, all solves, HDF5 "
              "output; best of 3 for runs under 2 s); xbar solve = the solve phase alone (`xbar_bench`), per input vector where there are "

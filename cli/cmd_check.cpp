@@ -1,5 +1,5 @@
 // xbar check [CONFIG] [-o OUT.h5]: solve with xbar and with ngspice, compare, exit 1 if the
-// relative column-current difference is over tolerance (design brief section 4).
+// relative column-current difference is over tolerance (README).
 #include <cmath>
 #include <optional>
 

@@ -1,4 +1,4 @@
-// xbar fit MODEL.cir --device NAME [--w W --l L] [-o SNIPPET.toml]: fit the EKV law of the brief
+// xbar fit MODEL.cir --device NAME [--w W --l L] [-o SNIPPET.toml]: fit the EKV law (docs/conventions.md)
 // (V_T, n, I_S, eta) to a transistor model card over the read bias range, report the error.
 #include <algorithm>
 #include <fstream>

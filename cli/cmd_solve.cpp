@@ -6,22 +6,16 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "io/results.hpp"
+#include "studies/metrics.hpp"
 
 namespace xbar::cli {
 
 namespace {
 
 void print_summary(const io::RunConfig& c, const engine::ArrayResults& r, const std::string& out) {
-  double err_sum = 0;
-  std::size_t counted = 0;
+  const studies::ColumnErrors errors = studies::column_errors(r.column_current, r.column_current_ideal);
   double largest = 0;
   for (double x : r.column_current_ideal.data) largest = std::max(largest, std::abs(x));
-  for (std::size_t k = 0; k < r.column_current.data.size(); ++k)
-    if (std::abs(r.column_current_ideal.data[k]) > 1e-3 * largest) {
-      const double e = r.column_current.data[k] / r.column_current_ideal.data[k] - 1;
-      err_sum += e * e;
-      ++counted;
-    }
   // With a mapping, array.cols counts logical outputs: the array itself is wider.
   const std::string size = c.mapping == engine::MappingScheme::none
                                ? fmt::format("{} x {}", c.rows, c.cols)
@@ -32,7 +26,7 @@ void print_summary(const io::RunConfig& c, const engine::ArrayResults& r, const 
              r.column_current.rows, r.summary.methods, r.summary.newton_iterations, r.summary.backend,
              r.summary.linear_iterations, r.summary.solve_time);
   fmt::print("column-current error vs ideal: rms {:.4g} %  (largest ideal column current {:.4g} A)\n",
-             counted ? 100 * std::sqrt(err_sum / counted) : 0.0, largest);
+             std::isnan(errors.rms) ? 0.0 : 100 * errors.rms, largest);
   fmt::print("wrote {}\n", out);
 }
 

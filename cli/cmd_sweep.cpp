@@ -1,5 +1,5 @@
 // xbar sweep [CONFIG] -o SWEEP.h5: run the product of the [sweep] table's values, write the
-// section-7 metrics of every point, print them as a table.
+// study metrics of every point (docs/conventions.md), print them as a table.
 #include <cmath>
 
 #include <fmt/format.h>
@@ -55,14 +55,18 @@ void print_summary(const studies::SweepSpec& spec, const std::vector<PointMetric
     for (const PointMetrics& m : points) c.cells.push_back(text_of(m));
     columns.push_back(std::move(c));
   };
-  add("col_err_rms %", [](const PointMetrics& m) { return percent(m.col_err_rms); });
-  add("col_err_max %", [](const PointMetrics& m) { return percent(m.col_err_max); });
-  if (mapped) {
-    add("out_err_nrms %", [](const PointMetrics& m) { return percent(m.out_err_nrms); });
-    add("out_err_gain_nrms %", [](const PointMetrics& m) { return percent(m.out_err_gain_nrms); });
+  // Every scalar metric of the study, in its order: errors in percent, then the solver's cost.
+  for (const studies::ScalarMetric& metric : studies::scalar_metrics()) {
+    const std::string name = metric.name;
+    const auto value = metric.value;
+    if (name.starts_with("out_err") && !mapped) continue;
+    if (name == "solve_time")
+      add("time s", [value](const PointMetrics& m) { return fmt::format("{:.3g}", m.*value); });
+    else if (name == "newton_iterations")
+      add("newton", [value](const PointMetrics& m) { return fmt::format("{}", m.*value); });
+    else
+      add(name + " %", [value](const PointMetrics& m) { return percent(m.*value); });
   }
-  add("time s", [](const PointMetrics& m) { return fmt::format("{:.3g}", m.solve_time); });
-  add("newton", [](const PointMetrics& m) { return fmt::format("{}", m.newton_iterations); });
   print_table(columns);
 }
 

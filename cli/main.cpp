@@ -1,5 +1,5 @@
 // xbar: circuit-level crossbar solver. Parses the command line and dispatches; exit status
-// (design brief section 4): 0 success, 1 `check` over tolerance, 2 bad input or ngspice failure,
+// (README): 0 success, 1 `check` over tolerance, 2 bad input or ngspice failure,
 // 3 no solution from xbar, 4 internal error (a bug). Every error is one line on stderr.
 #include <CLI/CLI.hpp>
 

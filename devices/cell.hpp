@@ -1,7 +1,7 @@
 #pragma once
 // One crossbar cell as a device: the series connection row node -> [select FET] -> m -> storage
 // element -> bit line, evaluated in isolation. Knows nothing of arrays; the array builder and
-// the ideal reference (design brief section 1) use it.
+// the ideal reference (docs/conventions.md) use it.
 //
 // Storage element: a resistor (weight = conductance G, S) or a SONOS transistor (weight = V_T, V;
 // drain = m, source = bit line, gate = v_wl). Every transistor carries G_leak drain-source.
@@ -75,7 +75,7 @@ struct IsolatedCell {
 /// v_on. Solved to machine precision (bracketed Newton on v_m). Throws ModelError.
 IsolatedCell isolated_cell(const CellModel& cell, double weight, double v_row, double v_bl);
 
-/// Program-verify (design brief section 2): the V_T at which the isolated 2T cell conducts
+/// Program-verify (docs/conventions.md): the V_T at which the isolated 2T cell conducts
 /// i_target at row v_read, bit line 0 V. Relative accuracy 1e-12 in current. Throws ModelError.
 double sonos_vt_for_current(const CellModel& cell, double i_target, double v_read);
 

@@ -59,7 +59,7 @@ EkvParams select_defaults() {
 
 std::string ekv_spice_functions() {
   // ngspice: no ln of non-positive numbers; the three branches of ekvsp agree with log1p-based
-  // softplus to < 3e-10 (design brief section 2). ekv_h = 1/(2 U_T) turns V_P - V_x into the
+  // softplus to < 3e-10 (docs/conventions.md). ekv_h = 1/(2 U_T) turns V_P - V_x into the
   // softplus argument h = v/2 with one multiplication.
   return fmt::format(
       ".param ekv_h={:.17g}\n"

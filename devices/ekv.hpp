@@ -1,5 +1,5 @@
 #pragma once
-// EKV transistor law, bulk-referenced (bulk = 0 V), as fixed in design brief section 2:
+// EKV transistor law, bulk-referenced (bulk = 0 V), as fixed in docs/conventions.md:
 //
 //   V_P  = (V_G - V_T + eta (V_D - V_S)) / n
 //   F(v) = softplus(v/2)^2,        softplus(x) = ln(1 + e^x)
@@ -68,7 +68,7 @@ std::span<const EkvSimdTarget> ekv_batch_targets();
 /// The instruction set ekv_current_batch runs on: ekv_batch_targets().front().name.
 const char* ekv_batch_target();
 
-/// SONOS defaults of the brief: n = 1.40, I_S = 250 nA, eta = 0.04 (V_T from the level).
+/// SONOS defaults (docs/conventions.md): n = 1.40, I_S = 250 nA, eta = 0.04 (V_T from the level).
 EkvParams sonos_defaults();
 /// Select-FET defaults: n = 1.30, I_S = 2 n beta U_T^2 (beta = 200 uA/V^2), eta = 0.08, V_T = 0.45.
 EkvParams select_defaults();
@@ -76,7 +76,7 @@ EkvParams select_defaults();
 double select_specific_current(double n, double beta);
 
 /// `.param`/`.func` lines defining the law for ngspice: `ekv_h` = 1/(2 U_T) and `ekvsp(x)`
-/// (softplus in ngspice's safe form, see the brief). Emit once per deck.
+/// (softplus in ngspice's safe form, docs/conventions.md). Emit once per deck.
 std::string ekv_spice_functions();
 
 /// B-source current expression for one transistor, given the name of the node that carries

@@ -1,5 +1,5 @@
 #pragma once
-// Weight levels (design brief section 2): L equally spaced currents (SONOS) or conductances
+// Weight levels (docs/conventions.md): L equally spaced currents (SONOS) or conductances
 // (resistor cells) between a minimum and a maximum, level 0 the lowest.
 //   SONOS:     I_k = I_min + k (I_max - I_min)/(L-1),  I_min = I_max / on_off
 //   resistor:  G_k = G_min + k (G_max - G_min)/(L-1),  G_min = G_max / on_off

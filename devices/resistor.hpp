@@ -1,5 +1,5 @@
 #pragma once
-// Resistor cell law (design brief section 2):
+// Resistor cell law (docs/conventions.md):
 //   linear:  I = G V
 //   sinh:    I = G V0 sinh(V / V0)      (V0 > 0; tends to the linear law as V0 -> infinity)
 // with V = V_a - V_b the voltage across the cell, I flowing a -> b.

@@ -1,6 +1,6 @@
 #pragma once
 // A transistor law given as a table (from `xbar characterize`, which runs the user's SPICE model
-// card over a grid of terminal voltages), bulk at 0 V like every device of the brief.
+// card over a grid of terminal voltages), bulk at 0 V like every device of xbar.
 //
 // The grid is a box in the coordinates (V_G, V_S, V_DS), V_DS = V_D - V_S: the plane V_DS = 0,
 // where a channel current changes sign, is a grid plane, so the interpolant vanishes exactly

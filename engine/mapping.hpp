@@ -1,5 +1,5 @@
 #pragma once
-// Signed weights on an unsigned array (design brief section 7). A real matrix W [rows, cols]
+// Signed weights on an unsigned array (docs/conventions.md). A real matrix W [rows, cols]
 // with entries in [-1, 1] (1 = I_max or G_max) maps to levels 0..L-1 with lround (half away
 // from zero):
 //   differential: column 2j = lround(max(w,0)(L-1)), column 2j+1 = lround(max(-w,0)(L-1));

@@ -214,7 +214,7 @@ class Reader {
   const Overrides& overrides_;
 };
 
-// Largest array accepted: 4096 x 4096 cells (issue 6's largest case) times 4.
+// Largest array accepted: 4096 x 4096 cells (the largest benchmark case) times 4.
 constexpr long k_max_cells = 4L * 4096 * 4096;
 constexpr double k_bytes_per_cell = 600;  // KLU path, 2t-sonos: pattern, factors, state
 

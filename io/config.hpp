@@ -1,5 +1,5 @@
 #pragma once
-// The TOML configuration of an array run (design brief section 4): parsed once, validated whole
+// The TOML configuration of an array run (README): parsed once, validated whole
 // (unknown keys with a did-you-mean first, then types and ranges), with command-line overrides
 // `key=value` applied before validation so that they are checked the same way.
 #include <cstdint>

@@ -1,6 +1,6 @@
 #pragma once
 // Errors a user can act on. Every one is reported as a single line and exits with status 2
-// (design brief section 4); the message names the file, key or dataset, the value and what is
+// (README); the message names the file, key or dataset, the value and what is
 // allowed.
 #include <stdexcept>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// The HDF5 layout of `xbar solve` / `xbar check` (design brief section 4). The description of
+// The HDF5 layout of `xbar solve` / `xbar check` (README). The description of
 // every dataset lives in docs/hdf5_schema.md; keep the two in step.
 #include <string>
 

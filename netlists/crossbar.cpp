@@ -29,7 +29,7 @@ std::string_view to_string(NodeKind kind) {
 
 namespace {
 
-// Logical nodes, before merging: every node of section 1 has a fixed id.
+// Logical nodes, before merging: every node of the array (crossbar.hpp) has a fixed id.
 class LogicalNodes {
  public:
   LogicalNodes(int rows, int cols) : m_(rows), n_(cols) {}
@@ -410,31 +410,6 @@ std::vector<double> Crossbar::line_voltages(NodeKind kind, std::span<const doubl
 std::int64_t Crossbar::rows_per_task() const {
   constexpr std::int64_t k_cells_per_task = 1 << 15;  // below this, a thread costs more than it saves
   return std::max<std::int64_t>(1, k_cells_per_task / std::max(1, spec_.cols));
-}
-
-double Crossbar::ideal_cell_current(std::span<const double> input, int row, int col) const {
-  const std::size_t k = static_cast<std::size_t>(row) * spec_.cols + col;
-  return spec_.cell.has_select()
-             ? isolated_current_[k]
-             : devices::isolated_cell(spec_.cell, spec_.weights[k], row_voltage(input, row), spec_.v_sense).current;
-}
-
-std::vector<double> Crossbar::ideal_cell_currents(std::span<const double> input) const {
-  std::vector<double> out(spec_.weights.size(), 0.0);
-  for (int i = 0; i < spec_.rows; ++i) {
-    if (!row_active(input, i)) continue;
-    for (int j = 0; j < spec_.cols; ++j) out[static_cast<std::size_t>(i) * spec_.cols + j] = ideal_cell_current(input, i, j);
-  }
-  return out;
-}
-
-std::vector<double> Crossbar::ideal_column_currents(std::span<const double> input) const {
-  std::vector<double> out(spec_.cols, 0.0);
-  for (int i = 0; i < spec_.rows; ++i) {
-    if (!row_active(input, i)) continue;
-    for (int j = 0; j < spec_.cols; ++j) out[j] += ideal_cell_current(input, i, j);
-  }
-  return out;
 }
 
 }  // namespace xbar::netlists

@@ -1,5 +1,5 @@
 #pragma once
-// The crossbar as a circuit (design brief section 1). Rows i = 0..M-1 carry drivers at the left,
+// The crossbar as a circuit (docs/conventions.md). Rows i = 0..M-1 carry drivers at the left,
 // columns j = 0..N-1 end in sense amplifiers at the bottom:
 //
 //   V_row(i) -r_driver- a(i) -r_row- r(i,0) -r_row- r(i,1) ... r(i,N-1)       (open far end)
@@ -80,11 +80,11 @@ class Crossbar {
   /// The voltage (V) of the row (kind row) or column (kind column) node of every cell, row-major.
   std::vector<double> line_voltages(NodeKind kind, std::span<const double> voltages) const;
   /// Ideal cell currents (A), row-major: each active cell's isolated current at nominal bias,
-  /// 0 for the cells of inactive rows (section 1).
+  /// 0 for the cells of inactive rows (docs/conventions.md).
   std::vector<double> ideal_cell_currents(std::span<const double> input) const;
   /// The isolated current of an active cell (A), as ideal_cell_currents has it.
   double ideal_cell_current(std::span<const double> input, int row, int col) const;
-  /// Ideal column currents (section 1): sum of the active cells' isolated currents.
+  /// Ideal column currents (docs/conventions.md): sum of the active cells' isolated currents.
   std::vector<double> ideal_column_currents(std::span<const double> input) const;
 
   /// Element groups as built (for the SPICE deck writer): storage, select (may be absent; a

@@ -9,7 +9,7 @@
 
 namespace xbar::netlists {
 
-/// `.option` line shared by every deck xbar emits (design brief section 3).
+/// `.option` line shared by every deck xbar emits (README, SPICE decks).
 inline constexpr const char* k_spice_options =
     ".option abstol=1e-18 reltol=1e-6 vntol=1e-9 gmin=1e-20";
 

@@ -1,5 +1,5 @@
 #pragma once
-// Structured Newton for circuits with the shape of a crossbar (design brief section 6): the
+// Structured Newton for circuits with the shape of a crossbar (measured on the 2-core machine): the
 // Jacobian is assembled straight into line storage, with no general sparse matrix at all.
 //
 //   row line i:   V_src(i) -g_row_first- R(i,0) -g_row- R(i,1) ... -g_row- R(i,N-1)   (open end)
@@ -24,9 +24,10 @@
 // independent and the solve is direct (Thomas); two: Krylov with the block Gauss-Seidel
 // preconditioner (CG when S is symmetric, i.e. one two-terminal device per cell).
 //
-// Damping, tolerances and inexact-Newton forcing are NewtonSolver's (newton.hpp); convergence is
-// certified at the point returned: KCL holds there and the Newton step from it is small (the
-// step is computed, not taken). The grid has no gmin or source stepping: a caller falls back to
+// The Newton loop, damping, tolerances, update test and inexact-Newton forcing are the general
+// solver's (newton.hpp: newton_loop, NewtonOptions); convergence is certified at the point
+// returned: KCL holds there and the Newton step from it is small (the step is computed, not
+// taken). The grid has no gmin or source stepping: a caller falls back to
 // NewtonSolver, which has both.
 #include <memory>
 #include <span>

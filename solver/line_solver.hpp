@@ -1,5 +1,5 @@
 #pragma once
-// Line-structured backend of the LinearSolver interface (design brief section 6). The matrix is
+// Line-structured backend of the LinearSolver interface (measured on the 2-core machine). The matrix is
 // first reduced to the chain unknowns of a LinePartition by eliminating every internal unknown
 // locally (A_ii is diagonal, so the Schur complement stays sparse):
 //

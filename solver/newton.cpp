@@ -20,47 +20,41 @@ NewtonSolver::NewtonSolver(const Circuit& circuit, std::unique_ptr<LinearSolver>
   if (n > 0) linear_->analyze(system_.pattern());
 }
 
-NewtonSolver::RunResult NewtonSolver::run(std::span<const double> fixed, std::vector<double>& v,
-                                          double gmin) {
+NewtonRun NewtonSolver::run(std::span<const double> fixed, std::vector<double>& v, double gmin) {
   const NodeIndex n = system_.circuit().n_free;
   std::copy(fixed.begin(), fixed.end(), v.begin() + n);
-  bool update_small = false, full_step = false;
-  for (int it = 0; it <= options_.max_iterations; ++it) {
+  auto assemble = [&] {
     system_.assemble(v, gmin, residual_, jacobian_, scale_);
-    const double ratio = residual_ratio();
     residual_is_current_ = gmin == 0;  // residual_ and scale_ belong to v (until v moves)
-    // f is affine for a linear circuit: after an undamped step, KCL alone says it is solved.
-    if (ratio <= 1 && (update_small || (linear_circuit_ && full_step))) return {true, it};
-    residual_is_current_ = false;
-    if (it == options_.max_iterations) break;
+    return residual_ratio();
+  };
+  auto step = [&](double ratio, double& largest) {
     linear_->factor(jacobian_);
     for (NodeIndex i = 0; i < n; ++i) update_[i] = -residual_[i];
     set_linear_tolerance(ratio);
     linear_->solve(update_, linear_tolerance_);
     linear_iterations_ += linear_->last_iterations();
-    double largest = 0;
+    largest = 0;
     for (NodeIndex i = 0; i < n; ++i) largest = std::max(largest, std::abs(update_[i]));
-    if (!std::isfinite(largest)) return {false, it + 1};
-    const double alpha = largest > options_.max_step ? options_.max_step / largest : 1.0;
-    update_small = full_step = alpha == 1.0;
+    return std::isfinite(largest);
+  };
+  auto small = [&] {
     const std::span<const std::int32_t> diagonal = system_.diagonal_slots();
-    for (NodeIndex i = 0; i < n; ++i) {
-      v[i] += alpha * update_[i];
-      // Small in volts, or too small to move the node's own current by its KCL tolerance
-      // (a node held only by leakage, ~1e-12 S, is not pinned to 1e-9 V by KCL to 1e-18 A).
-      update_small = update_small &&
-                     (std::abs(update_[i]) <= options_.vntol + options_.reltol * std::abs(v[i]) ||
-                      std::abs(jacobian_[diagonal[i]] * update_[i]) <=
-                          options_.abstol + options_.residual_reltol * scale_[i]);
-    }
-  }
-  return {false, options_.max_iterations};
+    for (NodeIndex i = 0; i < n; ++i)
+      if (!options_.update_small(update_[i], v[i], jacobian_[diagonal[i]], scale_[i])) return false;
+    return true;
+  };
+  auto apply = [&](double alpha) {
+    for (NodeIndex i = 0; i < n; ++i) v[i] += alpha * update_[i];
+    residual_is_current_ = false;
+  };
+  return newton_loop(options_, linear_circuit_, assemble, step, small, apply);
 }
 
 double NewtonSolver::residual_ratio() const {
   double worst = 0;
   for (std::size_t i = 0; i < residual_.size(); ++i) {
-    const double ratio = std::abs(residual_[i]) / (options_.abstol + options_.residual_reltol * scale_[i]);
+    const double ratio = options_.residual_ratio(residual_[i], scale_[i]);
     if (!(ratio <= worst)) worst = ratio;  // NaN propagates
   }
   return worst;
@@ -70,28 +64,16 @@ void NewtonSolver::set_linear_tolerance(double ratio) {
   // Far from the solution a fixed relative reduction suffices; once that would land inside the
   // KCL tolerance anyway, solve to well inside it (the answer should be as exact as a direct
   // solve: the sum of the residuals along a bit line is the column current's conservation error).
-  const double forcing = linear_circuit_ ? 0.0 : options_.linear_forcing * ratio;
-  const double fraction = forcing >= 1 ? forcing : options_.linear_safety;
-  for (std::size_t i = 0; i < residual_.size(); ++i)
-    linear_tolerance_[i] = fraction * (options_.abstol + options_.residual_reltol * scale_[i]);
+  const double fraction = options_.linear_fraction(ratio, linear_circuit_);
+  for (std::size_t i = 0; i < residual_.size(); ++i) linear_tolerance_[i] = fraction * options_.kcl_tolerance(scale_[i]);
 }
 
 void NewtonSolver::measure(SolveStats& stats, std::span<const double> v) {
   if (!(stats.converged && residual_is_current_)) system_.assemble(v, 0.0, residual_, jacobian_, scale_);
   double worst_ratio = -1;
   stats.max_residual = 0;
-  for (NodeIndex i = 0; i < system_.circuit().n_free; ++i) {
-    const double r = std::abs(residual_[i]);
-    if (std::isnan(r) || r > stats.max_residual) stats.max_residual = r;  // NaN must show, not vanish
-    const double tolerance = options_.abstol + options_.residual_reltol * scale_[i];
-    const double ratio = r / tolerance;
-    if (!(ratio <= worst_ratio)) {  // also catches NaN
-      worst_ratio = ratio;
-      stats.worst_node = i;
-      stats.worst_residual = r;
-      stats.worst_tolerance = tolerance;
-    }
-  }
+  for (NodeIndex i = 0; i < system_.circuit().n_free; ++i)
+    record_residual(stats, worst_ratio, i, residual_[i], options_.kcl_tolerance(scale_[i]));
 }
 
 SolveStats NewtonSolver::solve(std::span<const double> fixed, std::span<double> v_free) {
@@ -115,7 +97,7 @@ SolveStats NewtonSolver::solve(std::span<const double> fixed, std::span<double> 
       stats.detail += fmt::format("{}: no convergence; ", method);
   };
   auto newton_run = [&](std::span<const double> f, double gmin) {
-    const RunResult r = run(f, v, gmin);
+    const NewtonRun r = run(f, v, gmin);
     stats.iterations += r.iterations;
     return r.converged;
   };

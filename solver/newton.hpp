@@ -1,13 +1,15 @@
 #pragma once
-// Newton-Raphson on the nodal equations f(v) = 0 (see nodal_system.hpp):
+// Newton-Raphson on the nodal equations f(v) = 0 (see nodal_system.hpp), for every backend: the
+// general one here (NewtonSolver, over any LinearSolver) and the grid (grid_newton.hpp) share the
+// loop (newton_loop), the tolerances, the update test, the damping and the forcing below.
 //
 //   J(v_k) dv = -f(v_k),   v_{k+1} = v_k + alpha dv,   alpha = min(1, max_step / max|dv|)
 //
 // The step is damped so that no node moves more than max_step volts at once (the exponential
-// device laws overshoot otherwise). Converged when, at the same point, every free node has
+// device laws overshoot otherwise). Converged at v when every free node has
 //   |f_i| <= abstol + residual_reltol * scale_i        (KCL to rounding, scale_i as in node_currents)
 //   |dv_i| <= vntol + reltol * |v_i|  or  |J_ii dv_i| <= abstol + residual_reltol * scale_i
-//                                                      (the last full, undamped update; the second
+//                                                      (dv the full Newton step from v; the second
 //                                                      form: the step moves no current by more than
 //                                                      the KCL tolerance, for nodes held by leakage)
 // For a linear circuit (f affine) the update test is dropped after an undamped step: the
@@ -21,6 +23,7 @@
 // i.e. a fixed fraction of the residual early on, and well inside the KCL criterion at the end;
 // for a linear circuit (no transistors, linear resistors) linear_forcing is ignored (0), so one
 // solve lands inside the criterion. The final answer meets the same criterion for every backend.
+#include <cmath>
 #include <memory>
 #include <span>
 #include <string>
@@ -45,6 +48,26 @@ struct NewtonOptions {
   /// Linear backend: "auto" | "klu" | "lines" (line-preconditioned Krylov, direct per chain when
   /// the lines decouple). Chosen by the caller that builds the LinearSolver (engine/).
   std::string method = "auto";
+
+  // The arithmetic of the iteration, written once for every backend (the file comment above).
+  /// KCL tolerance of a node with rounding scale `scale` (A): abstol + residual_reltol * scale.
+  double kcl_tolerance(double scale) const { return abstol + residual_reltol * scale; }
+  /// |f| / kcl_tolerance(scale): <= 1 where KCL holds (NaN stays NaN).
+  double residual_ratio(double f, double scale) const { return std::abs(f) / kcl_tolerance(scale); }
+  /// The update test at one node: dv small in volts, or too small to move the node's own
+  /// current (J_ii dv) by its KCL tolerance (a node held only by leakage, ~1e-12 S, is not pinned
+  /// to 1e-9 V by KCL to 1e-18 A). False for NaN.
+  bool update_small(double dv, double v, double j_ii, double scale) const {
+    return std::abs(dv) <= vntol + reltol * std::abs(v) || std::abs(j_ii * dv) <= kcl_tolerance(scale);
+  }
+  /// The damping factor for a step whose largest node update is `largest` (V).
+  double damping(double largest) const { return largest > max_step ? max_step / largest : 1.0; }
+  /// Inexact Newton: the linear residual allowed at a node, as a fraction of its KCL tolerance,
+  /// when the Newton residual is `ratio` times the tolerance (forcing, or the final safety margin).
+  double linear_fraction(double ratio, bool linear_circuit) const {
+    const double forcing = linear_circuit ? 0.0 : linear_forcing * ratio;
+    return forcing >= 1 ? forcing : linear_safety;
+  }
 };
 
 struct SolveStats {
@@ -59,6 +82,50 @@ struct SolveStats {
   std::string detail;        ///< what was tried, for failure messages
 };
 
+/// Adds node `node`'s residual f (A) to the report: the largest |f| (NaN shows, never vanishes)
+/// and the worst node relative to its tolerance. worst_ratio starts below 0.
+inline void record_residual(SolveStats& stats, double& worst_ratio, NodeIndex node, double f, double tolerance) {
+  const double r = std::abs(f);
+  if (std::isnan(r) || r > stats.max_residual) stats.max_residual = r;
+  const double ratio = r / tolerance;
+  if (!(ratio <= worst_ratio)) {  // also catches NaN
+    worst_ratio = ratio;
+    stats.worst_node = node;
+    stats.worst_residual = r;
+    stats.worst_tolerance = tolerance;
+  }
+}
+
+struct NewtonRun {
+  bool converged;
+  int iterations;
+};
+
+/// The damped Newton loop of every backend, on four operations:
+///   assemble() -> max_i |f_i| / tolerance_i at v;  step(ratio, largest) -> dv, largest = max|dv|
+///   (false: breakdown);  small() -> whether dv passes the update test;  apply(alpha): v += alpha dv.
+/// Converged at v when KCL holds there (ratio <= 1) and the undamped Newton step from v is small:
+/// the step is computed but not taken, so the point returned is the one whose residual was
+/// checked. A linear circuit (f affine) is solved after one undamped step, confirmed by the
+/// residual alone. A template, so the grid's kernels stay inlined (no virtual call per step).
+template <class Assemble, class Step, class Small, class Apply>
+NewtonRun newton_loop(const NewtonOptions& options, bool linear_circuit, Assemble&& assemble, Step&& step,
+                      Small&& small, Apply&& apply) {
+  bool full_step = false;
+  for (int it = 0; it <= options.max_iterations; ++it) {
+    const double ratio = assemble();
+    if (ratio <= 1 && linear_circuit && full_step) return {true, it};
+    if (it == options.max_iterations) break;
+    double largest = 0;
+    if (!step(ratio, largest)) return {false, it + 1};
+    const double alpha = options.damping(largest);
+    full_step = alpha == 1.0;
+    if (ratio <= 1 && full_step && small()) return {true, it + 1};
+    apply(alpha);
+  }
+  return {false, options.max_iterations};
+}
+
 class NewtonSolver {
  public:
   NewtonSolver(const Circuit& circuit, std::unique_ptr<LinearSolver> linear, NewtonOptions options);
@@ -71,11 +138,7 @@ class NewtonSolver {
   const NewtonOptions& options() const { return options_; }
 
  private:
-  struct RunResult {
-    bool converged;
-    int iterations;
-  };
-  RunResult run(std::span<const double> fixed_voltages, std::vector<double>& v, double gmin);
+  NewtonRun run(std::span<const double> fixed_voltages, std::vector<double>& v, double gmin);
   void measure(SolveStats& stats, std::span<const double> v);
 
   /// Largest |f_i| / (abstol + residual_reltol scale_i) over the free nodes.

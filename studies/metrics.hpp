@@ -1,6 +1,6 @@
 #pragma once
-// The metrics of one sweep point (design brief section 7), over all its input vectors v. Hats
-// are the ideal reference (section 1: the same array without line resistance, each active cell
+// The metrics of one sweep point (docs/conventions.md), over all its input vectors v. Hats
+// are the ideal reference (docs/conventions.md: the same array without line resistance, each active cell
 // at its isolated current); j runs over physical columns, o over logical outputs (with
 // [mapping]), y are the signed outputs.
 //

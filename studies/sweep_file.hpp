@@ -1,5 +1,5 @@
 #pragma once
-// SWEEP.h5 (design brief section 7; described in docs/sweep.md):
+// SWEEP.h5 (docs/conventions.md; described in docs/sweep.md):
 //   /axes/names              [k] strings, the swept keys in dimension order
 //   /axes/values/<name>      [n_a] float64, or strings (string values, combined axes' names)
 //   /points/<metric>         [n_1, ..., n_k] float64, one per scalar metric

@@ -1,5 +1,5 @@
 #pragma once
-// A parameter study (design brief section 7): a base config plus a [sweep] table whose entries are
+// A parameter study (docs/conventions.md): a base config plus a [sweep] table whose entries are
 // the axes. The points are the product of the axes' values, numbered row-major (the first axis
 // varies slowest), and each point is the base config with that point's overrides applied, parsed
 // and validated like any config.

@@ -1,6 +1,6 @@
 #pragma once
 // /correction/*: statistics of r = I_actual / I_ideal over the active cells of full circuit
-// solves, binned by (row, column, level, column load) (design brief section 5).
+// solves, binned by (row, column, level, column load) (docs/tables.md).
 //
 //   load(v, j) = sum over the active cells i of column j of I_ideal(i, j) / I_max
 //

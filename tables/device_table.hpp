@@ -1,5 +1,5 @@
 #pragma once
-// Per-level device data of an effective-weight table (design brief section 5): the nominal
+// Per-level device data of an effective-weight table (docs/tables.md): the nominal
 // current of each level, its sensitivities to the two cell terminals, and the cell current on a
 // (v_bl, v_sup) grid. Everything here is the cell in isolation (devices::isolated_cell): row
 // node -> [select FET, gate v_on] -> m -> storage element -> bit line.

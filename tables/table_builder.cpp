@@ -40,31 +40,17 @@ io::Problem draw_sample(const io::RunConfig& base, int s, const DrawFn& draw) {
   return p;
 }
 
-// Ideal currents of one input vector (design brief section 1): each active cell's isolated
-// current at nominal bias, 0 for inactive cells; select cells read the per-level table.
+// The column loads of one input vector: load(j) = sum_i I_ideal(i, j) / I_max, the ideal
+// currents being the crossbar's own reference (Crossbar::ideal_cell_currents).
 class IdealCurrents {
  public:
-  IdealCurrents(const DeviceTable& device, double full_scale)
-      : device_(device), full_scale_(full_scale) {}
+  explicit IdealCurrents(double full_scale) : full_scale_(full_scale) {}
 
   /// [rows * cols] row-major.
-  std::vector<double> cells(const netlists::Crossbar& xb, const Matrix& levels,
-                            std::span<const double> input) const {
-    const netlists::ArraySpec& s = xb.spec();
-    std::vector<double> out(levels.data.size(), 0.0);
-    for (int i = 0; i < s.rows; ++i) {
-      if (!xb.row_active(input, i)) continue;
-      for (int j = 0; j < s.cols; ++j) {
-        const std::size_t k = static_cast<std::size_t>(i) * s.cols + j;
-        out[k] = s.cell.has_select()
-                     ? device_.current[static_cast<int>(levels.data[k])]
-                     : devices::isolated_cell(s.cell, s.weights[k], xb.row_voltage(input, i), s.v_sense).current;
-      }
-    }
-    return out;
+  std::vector<double> cells(const netlists::Crossbar& xb, std::span<const double> input) const {
+    return xb.ideal_cell_currents(input);
   }
 
-  /// load(j) = sum_i I_ideal(i, j) / I_max.
   std::vector<double> loads(std::span<const double> ideal, int cols) const {
     std::vector<double> load(cols, 0.0);
     for (std::size_t k = 0; k < ideal.size(); ++k) load[k % cols] += ideal[k] / full_scale_;
@@ -72,7 +58,6 @@ class IdealCurrents {
   }
 
  private:
-  const DeviceTable& device_;
   double full_scale_;
 };
 
@@ -114,7 +99,7 @@ SampleResult solve_sample(const io::RunConfig& config, int s, const IdealCurrent
     std::vector<double> guess;  // cold start: the select pattern changes from vector to vector
     solver::SolveStats stats;
     const std::vector<double> actual = xb.cell_currents(solver.solve_vector(p.inputs.row(v), guess, stats));
-    const std::vector<double> nominal = ideal.cells(xb, *p.levels, p.inputs.row(v));
+    const std::vector<double> nominal = ideal.cells(xb, p.inputs.row(v));
     const std::vector<double> load = ideal.loads(nominal, cols);
     r.loads.insert(r.loads.end(), load.begin(), load.end());
     for (std::size_t k = 0; k < nominal.size(); ++k)
@@ -183,7 +168,7 @@ EffectiveWeightTable build_table(const io::RunConfig& config, parallel::JobPool&
   t.cell = cell_grid(config, weights);
   t.full_scale = config.g_max() * config.v_read;  // I_max (SONOS), G_max v_read (resistor cells)
   t.samples = config.table.samples;
-  const IdealCurrents ideal(t.device, t.full_scale);
+  const IdealCurrents ideal(t.full_scale);
 
   const auto samples = static_cast<std::size_t>(config.table.samples);
   std::vector<SampleResult> results(pool.is_root() ? samples : 0);

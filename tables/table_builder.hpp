@@ -1,5 +1,5 @@
 #pragma once
-// `xbar table`: effective-weight lookup tables (design brief section 5) from full circuit solves.
+// `xbar table`: effective-weight lookup tables (docs/tables.md) from full circuit solves.
 //
 // Sample s (0 <= s < table.samples) is the config's own array and inputs with both seeds
 // replaced by seeds derived from (seed, s): weights as [weights] draws them (distribution,

@@ -1,5 +1,5 @@
 #pragma once
-// The HDF5 layout of `xbar table` (design brief section 5; every dataset is described in
+// The HDF5 layout of `xbar table` (docs/tables.md; every dataset is described in
 // docs/tables.md: keep the two in step).
 #include "io/config.hpp"
 #include "io/hdf5_file.hpp"

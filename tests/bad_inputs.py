@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The error contract of the xbar command line (design brief section 4, issue 7), case by case.
+"""The error contract of the xbar command line (README: Errors and exit status), case by case.
 
 Every case runs the built xbar in a fresh temporary folder holding only the case's own files
 (config, HDF5, sometimes a previous output) and asserts:
@@ -278,7 +278,7 @@ CONVERGENCE = [
     # of a stepping method: the fallback rescues the solve and says so (stderr and HDF5).
     # The rescue cases (plain Newton fails, gmin or source stepping then succeeds) lost their
     # trigger when Newton became robust enough to solve HARD in 3 iterations; a new hard case is
-    # wanted (see issue 7's notes). The all-methods-fail path stays covered below.
+    # wanted. The all-methods-fail path stays covered below.
     Case("iteration_limit", solve("--set", "solver.max_iterations=2"), cfg=HARD, status=3,
          names=SOLVE_FAILURE_PARTS + ("gmin-stepping", "source-stepping", "input vector 0"),
          previous_output=True),
@@ -302,7 +302,7 @@ ACCEPTED = [
 ]
 
 # A solve long enough to be interrupted in the middle: hours with today's KLU backend (0.9 s per
-# vector), still seconds at the 5 ms per vector the design brief asks for.
+# vector), still seconds at the 5 ms per vector the benchmark targets ask for.
 LONG = """[array]
 rows = 128
 cols = 128

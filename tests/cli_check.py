@@ -1,4 +1,4 @@
-"""End-to-end exit status of `xbar check` (design brief section 4): 0 within tolerance, 1 over
+"""End-to-end exit status of `xbar check` (README): 0 within tolerance, 1 over
 it, 2 for an array above check.max_cells (with the ngspice time estimate and the override in
 one line, and no output file); the -o file carries /columns/current_spice and the check_*
 attributes. Usage: cli_check.py XBAR EXAMPLES_DIR"""

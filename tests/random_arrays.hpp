@@ -2,7 +2,9 @@
 // Random test arrays from a seed: uniform levels mapped to physical weights (V_T by
 // program-verify for SONOS, G for resistor cells), and random inputs (bits at the given activity
 // for select cells, uniform reals in [0, 1] for 1r).
+#include <cmath>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "devices/levels.hpp"
@@ -25,6 +27,23 @@ inline netlists::ArraySpec random_array(devices::CellKind kind, int rows, int co
   for (int k = 0; k < rows * cols; ++k)
     spec.weights.push_back(spec.cell.is_sonos() ? vts[level(rng)] : conductance.value(level(rng)));
   return spec;
+}
+
+/// KCL tolerance of node n (A): 1e-12 of its rounding scale plus 1e-18 A (docs/conventions.md).
+inline double kcl_tolerance(const solver::NodeCurrents& kcl, solver::NodeIndex n) {
+  return 1e-12 * kcl.scale[n] + 1e-18;
+}
+
+/// max over the free nodes of |f_n| / kcl_tolerance at the voltages v (NaN if a residual is
+/// NaN): KCL holds at every node when it is <= 1. node_currents is independent of every solver.
+inline double worst_kcl_ratio(const solver::Circuit& circuit, std::span<const double> v) {
+  const solver::NodeCurrents kcl = solver::node_currents(circuit, v);
+  double worst = 0;
+  for (solver::NodeIndex n = 0; n < circuit.n_free; ++n) {
+    const double ratio = std::abs(kcl.current_out[n]) / kcl_tolerance(kcl, n);
+    if (!(ratio <= worst)) worst = ratio;
+  }
+  return worst;
 }
 
 inline Matrix random_inputs(const netlists::ArraySpec& spec, int count, double activity,

@@ -37,11 +37,7 @@ void check_close(std::span<const double> a, std::span<const double> b, double fl
     REQUIRE(std::abs(a[k] - b[k]) <= 1e-9 * std::max(std::abs(a[k]), std::abs(b[k])) + floor);
 }
 
-void check_kcl(const Crossbar& xb, std::span<const double> v) {
-  const solver::NodeCurrents kcl = solver::node_currents(xb.circuit(), v);
-  for (solver::NodeIndex n = 0; n < xb.circuit().n_free; ++n)
-    REQUIRE(std::abs(kcl.current_out[n]) <= 1e-12 * kcl.scale[n] + 1e-18);
-}
+void check_kcl(const Crossbar& xb, std::span<const double> v) { REQUIRE(test::worst_kcl_ratio(xb.circuit(), v) <= 1.0); }
 
 // Solves with KLU and with `method`, compares every vector's column currents and vector 0's
 // node voltages, and checks KCL of the method's solution.

@@ -43,7 +43,7 @@ devices::TableGridSpec coarse_spec() {
   return spec;
 }
 
-// The subckt form of the brief's EKV law, written with the device file's own SPICE text.
+// The subckt form of the EKV law of `docs/conventions.md`, written with the device file's own SPICE text.
 std::string ekv_card(const devices::EkvParams& p) {
   return devices::ekv_spice_functions() + ".subckt ekvfet d g s b\nBP p 0 V={" +
          devices::ekv_spice_pinchoff("g", "d", "s", p) + "}\nB1 d s I={" + devices::ekv_spice_current("p", "d", "s", p.i_s) +

@@ -23,7 +23,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-constexpr double k_tolerance = 1e-6;  // design brief section 4: the default of `xbar check`
+constexpr double k_tolerance = 1e-6;  // README: the default of `xbar check`
 // ngspice converges node voltages to reltol 1e-6 of ~0.1 V: a mapping error shows far above this.
 constexpr double k_node_tolerance = 1e-7;  // V
 

@@ -55,7 +55,7 @@ TEST_CASE("the EKV law in ngspice equals the C++ law on a bias grid", "[ngspice]
         const double measured = -spice.run_operating_point(transistor_deck(p, vg, vd, vs)).source_current("VD");
         const double rel = std::abs(measured - expected) / std::abs(expected);
         INFO("vt " << p.vt << " vg " << vg << " vd " << vd << " vs " << vs << ": " << measured << " vs " << expected);
-        CHECK(rel <= 1e-9);  // softplus branches agree to < 3e-10 (design brief section 2)
+        CHECK(rel <= 1e-9);  // softplus branches agree to < 3e-10 (docs/conventions.md)
         worst = std::max(worst, rel);
       }
   WARN("largest relative difference, C++ vs ngspice EKV law: " << worst);

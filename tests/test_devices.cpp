@@ -65,7 +65,7 @@ TEST_CASE("the sinh resistor law has consistent derivative and linear limit", "[
 }
 
 TEST_CASE("the reference 2T cell at V_T = -0.2054 V conducts 1.6000 uA", "[devices]") {
-  const CellModel cell;  // 2t-sonos, brief defaults
+  const CellModel cell;  // 2t-sonos, default parameters
   const IsolatedCell c = isolated_cell(cell, -0.2054, 0.1, 0.0);
   CHECK(c.current == Approx(1.600026e-6).epsilon(1e-4));
   // KCL at the internal node: the select FET and the SONOS carry the same current.
@@ -74,7 +74,7 @@ TEST_CASE("the reference 2T cell at V_T = -0.2054 V conducts 1.6000 uA", "[devic
   CHECK(std::abs(storage_current(cell, -0.2054, 0.1, 0.0).i) > 1e-6);
 }
 
-TEST_CASE("program-verify gives the brief's V_T range and round-trips to I_k", "[devices]") {
+TEST_CASE("program-verify gives the expected V_T range and round-trips to I_k", "[devices]") {
   const CellModel cell;
   const LevelSpec spec{128, 1.6e-6, 1e7};
   const std::vector<double> vts = sonos_level_vts(cell, spec, 0.1);

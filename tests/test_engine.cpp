@@ -88,12 +88,10 @@ TEST_CASE("KCL holds at every node of a solved 32x32 array of each kind", "[engi
     solver::SolveStats stats;
     const Matrix inputs = random_inputs(xb.spec(), 1, 22);
     const std::vector<double> v = solver.solve_vector(inputs.row(0), guess, stats);
+    REQUIRE(test::worst_kcl_ratio(xb.circuit(), v) <= 1.0);
     const solver::NodeCurrents kcl = solver::node_currents(xb.circuit(), v);
     double worst = 0;
-    for (solver::NodeIndex n = 0; n < xb.circuit().n_free; ++n) {
-      worst = std::max(worst, std::abs(kcl.current_out[n]));
-      REQUIRE(std::abs(kcl.current_out[n]) <= 1e-12 * kcl.scale[n] + 1e-18);
-    }
+    for (solver::NodeIndex n = 0; n < xb.circuit().n_free; ++n) worst = std::max(worst, std::abs(kcl.current_out[n]));
     CHECK(worst <= 1e-15);
     // Conservation: the column current is the sum of the column's cell currents.
     const std::vector<double> cells = xb.cell_currents(v), columns = xb.column_currents(v);

@@ -7,6 +7,7 @@
 
 #include "devices/levels.hpp"
 #include "engine/array_solver.hpp"
+#include "random_arrays.hpp"
 
 using namespace xbar;
 
@@ -49,9 +50,7 @@ TEST_CASE("source stepping rescues a start far from the answer and says so", "[s
   CHECK(stats.method == "source-stepping");
   CHECK(stats.detail.find("newton: no convergence") != std::string::npos);
   CHECK(stats.detail.find("gmin-stepping: no convergence") != std::string::npos);
-  const solver::NodeCurrents kcl = solver::node_currents(xb.circuit(), v);
-  for (solver::NodeIndex n = 0; n < xb.circuit().n_free; ++n)
-    CHECK(std::abs(kcl.current_out[n]) <= 1e-12 * kcl.scale[n] + 1e-18);
+  CHECK(test::worst_kcl_ratio(xb.circuit(), v) <= 1.0);
   solver::NewtonOptions plain;
   plain.max_iterations = 8;
   plain.gmin_stepping = plain.source_stepping = false;
@@ -72,9 +71,7 @@ TEST_CASE("a grid Newton that fails hands over to the general solver, and says s
   INFO(stats.method << ": " << stats.detail);
   CHECK(stats.method == "general-source-stepping");
   CHECK(stats.detail.find("grid newton: no convergence") != std::string::npos);
-  const solver::NodeCurrents kcl = solver::node_currents(xb.circuit(), v);
-  for (solver::NodeIndex n = 0; n < xb.circuit().n_free; ++n)
-    CHECK(std::abs(kcl.current_out[n]) <= 1e-12 * kcl.scale[n] + 1e-18);
+  CHECK(test::worst_kcl_ratio(xb.circuit(), v) <= 1.0);
 }
 
 TEST_CASE("the reported methods name each method once in any order of the vectors", "[solver]") {

@@ -1,4 +1,4 @@
-// Signed-weight mapping rules (design brief section 7) and the ideal select switch.
+// Signed-weight mapping rules (docs/conventions.md) and the ideal select switch.
 #include <catch2/catch.hpp>
 
 #include <fmt/format.h>

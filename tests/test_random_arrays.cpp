@@ -1,8 +1,8 @@
-// Randomized arrays (issue 7): a few hundred random but structurally valid crossbars, every cell
+// Randomized arrays: a few hundred random but structurally valid crossbars, every cell
 // kind, sizes 1..40, line resistances from exactly 0 (merged nodes) to 1 kOhm, random bias,
 // v_sense and inputs. Every one must solve (no crash, no SolveFailure), and its answer must obey
 // the laws that hold whatever the parameters:
-//   - KCL at every free node to rounding: |f_i| <= 1e-12 scale_i + 1e-18 A (design brief sec. 1);
+//   - KCL at every free node to rounding: |f_i| <= 1e-12 scale_i + 1e-18 A (docs/conventions.md);
 //   - a column's current is the sum of its cells' currents, to the KCL tolerance of its nodes;
 //   - every branch is passive (its current flows from the higher terminal voltage to the lower),
 //     so no node leaves the range spanned by the row and sense sources (maximum principle);
@@ -20,6 +20,7 @@
 
 #include "devices/levels.hpp"
 #include "engine/array_solver.hpp"
+#include "random_arrays.hpp"
 
 using namespace xbar;
 using netlists::ArraySpec;
@@ -73,20 +74,6 @@ RandomArray random_array(std::mt19937_64& rng, bool line_resistance) {
   return a;
 }
 
-double kcl_tolerance(const solver::NodeCurrents& kcl, solver::NodeIndex node) {
-  return 1e-12 * kcl.scale[node] + 1e-18;
-}
-
-// Largest |f_i| / tolerance_i over the free nodes (NaN if any residual is NaN).
-double worst_kcl_ratio(const Crossbar& xb, const solver::NodeCurrents& kcl) {
-  double worst = 0;
-  for (solver::NodeIndex n = 0; n < xb.circuit().n_free; ++n) {
-    const double ratio = std::abs(kcl.current_out[n]) / kcl_tolerance(kcl, n);
-    if (!(ratio <= worst)) worst = ratio;
-  }
-  return worst;
-}
-
 // The column current (into V_sense) and the sum of the column's cell currents differ by the KCL
 // residuals of the column's nodes; the sense source's own scale bounds the rounding of the sum.
 // Twice the tolerance: the solver assembled its residual in another order.
@@ -94,7 +81,7 @@ double column_tolerance(const Crossbar& xb, const solver::NodeCurrents& kcl, int
   std::set<solver::NodeIndex> nodes = {xb.node(NodeKind::sense, 0, j), xb.node(NodeKind::sense_source, 0, j)};
   for (int i = 0; i < xb.spec().rows; ++i) nodes.insert(xb.node(NodeKind::column, i, j));
   double tolerance = 0;
-  for (solver::NodeIndex n : nodes) tolerance += 2 * kcl_tolerance(kcl, n);
+  for (solver::NodeIndex n : nodes) tolerance += 2 * test::kcl_tolerance(kcl, n);
   return tolerance;
 }
 
@@ -163,7 +150,7 @@ TEST_CASE("random arrays of every kind solve and obey KCL, conservation and the 
     engine::ArrayResults batch;
     REQUIRE_NOTHROW(batch = solver.solve(array.inputs));
     const solver::NodeCurrents kcl = solver::node_currents(xb.circuit(), batch.voltages);
-    REQUIRE(worst_kcl_ratio(xb, kcl) <= 1.0);
+    REQUIRE(test::worst_kcl_ratio(xb.circuit(), batch.voltages) <= 1.0);
     check_conservation(xb, batch.voltages, kcl);
     check_source_range(xb, array.inputs.row(0), batch.voltages);
     if (no_line_resistance(array.spec.lines)) {

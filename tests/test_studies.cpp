@@ -1,4 +1,4 @@
-// Sweep specs and the section-7 metric formulas, on cases worked by hand.
+// Sweep specs and the study metric formulas (docs/conventions.md), on cases worked by hand.
 #include <catch2/catch.hpp>
 
 #include <cmath>

@@ -2,7 +2,7 @@
 """`xbar sweep` against independent computations (ctest runs it with the built binary):
 
 - linear 1t1r cells, ideal select, bit-line resistance only: every bit line is a linear ladder,
-  solved here with numpy from the weights and inputs that `xbar solve` reports; every section-7
+  solved here with numpy from the weights and inputs that `xbar solve` reports; every study
   metric of every point is recomputed from that ladder and must equal the sweep's to 1e-9;
 - a nonlinear 2t-sonos point: the metrics recomputed from `xbar solve`'s own outputs;
 - the file layout (axes, shapes, NaN padding when rows are swept), thread-count independence,
@@ -115,7 +115,7 @@ def solve_point(config_path, sets, name):
     return h5py.File(out, "r")
 
 
-# ---- the section-7 metrics, written out independently of the C++ ----
+# ---- the study metrics (docs/conventions.md), written out independently of the C++ ----
 
 def column_errors(current, ideal):
     keep = np.abs(ideal) > 1e-3 * np.abs(ideal).max()

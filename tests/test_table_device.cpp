@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "device_fixtures.hpp"
+#include "random_arrays.hpp"
 #include "solver/circuit.hpp"
 
 using namespace xbar;
@@ -195,8 +196,6 @@ TEST_CASE("an array whose select is the table of the EKV law solves like the EKV
     const engine::ArrayResults ra = a.solve(inputs), rb = b.solve(inputs);
     for (std::size_t k = 0; k < ra.column_current.data.size(); ++k)
       CHECK(ra.column_current.data[k] == Approx(rb.column_current.data[k]).epsilon(1e-5));
-    const solver::NodeCurrents kcl = solver::node_currents(tabulated.circuit(), ra.voltages);
-    for (solver::NodeIndex n = 0; n < tabulated.circuit().n_free; ++n)
-      REQUIRE(std::abs(kcl.current_out[n]) <= 1e-12 * kcl.scale[n] + 1e-18);
+    REQUIRE(test::worst_kcl_ratio(tabulated.circuit(), ra.voltages) <= 1.0);
   }
 }

@@ -54,7 +54,7 @@ TEST_CASE("the /device rows are the isolated cell at nominal bias", "[tables]") 
     CHECK(d.current[k] == devices::isolated_cell(cell, vts[k], 0.1, 0.0).current);
     CHECK(d.current[k] == Approx(spec.value(k)).epsilon(1e-11));
     CHECK(d.weight[k] == vts[k]);
-    // The bit line is the SONOS source: -15 to -40 /V (design brief section 2); the row node
+    // The bit line is the SONOS source: -15 to -40 /V (docs/conventions.md); the row node
     // (drain side, behind the select FET) matters far less and raises the current.
     CHECK(d.dlnI_dVs[k] < -14);
     CHECK(d.dlnI_dVs[k] > -42);

@@ -46,7 +46,7 @@ std::vector<devices::IvSample> samples_in_range(const devices::TableSamples& sam
                                                 double vg_hi, double v_lo, double v_hi);
 
 /// The table's interpolation envelope: EKV fitted to the samples in the spec's read range,
-/// or the brief's select-FET law if the fit fails (any positive envelope interpolates exactly).
+/// or the default select-FET law if the fit fails (any positive envelope interpolates exactly).
 devices::EkvParams table_envelope_for(const devices::TableSamples& samples, const devices::TableGridSpec& spec);
 
 /// |I_table / I_card - 1| at the given points (points where the card's current is 0 are skipped).

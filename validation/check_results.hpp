@@ -1,5 +1,5 @@
 #pragma once
-// The HDF5 layout of `xbar check` (design brief section 4, docs/hdf5_schema.md): everything
+// The HDF5 layout of `xbar check` (README, docs/hdf5_schema.md): everything
 // `xbar solve` writes, plus ngspice's column currents and the comparison figures.
 #include "io/results.hpp"
 #include "validation/cross_check.hpp"

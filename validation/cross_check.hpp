@@ -1,5 +1,5 @@
 #pragma once
-// xbar against ngspice on the same circuit (design brief sections 3 and 4). For each input vector
+// xbar against ngspice on the same circuit (README: SPICE decks, cross-checking). For each input vector
 // the deck `xbar netlist` writes runs in libngspice, xbar solves the same vector, and
 //
 //   dI_j      = I_xbar,j - I_spice,j             column currents (A) into V_sense(j)

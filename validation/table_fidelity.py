@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fidelity of the effective-weight tables (issue 5): for each case, build a table with
+"""Fidelity of the effective-weight tables: for each case, build a table with
 `xbar table` (timed), solve NEW random arrays and input sets with `xbar solve` (seeds no table
 sample uses), and compare the column currents predicted by xbar.tables (python/xbar/tables.py) with the
 solved ones. Pass: the RMS relative column-current error of the table prediction (method "ir",

@@ -1,0 +1,34 @@
+// The ideal reference, the one definition every output uses (/columns/current_ideal, tables,
+// sweeps; docs/conventions.md): each active cell's current when isolated at nominal bias (row
+// node at V_row(i), bit line at v_sense, select on, no line resistance); inactive cells add
+// nothing. Select cells read the isolated currents the builder solved once per cell.
+#include "netlists/crossbar.hpp"
+
+namespace xbar::netlists {
+
+double Crossbar::ideal_cell_current(std::span<const double> input, int row, int col) const {
+  const std::size_t k = static_cast<std::size_t>(row) * spec_.cols + col;
+  return spec_.cell.has_select()
+             ? isolated_current_[k]
+             : devices::isolated_cell(spec_.cell, spec_.weights[k], row_voltage(input, row), spec_.v_sense).current;
+}
+
+std::vector<double> Crossbar::ideal_cell_currents(std::span<const double> input) const {
+  std::vector<double> out(spec_.weights.size(), 0.0);
+  for (int i = 0; i < spec_.rows; ++i) {
+    if (!row_active(input, i)) continue;
+    for (int j = 0; j < spec_.cols; ++j) out[static_cast<std::size_t>(i) * spec_.cols + j] = ideal_cell_current(input, i, j);
+  }
+  return out;
+}
+
+std::vector<double> Crossbar::ideal_column_currents(std::span<const double> input) const {
+  std::vector<double> out(spec_.cols, 0.0);
+  for (int i = 0; i < spec_.rows; ++i) {
+    if (!row_active(input, i)) continue;
+    for (int j = 0; j < spec_.cols; ++j) out[j] += ideal_cell_current(input, i, j);
+  }
+  return out;
+}
+
+}  // namespace xbar::netlists

@@ -1,0 +1,215 @@
+// The grid Newton's cell loads: batched device evaluation, local elimination of each cell's
+// internal node, and the row and bit-line wire stamps (grid_newton.hpp has the equations).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "devices/cell.hpp"
+#include "solver/grid_state.hpp"
+
+namespace xbar::solver {
+
+// Evaluation and elimination of cells [k0, k1) (at most k_block_cells), through this thread's
+// chunk buffers.
+void GridNewton::State::load_cells(std::size_t k0, std::size_t k1) {
+  thread_local ChunkLoads loads;
+  loads.reserve(k1 - k0);
+  evaluate_devices(k0, k1, loads);
+  eliminate_cells(k0, k1, loads);
+}
+
+// Raw device loads of cells [k0, k1): batched EKV, or the resistor law.
+void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const {
+  const std::size_t m = k1 - k0;
+  auto part = [&](const std::vector<double>& a) { return std::span(a).subspan(k0, m); };
+  auto out = [&](std::vector<double>& a) { return std::span(a).first(m); };
+  const std::vector<double>& top = upper ? v_m : v_r;
+  if (upper)
+    devices::ekv_current_batch(upper->law, {part(vt_u), part(gate_u), part(v_r), part(v_m), out(loads.u_i),
+                                            out(loads.gate_partial), out(loads.u_t), out(loads.u_b)});
+  if (lower_transistor) {
+    devices::ekv_current_batch(lower_transistor->law, {part(vt_l), part(gate_l), part(top), part(v_c),
+                                                       out(loads.l_i), out(loads.gate_partial), out(loads.l_t),
+                                                       out(loads.l_b)});
+  } else {
+    const devices::ResistorLaw law = lower_resistor->law;
+    for (std::size_t k = k0; k < k1; ++k) {
+      const devices::TwoTerminalCurrent r = devices::resistor_current(law, g_l[k], top[k] - v_c[k]);
+      loads.l_i[k - k0] = r.i;
+      loads.l_t[k - k0] = r.di_dv;
+      loads.l_b[k - k0] = -r.di_dv;
+    }
+  }
+}
+
+// Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
+// (grid_newton.hpp). The right-hand side b = -f + J_xm f_m / J_mm is left in work.b.
+void GridNewton::State::eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
+  const bool rows = g.rows_free(), cols = g.cols_free();
+  auto run = [&](auto has_upper, auto has_rows, auto has_cols) {
+    eliminate<decltype(has_upper)::value, decltype(has_rows)::value, decltype(has_cols)::value>(k0, k1, loads);
+  };
+  using T = std::true_type;
+  using F = std::false_type;
+  if (upper) {
+    if (rows && cols) run(T{}, T{}, T{});
+    else if (rows) run(T{}, T{}, F{});
+    else if (cols) run(T{}, F{}, T{});
+    else run(T{}, F{}, F{});
+  } else {
+    if (rows && cols) run(F{}, T{}, T{});
+    else if (rows) run(F{}, T{}, F{});
+    else if (cols) run(F{}, F{}, T{});
+  }
+}
+
+// One loop without branches per case, over restrict pointers, so that it vectorises. Transistors
+// get their G_leak shunt here (I += G_leak (v_t - v_b)), switched lower devices their enable.
+template <bool Upper, bool Rows, bool Cols>
+void GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
+  const std::size_t c_off = col_offset(), n = matrix.n;
+  double* __restrict diag = flat.data();
+  double* __restrict rhs = work.b.data();
+  double* __restrict cross = flat.data() + 3 * n;
+  const double leak_u = devices::k_transistor_leak, leak_l = lower_transistor ? leak_u : 0.0;
+  const double* __restrict raw_u_i = loads.u_i.data();
+  const double* __restrict raw_u_t = loads.u_t.data();
+  const double* __restrict raw_u_b = loads.u_b.data();
+  const double* __restrict raw_l_i = loads.l_i.data();
+  const double* __restrict raw_l_t = loads.l_t.data();
+  const double* __restrict raw_l_b = loads.l_b.data();
+  const double* __restrict en = enable.data();
+  const double* __restrict vr = v_r.data();
+  const double* __restrict vm = v_m.data();
+  const double* __restrict vc = v_c.data();
+  double* __restrict m_f = res_m.f.data();
+  double* __restrict m_scale = res_m.scale.data();
+  double* __restrict m_diag = res_m.diag.data();
+  double* __restrict m_inv = inv_mm.data();
+  double* __restrict m_r = j_mr.data();
+  double* __restrict m_c = j_mc.data();
+  double* __restrict r_f = res_r.f.data();
+  double* __restrict r_scale = res_r.scale.data();
+  double* __restrict r_diag = res_r.diag.data();
+  double* __restrict c_f = res_c.f.data();
+  double* __restrict c_scale = res_c.scale.data();
+  double* __restrict c_diag = res_c.diag.data();
+#pragma omp simd
+  for (std::size_t k = k0; k < k1; ++k) {
+    const std::size_t c = k - k0;  // chunk index
+    const double v_top = Upper ? vm[k] : vr[k];
+    const double l_i = en[k] * (raw_l_i[c] + leak_l * (v_top - vc[k]));
+    const double l_t = en[k] * (raw_l_t[c] + leak_l), l_b = en[k] * (raw_l_b[c] - leak_l);
+    double u_i = 0, u_t = 0, u_b = 0;
+    if constexpr (Upper) {
+      u_i = raw_u_i[c] + leak_u * (vr[k] - vm[k]);
+      u_t = raw_u_t[c] + leak_u;
+      u_b = raw_u_b[c] - leak_u;
+    }
+    // Unreduced cell block: J_RR = u_t (or l_t), J_CC = -l_b; J_Rm = u_b, J_Cm = -l_t,
+    // J_mR = -u_t, J_mC = l_b, J_mm = l_t - u_b.
+    double i_r, jrr, jrc, jcr, jcc = -l_b, b_r, b_c;
+    if constexpr (Upper) {
+      const double f_m = l_i - u_i, jmm = l_t - u_b, gm = 1.0 / jmm;
+      const double jrm = u_b, jcm = -l_t, jmr = -u_t, jmc = l_b;
+      m_f[k] = f_m;
+      m_scale[k] = std::abs(u_i) + std::abs(l_i);
+      m_diag[k] = jmm;
+      m_inv[k] = gm;
+      if constexpr (Rows) m_r[k] = jmr;
+      m_c[k] = jmc;
+      i_r = u_i;
+      jrr = u_t - jrm * jmr * gm;
+      jrc = -jrm * jmc * gm;
+      jcr = -jcm * jmr * gm;
+      jcc -= jcm * jmc * gm;
+      b_r = -i_r + jrm * f_m * gm;
+      b_c = l_i + jcm * f_m * gm;
+    } else {
+      i_r = l_i;
+      jrr = l_t;
+      jrc = l_b;
+      jcr = -l_t;
+      b_r = -i_r;
+      b_c = l_i;
+    }
+    if constexpr (Rows) {
+      r_f[k] = i_r;
+      r_scale[k] = std::abs(i_r);
+      r_diag[k] = Upper ? u_t : l_t;
+      diag[k] = jrr;
+      rhs[k] = b_r;
+      if constexpr (Cols) cross[k] = jrc;
+    }
+    if constexpr (Cols) {
+      c_f[k] = -l_i;
+      c_scale[k] = std::abs(l_i);
+      c_diag[k] = -l_b;
+      diag[c_off + k] = jcc;
+      rhs[c_off + k] = b_c;
+      if constexpr (Rows) cross[c_off + k] = jcr;
+    }
+  }
+}
+
+// Row-line wires of cells [k0, k1) (whole rows): V_src -g_first- R(i,0) -g_row- R(i,1) ...
+void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1) {
+  const std::size_t n = matrix.n, cols = g.cols;
+  for (std::size_t k = k0; k < k1; ++k) {
+    const std::size_t j = k % cols;
+    const double g_left = j == 0 ? g.g_row_first : g.g_row;
+    const double v_left = j == 0 ? v_src[k / cols] : v_r[k - 1];
+    const double g_right = j + 1 < cols ? g.g_row : 0.0;
+    const double v_right = j + 1 < cols ? v_r[k + 1] : 0.0;
+    const double current = g_left * (v_r[k] - v_left) + g_right * (v_r[k] - v_right);
+    res_r.f[k] += current;
+    work.b[k] -= current;
+    res_r.scale[k] += g_left * (std::abs(v_r[k]) + std::abs(v_left)) + g_right * (std::abs(v_r[k]) + std::abs(v_right));
+    res_r.diag[k] += g_left + g_right;
+    flat[k] += g_left + g_right;
+    flat[n + k] = j == 0 ? 0.0 : -g_left;
+    flat[2 * n + k] = -g_right;
+  }
+}
+
+// Bit-line wires of cells [k0, k1) of block b: C(i-1,j) -g_col- C(i,j) -g_col- C(i+1,j), the
+// last one -g_col_last- V_sink(j). The first and last block rows apart, every cell has both
+// neighbours on its line: one loop without branches.
+void GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b) {
+  const std::size_t n = matrix.n, w = b.width(), c_off = col_offset(), last_row = end(b) - w;
+  double* __restrict f = res_c.f.data();
+  double* __restrict scale = res_c.scale.data();
+  double* __restrict jdiag = res_c.diag.data();
+  double* __restrict rhs = work.b.data() + c_off;
+  double* __restrict diag = flat.data() + c_off;
+  double* __restrict lower = flat.data() + n + c_off;
+  double* __restrict upper_ = flat.data() + 2 * n + c_off;
+  const double* __restrict v = v_c.data();
+  auto stamp = [&](std::size_t k, double g_up, double v_up, double g_down, double v_down, bool last) {
+    const double current = g_up * (v[k] - v_up) + g_down * (v[k] - v_down);
+    f[k] += current;
+    rhs[k] -= current;
+    scale[k] += g_up * (std::abs(v[k]) + std::abs(v_up)) + g_down * (std::abs(v[k]) + std::abs(v_down));
+    jdiag[k] += g_up + g_down;
+    diag[k] += g_up + g_down;
+    lower[k] = -g_up;
+    upper_[k] = last ? 0.0 : -g_down;
+  };
+  auto edge = [&](std::size_t k) {
+    const bool first = k < b.base + w, last = k >= last_row;
+    stamp(k, first ? 0.0 : g.g_col, first ? 0.0 : v[k - w], last ? g.g_col_last : g.g_col,
+          last ? v_sink[b.j0 + (k - b.base) % w] : v[k + w], last);
+  };
+  const std::size_t mid0 = std::clamp(b.base + w, k0, k1), mid1 = std::clamp(last_row, mid0, k1);
+  for (std::size_t k = k0; k < mid0; ++k) edge(k);
+  const double g_col = g.g_col;
+#pragma omp simd
+  for (std::size_t k = mid0; k < mid1; ++k) stamp(k, g_col, v[k - w], g_col, v[k + w], false);
+  for (std::size_t k = mid1; k < k1; ++k) edge(k);
+}
+
+}  // namespace xbar::solver

@@ -1,0 +1,178 @@
+// The grid Newton's layout: cell order, layout checks, line storage, gather and scatter.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "devices/cell.hpp"
+#include "solver/grid_state.hpp"
+
+namespace xbar::solver {
+
+GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
+    : circuit(c), g(std::move(l)), options(std::move(o)) {
+  if (g.upper_transistors >= 0) upper = &circuit.transistors.at(g.upper_transistors);
+  if (g.lower_transistors >= 0) lower_transistor = &circuit.transistors.at(g.lower_transistors);
+  if (g.lower_resistors >= 0) lower_resistor = &circuit.resistors.at(g.lower_resistors);
+  check_layout();
+  linear_circuit = circuit.is_linear();
+  symmetric = !upper && lower_resistor;  // one two-terminal device per cell: S_RC = S_CR
+  const std::size_t n = cells();
+  // Memory in proportion to what the cells have (the 4096 x 4096 1r bench case holds 16.8 M).
+  for (auto* a : {&v_r, &v_c, &enable, &d_r, &d_c}) a->assign(n, 0.0);
+  if (upper)
+    for (auto* a : {&v_m, &gate_u, &inv_mm, &j_mc, &d_m}) a->assign(n, 0.0);
+  if (upper && g.rows_free()) j_mr.assign(n, 0.0);
+  if (lower_transistor) gate_l.assign(n, 0.0);
+  if (!g.rows_free() && g.cols_free()) thomas_scaled.assign(n, 0.0);
+  v_src.assign(g.rows, 0.0);
+  v_sink.assign(g.cols, 0.0);
+  res_r.resize(g.rows_free() ? n : 0);
+  res_c.resize(g.cols_free() ? n : 0);
+  res_m.resize(g.has_internal() ? n : 0);
+  order_cells();
+  build_matrix();
+}
+
+// State order of the cells (see the top of this file) and the per-cell inputs in that order.
+void GridNewton::State::order_cells() {
+  std::vector<std::size_t> cell_of;  // state position -> row-major cell
+  cell_of.reserve(cells());
+  if (g.rows_free()) {
+    for (std::size_t k = 0; k < cells(); ++k) cell_of.push_back(k);
+  } else {
+    for (std::size_t j0 = 0; j0 < std::size_t(g.cols); j0 += k_block_columns) {
+      const Block b{j0, std::min<std::size_t>(g.cols, j0 + k_block_columns), cell_of.size()};
+      blocks.push_back(b);
+      for (std::size_t i = 0; i < std::size_t(g.rows); ++i)
+        for (std::size_t j = b.j0; j < b.j1; ++j) cell_of.push_back(i * g.cols + j);
+    }
+  }
+  auto take = [&](auto& out, const auto& in) {
+    out.clear();
+    if (in.empty()) return;
+    for (std::size_t c : cell_of) out.push_back(in[c]);
+  };
+  take(node_r, g.row_node);
+  take(node_m, g.internal_node);
+  take(node_c, g.col_node);
+  const Enables& en = lower_transistor ? static_cast<const Enables&>(*lower_transistor) : *lower_resistor;
+  take(node_enable, en.enable);
+  if (upper) take(node_gate_u, upper->g), take(vt_u, upper->vt);
+  if (lower_transistor) take(node_gate_l, lower_transistor->g), take(vt_l, lower_transistor->vt);
+  if (lower_resistor) take(g_l, lower_resistor->g);
+}
+
+void GridNewton::State::check_layout() const {
+  const std::size_t n = cells();
+  auto fail = [](const char* what) { throw std::logic_error(std::string("grid layout: ") + what); };
+  if (g.rows < 1 || g.cols < 1) fail("empty grid");
+  if (g.row_node.size() != n || g.col_node.size() != n || g.row_source.size() != std::size_t(g.rows) ||
+      g.col_sink.size() != std::size_t(g.cols))
+    fail("node lists do not match rows x cols");
+  if (!!lower_transistor == !!lower_resistor) fail("exactly one lower device group is required");
+  if (!!upper != g.has_internal()) fail("an upper device needs internal nodes, and only then");
+  if (g.has_internal() && g.internal_node.size() != n) fail("internal node list does not match");
+  if (upper && !upper->enable.empty()) fail("switched upper devices are not supported");
+  auto same = [&](std::span<const NodeIndex> a, std::span<const NodeIndex> b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+  };
+  const auto& top = g.has_internal() ? g.internal_node : g.row_node;
+  if (upper && !(same(upper->d, g.row_node) && same(upper->s, g.internal_node)))
+    fail("upper devices do not join R(i,j) to m(i,j)");
+  if (lower_transistor && !(same(lower_transistor->d, top) && same(lower_transistor->s, g.col_node)))
+    fail("lower transistors do not join the cell's top node to C(i,j)");
+  if (lower_resistor && !(same(lower_resistor->a, top) && same(lower_resistor->b, g.col_node)))
+    fail("lower resistors do not join the cell's top node to C(i,j)");
+  for (NodeIndex x : g.row_source)
+    if (circuit.is_free(x)) fail("a row source is not a fixed node");
+  for (NodeIndex x : g.col_sink)
+    if (circuit.is_free(x)) fail("a bit-line sink is not a fixed node");
+}
+
+// Line storage (line_kernels.hpp): family of rows (if free) at p = k, stride 1; family of bit
+// lines (if free) at p = col_offset() + k, stride cols (interleaved); one cross coupling per cell
+// between R(i,j) and C(i,j) when both are free. Values: [diag | lower | upper | cross].
+void GridNewton::State::build_matrix() {
+  const auto n_cells = static_cast<std::int32_t>(cells());
+  matrix.family_begin = {0};
+  std::vector<std::int32_t> chain_begin;
+  if (g.rows_free()) {
+    matrix.family_begin.push_back(n_cells);
+    matrix.family_stride.push_back(1);
+    matrix.family_chain_length.push_back(g.cols);
+    for (std::int32_t i = 0; i < g.rows; ++i) chain_begin.push_back(i * g.cols);
+  }
+  if (g.cols_free()) {
+    const auto begin = static_cast<std::int32_t>(col_offset());
+    matrix.family_begin.push_back(begin + n_cells);
+    matrix.family_stride.push_back(g.cols);
+    matrix.family_chain_length.push_back(g.rows);
+    if (g.cols == 1) chain_begin.push_back(begin);  // stride 1: one chain stored in a run
+  }
+  matrix.n = matrix.family_begin.back();
+  const std::size_t n = matrix.n;
+  matrix.cross_ptr.assign(n + 1, 0);
+  matrix.cross_col.clear();
+  matrix.paired = g.rows_free() && g.cols_free() ? n_cells : 0;  // R(i,j) <-> C(i,j): line_paired.cpp
+  if (g.rows_free() && g.cols_free()) {
+    for (std::size_t p = 0; p <= n; ++p) matrix.cross_ptr[p] = static_cast<std::int32_t>(p);
+    matrix.cross_col.resize(n);
+    for (std::int32_t k = 0; k < n_cells; ++k) {
+      matrix.cross_col[k] = n_cells + k;
+      matrix.cross_col[n_cells + k] = k;
+    }
+  }
+  flat.assign(3 * n + matrix.cross_col.size(), 0.0);
+  matrix.diag = {flat.data(), n};
+  matrix.lower = {flat.data() + n, n};
+  matrix.upper = {flat.data() + 2 * n, n};
+  matrix.cross_val = {flat.data() + 3 * n, matrix.cross_col.size()};
+  matrix.split_families(chain_begin, parallel_threads());
+  matrix.allocate_factors();  // every array a solve uses, here, once per geometry
+  work.prepare(matrix, symmetric);
+}
+
+// Packed voltages from the circuit's (free, fixed) vectors.
+void GridNewton::State::gather(std::span<const double> fixed, std::span<const double> v_free) {
+  const NodeIndex n_free = circuit.n_free;
+  auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
+  for (int i = 0; i < g.rows; ++i) v_src[i] = at(g.row_source[i]);
+  for (int j = 0; j < g.cols; ++j) v_sink[j] = at(g.col_sink[j]);
+  for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
+    for (std::size_t k = k0; k < k1; ++k) {
+      v_r[k] = at(node_r[k]);
+      v_c[k] = at(node_c[k]);
+      if (upper) {
+        v_m[k] = at(node_m[k]);
+        gate_u[k] = at(node_gate_u[k]);
+      }
+      if (lower_transistor) gate_l[k] = at(node_gate_l[k]);
+      enable[k] = node_enable.empty() ? 1.0 : at(node_enable[k]);
+    }
+  });
+}
+
+void GridNewton::State::scatter(std::span<const double> fixed, std::span<double> v_free) const {
+  const NodeIndex n_free = circuit.n_free;
+  auto put = [&](NodeIndex x, double value) {
+    if (x < n_free) v_free[x] = value;
+  };
+  for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {  // distinct free nodes per cell
+    for (std::size_t k = k0; k < k1; ++k) {
+      put(node_r[k], v_r[k]);
+      put(node_c[k], v_c[k]);
+      if (upper) put(node_m[k], v_m[k]);
+    }
+  });
+  auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
+  for (const GridLayout::Junction& x : g.junctions) {
+    const double v_fixed = at(x.fixed);
+    put(x.node, v_fixed + (at(x.other) - v_fixed) * (x.r_fixed / (x.r_fixed + x.r_other)));
+  }
+}
+
+}  // namespace xbar::solver

@@ -1,0 +1,133 @@
+#pragma once
+// The grid Newton's private state (grid_newton.hpp has the equations), shared by its parts:
+//   grid_setup.cpp        layout: cell order, layout checks, line storage, gather / scatter
+//   grid_loads.cpp        cell loads: device evaluation, cell elimination, line-wire stamps
+//   grid_columns.cpp      column blocks: each block of bit lines its own Newton problem
+//   grid_newton.cpp       convergence: residual ratios, the step, the update test, the report
+//
+// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C, the device loads,
+// the residuals and the eliminated rows of every cell. Device evaluation, cell elimination and
+// the line stamps are loops over contiguous arrays. The cells are stored row-major (k = i * cols
+// + j) when the rows have unknowns; when they do not, the bit lines decouple and the cells are
+// stored by blocks of k_block_columns bit lines, each block row-major on its own, so that every
+// block is one contiguous Newton problem that stays in cache.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "solver/grid_newton.hpp"
+#include "solver/line_kernels.hpp"
+#include "solver/parallel.hpp"
+
+namespace xbar::solver {
+
+constexpr std::int64_t k_grain_cells = 1 << 14;  // cells below which a loop stays on one thread
+constexpr std::size_t k_block_cells = 1024;      // cells evaluated and stamped in one pass
+constexpr std::size_t k_block_columns = 8;      // bit lines per independent Newton problem
+
+// Raw device loads of one chunk of cells (index k - k0): the upper and lower devices' current
+// (top -> bottom terminal) and partials, before the leak shunt and the enable. Small enough to
+// stay in L1 between evaluation and elimination.
+struct ChunkLoads {
+  std::vector<double> u_i, u_t, u_b, l_i, l_t, l_b, gate_partial;
+  void reserve(std::size_t n) {
+    for (auto* a : {&u_i, &u_t, &u_b, &l_i, &l_t, &l_b, &gate_partial})
+      if (a->size() < n) a->resize(n);
+  }
+};
+
+// Node residuals of one unknown family (per cell), their rounding scales and the unreduced
+// Jacobian diagonal (for the update test).
+struct FamilyResidual {
+  std::vector<double> f, scale, diag;
+  void resize(std::size_t n) {
+    for (auto* a : {&f, &scale, &diag}) a->assign(n, 0.0);
+  }
+};
+
+// fn(k0, k1) over [0, n) in parallel parts (serial below k_grain_cells or inside a SerialRegion);
+// returns the number of parts (part p covers the p-th range, in order).
+template <class Fn>
+int for_cells(std::size_t n, Fn&& fn) {
+  return parallel_for(static_cast<std::int64_t>(n), k_grain_cells,
+                      [&](int part, std::int64_t k0, std::int64_t k1) { fn(part, k0, k1); });
+}
+
+struct GridNewton::State {
+  State(const Circuit& c, GridLayout l, NewtonOptions o);
+
+  /// Bit lines [j0, j1) of every row, as one contiguous row-major piece of the state.
+  struct Block {
+    std::size_t j0, j1;  ///< columns [j0, j1)
+    std::size_t base;    ///< state position of cell (0, j0); cell (i, j) is at base + i (j1 - j0) + j - j0
+    std::size_t width() const { return j1 - j0; }
+  };
+
+  // Set-up.
+  void check_layout() const;
+  void build_matrix();
+
+  // One Newton iteration's pieces.
+  void gather(std::span<const double> fixed, std::span<const double> v_free);
+  void scatter(std::span<const double> fixed, std::span<double> v_free) const;
+  double assemble();
+  void load_cells(std::size_t k0, std::size_t k1);
+  void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
+  void eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
+  template <bool Upper, bool Rows, bool Cols>
+  void eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
+  void stamp_row_wires(std::size_t k0, std::size_t k1);
+  void stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
+  void order_cells();
+  double tolerance(double scale) const { return options.kcl_tolerance(scale); }
+  double range_ratio(std::size_t k0, std::size_t k1) const;
+  std::size_t count_outside(std::size_t k0, std::size_t k1) const;
+  bool step(double ratio, double& largest);
+  bool update_small(std::size_t k0, std::size_t k1) const;
+  void apply_update(std::size_t k0, std::size_t k1, double alpha);
+  void measure(SolveStats& stats) const;
+  using RunResult = NewtonRun;
+  RunResult run();
+
+  // Rows fixed: the bit lines decouple, and every block of columns is a Newton problem of its
+  // own, solved to convergence while its data stays in cache.
+  Block whole() const { return {0, std::size_t(g.cols), 0}; }
+  std::size_t end(const Block& b) const { return b.base + b.width() * g.rows; }
+  RunResult run_columns();
+  RunResult run_block(const Block& b);
+  bool assemble_block(const Block& b);
+  bool step_block(const Block& b, double& largest);
+
+  std::size_t cells() const { return static_cast<std::size_t>(g.rows) * g.cols; }
+  std::size_t col_offset() const { return g.rows_free() ? cells() : 0; }
+
+  const Circuit& circuit;
+  GridLayout g;
+  NewtonOptions options;
+  const TransistorGroup* upper = nullptr;
+  const TransistorGroup* lower_transistor = nullptr;
+  const ResistorGroup* lower_resistor = nullptr;
+  bool linear_circuit = false;
+
+  // Per cell, in state order: circuit nodes and device parameters.
+  std::vector<Block> blocks;  // column blocks (rows fixed only)
+  std::vector<NodeIndex> node_r, node_m, node_c, node_gate_u, node_gate_l, node_enable;
+  std::vector<double> vt_u, vt_l, g_l;
+  // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
+  std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
+  std::vector<double> v_src, v_sink;  // per row / per column
+  FamilyResidual res_r, res_c, res_m;
+  // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
+  std::vector<double> inv_mm, j_mr, j_mc;
+  std::vector<double> d_r, d_c, d_m;  // Newton update
+  std::vector<double> thomas_scaled;  // column blocks' Thomas factors: upper / pivot
+
+  LineMatrix matrix;
+  std::vector<double> flat;
+  KrylovWork work;
+  bool symmetric = false;
+  long linear_iterations = 0;
+};
+
+}  // namespace xbar::solver
