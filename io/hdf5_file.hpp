@@ -3,6 +3,7 @@
 // to a temporary name in the destination folder and is renamed on commit, so a failed or
 // interrupted run never leaves a partial file and never touches an existing one.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -18,7 +19,10 @@ using engine::Matrix;
 /// Reads a numeric 2-D dataset (any integer or float type) as float64. Throws InputError naming
 /// the file and dataset: missing file, folder, unreadable, not HDF5, missing dataset, a group,
 /// not numbers, wrong rank, too large. Boolean (enum) datasets are read as 0/1.
-Matrix read_matrix(const std::string& file, const std::string& dataset);
+/// `check_shape(rows, cols)`, if given, sees the shape from the dataspace before anything is
+/// allocated or read (a small file may declare a huge dataset), and throws to refuse it.
+Matrix read_matrix(const std::string& file, const std::string& dataset,
+                   const std::function<void(std::size_t, std::size_t)>& check_shape = {});
 
 /// A file to be written under a temporary name and renamed onto `path` by commit().
 /// Until then, destruction (or an interrupt, see interrupt.hpp) removes the temporary.

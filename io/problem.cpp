@@ -69,11 +69,11 @@ Matrix random_levels(const RunConfig& c) {
   return levels;
 }
 
-void check_shape(const Matrix& m, std::size_t rows, std::size_t cols, const std::string& file,
+void check_shape(std::size_t m_rows, std::size_t m_cols, std::size_t rows, std::size_t cols, const std::string& file,
                  const std::string& dataset, const char* what) {
-  if (m.rows != rows || m.cols != cols)
+  if (m_rows != rows || m_cols != cols)
     throw InputError(fmt::format("{}: dataset '{}' is {} x {}, expected {} x {} ({})", file, dataset,
-                                 m.rows, m.cols, rows, cols, what));
+                                 m_rows, m_cols, rows, cols, what));
 }
 
 // First element that fails ok(), reported with its index.
@@ -88,8 +88,9 @@ void check_values(const Matrix& m, const std::string& file, const std::string& d
 
 Matrix weights_from_file(const RunConfig& c) {
   const WeightsConfig& w = c.weights;
-  Matrix m = read_matrix(w.file, w.dataset);
-  check_shape(m, c.rows, c.cols, w.file, w.dataset, "array.rows x array.cols");
+  Matrix m = read_matrix(w.file, w.dataset, [&](std::size_t rows, std::size_t cols) {
+    check_shape(rows, cols, c.rows, c.cols, w.file, w.dataset, "array.rows x array.cols");
+  });
   if (w.kind == "level") {
     const int L = c.levels().levels;
     check_values(m, w.file, w.dataset, [L](double x) { return x >= 0 && x <= L - 1 && x == std::floor(x); },
@@ -134,10 +135,11 @@ Matrix make_inputs(const RunConfig& c) {
   const InputsConfig& in = c.inputs;
   const bool bits = c.cell.has_select();
   if (in.source == "file") {
-    Matrix m = read_matrix(in.file, in.dataset);
-    if (m.cols != static_cast<std::size_t>(c.rows) || m.rows == 0)
-      throw InputError(fmt::format("{}: dataset '{}' is {} x {}, expected count x {} (count x array.rows)",
-                                   in.file, in.dataset, m.rows, m.cols, c.rows));
+    Matrix m = read_matrix(in.file, in.dataset, [&](std::size_t rows, std::size_t cols) {
+      if (cols != static_cast<std::size_t>(c.rows) || rows == 0)
+        throw InputError(fmt::format("{}: dataset '{}' is {} x {}, expected count x {} (count x array.rows)",
+                                     in.file, in.dataset, rows, cols, c.rows));
+    });
     if (bits)
       check_values(m, in.file, in.dataset, [](double x) { return x == 0 || x == 1; },
                    "inputs of select cells must be bits (0 or 1)");

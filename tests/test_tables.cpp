@@ -172,6 +172,7 @@ TEST_CASE("a table needs weights as levels", "[tables]") {
   {
     io::H5Writer h5(file);
     h5.write("/vt", engine::Matrix(16, 6, 0.1));
+    h5.close();
   }
   CHECK_THROWS_WITH(
       tables::build_table(small_config("", fmt::format("[weights]\nsource = \"file\"\nfile = \"{}\"\n"
