@@ -11,11 +11,11 @@ std::string cell_name(const devices::CellModel& cell) {
 }
 
 void write_array_attributes(io::H5Writer& out, const io::RunConfig& c, const EffectiveWeightTable& t) {
-  out.attribute("rows", c.rows);
-  out.attribute("cols", c.physical_cols());
+  out.integer_attribute("rows", c.rows);
+  out.integer_attribute("cols", c.physical_cols());
   out.attribute("cell", cell_name(c.cell));
   out.attribute("select_model", c.cell.select_model == devices::SelectModel::ideal ? "ideal" : "ekv");
-  out.attribute("levels", c.levels().levels);
+  out.integer_attribute("levels", c.levels().levels);
   out.attribute("r_row", c.lines.r_row);
   out.attribute("r_col", c.lines.r_col);
   out.attribute("r_driver", c.lines.r_driver);
@@ -45,9 +45,9 @@ void write_table(io::H5Writer& out, const io::RunConfig& config, const Effective
   out.write("/correction/count", t.count, t.bins.shape());
   out.long_attribute("config", config.text);
   out.attribute("xbar_version", std::string(io::k_xbar_version));
-  out.attribute("samples", t.samples);
-  out.attribute("vectors", static_cast<double>(t.vectors));
-  out.attribute("cells", static_cast<double>(t.cells));
+  out.integer_attribute("samples", t.samples);
+  out.integer_attribute("vectors", static_cast<std::int64_t>(t.vectors));
+  out.integer_attribute("cells", static_cast<std::int64_t>(t.cells));
   out.attribute("elapsed_time", t.elapsed);
   write_array_attributes(out, config, t);
 }

@@ -306,6 +306,9 @@ def bits_read(folder: Path, stderr: str) -> None:
         assert text["solver_backend"] == "grid", text["solver_backend"]
         assert text["solver_method"] == "newton", text["solver_method"]
         assert f.attrs["newton_iterations"] >= 2 and f.attrs["linear_iterations"] == 0, dict(f.attrs)
+        # Strings come back as str, counts as integers.
+        assert isinstance(f.attrs["solver_method"], str) and isinstance(f.attrs["config"], str), dict(f.attrs)
+        assert np.issubdtype(f.attrs["newton_iterations"].dtype, np.integer), f.attrs["newton_iterations"].dtype
         assert 0 <= f.attrs["max_residual"] < 1e-12, f.attrs["max_residual"]
 
 
