@@ -30,12 +30,22 @@ std::pair<double, double> bias_range(const io::RunConfig& c) {
 
 namespace {
 
+// Weights and inputs both from files leave nothing to draw: one sample, not table.samples
+// identical ones.
+int sample_count(const io::RunConfig& c) {
+  return c.weights.source == "file" && c.inputs.source == "file" ? 1 : c.table.samples;
+}
+
 io::Problem draw_sample(const io::RunConfig& base, int s) {
   io::RunConfig c = base;
   c.weights.seed = sample_seed(base.weights.seed, s);
   c.inputs.seed = sample_seed(base.inputs.seed, s);
   c.inputs.count = base.table.vectors;
   io::Problem p = io::build_problem(c);
+  // Inputs from a file: its first table.vectors vectors, as random inputs have that many.
+  const std::size_t vectors = std::min<std::size_t>(p.inputs.rows, static_cast<std::size_t>(base.table.vectors));
+  p.inputs.data.resize(vectors * p.inputs.cols);
+  p.inputs.rows = vectors;
   if (!p.levels)
     throw io::InputError(fmt::format("{}: key 'weights.kind' = \"{}\": xbar table bins cells by level; "
                                      "give weights as levels (random, or kind = \"level\")",
@@ -107,8 +117,8 @@ void parallel_for(int count, int threads, const std::function<void(int)>& job) {
 // Pass 1: the load of every (sample, vector, column), without solving, for the load edges.
 std::vector<double> all_loads(const io::RunConfig& config, const IdealCurrents& ideal, int threads,
                               std::size_t& vectors) {
-  std::vector<std::vector<double>> per_sample(config.table.samples);
-  parallel_for(config.table.samples, threads, [&](int s) {
+  std::vector<std::vector<double>> per_sample(sample_count(config));
+  parallel_for(sample_count(config), threads, [&](int s) {
     const io::Problem p = draw_sample(config, s);
     const netlists::Crossbar xb(p.spec);
     for (std::size_t v = 0; v < p.inputs.rows; ++v) {
@@ -173,7 +183,7 @@ class OrderedMerge {
 
 int thread_count(const io::RunConfig& c) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::clamp(c.table.threads > 0 ? c.table.threads : cores, 1, c.table.samples);
+  return std::clamp(c.table.threads > 0 ? c.table.threads : cores, 1, sample_count(c));
 }
 
 CellGrid cell_grid(const io::RunConfig& c, const std::vector<double>& weights) {
@@ -223,7 +233,7 @@ EffectiveWeightTable build_table(const io::RunConfig& config, const ProgressFn& 
   t.device = build_device_table(config.cell, weights, config.v_read, config.v_sense);
   t.cell = cell_grid(config, weights);
   t.full_scale = config.g_max() * config.v_read;  // I_max (SONOS), G_max v_read (resistor cells)
-  t.samples = config.table.samples;
+  t.samples = sample_count(config);
   const IdealCurrents ideal(t.device, t.full_scale);
   const int threads = thread_count(config);
   t.bins = {CorrectionBins::even_edges(config.rows, config.table.row_bins),
