@@ -18,6 +18,7 @@ namespace xbar::io {
 namespace {
 
 const char* const k_partials[3] = {"/di_dvg", "/di_dvd", "/di_dvs"};
+constexpr hsize_t k_max_values = hsize_t{1} << 28;  // 2 GiB as float64, checked before allocating
 
 // ---- writing ---------------------------------------------------------------------------------
 
@@ -75,7 +76,9 @@ class Reader {
     if (ds.getTypeClass() != H5T_FLOAT || (!dims.empty() && shape != dims) || shape.size() != (dims.empty() ? 1 : dims.size()))
       fail(fmt::format("dataset '{}' must be float64 of shape [{}]", name, fmt::join(dims, ", ")));
     hsize_t count = 1;
-    for (hsize_t d : shape) count *= d;
+    for (hsize_t d : shape) count = d != 0 && count > k_max_values / d ? k_max_values + 1 : count * d;
+    if (count > k_max_values)
+      fail(fmt::format("dataset '{}' declares more than {} values: not a device table", name, k_max_values));
     std::vector<double> data(count);
     ds.read(data.data(), H5::PredType::NATIVE_DOUBLE);
     return data;
@@ -84,10 +87,20 @@ class Reader {
   bool has_attribute(const std::string& name) const { return file_.attrExists(name); }
   bool has_dataset(const std::string& name) const { return file_.nameExists(name); }
 
-  double number(const std::string& name) const {
+  // An attribute holding one value of the expected class, checked before it is read into one.
+  H5::Attribute scalar(const std::string& name, bool text) const {
     if (!has_attribute(name)) fail(fmt::format("root attribute '{}' not found", name));
+    H5::Attribute a = file_.openAttribute(name);
+    const H5T_class_t type = a.getTypeClass();
+    const bool ok = text ? type == H5T_STRING : type == H5T_FLOAT || type == H5T_INTEGER;
+    if (a.getSpace().getSimpleExtentNpoints() != 1 || a.getSpace().getSimpleExtentNdims() > 1 || !ok)
+      fail(fmt::format("root attribute '{}' must be one {}", name, text ? "string" : "number"));
+    return a;
+  }
+
+  double number(const std::string& name) const {
     double value = 0;
-    file_.openAttribute(name).read(H5::PredType::NATIVE_DOUBLE, &value);
+    scalar(name, false).read(H5::PredType::NATIVE_DOUBLE, &value);
     return value;
   }
 
@@ -96,8 +109,7 @@ class Reader {
   }
 
   std::string text(const std::string& name) const {
-    if (!has_attribute(name)) fail(fmt::format("root attribute '{}' not found", name));
-    const H5::Attribute a = file_.openAttribute(name);
+    const H5::Attribute a = scalar(name, true);
     std::string value;
     a.read(a.getStrType(), value);
     return value;

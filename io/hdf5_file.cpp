@@ -78,13 +78,20 @@ void read_values(const H5::DataSet& ds, std::vector<double>& out, const std::str
   if (converted < 0) throw InputError(fmt::format("{}: dataset '{}': cannot convert its values to numbers", file, dataset));
 }
 
-Matrix read_dataset(const H5::DataSet& ds, const std::string& file, const std::string& dataset) {
+Matrix read_dataset(const H5::DataSet& ds, const std::string& file, const std::string& dataset,
+                    const std::function<void(std::size_t, std::size_t)>& check_shape) {
   const H5::DataSpace space = ds.getSpace();
   const int rank = space.getSimpleExtentNdims();
   if (rank != 2)
     throw InputError(fmt::format("{}: dataset '{}' has rank {}, expected a 2-D matrix", file, dataset, rank));
   hsize_t dims[2];
   space.getSimpleExtentDims(dims);
+  if (check_shape) {
+    const H5T_class_t type = ds.getTypeClass();
+    if (type != H5T_FLOAT && type != H5T_INTEGER && type != H5T_ENUM)  // read_values tells the rest
+      throw InputError(fmt::format("{}: dataset '{}' does not hold numbers (integer, float or boolean)", file, dataset));
+    check_shape(dims[0], dims[1]);
+  }
   if (dims[1] != 0 && dims[0] > k_max_values / dims[1])
     throw InputError(fmt::format("{}: dataset '{}' is {} x {}: too large, at most {} values are read",
                                  file, dataset, dims[0], dims[1], k_max_values));
@@ -95,7 +102,8 @@ Matrix read_dataset(const H5::DataSet& ds, const std::string& file, const std::s
 
 }  // namespace
 
-Matrix read_matrix(const std::string& file, const std::string& dataset) {
+Matrix read_matrix(const std::string& file, const std::string& dataset,
+                   const std::function<void(std::size_t, std::size_t)>& check_shape) {
   silence_hdf5();
   check_readable_file(file);
   H5::H5File h5;
@@ -105,7 +113,7 @@ Matrix read_matrix(const std::string& file, const std::string& dataset) {
     throw InputError(fmt::format("{}: cannot open (damaged or truncated HDF5 file?): {}", file, e.getDetailMsg()));
   }
   try {
-    return read_dataset(open_dataset(h5, file, dataset), file, dataset);
+    return read_dataset(open_dataset(h5, file, dataset), file, dataset, check_shape);
   } catch (const H5::Exception& e) {
     throw InputError(fmt::format("{}: cannot read dataset '{}': {}", file, dataset, e.getDetailMsg()));
   }

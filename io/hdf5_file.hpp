@@ -3,6 +3,7 @@
 // pointed at an AtomicOutput's temporary (atomic_output.hpp), so a failed or interrupted run
 // never leaves a partial file and never touches an existing one.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -18,7 +19,10 @@ namespace xbar::io {
 /// Reads a numeric 2-D dataset (any integer or float type) as float64. Throws InputError naming
 /// the file and dataset: missing file, folder, unreadable, not HDF5, missing dataset, a group,
 /// not numbers, wrong rank, too large. Boolean (enum) datasets are read as 0/1.
-Matrix read_matrix(const std::string& file, const std::string& dataset);
+/// `check_shape(rows, cols)`, if given, sees the shape from the dataspace before anything is
+/// allocated or read (a small file may declare a huge dataset), and throws to refuse it.
+Matrix read_matrix(const std::string& file, const std::string& dataset,
+                   const std::function<void(std::size_t, std::size_t)>& check_shape = {});
 
 /// An HDF5 file built in memory and written whole by close(), every write checked (see
 /// hdf5_memory.hpp): a failed write (disk full) is an InputError, never a file of zeros.

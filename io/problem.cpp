@@ -16,9 +16,10 @@ engine::WeightDraw weight_draw(const RunConfig& c) {
   return {c.weights.seed, c.weights.distribution, c.weights.clip_quantile};
 }
 
-void check_shape(const Matrix& m, std::size_t rows, std::size_t cols, const std::string& where, const char* what) {
-  if (m.rows != rows || m.cols != cols)
-    throw InputError(fmt::format("{} is {} x {}, expected {} x {} ({})", where, m.rows, m.cols, rows, cols, what));
+void check_shape(std::size_t m_rows, std::size_t m_cols, std::size_t rows, std::size_t cols, const std::string& where,
+                 const char* what) {
+  if (m_rows != rows || m_cols != cols)
+    throw InputError(fmt::format("{} is {} x {}, expected {} x {} ({})", where, m_rows, m_cols, rows, cols, what));
 }
 
 // First element that fails ok(), reported with its index.
@@ -35,7 +36,7 @@ std::string dataset_name(const std::string& file, const std::string& dataset) {
 
 // Weights of the config's kind, [array.rows, array.cols], with values that kind allows.
 void check_weights(const RunConfig& c, const Matrix& m, const std::string& where) {
-  check_shape(m, c.rows, c.cols, where, "array.rows x array.cols");
+  check_shape(m.rows, m.cols, c.rows, c.cols, where, "array.rows x array.cols");
   const std::string& kind = c.weights.kind;
   if (kind == "level") {
     const int L = c.levels().levels;
@@ -65,8 +66,13 @@ Matrix physical_from_levels(const RunConfig& c, const Matrix& levels) {
 Matrix make_inputs(const RunConfig& c) {
   const InputsConfig& in = c.inputs;
   if (in.source == "file") {
-    Matrix m = read_matrix(in.file, in.dataset);
-    check_inputs(c, m, dataset_name(in.file, in.dataset));
+    const std::string where = dataset_name(in.file, in.dataset);
+    // The shape is checked from the dataspace, before anything is allocated.
+    Matrix m = read_matrix(in.file, in.dataset, [&](std::size_t rows, std::size_t cols) {
+      if (cols != static_cast<std::size_t>(c.rows) || rows == 0)
+        throw InputError(fmt::format("{} is {} x {}, expected count x {} (count x array.rows)", where, rows, cols, c.rows));
+    });
+    check_inputs(c, m, where);
     return m;
   }
   return engine::random_inputs(in.count, c.rows, in.seed, in.activity, c.cell.has_select());
@@ -104,7 +110,10 @@ Problem assemble(const RunConfig& c, const std::string& kind, Matrix weights) {
 Problem build_problem(const RunConfig& c) {
   const bool mapped = c.mapping != engine::MappingScheme::none;
   if (c.weights.source == "file") {
-    Matrix weights = read_matrix(c.weights.file, c.weights.dataset);
+    const std::string where = dataset_name(c.weights.file, c.weights.dataset);
+    Matrix weights = read_matrix(c.weights.file, c.weights.dataset, [&](std::size_t rows, std::size_t cols) {
+      check_shape(rows, cols, c.rows, c.cols, where, "array.rows x array.cols");
+    });
     check_weights(c, weights, dataset_name(c.weights.file, c.weights.dataset));
     return assemble(c, c.weights.kind, std::move(weights));
   }

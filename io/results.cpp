@@ -46,8 +46,8 @@ void write_solve_results(H5Writer& out, const RunConfig& config, const Problem& 
   out.attribute("xbar_version", std::string(k_xbar_version));
   out.attribute("solver_method", r.summary.methods);
   out.attribute("solver_backend", r.summary.backend);
-  out.attribute("newton_iterations", static_cast<double>(r.summary.newton_iterations));
-  out.attribute("linear_iterations", static_cast<double>(r.summary.linear_iterations));
+  out.integer_attribute("newton_iterations", r.summary.newton_iterations);
+  out.integer_attribute("linear_iterations", r.summary.linear_iterations);
   out.attribute("max_residual", r.summary.max_residual);
   out.attribute("solve_time", r.summary.solve_time);
 }

@@ -27,12 +27,22 @@ std::pair<double, double> bias_range(const io::RunConfig& c) {
 
 namespace {
 
+// Weights and inputs both from files leave nothing to draw: one sample, not table.samples
+// identical ones.
+int sample_count(const io::RunConfig& c) {
+  return c.weights.source == "file" && c.inputs.source == "file" ? 1 : c.table.samples;
+}
+
 io::Problem draw_sample(const io::RunConfig& base, int s, const DrawFn& draw) {
   io::RunConfig c = base;
   c.weights.seed = sample_seed(base.weights.seed, s);
   c.inputs.seed = sample_seed(base.inputs.seed, s);
   c.inputs.count = base.table.vectors;
   io::Problem p = draw(c);
+  // Inputs from a file: its first table.vectors vectors, as random inputs have that many.
+  const std::size_t vectors = std::min<std::size_t>(p.inputs.rows, static_cast<std::size_t>(base.table.vectors));
+  p.inputs.data.resize(vectors * p.inputs.cols);
+  p.inputs.rows = vectors;
   if (!p.levels)
     throw io::InputError(fmt::format("{}: key 'weights.kind' = \"{}\": xbar table bins cells by level; "
                                      "give weights as levels (random, or kind = \"level\")",
@@ -149,12 +159,12 @@ CellGrid cell_grid(const io::RunConfig& c, const std::vector<double>& weights) {
 
 unsigned thread_count(const io::RunConfig& c) {
   const int cores = static_cast<int>(parallel::available_cores());
-  return static_cast<unsigned>(std::clamp(c.table.threads > 0 ? c.table.threads : cores, 1, c.table.samples));
+  return static_cast<unsigned>(std::clamp(c.table.threads > 0 ? c.table.threads : cores, 1, sample_count(c)));
 }
 
 std::string journal_identity(const io::RunConfig& config) {
   return fmt::format("xbar table, version {}, config fnv1a {:016x}, {} samples", io::k_xbar_version,
-                     parallel::fnv1a(config.text), config.table.samples);
+                     parallel::fnv1a(config.text), sample_count(config));
 }
 
 io::Problem default_draw(const io::RunConfig& sample_config) { return io::build_problem(sample_config); }
@@ -167,10 +177,10 @@ EffectiveWeightTable build_table(const io::RunConfig& config, parallel::JobPool&
   t.device = build_device_table(config.cell, weights, config.v_read, config.v_sense);
   t.cell = cell_grid(config, weights);
   t.full_scale = config.g_max() * config.v_read;  // I_max (SONOS), G_max v_read (resistor cells)
-  t.samples = config.table.samples;
+  t.samples = sample_count(config);
   const IdealCurrents ideal(t.full_scale);
 
-  const auto samples = static_cast<std::size_t>(config.table.samples);
+  const auto samples = static_cast<std::size_t>(t.samples);
   std::vector<SampleResult> results(pool.is_root() ? samples : 0);
   std::vector<std::size_t> todo;
   std::size_t done = 0;

@@ -7,11 +7,11 @@ namespace xbar::tables {
 namespace {
 
 void write_array_attributes(io::H5Writer& out, const io::RunConfig& c, const EffectiveWeightTable& t) {
-  out.attribute("rows", c.rows);
-  out.attribute("cols", c.physical_cols());
+  out.integer_attribute("rows", c.rows);
+  out.integer_attribute("cols", c.physical_cols());
   out.attribute("cell", std::string(c.cell.kind_name()));
   out.attribute("select_model", std::string(devices::to_string(c.cell.select_model)));
-  out.attribute("levels", c.levels().levels);
+  out.integer_attribute("levels", c.levels().levels);
   out.attribute("r_row", c.lines.r_row);
   out.attribute("r_col", c.lines.r_col);
   out.attribute("r_driver", c.lines.r_driver);
@@ -41,9 +41,9 @@ void write_table(io::H5Writer& out, const io::RunConfig& config, const Effective
   out.write("/correction/count", t.count, t.bins.shape());
   out.long_attribute("config", config.text);
   out.attribute("xbar_version", std::string(io::k_xbar_version));
-  out.attribute("samples", t.samples);
-  out.attribute("vectors", static_cast<double>(t.vectors));
-  out.attribute("cells", static_cast<double>(t.cells));
+  out.integer_attribute("samples", t.samples);
+  out.integer_attribute("vectors", static_cast<std::int64_t>(t.vectors));
+  out.integer_attribute("cells", static_cast<std::int64_t>(t.cells));
   out.attribute("elapsed_time", t.elapsed);
   write_array_attributes(out, config, t);
 }

@@ -70,6 +70,24 @@ def device_table(path: Path) -> None:
     (path.parent / "card.cir").unlink()
 
 
+def device_table_with(name, value):
+    """The DEVICE.h5 above with root attribute `name` replaced by `value` (several values)."""
+    def write(path: Path) -> None:
+        import h5py
+        device_table(path)
+        with h5py.File(path, "a") as f:
+            del f.attrs[name]
+            f.attrs[name] = value
+    return write
+
+
+def declared_huge(path: Path) -> None:
+    """A file of a few KiB declaring a 16384 x 16384 float64 dataset (2 GiB, never written)."""
+    import h5py
+    with h5py.File(path, "w") as f:
+        f.create_dataset("big", shape=(16384, 16384), dtype="f8")
+
+
 SELECT_TABLE = BASE + '[select]\nmodel = "table"\nfile = "dev.h5"\n'
 
 
@@ -179,6 +197,18 @@ BAD_INPUTS = [
          names=("'neg'", "-1e-05", "> 0")),
     Case("weights_kind_for_other_cell", solve(), cfg=weights_file("w", "vt"), files={"w.h5": W},
          names=("weights.kind", '"conductance"')),
+    Case("weights_declared_huge", solve(), cfg=weights_file("big"), files={"w.h5": declared_huge},
+         names=("'big'", "16384 x 16384", "4 x 4"), check=lambda folder, stderr: small_peak_memory()),
+    # HDF5's own error printing is off in every thread, not only the first (here a point's
+    # weights are read by a second thread).
+    Case("weights_truncated_in_a_sweep_thread", ["sweep", "cfg.toml", "-q", "-j", "2", "-o", OUT],
+         cfg=weights_file("w") + '[sweep]\n"array.r_row" = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]\n',
+         files={"w.h5": truncated_h5}, names=("w.h5", "cannot open")),
+    # DEVICE.h5 attributes are checked for one value of the right type before they are read.
+    *[Case(f"device_attribute_{name}_array", solve(), cfg=SELECT_TABLE, files={"dev.h5": device_table_with(name, value)},
+           names=("dev.h5", f"'{name}'", "must be one")) for name, value in
+      (("temp", [27.0, 28.0]), ("l", [4e-8] * 64), ("envelope_eta", [0.1] * 3), ("envelope_n", [1.3] * 1000),
+       ("model_text", ["a", "b"]))],
     # Inputs from HDF5
     Case("inputs_not_bits", solve(), cfg=inputs_file("x"), files={"in.h5": IN},
          names=("in.h5", "'x'", "[0, 2]", "bits")),
@@ -258,6 +288,12 @@ count = 2
 """
 
 
+def small_peak_memory() -> None:
+    import resource
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert peak_kib < 500 * 1024, f"xbar's peak memory {peak_kib / 1024:.0f} MiB: allocated before checking the shape"
+
+
 def bits_read(folder: Path, stderr: str) -> None:
     import h5py
     import numpy as np
@@ -270,6 +306,9 @@ def bits_read(folder: Path, stderr: str) -> None:
         assert text["solver_backend"] == "grid", text["solver_backend"]
         assert text["solver_method"] == "newton", text["solver_method"]
         assert f.attrs["newton_iterations"] >= 2 and f.attrs["linear_iterations"] == 0, dict(f.attrs)
+        # Strings come back as str, counts as integers.
+        assert isinstance(f.attrs["solver_method"], str) and isinstance(f.attrs["config"], str), dict(f.attrs)
+        assert np.issubdtype(f.attrs["newton_iterations"].dtype, np.integer), f.attrs["newton_iterations"].dtype
         assert 0 <= f.attrs["max_residual"] < 1e-12, f.attrs["max_residual"]
 
 

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <numeric>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "devices/levels.hpp"
@@ -170,11 +172,34 @@ TEST_CASE("[table] keys are validated like every other key", "[tables]") {
   CHECK(tables::bias_range(c) == std::pair{0.0, 0.1});
 }
 
+TEST_CASE("a table of weights and inputs from files solves them once, table.vectors of them", "[tables]") {
+  const std::string file = (std::filesystem::temp_directory_path() / fmt::format("xbar_test_tables_files_{}.h5", getpid())).string();
+  engine::Matrix levels(16, 6), inputs(5, 16);
+  for (std::size_t k = 0; k < levels.data.size(); ++k) levels.data[k] = static_cast<double>((k * 37) % 128);
+  for (std::size_t k = 0; k < inputs.data.size(); ++k) inputs.data[k] = static_cast<double>((k * 7) % 3 == 0);
+  {
+    io::H5Writer h5(file);
+    h5.write("/level", levels);
+    h5.write("/x", inputs);
+    h5.close();
+  }
+  const tables::EffectiveWeightTable t = tables::build_table(small_config(
+      "", fmt::format("[weights]\nsource = \"file\"\nfile = \"{0}\"\ndataset = \"/level\"\n"
+                      "[inputs]\nsource = \"file\"\nfile = \"{0}\"\ndataset = \"/x\"\n", file)));
+  CHECK(t.samples == 1);   // small_config asks for 3 samples: they would all be the same
+  CHECK(t.vectors == 2);   // table.vectors = 2 of the file's 5
+  std::size_t counted = 0;
+  for (double n : t.count) counted += static_cast<std::size_t>(n);
+  CHECK(counted == t.cells);
+  std::filesystem::remove(file);
+}
+
 TEST_CASE("a table needs weights as levels", "[tables]") {
   const std::string file = (std::filesystem::temp_directory_path() / "xbar_test_tables_vt.h5").string();
   {
     io::H5Writer h5(file);
     h5.write("/vt", Matrix(16, 6, 0.1));
+    h5.close();
   }
   CHECK_THROWS_WITH(
       tables::build_table(small_config("", fmt::format("[weights]\nsource = \"file\"\nfile = \"{}\"\n"

@@ -56,7 +56,7 @@ void write_check_results(io::H5Writer& out, const RunConfig& config, const Probl
   out.attribute("check_max_col_rel_diff", check.overall.max_col_rel_diff);
   out.attribute("check_max_node_diff", check.overall.max_node_diff);
   out.attribute("check_tolerance", tolerance);
-  out.attribute("check_passed", check.passed(tolerance) ? 1.0 : 0.0);
+  out.integer_attribute("check_passed", check.passed(tolerance) ? 1 : 0);
   out.attribute("spice_time", check.spice_time);
   out.attribute("xbar_time", check.xbar_time);
 }
