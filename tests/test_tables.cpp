@@ -174,7 +174,7 @@ TEST_CASE("[table] keys are validated like every other key", "[tables]") {
 
 TEST_CASE("a table of weights and inputs from files solves them once, table.vectors of them", "[tables]") {
   const std::string file = (std::filesystem::temp_directory_path() / fmt::format("xbar_test_tables_files_{}.h5", getpid())).string();
-  engine::Matrix levels(16, 6), inputs(5, 16);
+  Matrix levels(16, 6), inputs(5, 16);
   for (std::size_t k = 0; k < levels.data.size(); ++k) levels.data[k] = static_cast<double>((k * 37) % 128);
   for (std::size_t k = 0; k < inputs.data.size(); ++k) inputs.data[k] = static_cast<double>((k * 7) % 3 == 0);
   {
