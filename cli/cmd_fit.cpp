@@ -2,6 +2,7 @@
 // (V_T, n, I_S, eta) to a transistor model card over the read bias range, report the error.
 #include <algorithm>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -73,8 +74,8 @@ void print_report(const devices::ModelCard& card, const io::RunConfig& c, const 
              error_line(r.fit.error), w.v_g, w.v_d, w.v_s, w.i_ds);
 }
 
-void write_snippet(const std::string& path, const DeviceArgs& args, const devices::ModelCard& card, const FitReport& r) {
-  io::AtomicOutput output(path);
+void write_snippet(io::AtomicOutput& output, const DeviceArgs& args, const devices::ModelCard& card, const FitReport& r) {
+  const std::string& path = output.path();
   const devices::EkvParams& p = r.fit.params;
   {
     std::ofstream file(output.temp_path(), std::ios::binary);
@@ -94,6 +95,8 @@ int run(const DeviceArgs& args) {
   const io::RunConfig config = args.config();
   FitReport report;
   report.spec = args.grid_spec(config, k_fit_defaults);
+  std::optional<io::AtomicOutput> output;  // an unwritable -o fails before the sweep
+  if (!args.output.empty()) output.emplace(args.output);
   args.check_card_runs(card, report.spec);
   const devices::TableSamples table =
       validation::characterize(card, report.spec, 0.0, args.progress_line("ngspice sweep, V_S node"));
@@ -110,8 +113,8 @@ int run(const DeviceArgs& args) {
   report.read = devices::ekv_relative_error(report.fit.params, samples, report.i_on);
   report.off = devices::ekv_relative_error(report.fit.params, at_gate(samples, config.cell.v_off), report.i_on);
   if (!args.quiet) print_report(card, config, report);
-  if (!args.output.empty()) {
-    write_snippet(args.output, args, card, report);
+  if (output) {
+    write_snippet(*output, args, card, report);
     if (!args.quiet) fmt::print("wrote {}\n", args.output);
   }
   return 0;

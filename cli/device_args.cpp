@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include "cli/common.hpp"
@@ -45,10 +46,18 @@ void DeviceArgs::add_to(CLI::App& cmd, const std::string& output_help, bool outp
 }
 
 devices::ModelCard DeviceArgs::card() const {
+  devices::ResolvedCard resolved;
   try {
-    return devices::make_model_card(devices::resolve_card_file(model_path).text, device, w, l, temp_c);
+    resolved = devices::resolve_card_file(model_path);
+    return devices::make_model_card(std::move(resolved.text), device, w, l, temp_c);
   } catch (const std::invalid_argument& e) {
-    throw io::InputError(fmt::format("{}: {}", model_path, e.what()));
+    // A library file given as the card: its sections are only read when a `.lib` line names one.
+    const std::string hint = resolved.sections.empty()
+                                 ? std::string()
+                                 : fmt::format(" ({0} is a library of sections {1}: give a card that names one, e.g. the "
+                                               "line .lib \"{0}\" {2})",
+                                               model_path, fmt::join(resolved.sections, ", "), resolved.sections[0]);
+    throw io::InputError(fmt::format("{}: {}{}", model_path, e.what(), hint));
   }
 }
 

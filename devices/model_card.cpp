@@ -307,6 +307,7 @@ class CardResolver {
       const std::vector<std::string> args = include_arguments(line);
       if (key == ".lib" && args.size() == 1) {  // `.lib SECTION` opens a section definition
         sections.push_back(args[0]);
+        if (top) result.sections.push_back(args[0]);
         in_section = true, wanted = lower(args[0]) == lower(section);
         continue;
       }

@@ -35,6 +35,7 @@ struct ModelCard {
 struct ResolvedCard {
   std::string text;
   std::vector<std::filesystem::path> files;  ///< every file read, the card first
+  std::vector<std::string> sections;         ///< `.lib SECTION` blocks the card file itself defines
 };
 ResolvedCard resolve_card_file(const std::filesystem::path& path);
 

@@ -81,6 +81,10 @@ with tempfile.TemporaryDirectory() as work:
         assert needed in done.stderr, (needed, done.stderr)
     assert not os.path.exists(bad)
 
+    # The library itself given as the card: its sections are read only when named.
+    done = run("characterize", os.path.join(DATA, "pdk", "lib", "models.lib"), "--device", "nch", "-o", bad, status=2)
+    assert "is a library of sections tt, ff" in done.stderr and '.lib "' in done.stderr, done.stderr
+
     done = run("fit", CARD, "--device", "nch", "--w", "0.42", "--l", "0.15")
     assert re.search(r"I_on = [\d.e+-]+ A", done.stdout), done.stdout
     assert re.search(r"on state, V_G = v_on = 1.1 V: max [\d.]+ %", done.stdout), done.stdout
