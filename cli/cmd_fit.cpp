@@ -55,13 +55,15 @@ void print_report(const devices::ModelCard& card, const io::RunConfig& c, const 
              r.fit.error.points, r.fit.excluded ? fmt::format(" ({} more at V_DS = 0 or with I against V_DS left out)", r.fit.excluded) : "");
   fmt::print("  n = {:.5g}, I_S = {:.5g} A (beta = {:.5g} A/V^2), eta = {:.5g}, V_T = {:.5g} V  ({} iterations{})\n", p.n,
              p.i_s, beta_of(p), p.eta, p.vt, r.fit.iterations, r.fit.converged ? "" : ", NOT converged");
-  for (const devices::FitBound* b : r.fit.at_bound)
-    fmt::print("  note: {} = {:.3g} sits at a bound of its range [{:g}, {:g}]: the law cannot use it to follow this card "
+  for (const devices::FitBound* b : r.fit.at_bound) {
+    const double value = p.*(b->value);
+    fmt::print("  note: {} = {:.3g} is at the bound {:g} of its range [{:g}, {:g}]: the law found no better use for it "
                "here{}\n",
-               b->name, p.*(b->value), b->lo, b->hi,
-               std::string_view(b->name) == "eta" ? " (the card's drain-induced barrier lowering is even in V_DS, over "
-                                                    "both signs of V_DS; EKV's eta (V_D - V_S) is odd)"
+               b->name, value, std::abs(value - b->lo) < std::abs(value - b->hi) ? b->lo : b->hi, b->lo, b->hi,
+               std::string_view(b->name) == "eta" ? " (over V_DS of both signs a symmetric card's barrier lowering is "
+                                                    "even in V_DS, EKV's eta (V_D - V_S) is odd)"
                                                   : "");
+  }
   fmt::print("  error |I_EKV - I_card| / I_on, I_on = {:.4g} A (the largest current at V_G = v_on), i.e. the error in a "
              "column current per cell as a share of one on cell:\n",
              r.i_on);

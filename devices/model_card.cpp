@@ -198,28 +198,26 @@ ModelCard make_model_card(std::string text, std::string device, std::optional<do
 }
 
 std::vector<CardBin> card_bins(const ModelCard& card) {
-  const std::vector<std::string> cards = logical_lines(card.text);
-  // Models the device instantiates: itself (.model) or what the M lines of its subckt name.
+  // One pass: the models the device instantiates (itself for a .model card, what the M lines of
+  // its subckt name), and the .model cards it can see (top level, or inside its subckt).
+  const std::string device = lower(card.device);
   std::vector<std::string> names;
-  if (card.kind == CardKind::model) names.push_back(card.device);
+  if (card.kind == CardKind::model) names.push_back(device);
+  std::vector<std::vector<std::string>> models;
   std::string scope;  // the .subckt being read ("" at the top level)
-  for (const std::string& line : cards) {
+  for (const std::string& line : logical_lines(card.text)) {
     const std::string key = keyword(line);
-    const std::vector<std::string> t = tokens_of(line);
+    std::vector<std::string> t = tokens_of(line);
     if (key == ".subckt" && t.size() > 1) scope = lower(t[1]);
     if (key == ".ends") scope.clear();
-    if (scope == lower(card.device) && !key.empty() && key[0] == 'm' && t.size() > 5) names.push_back(t[5]);
+    if (scope == device && key.starts_with('m') && t.size() > 5) names.push_back(lower(t[5]));
+    if (key == ".model" && t.size() > 1 && (scope.empty() || scope == device)) models.push_back(std::move(t));
   }
   std::vector<CardBin> bins;
-  scope.clear();
-  for (const std::string& line : cards) {
-    const std::string key = keyword(line);
-    const std::vector<std::string> t = tokens_of(line);
-    if (key == ".subckt" && t.size() > 1) scope = lower(t[1]);
-    if (key == ".ends") scope.clear();
-    if (key != ".model" || t.size() < 2 || !(scope.empty() || scope == lower(card.device))) continue;
-    if (std::none_of(names.begin(), names.end(), [&](const std::string& n) { return names_model(t[1], n) && lower(t[1]) != lower(n); }))
-      continue;
+  for (const std::vector<std::string>& t : models) {
+    const bool is_bin = std::any_of(names.begin(), names.end(),
+                                    [&](const std::string& n) { return lower(t[1]) != n && names_model(t[1], n); });
+    if (!is_bin) continue;
     const auto p = parameters_of(t);
     std::optional<double> range[4];
     const char* keys[4] = {"lmin", "lmax", "wmin", "wmax"};
@@ -268,7 +266,9 @@ class CardResolver {
   // `section` empty: the whole file, less the sections it defines; else that section only.
   // `where` is "FILE:LINE: 'line'" of the reference ("" for the card itself).
   void read(const fs::path& path, const std::string& section, const std::string& where) {
-    const fs::path file = fs::weakly_canonical(path);
+    std::error_code error;  // a path that cannot be made canonical is read as given
+    fs::path file = fs::weakly_canonical(path, error);
+    if (error) file = path;
     for (const auto& [open, open_section] : stack_)
       if (open == file && lower(open_section) == lower(section))
         throw std::invalid_argument(fmt::format("{}: includes {}{} again, which includes it (a cycle: {})", where,
@@ -316,11 +316,12 @@ class CardResolver {
         continue;
       }
       if (section.empty() ? in_section : !wanted) continue;
-      if (key == ".end" && !top) continue;  // an included file's .end ends only that file
+      if (key == ".end" && !top) continue;  // an included file's .end is ignored, as ngspice does
       const std::string where = fmt::format("{}:{}: '{}'", name, number, trimmed(line));
       if (is_include(key) || key == ".lib") {
         if (args.empty() || (key == ".lib" && args.size() != 2))
-          throw std::invalid_argument(fmt::format("{}: expected {}", where, key == ".lib" ? ".lib FILE SECTION" : ".include FILE"));
+          throw std::invalid_argument(
+              fmt::format("{}: expected {}", where, key == ".lib" ? ".lib FILE SECTION" : ".include FILE"));
         const fs::path target = fs::path(args[0]).is_absolute() ? fs::path(args[0]) : file.parent_path() / args[0];
         result.text += fmt::format("* xbar: {} resolved: {}\n", line, target.string());
         read(target, key == ".lib" ? args[1] : std::string(), where);
@@ -331,7 +332,8 @@ class CardResolver {
     }
     if (!section.empty() && std::none_of(sections.begin(), sections.end(),
                                          [&](const std::string& s) { return lower(s) == lower(section); }))
-      throw std::invalid_argument(fmt::format("{}: no section '{}' in {} (its sections: {})", from, section, name, sections.empty() ? "none" : fmt::format("{}", fmt::join(sections, ", "))));
+      throw std::invalid_argument(fmt::format("{}: no section '{}' in {} (its sections: {})", from, section, name,
+                                              sections.empty() ? "none" : fmt::format("{}", fmt::join(sections, ", "))));
   }
 };
 
