@@ -48,14 +48,16 @@ int run(const DeviceArgs& args, const CharacterizeOptions& options) {
   const devices::ModelCard card = args.card();
   const devices::TableGridSpec spec = args.grid_spec(args.config(), k_table_defaults);
   io::AtomicOutput output(args.output, {args.model_path, args.config_path});
+  args.check_card_runs(card, spec);  // everything that can fail fails before the sweep
   const auto start = std::chrono::steady_clock::now();
-  io::DeviceFile file{card, validation::characterize(card, spec, options.fd_step), {}, {}};
+  io::DeviceFile file{card, validation::characterize(card, spec, options.fd_step, args.progress_line("ngspice sweep, V_S node")), {}, {}};
   file.quality.characterize_time = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   file.envelope = validation::table_envelope_for(file.samples, spec);
   devices::RelativeError check;
   if (options.check_points > 0) {
     const devices::TableDevice table(file.samples, file.envelope);
-    check = validation::table_error(table, card, validation::random_bias_points(spec, options.check_points));
+    check = validation::table_error(table, card, validation::random_bias_points(spec, options.check_points),
+                                    args.progress_line("check against the card, sweep of 50 points"));
     file.quality = {static_cast<double>(check.points), check.max, check.rms, file.quality.characterize_time};
   }
   io::write_device_file(output.temp_path(), file);

@@ -22,9 +22,14 @@ namespace {
 // bias range itself), 20 mV gate and 10 mV terminal steps.
 constexpr BiasDefaults k_fit_defaults{0.0, 0.0, 0.02, 0.01};
 
+// Errors where they matter, as shares of the on current I_on (the largest |I_card| at V_G =
+// v_on in the read range): what a column current makes of each cell's error. The fit's own
+// figure, the relative error at every point alike, is dominated by the smallest currents (sub-fA
+// off-state points), which no column current notices.
 struct FitReport {
   devices::EkvFitResult fit;
-  devices::RelativeError at_on, at_off;
+  double i_on = 0;                            ///< A
+  devices::RelativeError on, read, off;       ///< |I_EKV - I_card| / I_on at v_on, everywhere, at v_off
   devices::TableGridSpec spec;
 };
 
@@ -51,12 +56,25 @@ void print_report(const devices::ModelCard& card, const io::RunConfig& c, const 
              r.fit.error.points, r.fit.excluded ? fmt::format(" ({} more at V_DS = 0 or with I against V_DS left out)", r.fit.excluded) : "");
   fmt::print("  n = {:.5g}, I_S = {:.5g} A (beta = {:.5g} A/V^2), eta = {:.5g}, V_T = {:.5g} V  ({} iterations{})\n", p.n,
              p.i_s, beta_of(p), p.eta, p.vt, r.fit.iterations, r.fit.converged ? "" : ", NOT converged");
+  for (const devices::FitBound* b : r.fit.at_bound) {
+    const double value = p.*(b->value);
+    fmt::print("  note: {} = {:.3g} is at the bound {:g} of its range [{:g}, {:g}]: the law found no better use for it "
+               "here{}\n",
+               b->name, value, std::abs(value - b->lo) < std::abs(value - b->hi) ? b->lo : b->hi, b->lo, b->hi,
+               std::string_view(b->name) == "eta" ? " (over V_DS of both signs a symmetric card's barrier lowering is "
+                                                    "even in V_DS, EKV's eta (V_D - V_S) is odd)"
+                                                  : "");
+  }
+  fmt::print("  error |I_EKV - I_card| / I_on, I_on = {:.4g} A (the largest current at V_G = v_on), i.e. the error in a "
+             "column current per cell as a share of one on cell:\n",
+             r.i_on);
+  if (r.on.points) fmt::print("    on state, V_G = v_on = {:.4g} V: {}\n", c.cell.v_on, error_line(r.on));
+  fmt::print("    read bias range, every V_G:     {}\n", error_line(r.read));
+  if (r.off.points) fmt::print("    off state, V_G = v_off = {:.4g} V: {}\n", c.cell.v_off, error_line(r.off));
   const devices::IvSample& w = r.fit.error.worst;
-  fmt::print("  relative error |I_EKV / I_card - 1|: {}\n    worst at V_G = {:.4g} V, V_D = {:.4g} V, V_S = {:.4g} V, "
-             "I_card = {:.4g} A\n",
+  fmt::print("  relative error |I_EKV / I_card - 1| at every point alike (the fit's objective; largest where the current "
+             "is tiny): {}, worst at V_G = {:.4g} V, V_D = {:.4g} V, V_S = {:.4g} V, I_card = {:.3g} A\n",
              error_line(r.fit.error), w.v_g, w.v_d, w.v_s, w.i_ds);
-  if (r.at_on.points) fmt::print("    at V_G = v_on = {:.4g} V: {}\n", c.cell.v_on, error_line(r.at_on));
-  if (r.at_off.points) fmt::print("    at V_G = v_off = {:.4g} V: {}\n", c.cell.v_off, error_line(r.at_off));
 }
 
 void write_snippet(io::AtomicOutput& output, const DeviceArgs& args, const devices::ModelCard& card,
@@ -66,10 +84,11 @@ void write_snippet(io::AtomicOutput& output, const DeviceArgs& args, const devic
   {
     std::ofstream file(output.temp_path(), std::ios::binary);
     file << fmt::format("# EKV fit of '{}' from {} ({}) by xbar fit, over V_G in [{:.4g}, {:.4g}] V,\n"
-                        "# V_D and V_S in [{:.4g}, {:.4g}] V: relative error max {:.3g} %, rms {:.3g} %\n"
+                        "# V_D and V_S in [{:.4g}, {:.4g}] V: error |I_EKV - I_card| / I_on (I_on = {:.4g} A) max {:.3g} % "
+                        "at V_G = v_on, {:.3g} % over the range\n"
                         "[select]\nmodel = \"ekv\"\nn = {:.17g}\nbeta = {:.17g}\neta = {:.17g}\nvt = {:.17g}\n",
                         card.device, args.model_path, describe_card(card), r.spec.vg_lo, r.spec.vg_hi, r.spec.v_lo,
-                        r.spec.v_hi, 100 * r.fit.error.max, 100 * r.fit.error.rms, p.n, beta_of(p), p.eta, p.vt);
+                        r.spec.v_hi, r.i_on, 100 * r.on.max, 100 * r.read.max, p.n, beta_of(p), p.eta, p.vt);
     if (!file.flush()) throw io::InputError(fmt::format("{}: cannot write", path));
   }
   output.commit();
@@ -82,7 +101,9 @@ int run(const DeviceArgs& args) {
   if (!args.output.empty()) output.emplace(args.output, std::vector<std::string>{args.model_path, args.config_path});
   FitReport report;
   report.spec = args.grid_spec(config, k_fit_defaults);
-  const devices::TableSamples table = validation::characterize(card, report.spec, 0.0);
+  args.check_card_runs(card, report.spec);
+  const devices::TableSamples table =
+      validation::characterize(card, report.spec, 0.0, args.progress_line("ngspice sweep, V_S node"));
   const std::vector<devices::IvSample> samples =
       validation::samples_in_range(table, report.spec.vg_lo, report.spec.vg_hi, report.spec.v_lo, report.spec.v_hi);
   try {
@@ -90,10 +111,13 @@ int run(const DeviceArgs& args) {
   } catch (const std::invalid_argument& e) {
     throw io::InputError(fmt::format("{}: {}", args.model_path, e.what()));
   }
-  report.at_on = devices::ekv_relative_error(report.fit.params, at_gate(samples, config.cell.v_on));
-  report.at_off = devices::ekv_relative_error(report.fit.params, at_gate(samples, config.cell.v_off));
+  const std::vector<devices::IvSample> on = at_gate(samples, config.cell.v_on);
+  for (const devices::IvSample& s : on.empty() ? samples : on) report.i_on = std::max(report.i_on, std::abs(s.i_ds));
+  report.on = devices::ekv_relative_error(report.fit.params, on, report.i_on);
+  report.read = devices::ekv_relative_error(report.fit.params, samples, report.i_on);
+  report.off = devices::ekv_relative_error(report.fit.params, at_gate(samples, config.cell.v_off), report.i_on);
   if (!args.quiet) print_report(card, config, report);
-  if (!args.output.empty()) {
+  if (output) {
     write_snippet(*output, args, card, report);
     if (!args.quiet) fmt::print("wrote {}\n", args.output);
   }

@@ -15,9 +15,14 @@ namespace {
 
 using Theta = Eigen::Vector4d;  // V_T, n, ln I_S, eta
 
-constexpr double k_min_slope_factor = 0.3;  // n below this is not a transistor: step rejected
-
 EkvParams params_of(const Theta& t) { return {.n = t[1], .i_s = std::exp(t[2]), .eta = t[3], .vt = t[0]}; }
+
+// The projection of a step onto k_fit_bounds (n below 0.3 is not a transistor; eta is >= 0).
+Theta within_bounds(Theta t) {
+  EkvParams p = params_of(t);
+  for (const FitBound& b : k_fit_bounds) p.*b.value = std::clamp(p.*b.value, b.lo, b.hi);
+  return {t[0], p.n, t[2], p.eta};
+}
 
 double log_ratio(const EkvParams& p, const IvSample& s) {
   return std::log(ekv_current(p, s.v_g, s.v_d, s.v_s).i_ds / s.i_ds);
@@ -91,12 +96,13 @@ bool ekv_can_match(const IvSample& s) {
   return std::isfinite(s.i_ds) && s.i_ds != 0 && v_ds != 0 && (s.i_ds > 0) == (v_ds > 0);
 }
 
-RelativeError ekv_relative_error(const EkvParams& p, std::span<const IvSample> samples) {
+RelativeError ekv_relative_error(const EkvParams& p, std::span<const IvSample> samples, double i_ref) {
   RelativeError e;
   double sum = 0;
   for (const IvSample& s : samples) {
     if (!ekv_can_match(s)) continue;
-    const double rel = std::abs(ekv_current(p, s.v_g, s.v_d, s.v_s).i_ds / s.i_ds - 1);
+    const double i_ekv = ekv_current(p, s.v_g, s.v_d, s.v_s).i_ds;
+    const double rel = i_ref > 0 ? std::abs(i_ekv - s.i_ds) / i_ref : std::abs(i_ekv / s.i_ds - 1);
     sum += rel * rel;
     ++e.points;
     if (rel >= e.max) e.max = rel, e.worst = s;
@@ -119,9 +125,9 @@ EkvFitResult fit_ekv(std::span<const IvSample> all) {
     const Normal ne = normal_equations(t, samples);
     Eigen::Matrix4d a = ne.jtj;
     a.diagonal() *= 1 + lambda;
-    const Theta step = a.ldlt().solve(-ne.jtr);
-    const Theta trial = t + step;
-    const double trial_cost = trial[1] > k_min_slope_factor ? cost(trial, samples) : INFINITY;
+    const Theta trial = within_bounds(t + a.ldlt().solve(-ne.jtr));
+    const Theta step = trial - t;
+    const double trial_cost = cost(trial, samples);
     if (trial_cost < c) {
       const bool settled = c - trial_cost <= 1e-15 * c + 1e-30 && step.norm() < 1e-10;
       t = trial, c = trial_cost, lambda = std::max(lambda / 3, 1e-12);
@@ -133,6 +139,8 @@ EkvFitResult fit_ekv(std::span<const IvSample> all) {
   }
   result.params = params_of(t);
   result.error = ekv_relative_error(result.params, samples);
+  for (const FitBound& b : k_fit_bounds)
+    if (std::min(result.params.*b.value - b.lo, b.hi - result.params.*b.value) <= 1e-6) result.at_bound.push_back(&b);
   return result;
 }
 

@@ -9,8 +9,12 @@
 // that lowers the cost and grown otherwise. The partials come from the law itself:
 //   dI/dV_T = -dI/dV_G,  dI/deta = V_DS dI/dV_G,  dI/dn = -V_P dI/dV_G,  dI/d(ln I_S) = I.
 // Start: a scan over V_T and n (eta = 0) with ln I_S in closed form (the mean log ratio).
+// Bounds (k_fit_bounds): steps are projected onto n >= 0.3 and eta in [0, 1] (drain-induced
+// barrier lowering raises the current); the result says which parameter ended on a bound.
 #include <cstddef>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "devices/ekv.hpp"
 
@@ -28,12 +32,21 @@ struct RelativeError {
   IvSample worst{};  ///< the sample with the largest error
 };
 
+/// The range the fit keeps a parameter in.
+struct FitBound {
+  const char* name;
+  double EkvParams::*value;
+  double lo, hi;
+};
+inline constexpr FitBound k_fit_bounds[] = {{"n", &EkvParams::n, 0.3, 1e3}, {"eta", &EkvParams::eta, 0.0, 1.0}};
+
 struct EkvFitResult {
   EkvParams params;
   RelativeError error;
   int iterations = 0;
   bool converged = false;
-  std::size_t excluded = 0;  ///< samples the law cannot match (see fit_ekv)
+  std::size_t excluded = 0;               ///< samples the law cannot match (see fit_ekv)
+  std::vector<const FitBound*> at_bound;  ///< parameters within 1e-6 of a bound of k_fit_bounds
 };
 
 /// Whether EKV can match the sample at all: I != 0 with the sign of V_DS (EKV's current has it).
@@ -42,6 +55,8 @@ bool ekv_can_match(const IvSample& sample);
 /// Fits theta to the usable samples; throws std::invalid_argument if fewer than 4 are usable.
 EkvFitResult fit_ekv(std::span<const IvSample> samples);
 
-RelativeError ekv_relative_error(const EkvParams& params, std::span<const IvSample> samples);
+/// |I_EKV - I| / |I| over the usable samples; with i_ref > 0, |I_EKV - I| / i_ref instead (the
+/// error as a share of a reference current, e.g. the on current).
+RelativeError ekv_relative_error(const EkvParams& params, std::span<const IvSample> samples, double i_ref = 0);
 
 }  // namespace xbar::devices

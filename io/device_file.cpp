@@ -2,6 +2,7 @@
 
 #include <H5Cpp.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 #include <vector>
@@ -43,12 +44,26 @@ void write_attribute(H5::H5File& file, const std::string& name, double value) {
       .write(H5::PredType::NATIVE_DOUBLE, &value);
 }
 
+// The resolved card text can be megabytes (a PDK's binned models): a deflate-compressed 1-D
+// uint8 dataset, not an attribute (attributes are limited to 64 KiB).
+void write_text_dataset(H5::H5File& file, const std::string& name, const std::string& text) {
+  const hsize_t size = text.size(), chunk = std::clamp<hsize_t>(size, 1, hsize_t{1} << 16);
+  H5::DSetCreatPropList properties;
+  properties.setChunk(1, &chunk);
+  properties.setDeflate(6);
+  const H5::DataSpace space(1, &size);
+  H5::DataSet ds = file.createDataSet(name, H5::PredType::STD_U8LE, space, properties);
+  if (size > 0) ds.write(text.data(), H5::PredType::NATIVE_UCHAR);
+}
+
 void write_card(H5::H5File& file, const devices::ModelCard& card) {
-  write_attribute(file, "model_text", card.text);
+  write_text_dataset(file, "/model_text", card.text);
   write_attribute(file, "device", card.device);
   write_attribute(file, "kind", std::string(card.kind == devices::CardKind::model ? "model" : "subckt"));
-  if (card.w) write_attribute(file, "w", *card.w);
-  if (card.l) write_attribute(file, "l", *card.l);
+  // True sizes in metres; the instance line's values (the card's unit, .option scale) exactly as given.
+  if (card.w) write_attribute(file, "w", *card.width_m()), write_attribute(file, "w_instance", *card.w);
+  if (card.l) write_attribute(file, "l", *card.length_m()), write_attribute(file, "l_instance", *card.l);
+  write_attribute(file, "scale", card.scale);
   write_attribute(file, "temp", card.temp_c);
 }
 
@@ -82,6 +97,18 @@ class Reader {
     std::vector<double> data(count);
     ds.read(data.data(), H5::PredType::NATIVE_DOUBLE);
     return data;
+  }
+
+  std::string text_dataset(const std::string& name) const {
+    H5::DataSet ds = file_.openDataSet(name);
+    const H5::DataSpace space = ds.getSpace();
+    if (ds.getTypeClass() != H5T_INTEGER || ds.getIntType().getSize() != 1 || space.getSimpleExtentNdims() != 1)
+      fail(fmt::format("dataset '{}' must be a 1-D array of bytes (the model card's text)", name));
+    hsize_t size = 0;
+    space.getSimpleExtentDims(&size);
+    std::string text(size, '\0');
+    if (size > 0) ds.read(text.data(), H5::PredType::NATIVE_UCHAR);
+    return text;
   }
 
   bool has_attribute(const std::string& name) const { return file_.attrExists(name); }
@@ -121,11 +148,15 @@ class Reader {
 };
 
 devices::ModelCard read_card(const Reader& r) {
+  // The instance line's sizes: `w_instance`; files written before the card's scale was read
+  // have only `w`, which then held exactly that value.
   std::optional<double> w, l;
-  if (r.has_attribute("w")) w = r.number("w");
-  if (r.has_attribute("l")) l = r.number("l");
+  if (r.has_attribute("w")) w = r.number_or("w_instance", r.number("w"));
+  if (r.has_attribute("l")) l = r.number_or("l_instance", r.number("l"));
+  // The card text: a dataset; an attribute in files written before it could exceed 64 KiB.
+  const std::string text = r.has_dataset("/model_text") ? r.text_dataset("/model_text") : r.text("model_text");
   try {
-    devices::ModelCard card = devices::make_model_card(r.text("model_text"), r.text("device"), w, l, r.number("temp"));
+    devices::ModelCard card = devices::make_model_card(text, r.text("device"), w, l, r.number("temp"));
     return card;
   } catch (const std::invalid_argument& e) {
     r.fail(e.what());

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "device_fixtures.hpp"
@@ -51,6 +52,12 @@ struct TempDir {
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
 
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+// The test PDK (tests/pdk_card.py): a `.lib` corner section including a 6-bin subckt and the
+// corner's `.param` file, `.option scale=1u`.
+const std::string k_pdk_card = XBAR_TEST_DATA_DIR "/pdk/nch_tt.cir";
+
 io::DeviceFile ekv_device_file() {
   const devices::EkvParams law = devices::select_defaults();
   devices::TableSamples samples = test::tabulate(devices::make_table_grid(test::default_spec()), test::ekv_law(law));
@@ -67,7 +74,7 @@ TEST_CASE("a model card is found by name, case-insensitively, and checked", "[ca
   CHECK_THROWS_WITH(devices::make_model_card(k_card, "nsel", {}, {}, 27), Contains("needs the device size"));
   CHECK_THROWS_WITH(devices::make_model_card(".model p1 pmos level=1\n", "p1", 1e-7, 1e-7, 27), Contains("only nmos"));
   CHECK_THROWS_WITH(devices::make_model_card(".include other.lib\n.model n nmos\n", "n", 1e-7, 1e-7, 27),
-                    Contains("paste the included text"));
+                    Contains("'.include other.lib' is left in the text"));
   CHECK_THROWS_WITH(devices::make_model_card(".subckt three d g s\n.ends\n", "three", {}, {}, 27),
                     Contains("must have four"));
   CHECK_THROWS_WITH(devices::make_model_card(k_card, "nsel", 120e-9, 40, 27), Contains("metres"));
@@ -149,4 +156,79 @@ TEST_CASE("[select] model = \"table\" loads DEVICE.h5 and checks that the biases
   CHECK_THROWS_WITH(io::parse_config("[select]\nfile = \"x.h5\"\n", "t.toml"), Contains("needs select.model"));
   CHECK_THROWS_WITH(io::parse_config(base + "file = \"nowhere.h5\"\n", "t.toml"),
                     Contains("t.toml: key 'select.file' = \"nowhere.h5\"") && Contains("file not found"));
+}
+
+TEST_CASE("a PDK card's .lib section and its .include files are resolved into one text", "[card][pdk]") {
+  const devices::ResolvedCard resolved = devices::resolve_card_file(k_pdk_card);
+  const std::string& text = resolved.text;
+  CHECK(resolved.files.size() == 4);  // the card, models.lib, corners/tt.spice, models/nch.spice
+  CHECK_THAT(text, Contains(".subckt nch d g s b w=1 l=1 mult=1") && Contains(".model nch__model.5 nmos"));
+  CHECK_THAT(text, Contains(".param nch__vth0_diff_0 = 0 ") && Contains(".option scale=1u"));
+  CHECK_THAT(text, !Contains("nch__toxe_mult = 0.96"));  // the ff section is not named
+  const devices::ModelCard card = devices::make_model_card(text, "nch", 0.42, 0.15, 27);
+  CHECK(card.kind == devices::CardKind::subckt);
+  CHECK(card.scale == 1e-6);
+  CHECK(*card.width_m() == Approx(0.42e-6).epsilon(1e-15));
+  CHECK(*card.length_m() == Approx(0.15e-6).epsilon(1e-15));
+  CHECK(devices::card_spice_instance(card, "1", "d", "g", "s", "0") == "X1 d g s 0 nch w=0.42 l=0.15\n");
+  const std::vector<devices::CardBin> bins = devices::card_bins(card);
+  REQUIRE(bins.size() == 6);
+  CHECK(bins[0].model == "nch__model.0");
+  CHECK(bins[0].lmin == 1.5e-7);
+  CHECK(bins[5].lmax == 9e-7);
+  CHECK(bins[5].wmax == 9.9e-7);
+  CHECK_THROWS_WITH(devices::make_model_card(text, "nch", 4.2e6, 0.15, 27),
+                    Contains("W = 4.2 m") && Contains("units of 1e-06 m"));
+}
+
+TEST_CASE("a .lib or .include that cannot be resolved is named with its file and line", "[card][pdk]") {
+  const TempDir dir;
+  std::filesystem::create_directories(dir.path / "sub");
+  write_text(dir.file("top.cir"), "* top\n.include \"sub/a.spice\"\n");
+  write_text(dir.file("sub/a.spice"), "* a\n\n.lib '../lib.spice' fast\n");
+  write_text(dir.file("lib.spice"), ".lib slow\n.model n nmos\n.endl\n.lib typ\n.endl typ\n");
+  CHECK_THROWS_WITH(devices::resolve_card_file(dir.file("top.cir")),
+                    Contains("sub/a.spice:3: '.lib '../lib.spice' fast': no section 'fast'") &&
+                        Contains("its sections: slow, typ"));
+  write_text(dir.file("sub/a.spice"), "* a\n.include missing.spice\n");
+  CHECK_THROWS_WITH(devices::resolve_card_file(dir.file("top.cir")),
+                    Contains("sub/a.spice:2: '.include missing.spice': cannot read") && Contains("sub/missing.spice"));
+  write_text(dir.file("sub/a.spice"), "* a\n.inc ../top.cir\n");
+  CHECK_THROWS_WITH(devices::resolve_card_file(dir.file("top.cir")),
+                    Contains("sub/a.spice:2: '.inc ../top.cir': includes") && Contains("top.cir again") &&
+                        Contains("top.cir -> a.spice -> top.cir"));
+  // The same file twice, not nested, is no cycle; a section names only its own lines.
+  write_text(dir.file("sub/a.spice"), "* a\n.lib ../lib.spice slow\n.lib ../lib.spice typ\n");
+  CHECK(devices::resolve_card_file(dir.file("top.cir")).files.size() == 4);
+  CHECK_THROWS_WITH(devices::resolve_card_file(dir.file("none.cir")), Contains("none.cir: cannot read the model file"));
+}
+
+TEST_CASE("DEVICE.h5 keeps a card text far beyond 64 KiB, and the true sizes of a scaled card", "[io][table][pdk]") {
+  const TempDir dir;
+  io::DeviceFile written = ekv_device_file();
+  const std::string text = devices::resolve_card_file(k_pdk_card).text;
+  std::string big = "* padding to well beyond HDF5's 64 KiB attribute limit\n";
+  while (big.size() < 300000) big += "* " + std::string(70, 'x') + "\n";
+  written.card = devices::make_model_card(text + big, "nch", 0.42, 0.15, 27);
+  io::write_device_file(dir.file("dev.h5"), written);
+  const io::DeviceFile read = io::read_device_file(dir.file("dev.h5"));
+  CHECK(read.card.text == written.card.text);
+  CHECK(read.card.w == 0.42);  // exactly as the instance line takes it
+  CHECK(read.card.l == 0.15);
+  CHECK(read.card.scale == 1e-6);
+  written.card.text = text;
+  io::write_device_file(dir.file("small.h5"), written);
+  // 300 kB of padding costs a few kB: the text is compressed.
+  CHECK(std::filesystem::file_size(dir.file("dev.h5")) < std::filesystem::file_size(dir.file("small.h5")) + 20000);
+}
+
+TEST_CASE("the EKV fit says when a parameter ends on a bound of its range", "[fit]") {
+  const devices::EkvFitResult free_fit = devices::fit_ekv(ekv_samples({.n = 1.37, .i_s = 5.2e-7, .eta = 0.06, .vt = 0.41}));
+  CHECK(free_fit.at_bound.empty());
+  // A law whose current falls with V_DS wants eta < 0: the fit stops at eta = 0 and says so.
+  const devices::EkvFitResult bound_fit = devices::fit_ekv(ekv_samples({.n = 1.37, .i_s = 5.2e-7, .eta = -0.05, .vt = 0.41}));
+  REQUIRE(bound_fit.at_bound.size() == 1);
+  CHECK(std::string(bound_fit.at_bound[0]->name) == "eta");
+  CHECK(bound_fit.params.eta == Approx(0).margin(1e-6));
+  CHECK(bound_fit.params.eta >= 0);
 }

@@ -245,6 +245,27 @@ SpicePlot NgspiceSession::run_analysis(const std::string& deck_text, const std::
   return run(deck_text, analysis, [this, &kind] { return copy_plot(kind); });
 }
 
+void NgspiceSession::run_analyses(const std::string& deck_text, const std::vector<std::string>& analyses,
+                                  const std::function<void(std::size_t, SpicePlot&&)>& each) {
+  if (analyses.empty()) return;
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t index = 0;
+  // The first analysis loads the deck (run's rules); the others run on the loaded circuit.
+  run(deck_text, analyses.front(), [&] {
+    for (;; ++index) {
+      const std::string kind = lower(first_token(analyses[index]));
+      SpicePlot plot = copy_plot(kind);
+      plot.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      command(("destroy " + plot.name).c_str());  // keeps ngspice's memory to one plot
+      each(index, std::move(plot));
+      if (index + 1 == analyses.size()) return SpicePlot{};
+      output_.clear();
+      command(analyses[index + 1].c_str());
+      throw_if_failed();
+    }
+  });
+}
+
 std::string NgspiceSession::last_output() const {
   const std::lock_guard lock(mutex_);
   std::string text;

@@ -17,6 +17,7 @@
 // Sign convention (ngspice's): a voltage source's branch current is positive when current
 // flows into its + terminal, through the source, out of its - terminal. A 0 V sense source
 // written "VSENSE bl 0 0" therefore reports the current flowing from node bl into ground.
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -76,6 +77,14 @@ class NgspiceSession {
   /// run_operating_point. Save only what you need with `.save` in the deck: ngspice keeps every
   /// vector of every sweep point in memory.
   SpicePlot run_analysis(const std::string& deck_text, const std::string& analysis);
+
+  /// Loads `deck_text` once and runs the analyses in turn on it (e.g. one dc sweep per range of
+  /// a counter source): a deck whose parsing dominates (a binned PDK model) is parsed once.
+  /// Each plot is handed to `each(index, plot)` as soon as it is made and then freed in ngspice.
+  /// Same failure rules as run_analysis. `each` runs under the session's lock: it must not call
+  /// the session.
+  void run_analyses(const std::string& deck_text, const std::vector<std::string>& analyses,
+                    const std::function<void(std::size_t, SpicePlot&&)>& each);
 
   /// ngspice's stdout/stderr/status lines of the last run, one per line, for diagnostics.
   std::string last_output() const;
