@@ -10,6 +10,7 @@
 #include "devices/cell.hpp"
 #include "devices/levels.hpp"
 #include "engine/mapping.hpp"
+#include "engine/variation.hpp"
 #include "io/errors.hpp"
 #include "netlists/crossbar.hpp"
 #include "solver/newton.hpp"
@@ -63,6 +64,7 @@ struct RunConfig {
   devices::LevelSpec resistor_levels{128, 1e-4, 100};
   WeightsConfig weights;
   InputsConfig inputs;
+  engine::VariationSpec variation;
   solver::NewtonOptions newton;
   CheckConfig check;
   TableConfig table;
