@@ -51,6 +51,12 @@ struct TableConfig {
   std::optional<double> v_bl_min, v_bl_max, v_sup_min, v_sup_max;  ///< V
 };
 
+/// [network]: the network stage (python/xbar/nn.py) reads these; the engine only validates them.
+struct NetworkConfig {
+  int input_bits = 8;  ///< B: inputs quantised to 2^B - 1 steps, one bit plane each (select cells)
+  int adc_bits = 0;    ///< 0: no ADC
+};
+
 struct RunConfig {
   engine::MappingScheme mapping = engine::MappingScheme::none;
   std::string path;   ///< file the config came from ("<defaults>" if none)
@@ -65,6 +71,7 @@ struct RunConfig {
   WeightsConfig weights;
   InputsConfig inputs;
   engine::VariationSpec variation;
+  NetworkConfig network;
   solver::NewtonOptions newton;
   CheckConfig check;
   TableConfig table;
