@@ -14,40 +14,6 @@ namespace xbar::cli {
 
 namespace {
 
-std::string rough_duration(double seconds) {
-  if (seconds < 90) return fmt::format("{:.0f} s", std::max(seconds, 1.0));
-  if (seconds < 90 * 60) return fmt::format("{:.0f} min", seconds / 60);
-  return fmt::format("{:.1f} h", seconds / 3600);
-}
-
-// Input vectors `check` runs: the first check.vectors of them (0: all).
-std::size_t checked_vectors(const io::RunConfig& c, std::size_t available) {
-  return c.check.vectors > 0 ? std::min<std::size_t>(c.check.vectors, available) : available;
-}
-
-// ngspice has no KLU in Debian and its B-source decks grow fast: refuse before anything runs.
-void guard_size(const io::RunConfig& c) {
-  const long cells = static_cast<long>(c.rows) * c.cols;
-  if (cells <= c.check.max_cells) return;
-  const double per_vector = validation::estimated_spice_seconds(c.rows, c.cols, c.cell);
-  const std::size_t vectors = checked_vectors(c, c.inputs.count);
-  const std::string total = c.inputs.source == "random"
-                                ? fmt::format(" ({} for {})", rough_duration(per_vector * vectors), vectors)
-                                : "";
-  throw io::InputError(fmt::format(
-      "check: {} x {} = {} cells is above check.max_cells = {}; ngspice would take about {} per input "
-      "vector{}; to run it anyway: --set check.max_cells={}",
-      c.rows, c.cols, cells, c.check.max_cells, rough_duration(per_vector), total, cells));
-}
-
-io::Problem build_checked_problem(const io::RunConfig& c) {
-  io::Problem problem = io::build_problem(c);
-  const std::size_t vectors = checked_vectors(c, problem.inputs.rows);
-  problem.inputs.data.resize(vectors * problem.inputs.cols);
-  problem.inputs.rows = vectors;
-  return problem;
-}
-
 std::string counted(const validation::VectorComparison& v) {
   return v.counted_columns ? fmt::format("{:.3g} ({})", v.max_col_rel_diff, v.counted_columns) : "-";
 }
@@ -96,12 +62,12 @@ Command add_check(CLI::App& app) {
   return {cmd, [args, tolerance, tolerance_flag] {
             const io::RunConfig config = args->load();
             const double tol = tolerance_flag->count() ? *tolerance : config.check.tolerance;
-            guard_size(config);
+            io::guard_check_size(config);
             std::optional<io::AtomicOutput> output;
             if (!args->output.empty())
               output.emplace(args->output, std::vector<std::string>{args->config_path, config.weights.file,
                                                                    config.inputs.file});
-            const io::Problem problem = build_checked_problem(config);
+            const io::Problem problem = io::build_checked_problem(config);
             const netlists::Crossbar crossbar(problem.spec);
             const validation::CrossCheck check = run_check(config, problem, crossbar, args->quiet);
             if (output) {

@@ -19,16 +19,8 @@ namespace {
 
 constexpr int k_bad_input = 2, k_no_solution = 3, k_internal_error = 4;
 
-// File names, TOML strings and library messages may hold line breaks; the contract is one line.
-std::string one_line(std::string_view what) {
-  std::string line(what);
-  for (char& c : line)
-    if (c == '\n' || c == '\r') c = ' ';
-  return line;
-}
-
 int report(std::string_view what, int status) {
-  fmt::print(stderr, "xbar: error: {}\n", one_line(what));
+  fmt::print(stderr, "xbar: error: {}\n", xbar::io::one_line(what));
   return status;
 }
 

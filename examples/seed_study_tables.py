@@ -5,13 +5,11 @@
 
 Errors in %; ratios are of the same metric at the same point otherwise.
 """
-import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-import xbar_sweep  # noqa: E402
+from xbar import sweepfile  # noqa: E402  (PYTHONPATH=build/python)
 
 METRICS = ["out_err_nrms", "out_err_gain_nrms", "col_err_rms"]
 TARGET = 0.01  # the output error called small here: 1 % NRMS
@@ -19,7 +17,7 @@ TARGET = 0.01  # the output error called small here: 1 % NRMS
 
 class Seed:
     def __init__(self, path):
-        self.sweep = xbar_sweep.load(path)
+        self.sweep = sweepfile.load(path)
         s = self.sweep
         assert s.names == ["array.r_hat_p", "mapping.scheme", "inputs.activity", "circuit"], s.names
         self.r_hat_p = s.values["array.r_hat_p"]

@@ -69,41 +69,38 @@ Matrix random_levels(const RunConfig& c) {
   return levels;
 }
 
-void check_shape(const Matrix& m, std::size_t rows, std::size_t cols, const std::string& file,
-                 const std::string& dataset, const char* what) {
+void check_shape(const Matrix& m, std::size_t rows, std::size_t cols, const std::string& where, const char* what) {
   if (m.rows != rows || m.cols != cols)
-    throw InputError(fmt::format("{}: dataset '{}' is {} x {}, expected {} x {} ({})", file, dataset,
-                                 m.rows, m.cols, rows, cols, what));
+    throw InputError(fmt::format("{} is {} x {}, expected {} x {} ({})", where, m.rows, m.cols, rows, cols, what));
 }
 
 // First element that fails ok(), reported with its index.
 template <class Ok>
-void check_values(const Matrix& m, const std::string& file, const std::string& dataset, Ok&& ok,
-                  std::string_view allowed) {
+void check_values(const Matrix& m, const std::string& where, Ok&& ok, std::string_view allowed) {
   for (std::size_t k = 0; k < m.data.size(); ++k)
     if (!ok(m.data[k]))
-      throw InputError(fmt::format("{}: dataset '{}' [{}, {}] = {}: {}", file, dataset, k / m.cols,
-                                   k % m.cols, m.data[k], allowed));
+      throw InputError(fmt::format("{} [{}, {}] = {}: {}", where, k / m.cols, k % m.cols, m.data[k], allowed));
 }
 
-Matrix weights_from_file(const RunConfig& c) {
-  const WeightsConfig& w = c.weights;
-  Matrix m = read_matrix(w.file, w.dataset);
-  check_shape(m, c.rows, c.cols, w.file, w.dataset, "array.rows x array.cols");
-  if (w.kind == "level") {
+std::string dataset_name(const std::string& file, const std::string& dataset) {
+  return fmt::format("{}: dataset '{}'", file, dataset);
+}
+
+// Weights of the config's kind, [array.rows, array.cols], with values that kind allows.
+void check_weights(const RunConfig& c, const Matrix& m, const std::string& where) {
+  check_shape(m, c.rows, c.cols, where, "array.rows x array.cols");
+  const std::string& kind = c.weights.kind;
+  if (kind == "level") {
     const int L = c.levels().levels;
-    check_values(m, w.file, w.dataset, [L](double x) { return x >= 0 && x <= L - 1 && x == std::floor(x); },
+    check_values(m, where, [L](double x) { return x >= 0 && x <= L - 1 && x == std::floor(x); },
                  fmt::format("levels must be integers in [0, {}]", L - 1));
-  } else if (w.kind == "real") {
-    check_values(m, w.file, w.dataset, [](double x) { return std::isfinite(x) && std::abs(x) <= 1; },
-                 "real weights must be in [-1, 1]");
-  } else if (w.kind == "vt") {
-    check_values(m, w.file, w.dataset, [](double x) { return std::isfinite(x); }, "V_T must be finite");
+  } else if (kind == "real") {
+    check_real_weights(m, where);
+  } else if (kind == "vt") {
+    check_values(m, where, [](double x) { return std::isfinite(x); }, "V_T must be finite");
   } else {
-    check_values(m, w.file, w.dataset, [](double x) { return std::isfinite(x) && x > 0; },
-                 "conductances must be finite and > 0");
+    check_values(m, where, [](double x) { return std::isfinite(x) && x > 0; }, "conductances must be finite and > 0");
   }
-  return m;
 }
 
 // The levels cannot be programmed at an absurd bias: that is the config's fault, not the solver's.
@@ -143,28 +140,21 @@ std::vector<double> program_with_error(const RunConfig& c, const std::vector<dou
 
 Matrix make_inputs(const RunConfig& c) {
   const InputsConfig& in = c.inputs;
-  const bool bits = c.cell.has_select();
   if (in.source == "file") {
     Matrix m = read_matrix(in.file, in.dataset);
-    if (m.cols != static_cast<std::size_t>(c.rows) || m.rows == 0)
-      throw InputError(fmt::format("{}: dataset '{}' is {} x {}, expected count x {} (count x array.rows)",
-                                   in.file, in.dataset, m.rows, m.cols, c.rows));
-    if (bits)
-      check_values(m, in.file, in.dataset, [](double x) { return x == 0 || x == 1; },
-                   "inputs of select cells must be bits (0 or 1)");
-    else
-      check_values(m, in.file, in.dataset, [](double x) { return std::isfinite(x); }, "inputs must be finite");
+    check_inputs(c, m, dataset_name(in.file, in.dataset));
     return m;
   }
   Matrix m(in.count, c.rows);
   Random rng(in.seed);
+  const bool bits = c.cell.has_select();
   for (double& x : m.data) x = bits ? (rng.unit() < in.activity ? 1.0 : 0.0) : rng.unit();
   return m;
 }
 
-}  // namespace
-
-Problem build_problem(const RunConfig& c) {
+// The problem of a config with weights of the given kind (already checked): levels become
+// physical weights by program-verify, real weights are mapped to levels first.
+Problem assemble(const RunConfig& c, const std::string& kind, Matrix weights) {
   Problem p;
   p.spec.rows = c.rows;
   p.spec.cell = c.cell;
@@ -174,20 +164,58 @@ Problem build_problem(const RunConfig& c) {
   p.spec.cols = c.physical_cols();
   p.mapping = c.mapping;
   Matrix physical;
-  if (c.mapping != engine::MappingScheme::none) {
-    p.real_weights = c.weights.source == "random" ? random_real(c) : weights_from_file(c);
-    p.levels = engine::levels_from_real(c.mapping, *p.real_weights, c.levels().levels);
+  if (kind == "real") {
+    p.levels = engine::levels_from_real(c.mapping, weights, c.levels().levels);
+    p.real_weights = std::move(weights);
     physical = physical_from_levels(c, *p.levels);
-  } else if (c.weights.source == "random" || c.weights.kind == "level") {
-    p.levels = c.weights.source == "random" ? random_levels(c) : weights_from_file(c);
-    physical = physical_from_levels(c, *p.levels);
+  } else if (kind == "level") {
+    physical = physical_from_levels(c, weights);
+    p.levels = std::move(weights);
   } else {
-    physical = weights_from_file(c);
+    physical = std::move(weights);
   }
   p.spec.weights = program_with_error(c, physical.data);
   if (c.variation.for_cell(c.cell).active()) p.spec.nominal_weights = std::move(physical.data);
   p.inputs = make_inputs(c);
   return p;
+}
+
+}  // namespace
+
+Problem build_problem(const RunConfig& c) {
+  const bool mapped = c.mapping != engine::MappingScheme::none;
+  if (c.weights.source == "file") {
+    Matrix weights = read_matrix(c.weights.file, c.weights.dataset);
+    check_weights(c, weights, dataset_name(c.weights.file, c.weights.dataset));
+    return assemble(c, c.weights.kind, std::move(weights));
+  }
+  return mapped ? assemble(c, "real", random_real(c)) : assemble(c, "level", random_levels(c));
+}
+
+Problem build_problem(const RunConfig& c, Matrix weights, const std::string& where) {
+  const bool sonos = c.cell.is_sonos();
+  const std::string& kind = c.weights.kind;
+  if ((kind == "vt" && !sonos) || (kind == "conductance" && sonos))
+    throw InputError(fmt::format("{}: key 'weights.kind' = \"{}\": {}", c.path, kind,
+                                 sonos ? "must be \"level\" or \"vt\" for 2t-sonos"
+                                       : "must be \"level\" or \"conductance\" for resistor cells"));
+  check_weights(c, weights, where);
+  return assemble(c, kind, std::move(weights));
+}
+
+void check_inputs(const RunConfig& c, const Matrix& inputs, const std::string& where) {
+  if (inputs.cols != static_cast<std::size_t>(c.rows) || inputs.rows == 0)
+    throw InputError(fmt::format("{} is {} x {}, expected count x {} (count x array.rows)", where, inputs.rows,
+                                 inputs.cols, c.rows));
+  if (c.cell.has_select())
+    check_values(inputs, where, [](double x) { return x == 0 || x == 1; }, "inputs of select cells must be bits (0 or 1)");
+  else
+    check_values(inputs, where, [](double x) { return std::isfinite(x); }, "inputs must be finite");
+}
+
+void check_real_weights(const Matrix& weights, const std::string& where) {
+  check_values(weights, where, [](double x) { return std::isfinite(x) && std::abs(x) <= 1; },
+               "real weights must be in [-1, 1]");
 }
 
 }  // namespace xbar::io

@@ -22,12 +22,12 @@ echo "== check: xbar against ngspice (in-process) on the first 2 input vectors"
 
 echo "== table: effective-weight lookup tables from full solves of random arrays"
 "$xbar" table -o "$out/table.h5"
-"$python" python/xbar_table_predict.py "$out/table.h5" "$out/solve.h5" | sed 's/^/  /'
+PYTHONPATH=build/python "$python" -m xbar.table_predict "$out/table.h5" "$out/solve.h5" | sed 's/^/  /'
 
 echo "== sweep: R_hat_p x rows x input activity (the [sweep] table of examples/default_study.toml)"
 "$xbar" sweep -o "$out/sweep.h5"
 
 echo "== plots"
-"$python" python/xbar_plots.py "$out/solve.h5" "$out/sweep.h5" -o "$out" | sed 's/^/  /'
+PYTHONPATH=build/python "$python" -m xbar.plots "$out/solve.h5" "$out/sweep.h5" -o "$out" | sed 's/^/  /'
 
 echo "== outputs in $out/ ($((SECONDS - start)) s after the build)"

@@ -24,7 +24,7 @@ import numpy as np
 XBAR = None
 WORKDIR = None
 HERE = os.path.dirname(os.path.abspath(__file__))
-PLOTS = os.path.join(HERE, "..", "python", "xbar_plots.py")
+PLOTS = ["-m", "xbar.plots"]  # PYTHONPATH=build/python
 RTOL = 1e-9
 
 LADDER_CONFIG = """
@@ -283,7 +283,7 @@ class Plots(unittest.TestCase):
         run("sweep", config, "-o", sweep, "-q")
         run("solve", config, "-o", solve, "-q", "--set", "array.r_hat_p=1e-3")
         out = os.path.join(WORKDIR, "plots")
-        subprocess.run([sys.executable, PLOTS, sweep, solve, "-o", out], check=True, capture_output=True)
+        subprocess.run([sys.executable, *PLOTS, sweep, solve, "-o", out], check=True, capture_output=True)
         expected = ["plots_sweep_errors_vs_array.r_hat_p.png", "plots_sweep_errors_vs_inputs.activity.png",
                     "plots_sweep_row_error.png", "plots_solve_cell_error.png", "plots_solve_column_error.png"]
         for name in expected:

@@ -1,7 +1,7 @@
-"""python/xbar_tables.py against `xbar solve`: tables built by the real `xbar table`, predictions
+"""xbar.tables (python/xbar/tables.py) against `xbar solve`: tables built by the real `xbar table`, predictions
 checked on arrays the table was not built from. Run by ctest:
 
-    XBAR=build/cli/xbar PYTHONPATH=python /usr/bin/python3 tests/test_xbar_tables.py
+    XBAR=build/cli/xbar PYTHONPATH=build/python /usr/bin/python3 tests/test_xbar_tables.py
 """
 
 import os
@@ -13,11 +13,11 @@ import unittest
 import h5py
 import numpy as np
 
-import xbar_tables as xt
+from xbar import tables as xt
 
 XBAR = os.environ.get("XBAR", "build/cli/xbar")
 HERE = os.path.dirname(os.path.abspath(__file__))
-PREDICT = os.path.join(HERE, "..", "python", "xbar_table_predict.py")
+PREDICT = ["-m", "xbar.table_predict"]
 
 # A small 2t-sonos array with both line resistances, large enough to lose ~5-10 % of its current.
 ARRAY = ["array.rows=48", "array.cols=10", "array.r_row=10", "array.r_col=10"]
@@ -79,13 +79,14 @@ class SonosTable(unittest.TestCase):
         np.testing.assert_allclose(i, self.solved_ideal, rtol=1e-12)
 
     def test_predictions_beat_the_ideal(self):
-        ideal_rms, _ = xt.column_errors(xt.ideal(self.table, self.levels, self.inputs), self.solved)
+        ideal_rms, _ = xt.column_errors(xt.ideal(self.table, self.levels, self.inputs), self.solved,
+                                        self.solved_ideal)
         self.assertGreater(ideal_rms, 0.03)  # the line resistance matters here
         for method, gain in (("ir", 100), ("correction", 3)):
             with self.subTest(method=method):
                 predicted = xt.predict(self.table, self.levels, self.inputs, method=method)
                 self.assertEqual(predicted.shape, (5, 10))
-                rms, _ = xt.column_errors(predicted, self.solved)
+                rms, _ = xt.column_errors(predicted, self.solved, self.solved_ideal)
                 self.assertLess(rms * gain, ideal_rms, f"{method}: rms {rms:.3g}, ideal {ideal_rms:.3g}")
 
     def test_one_input_vector_and_bad_shapes(self):
@@ -99,11 +100,11 @@ class SonosTable(unittest.TestCase):
             xt.predict(self.table, self.levels, self.inputs, method="magic")
 
     def test_command_line_example_prints_every_prediction(self):
-        out = subprocess.run([sys.executable, PREDICT, self.table_path, self.solve_path],
+        out = subprocess.run([sys.executable, *PREDICT, self.table_path, self.solve_path],
                              check=True, capture_output=True, text=True).stdout
         for name in ("ideal", "ir", "correction"):
             self.assertIn(f"  {name} ", out)
-        missing = subprocess.run([sys.executable, PREDICT, self.table_path, "/nonexistent.h5"],
+        missing = subprocess.run([sys.executable, *PREDICT, self.table_path, "/nonexistent.h5"],
                                  capture_output=True, text=True)
         self.assertEqual(missing.returncode, 2)
 
@@ -116,11 +117,11 @@ class OtherCells(unittest.TestCase):
             table_path = os.path.join(tmp, "t.h5")
             xbar("table", *sets(keys + TABLE), "-o", table_path)
             table = xt.load(table_path)
-            levels, inputs, solved, _, _ = solve(tmp, "s.h5", keys)
+            levels, inputs, solved, solved_ideal, _ = solve(tmp, "s.h5", keys)
             predicted = xt.predict(table, levels, inputs)
             self.assertEqual(predicted.shape, shape)
-            rms, _ = xt.column_errors(predicted, solved)
-            ideal_rms, _ = xt.column_errors(xt.ideal(table, levels, inputs), solved)
+            rms, _ = xt.column_errors(predicted, solved, solved_ideal)
+            ideal_rms, _ = xt.column_errors(xt.ideal(table, levels, inputs), solved, solved_ideal)
             self.assertLess(rms * 10, ideal_rms, f"{keys}: rms {rms:.3g}, ideal {ideal_rms:.3g}")
 
     def test_1r_cells(self):

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Fidelity of the effective-weight tables (issue 5): for each case, build a table with
 `xbar table` (timed), solve NEW random arrays and input sets with `xbar solve` (seeds no table
-sample uses), and compare the column currents predicted by python/xbar_tables.py with the
+sample uses), and compare the column currents predicted by xbar.tables (python/xbar/tables.py) with the
 solved ones. Pass: the RMS relative column-current error of the table prediction (method "ir",
 the default) is at least 10x below that of the ideal prediction, in every case.
 
@@ -23,8 +23,7 @@ import h5py
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "python"))
-import xbar_tables  # noqa: E402
+from xbar import tables as xbar_tables  # noqa: E402  (PYTHONPATH=build/python)
 
 SONOS = ["array.cell=2t-sonos", "array.cols=64"]
 # name: (description, array keys, table keys). The 1152-row table draws 8 arrays instead of 32:
@@ -77,18 +76,19 @@ def compare(table_path, solve_paths):
     table = xbar_tables.load(table_path)
     predicted = {m: [] for m in METHODS}
     seconds = dict.fromkeys(METHODS, 0.0)
-    solved = []
+    solved, solved_ideal = [], []
     for path in solve_paths:
         with h5py.File(path, "r") as f:
             levels, inputs = f["/weights/level"][()], f["/inputs"][()]
             solved.append(f["/columns/current"][()])
+            solved_ideal.append(f["/columns/current_ideal"][()])
         for m in METHODS:
             start = time.perf_counter()
             predicted[m].append(xbar_tables.ideal(table, levels, inputs) if m == "ideal" else
                                 xbar_tables.predict(table, levels, inputs, method=m))
             seconds[m] += time.perf_counter() - start
-    solved = np.concatenate(solved)
-    return {m: (*xbar_tables.column_errors(np.concatenate(predicted[m]), solved), seconds[m])
+    solved, solved_ideal = np.concatenate(solved), np.concatenate(solved_ideal)
+    return {m: (*xbar_tables.column_errors(np.concatenate(predicted[m]), solved, solved_ideal), seconds[m])
             for m in METHODS}, table
 
 

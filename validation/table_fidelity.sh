@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-/usr/bin/python3 validation/table_fidelity.py --xbar build/cli/xbar \
+PYTHONPATH=build/python /usr/bin/python3 validation/table_fidelity.py --xbar build/cli/xbar \
   --out "${XBAR_FIDELITY_DIR:-table_fidelity}" "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Make every plot of xbar result files as PNGs.
 
-    /usr/bin/python3 python/xbar_plots.py FILE.h5 [FILE.h5 ...] -o DIR
+    PYTHONPATH=build/python /usr/bin/python3 -m xbar.plots FILE.h5 [FILE.h5 ...] -o DIR
 
 A sweep file (`xbar sweep`) gives, for every numeric axis X with two or more values (R_hat_p,
 rows, input activity, ...), `<stem>_errors_vs_<X>.png`: the error metrics against X, one line
@@ -27,8 +27,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import xbar_sweep  # noqa: E402
+from xbar import sweepfile  # noqa: E402
 
 AXIS_LABELS = {
     "array.r_hat_p": r"normalised bit-line resistance $\hat{R}_p = R_p\,G_{max}$",
@@ -183,7 +182,7 @@ def context(sweep):
 
 
 def error_metrics(sweep):
-    return [m for m in xbar_sweep.ERROR_METRICS if sweep.has(m)]
+    return [m for m in sweepfile.ERROR_METRICS if sweep.has(m)]
 
 
 def grid(panels, ncols, width, height):
@@ -251,7 +250,7 @@ def plot_row_errors(sweep, stem, out_dir):
 
 
 def plot_sweep(path, out_dir):
-    sweep = xbar_sweep.load(path)
+    sweep = sweepfile.load(path)
     stem = os.path.splitext(os.path.basename(path))[0]
     for name in sweep.names:
         if sweep.numeric(name) and len(sweep.values[name]) > 1:

@@ -2,7 +2,7 @@
 
 numpy and h5py only. The table layout is described in docs/tables.md.
 
-    import xbar_tables as xt
+    from xbar import tables as xt          # PYTHONPATH=build/python
     table = xt.load("TABLE.h5")
     i_pred = xt.predict(table, levels, inputs)   # [count, cols] column currents (A)
     i_nom = xt.ideal(table, levels, inputs)      # the same without parasitics
@@ -144,11 +144,12 @@ def predict(table, levels, inputs, method="ir", **options):
     raise ValueError(f"method must be 'ir' or 'correction', not {method!r}")
 
 
-def column_errors(predicted, actual, floor=1e-3):
-    """Relative errors (predicted - actual) / actual over the (vector, column) pairs whose
-    |actual| exceeds floor times the largest |actual|; returns (rms, max |error|)."""
-    actual = np.asarray(actual, dtype=float)
-    keep = np.abs(actual) > floor * np.abs(actual).max()
+def column_errors(predicted, actual, ideal, floor=1e-3):
+    """Relative errors (predicted - actual) / actual over the (vector, column) pairs whose ideal
+    current |ideal| exceeds floor times the largest |ideal| (the pairs the sweep metrics count,
+    /columns/current_ideal of the solve); returns (rms, max |error|)."""
+    actual, ideal = np.asarray(actual, dtype=float), np.abs(np.asarray(ideal, dtype=float))
+    keep = ideal > floor * ideal.max()
     rel = (np.asarray(predicted)[keep] - actual[keep]) / actual[keep]
     return float(np.sqrt(np.mean(rel ** 2))), float(np.abs(rel).max())
 

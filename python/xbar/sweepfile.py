@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Read the SWEEP.h5 files of `xbar sweep` (layout: docs/sweep.md) and print them as tables.
 
-    /usr/bin/python3 python/xbar_sweep.py SWEEP.h5 [--markdown] [--metrics col_err_rms,out_err_nrms]
+    PYTHONPATH=build/python /usr/bin/python3 -m xbar.sweepfile SWEEP.h5 [--markdown] [--metrics col_err_rms,out_err_nrms]
 
-As a module: ``sweep = xbar_sweep.load("sweep.h5")``; ``sweep.names`` are the axes in dimension
+As a module: ``sweep = xbar.sweepfile.load("sweep.h5")`` (or ``xbar.sweep(config)``); ``sweep.names`` are the axes in dimension
 order, ``sweep.values[name]`` their values (float array, or a list of str), ``sweep.points[metric]``
 the metric arrays shaped [n_1, ..., n_k] (row_err_mean: [n_1, ..., n_k, rows], NaN-padded).
 """

@@ -2,10 +2,10 @@
 """Predicts the column currents of an `xbar solve` output from an effective-weight table and
 prints the prediction errors against the full solve.
 
-    PYTHONPATH=python python3 python/xbar_table_predict.py TABLE.h5 SOLVE.h5 [--method ir]
+    PYTHONPATH=build/python /usr/bin/python3 -m xbar.table_predict TABLE.h5 SOLVE.h5 [--method ir]
 
 Errors are (predicted - solved) / solved per (input vector, physical column), over the columns
-whose solved current exceeds 1e-3 of the largest; "ideal" is the no-parasitics prediction.
+whose ideal current exceeds 1e-3 of the largest; "ideal" is the no-parasitics prediction.
 Exit status: 0, or 2 when a file does not fit (missing datasets, a different array size).
 """
 
@@ -16,15 +16,17 @@ import time
 import h5py
 import numpy as np
 
-import xbar_tables
+from xbar import tables as xbar_tables
 
 
 def read_solve(path):
-    """(levels [rows, cols], inputs [count, rows], column currents [count, cols]) of a solve."""
+    """(levels [rows, cols], inputs [count, rows], column currents and their ideal [count, cols])
+    of a solve."""
     with h5py.File(path, "r") as f:
         if "/weights/level" not in f:
             raise ValueError(f"{path}: no /weights/level (the table predicts arrays given as levels)")
-        return (f["/weights/level"][()], f["/inputs"][()], f["/columns/current"][()])
+        return (f["/weights/level"][()], f["/inputs"][()], f["/columns/current"][()],
+                f["/columns/current_ideal"][()])
 
 
 def geometry_mismatch(table, path):
@@ -58,7 +60,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         table = xbar_tables.load(args.table)
-        levels, inputs, solved = read_solve(args.solve)
+        levels, inputs, solved, solved_ideal = read_solve(args.solve)
         for difference in geometry_mismatch(table, args.solve):
             print(f"xbar_table_predict: warning: {args.solve} solved {difference}", file=sys.stderr)
         predictions = {"ideal": lambda: xbar_tables.ideal(table, levels, inputs)}
@@ -68,7 +70,7 @@ def main(argv=None):
         for name, run in predictions.items():
             start = time.perf_counter()
             current = run()
-            results[name] = (*xbar_tables.column_errors(current, solved), time.perf_counter() - start)
+            results[name] = (*xbar_tables.column_errors(current, solved, solved_ideal), time.perf_counter() - start)
     except (OSError, KeyError, ValueError) as e:
         print(f"xbar_table_predict: error: {e}", file=sys.stderr)
         return 2
