@@ -168,7 +168,8 @@ class Crossbar:
     Attributes (read-only NumPy arrays shared with the engine): levels [rows, physical cols]
     (None when the weights were physical), vt (2t-sonos) or conductance (resistor cells), the
     other None; weights (the real matrix with a mapping, else None); inputs (the config's input
-    vectors, [count, rows]); rows, cols (logical), physical_cols, backend, config.
+    vectors, [count, rows]); current_programmed (each cell's isolated current as programmed,
+    [rows, physical cols]); rows, cols (logical), physical_cols, backend, config.
     """
 
     def __init__(self, config: Union[Config, Source], weights: Optional[ArrayLike] = None):
@@ -196,6 +197,10 @@ class Crossbar:
                            doc="[rows, physical cols] conductance (S) of resistor cells, or None")
     weights = property(lambda self: self._impl.weights, doc="[rows, logical cols] real weights (with a mapping)")
     inputs = property(lambda self: self._impl.inputs, doc="the config's input vectors [count, rows]")
+    current_programmed = property(
+        lambda self: self._impl.current_programmed,
+        doc="[rows, physical cols] isolated current (A) of every cell as programmed ([variation]'s "
+            "error included) at nominal bias: row at v_read, bit line at v_sense, select on")
     rows = property(lambda self: self._impl.rows, doc="rows of the array")
     cols = property(lambda self: self._impl.cols, doc="array.cols (logical outputs with a mapping)")
     physical_cols = property(lambda self: self._impl.physical_cols, doc="columns of the array")
