@@ -95,6 +95,14 @@ class LayerSettings:
                 f"{self.input_bits}-bit inputs, adc {self.adc_bits or 'none'}")
 
 
+def _check_mode(mode):
+    if mode == "table":
+        raise NotImplementedError("xbar.nn: mode 'table' (currents predicted from a TABLE.h5) is not built yet; "
+                                  "use mode 'ideal' or 'exact'")
+    if mode not in MODES:
+        raise ValueError(f"xbar.nn: mode '{mode}': expected 'ideal' or 'exact'")
+
+
 def _tile_seed(base, layer, tile_row, tile_col):
     """A programming-error seed per (layer, tile), reproducible from the config's seed."""
     state = np.random.SeedSequence([base, layer, tile_row, tile_col]).generate_state(1, np.uint64)[0]
@@ -144,12 +152,7 @@ class _AnalogLayer(torch.nn.Module):
 
     def __init__(self, weight, bias, config, mode="exact", index=0, name=""):
         super().__init__()
-        if mode == "table":
-            raise NotImplementedError(
-                "xbar.nn: mode 'table' (currents predicted from a TABLE.h5) is not built yet; "
-                "use mode 'ideal' or 'exact'")
-        if mode not in MODES:
-            raise ValueError(f"xbar.nn: mode '{mode}': expected one of 'ideal', 'exact'")
+        _check_mode(mode)
         self.settings = LayerSettings(config)
         self.mode = mode
         self.index = index  # the layer's number in its model: part of its tiles' seeds
@@ -337,12 +340,7 @@ def convert(model, config, mode="exact", table=None):
     """A copy of model with every Linear and Conv2d replaced by its analog layer (the caller's
     model is untouched). config: an ``xbar.Config`` or what ``xbar.Config`` takes. mode:
     "ideal" or "exact" ("table" is not built yet)."""
-    if mode == "table":
-        raise NotImplementedError(
-            "xbar.nn.convert: mode 'table' (currents predicted from a TABLE.h5) is not built yet; "
-            "use mode 'ideal' or 'exact'")
-    if mode not in MODES:
-        raise ValueError(f"xbar.nn.convert: mode '{mode}': expected 'ideal' or 'exact'")
+    _check_mode(mode)
     config = config if isinstance(config, xbar.Config) else xbar.Config(config)
     converted = copy.deepcopy(model)
     counter = [0]
