@@ -75,7 +75,7 @@ def markdown_table(rows, columns, header):
     """A markdown table of rows (dicts) with the given columns, accuracy as 'mean [low, high]'."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = [str(row[c]) if c != "accuracy" else digits.percent((row["accuracy"], row["low"], row["high"]))
-                 for c in columns]
+        cells = [digits.percent((row["accuracy"], row["low"], row["high"])) if c == "accuracy"
+                 else f"{row[c]:.0f}" if c == "seconds" else str(row[c]) for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
