@@ -96,24 +96,35 @@ IsolatedCell isolated_cell(const CellModel& cell, double weight, double v_row, d
   return {storage_current(cell, weight, root.x, v_bl).i, root.x};
 }
 
+namespace {
+
+// |dI/dV_T| of the isolated cell c (solved at this bias):
+// dI/dV_T = I_sel' * dv_m/dV_T,  dv_m/dV_T = dI_sto/dV_T / (I_sel' - dI_sto/dv_m),
+// dI_sto/dV_T = -dI_sto/dV_G (primes: derivatives in v_m).
+double transconductance_of(const CellModel& cell, double vt, double v_row, double v_bl, const IsolatedCell& c) {
+  EkvParams sonos = cell.sonos;
+  sonos.vt = vt;
+  const double di_sto_dvt = -ekv_current(sonos, cell.v_wl, c.v_m, v_bl).di_dvg;
+  if (cell.select_model == SelectModel::ideal) return -di_sto_dvt;
+  const double sel_m = select_current(cell, cell.v_on, v_row, c.v_m).di_db;
+  const double sto_m = storage_current(cell, vt, c.v_m, v_bl).di_da;
+  return -sel_m * di_sto_dvt / (sel_m - sto_m);
+}
+
+}  // namespace
+
+double sonos_cell_transconductance(const CellModel& cell, double vt, double v_row, double v_bl) {
+  return transconductance_of(cell, vt, v_row, v_bl, isolated_cell(cell, vt, v_row, v_bl));
+}
+
 double sonos_vt_for_current(const CellModel& cell, double i_target, double v_read) {
   if (!(i_target > 0)) throw std::invalid_argument("sonos_vt_for_current: target must be > 0");
   const double v_bl = 0.0;
-  // h(V_T) = ln I_cell(V_T) - ln I_target, with the exact derivative of the series cell:
-  // dI/dV_T = I_sel' * dv_m/dV_T,  dv_m/dV_T = dI_sto/dV_T / (I_sel' - dI_sto/dv_m),
-  // dI_sto/dV_T = -dI_sto/dV_G.
+  // h(V_T) = ln I_cell(V_T) - ln I_target, h' = (dI/dV_T) / I = -g_m / I.
   auto log_error = [&](double vt) {
     const IsolatedCell c = isolated_cell(cell, vt, v_read, v_bl);
-    EkvParams sonos = cell.sonos;
-    sonos.vt = vt;
-    const double di_sto_dvt = -ekv_current(sonos, cell.v_wl, c.v_m, v_bl).di_dvg;
-    double di_dvt = di_sto_dvt;
-    if (cell.select_model != SelectModel::ideal) {
-      const double sel_m = select_current(cell, cell.v_on, v_read, c.v_m).di_db;
-      const double sto_m = storage_current(cell, vt, c.v_m, v_bl).di_da;
-      di_dvt = sel_m * di_sto_dvt / (sel_m - sto_m);
-    }
-    return std::pair{std::log(c.current) - std::log(i_target), di_dvt / c.current};
+    return std::pair{std::log(c.current) - std::log(i_target),
+                     -transconductance_of(cell, vt, v_read, v_bl, c) / c.current};
   };
   double lo = -3.0, hi = 3.0;  // current decreases with V_T; widen until the target is inside
   for (int widen = 0; widen < 8 && log_error(lo).first < 0; ++widen) lo -= 3.0;

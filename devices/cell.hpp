@@ -75,6 +75,10 @@ struct IsolatedCell {
 /// v_on. Solved to machine precision (bracketed Newton on v_m). Throws ModelError.
 IsolatedCell isolated_cell(const CellModel& cell, double weight, double v_row, double v_bl);
 
+/// |dI/dV_T| (S) of the isolated 2T SONOS cell (select FET in series, as isolated_cell): the
+/// cell's transconductance, exact (implicit differentiation of KCL at m). Throws ModelError.
+double sonos_cell_transconductance(const CellModel& cell, double vt, double v_row, double v_bl);
+
 /// Program-verify (docs/conventions.md): the V_T at which the isolated 2T cell conducts
 /// i_target at row v_read, bit line 0 V. Relative accuracy 1e-12 in current. Throws ModelError.
 double sonos_vt_for_current(const CellModel& cell, double i_target, double v_read);

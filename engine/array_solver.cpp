@@ -160,6 +160,7 @@ void ArraySolver::store_cells(std::span<const double> input, std::span<const dou
   const std::size_t rows = crossbar_.spec().rows, cols = crossbar_.spec().cols;
   out.cell_current = Matrix(rows, cols, crossbar_.cell_currents(voltages));
   out.cell_current_ideal = Matrix(rows, cols, crossbar_.ideal_cell_currents(input));
+  out.cell_current_programmed = Matrix(rows, cols, crossbar_.programmed_cell_currents());
   std::span<double> ideal_columns = out.column_current_ideal.row(0);
   for (std::size_t i = 0; i < rows; ++i)
     for (std::size_t j = 0; j < cols; ++j) ideal_columns[j] += out.cell_current_ideal(i, j);

@@ -33,6 +33,7 @@ struct ArrayResults {
   Matrix column_current_ideal;  ///< [count, cols] A
   Matrix cell_current;          ///< [rows, cols] A, input vector 0
   Matrix cell_current_ideal;    ///< [rows, cols] A, input vector 0: isolated current, 0 if inactive
+  Matrix cell_current_programmed;  ///< [rows, cols] A: isolated current of each cell as programmed
   Matrix v_col, v_row;          ///< [rows, cols] V, input vector 0
   std::vector<double> voltages; ///< every circuit node, input vector 0
   SolverSummary summary;

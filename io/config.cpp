@@ -40,6 +40,8 @@ const std::vector<std::string> k_keys = {
     "inputs.source", "inputs.count", "inputs.activity", "inputs.seed", "inputs.file",
     "inputs.dataset",
     "mapping.scheme",
+    "variation.vt_sigma", "variation.g_sigma", "variation.seed",
+    "network.input_bits", "network.adc_bits",
     "solver.method", "solver.max_iterations", "solver.vntol", "solver.reltol", "solver.abstol",
     "solver.residual_reltol", "solver.max_step", "solver.gmin_stepping", "solver.source_stepping",
     "check.tolerance", "check.max_cells", "check.vectors",
@@ -347,6 +349,25 @@ void read_sources(const Reader& r, RunConfig& c) {
   }
 }
 
+// [variation]: a sigma >= 0, or "sonos-fit" (the measured SONOS fit, engine/variation.hpp); and
+// [network], the network stage's quantisation.
+void read_variation_and_network(const Reader& r, RunConfig& c) {
+  auto sigma = [&](const std::string& key) {
+    constexpr std::string_view allowed = "must be a finite number >= 0 or \"sonos-fit\"";
+    const toml::node* node = r.find(key);
+    if (node && node->is_string()) {
+      if (node->value_exact<std::string>() != "sonos-fit") r.fail(key, node, allowed);
+      return engine::VariationSigma{0, true};
+    }
+    return engine::VariationSigma{r.number(key, 0, [](double x) { return x >= 0; }, allowed), false};
+  };
+  c.variation.vt = sigma("variation.vt_sigma");
+  c.variation.g = sigma("variation.g_sigma");
+  c.variation.seed = static_cast<std::uint64_t>(r.integer("variation.seed", 3, 0, std::numeric_limits<long>::max()));
+  c.network.input_bits = static_cast<int>(r.integer("network.input_bits", c.network.input_bits, 1, 24));
+  c.network.adc_bits = static_cast<int>(r.integer("network.adc_bits", c.network.adc_bits, 0, 24));
+}
+
 void read_solver(const Reader& r, RunConfig& c) {
   solver::NewtonOptions& n = c.newton;
   n.method = r.choice("solver.method", "auto", {"auto", "grid", "klu", "lines"});
@@ -460,6 +481,7 @@ RunConfig parse_config(const std::string& text, const std::string& path,
   read_array(reader, c);
   read_devices(reader, c);
   read_sources(reader, c);
+  read_variation_and_network(reader, c);
   read_solver(reader, c);
   read_table(reader, c);
   if (c.cell.is_sonos() && !(c.v_read > 0))

@@ -10,6 +10,7 @@
 #include "devices/cell.hpp"
 #include "devices/levels.hpp"
 #include "engine/mapping.hpp"
+#include "engine/variation.hpp"
 #include "io/errors.hpp"
 #include "netlists/crossbar.hpp"
 #include "solver/newton.hpp"
@@ -50,6 +51,12 @@ struct TableConfig {
   std::optional<double> v_bl_min, v_bl_max, v_sup_min, v_sup_max;  ///< V
 };
 
+/// [network]: the network stage (python/xbar/nn.py) reads these; the engine only validates them.
+struct NetworkConfig {
+  int input_bits = 8;  ///< B: inputs quantised to 2^B - 1 steps, one bit plane each (select cells)
+  int adc_bits = 0;    ///< 0: no ADC
+};
+
 struct RunConfig {
   engine::MappingScheme mapping = engine::MappingScheme::none;
   std::string path;   ///< file the config came from ("<defaults>" if none)
@@ -64,6 +71,8 @@ struct RunConfig {
   devices::LevelSpec resistor_levels{128, 1e-4, 100};
   WeightsConfig weights;
   InputsConfig inputs;
+  engine::VariationSpec variation;
+  NetworkConfig network;
   solver::NewtonOptions newton;
   CheckConfig check;
   TableConfig table;

@@ -63,6 +63,17 @@ Matrix physical_from_levels(const RunConfig& c, const Matrix& levels) {
   }
 }
 
+// [variation]: the programmed weights (nominal plus programming error; the nominal ones if none).
+std::vector<double> program_with_error(const RunConfig& c, const std::vector<double>& nominal) {
+  const engine::CellContext context{c.cell, c.levels(), c.v_read, c.v_sense};
+  try {
+    return engine::programmed_weights(c.variation, context, nominal);
+  } catch (const devices::ModelError& e) {
+    throw InputError(fmt::format("{}: [variation]: the programming error of a cell cannot be computed at this "
+                                 "bias: {}", c.path, e.what()));
+  }
+}
+
 Matrix make_inputs(const RunConfig& c) {
   const InputsConfig& in = c.inputs;
   if (in.source == "file") {
@@ -100,7 +111,8 @@ Problem assemble(const RunConfig& c, const std::string& kind, Matrix weights) {
   } else {
     physical = std::move(weights);
   }
-  p.spec.weights = std::move(physical.data);
+  p.spec.weights = program_with_error(c, physical.data);
+  if (c.variation.for_cell(c.cell).active()) p.spec.nominal_weights = std::move(physical.data);
   p.inputs = make_inputs(c);
   return p;
 }

@@ -29,6 +29,7 @@ void write_solve_results(H5Writer& out, const RunConfig& config, const Problem& 
   out.write("/columns/current_ideal", r.column_current_ideal);
   out.write("/cells/current", r.cell_current);
   out.write("/cells/current_ideal", r.cell_current_ideal);
+  out.write("/cells/current_programmed", r.cell_current_programmed);
   out.write("/nodes/v_col", r.v_col);
   out.write("/nodes/v_row", r.v_row);
   Matrix physical(problem.spec.rows, problem.spec.cols);

@@ -275,26 +275,36 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
   Builder(*this).build();
   for (int j = 0; j < spec_.cols; ++j) sense_sources_.push_back(node(NodeKind::sense_source, 0, j));
   sense_branches_ = solver::incident_subcircuit(circuit_, sense_sources_);
-  if (spec_.cell.has_select()) {  // V_row = v_read for every row: one isolated solve per cell
+  if (spec_.ideal_weights().size() != cells)
+    throw std::invalid_argument("Crossbar: nominal weights, if given, one per cell");
+  // V_row = v_read for every row: one isolated solve per distinct weight (programmed arrays hold
+  // a few levels), on and off; the nominal weights' currents for the ideal reference.
+  devices::CellModel off = spec_.cell;
+  off.v_on = spec_.cell.v_off;
+  std::unordered_map<double, std::array<devices::IsolatedCell, 2>> solved;
+  auto isolated = [&](double w) -> const std::array<devices::IsolatedCell, 2>& {
+    auto [it, fresh] = solved.try_emplace(w);
+    if (fresh)
+      it->second = {devices::isolated_cell(spec_.cell, w, spec_.v_read, spec_.v_sense),
+                    !spec_.cell.has_select() || spec_.cell.select_model == devices::SelectModel::ideal
+                        ? devices::IsolatedCell{0.0, spec_.v_sense}  // open switch: m at the bit line
+                        : devices::isolated_cell(off, w, spec_.v_read, spec_.v_sense)};
+    return it->second;
+  };
+  programmed_current_.resize(cells);
+  if (spec_.cell.has_select()) {
     isolated_current_.resize(cells);
     isolated_v_m_.resize(cells);
     isolated_v_m_off_.resize(cells);
-    // Programmed arrays hold a few levels: solve each distinct weight once (root finds).
-    devices::CellModel off = spec_.cell;
-    off.v_on = spec_.cell.v_off;
-    std::unordered_map<double, std::array<devices::IsolatedCell, 2>> solved;
-    for (std::size_t k = 0; k < cells; ++k) {
-      const double w = spec_.weights[k];
-      auto [it, fresh] = solved.try_emplace(w);
-      if (fresh)
-        it->second = {devices::isolated_cell(spec_.cell, w, spec_.v_read, spec_.v_sense),
-                      spec_.cell.select_model == devices::SelectModel::ideal  // open switch: m at the bit line
-                          ? devices::IsolatedCell{0.0, spec_.v_sense}
-                          : devices::isolated_cell(off, w, spec_.v_read, spec_.v_sense)};
-      isolated_current_[k] = it->second[0].current;
-      isolated_v_m_[k] = it->second[0].v_m;
-      isolated_v_m_off_[k] = it->second[1].v_m;
-    }
+  }
+  const std::span<const double> nominal = spec_.ideal_weights();
+  for (std::size_t k = 0; k < cells; ++k) {
+    const auto& cell = isolated(spec_.weights[k]);
+    programmed_current_[k] = cell[0].current;
+    if (!spec_.cell.has_select()) continue;
+    isolated_current_[k] = isolated(nominal[k])[0].current;
+    isolated_v_m_[k] = cell[0].v_m;
+    isolated_v_m_off_[k] = cell[1].v_m;
   }
 }
 

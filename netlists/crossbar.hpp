@@ -33,6 +33,9 @@ struct ArraySpec {
   double v_read = 0.1;   ///< V: row drive of select cells, full-scale input of 1r cells
   double v_sense = 0.0;  ///< V: virtual ground of the sense amplifiers
   std::vector<double> weights;  ///< per cell, row-major: V_T (V) for SONOS, G (S) for resistors
+  /// The weights before programming error, for the ideal reference (empty: `weights`).
+  std::vector<double> nominal_weights;
+  std::span<const double> ideal_weights() const { return nominal_weights.empty() ? weights : nominal_weights; }
 };
 
 enum class NodeKind { driver, row, internal, column, sense, row_source, sense_source, gate, word_line };
@@ -84,6 +87,9 @@ class Crossbar {
   std::vector<double> ideal_cell_currents(std::span<const double> input) const;
   /// The isolated current of an active cell (A), as ideal_cell_currents has it.
   double ideal_cell_current(std::span<const double> input, int row, int col) const;
+  /// Isolated current (A) of every cell as programmed (its solved weight, not the nominal one),
+  /// row-major, at nominal bias: row node at v_read, bit line at v_sense, select on.
+  std::vector<double> programmed_cell_currents() const;
   /// Ideal column currents (docs/conventions.md): sum of the active cells' isolated currents.
   std::vector<double> ideal_column_currents(std::span<const double> input) const;
 
@@ -104,7 +110,8 @@ class Crossbar {
   std::vector<NodeIndex> logical_to_node_;
   std::vector<NodeIndex> sense_sources_;  ///< V_sense(j), per column
   solver::Circuit sense_branches_;        ///< the elements touching them (column currents)
-  std::vector<double> isolated_current_;  ///< per cell at V_row = v_read (select cells only)
+  std::vector<double> isolated_current_;  ///< per cell at V_row = v_read, nominal weight (select cells only)
+  std::vector<double> programmed_current_;  ///< per cell at V_row = v_read, solved weight
   std::vector<double> isolated_v_m_, isolated_v_m_off_;
   int storage_group_ = -1, select_group_ = -1;
 };

@@ -1,7 +1,8 @@
 // The ideal reference, the one definition every output uses (/columns/current_ideal, tables,
 // sweeps; docs/conventions.md): each active cell's current when isolated at nominal bias (row
 // node at V_row(i), bit line at v_sense, select on, no line resistance); inactive cells add
-// nothing. Select cells read the isolated currents the builder solved once per cell.
+// nothing. Select cells read the isolated currents the builder solved once per cell. With
+// [variation] the reference is the nominal array (ArraySpec::ideal_weights), not the programmed one.
 #include "netlists/crossbar.hpp"
 
 namespace xbar::netlists {
@@ -10,8 +11,10 @@ double Crossbar::ideal_cell_current(std::span<const double> input, int row, int 
   const std::size_t k = static_cast<std::size_t>(row) * spec_.cols + col;
   return spec_.cell.has_select()
              ? isolated_current_[k]
-             : devices::isolated_cell(spec_.cell, spec_.weights[k], row_voltage(input, row), spec_.v_sense).current;
+             : devices::isolated_cell(spec_.cell, spec_.ideal_weights()[k], row_voltage(input, row), spec_.v_sense).current;
 }
+
+std::vector<double> Crossbar::programmed_cell_currents() const { return programmed_current_; }
 
 std::vector<double> Crossbar::ideal_cell_currents(std::span<const double> input) const {
   std::vector<double> out(spec_.weights.size(), 0.0);

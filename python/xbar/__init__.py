@@ -158,7 +158,10 @@ class Result:
           weights="[rows, logical cols] real weights (with a mapping), or None",
           inputs="the config's input vectors [count, rows]", rows="rows of the array",
           cols="array.cols (logical outputs with a mapping)", physical_cols="columns of the array",
-          backend='solver backend: "grid", "klu" or "lines"')
+          backend='solver backend: "grid", "klu" or "lines"',
+          current_programmed="[rows, physical cols] isolated current (A) of every cell as programmed "
+                             "([variation]'s error included) at nominal bias: row at v_read, bit line at "
+                             "v_sense, select on")
 class Crossbar:
     """One crossbar array: its circuit and solver, built once, solved for any input vectors.
 
@@ -178,7 +181,8 @@ class Crossbar:
     Attributes (read-only NumPy arrays shared with the engine): levels [rows, physical cols]
     (None when the weights were physical), vt (2t-sonos) or conductance (resistor cells), the
     other None; weights (the real matrix with a mapping, else None); inputs (the config's input
-    vectors, [count, rows]); rows, cols (logical), physical_cols, backend, config.
+    vectors, [count, rows]); current_programmed (each cell's isolated current as programmed,
+    [rows, physical cols]); rows, cols (logical), physical_cols, backend, config.
     """
 
     def __init__(self, config: Union[Config, Source], weights: Optional[ArrayLike] = None):

@@ -387,6 +387,9 @@ class CrossbarCore {
     return read_only_view(crossbar_.spec().weights, {crossbar_.spec().rows, crossbar_.spec().cols}, self);
   }
   py::object inputs(py::handle self) const { return view(problem_.inputs, self); }
+  py::array current_programmed() const {
+    return owning_array(Matrix(crossbar_.spec().rows, crossbar_.spec().cols, crossbar_.programmed_cell_currents()));
+  }
   const io::RunConfig& config() const { return config_; }
   int physical_cols() const { return crossbar_.spec().cols; }
   const std::string& method() const { return solver_.method(); }
@@ -590,6 +593,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("conductance",
                              [](py::object self) { return self.cast<const CrossbarCore&>().physical(self, false); })
       .def_property_readonly("inputs", [](py::object self) { return self.cast<const CrossbarCore&>().inputs(self); })
+      .def_property_readonly("current_programmed", &CrossbarCore::current_programmed)
       .def_property_readonly("rows", [](const CrossbarCore& x) { return x.config().rows; })
       .def_property_readonly("cols", [](const CrossbarCore& x) { return x.config().cols; })
       .def_property_readonly("physical_cols", &CrossbarCore::physical_cols)

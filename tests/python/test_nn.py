@@ -1,0 +1,224 @@
+"""xbar.nn against independent computations: the layer formula written out here (levels by the
+mapping rules, level currents I_k = I_min + k (I_max - I_min)/(L-1), input bit planes, output
+scaling, ADC), exact mode against ideal mode where the circuit is ideal, and exact mode against
+xbar.Crossbar.solve tile by tile and bit plane by bit plane."""
+import numpy as np
+import pytest
+import torch
+
+import xbar
+import xbar.nn as xnn
+
+I_MAX, ON_OFF, L, B = 1.6e-6, 1e7, 128, 8
+
+
+def sonos_config(scheme="differential", rows=16, cols=8, **extra):
+    config = {"array": {"rows": rows, "cols": cols, "cell": "2t-sonos"},
+              "mapping": {"scheme": scheme}, "network": {"input_bits": B}}
+    for key, value in extra.items():
+        section, name = key.split("__")
+        config.setdefault(section, {})[name] = value
+    return config
+
+
+def lround(v):
+    """Half away from zero, as C's lround."""
+    return np.sign(v) * np.floor(np.abs(v) + 0.5)
+
+
+def levels_of(w, scheme):
+    """Section 7: w [rows, outputs] in [-1, 1] -> levels [rows, physical cols]."""
+    if scheme == "differential":
+        out = np.empty((w.shape[0], 2 * w.shape[1]))
+        out[:, 0::2] = lround(np.maximum(w, 0) * (L - 1))
+        out[:, 1::2] = lround(np.maximum(-w, 0) * (L - 1))
+        return out
+    return np.hstack([lround((w + 1) / 2 * (L - 1)), np.full((w.shape[0], 1), L // 2)])
+
+
+def signed(currents, scheme):
+    if scheme == "differential":
+        return currents[..., 0::2] - currents[..., 1::2]
+    return currents[..., :-1] - currents[..., -1:]
+
+
+def bit_planes(x, x_max):
+    q = np.rint(np.clip(x, 0, x_max) / x_max * (2 ** B - 1)).astype(np.int64)
+    return np.stack([(q >> b) & 1 for b in range(B)]).astype(float)  # [B, n, rows]
+
+
+def formula(W, x, x_max, scheme, tile_rows, currents_of_tile, adc=None):
+    """Section 8's layer output y [n, out] (before bias) from W [out, in] and x [n, in].
+    currents_of_tile(row slice, levels, bits [count, rows]) -> physical column currents."""
+    w = W / np.abs(W).max()
+    levels = levels_of(w.T, scheme)
+    s = 1.0 if scheme == "differential" else 0.5
+    bits = bit_planes(x, x_max)
+    total = 0
+    for r0 in range(0, levels.shape[0], tile_rows):
+        rows = slice(r0, r0 + tile_rows)
+        flat = bits[:, :, rows].reshape(-1, levels[rows].shape[0])
+        y_b = signed(currents_of_tile(rows, levels[rows], flat), scheme).reshape(B, x.shape[0], -1)
+        if adc is not None:
+            r, adc_bits = adc
+            step = 2 * r / (2 ** adc_bits - 1)
+            y_b = -r + np.rint((np.clip(y_b, -r, r) + r) / step) * step
+        total = total + y_b
+    y = np.tensordot(2.0 ** np.arange(B), total, axes=(0, 0))
+    i_min = I_MAX / ON_OFF
+    return x_max / (2 ** B - 1) * np.abs(W).max() / (s * (I_MAX - i_min)) * y
+
+
+def level_currents(levels):
+    i_min = I_MAX / ON_OFF
+    return i_min + levels * (I_MAX - i_min) / (L - 1)
+
+
+def ideal_tile(rows, levels, bits):
+    return bits @ level_currents(levels)
+
+
+def random_layer(rng, out=5, inputs=20):
+    W = rng.normal(size=(out, inputs))
+    x = rng.uniform(0, 2, size=(6, inputs)) * (rng.uniform(size=(6, inputs)) < 0.7)
+    return W, x
+
+
+def analog_linear(W, config, mode, x_cal):
+    layer = xnn.AnalogLinear(torch.tensor(W), None, config, mode=mode)
+    xnn.calibrate(layer, torch.tensor(x_cal))
+    return layer
+
+
+@pytest.mark.parametrize("scheme", ["differential", "offset"])
+def test_ideal_linear_equals_the_layer_formula(scheme):
+    rng = np.random.default_rng(1)
+    W, x = random_layer(rng)
+    layer = analog_linear(W, sonos_config(scheme), "ideal", x)  # 20 rows -> 2 row tiles
+    assert layer.x_max.item() == x.max()
+    y = layer(torch.tensor(x)).numpy()
+    expected = formula(W, x, x.max(), scheme, 16, ideal_tile)
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-9 * np.abs(expected).max())
+    # and the layer approximates the float product (8-bit inputs and 128 levels); offset mapping
+    # adds -max|W|/(L-1) per unit of input (w = 0 maps to level lround(63.5) = 64 = the reference,
+    # so level k stands for w = (k - 64)/63.5, half a level below (2k/(L-1) - 1))
+    bias = 0 if scheme == "differential" else -np.abs(W).max() / (L - 1) * x.sum(axis=1, keepdims=True)
+    assert np.abs(y - x @ W.T - bias).max() < 0.05 * np.abs(x @ W.T).max()
+
+
+def test_ideal_linear_with_adc_rounds_each_row_tile():
+    rng = np.random.default_rng(2)
+    W, x = random_layer(rng)
+    config = sonos_config(network__adc_bits=5)
+    layer = analog_linear(W, config, "ideal", x)
+    # r: the largest |y^(b)| of any row tile over the calibration batch
+    w = W / np.abs(W).max()
+    levels, bits = levels_of(w.T, "differential"), bit_planes(x, x.max())
+    r = max(np.abs(signed(bits[:, :, t] @ level_currents(levels[t]), "differential")).max()
+            for t in (slice(0, 16), slice(16, 20)))
+    assert layer.adc_range.item() == pytest.approx(r, rel=1e-12)
+    y = layer(torch.tensor(x)).numpy()
+    expected = formula(W, x, x.max(), "differential", 16, ideal_tile, adc=(r, 5))
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-9 * np.abs(expected).max())
+
+
+def test_1r_ideal_is_one_vector_of_q_over_full_scale():
+    rng = np.random.default_rng(3)
+    W, x = random_layer(rng)
+    g_max, on_off = 1e-4, 100
+    config = {"array": {"rows": 16, "cols": 8, "cell": "1r"}, "resistor": {"g_max": g_max, "on_off": on_off}}
+    layer = analog_linear(W, config, "ideal", x)
+    y = layer(torch.tensor(x)).numpy()
+    w = W / np.abs(W).max()
+    levels = levels_of(w.T, "differential")
+    g = g_max / on_off + levels * (g_max - g_max / on_off) / (L - 1)
+    q = np.rint(np.clip(x, 0, x.max()) / x.max() * (2 ** B - 1))
+    y1 = signed((q / (2 ** B - 1)) @ (g * 0.1), "differential")
+    expected = x.max() * np.abs(W).max() / (0.1 * (g_max - g_max / on_off)) * y1
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-9 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("scheme", ["differential", "offset"])
+def test_exact_equals_ideal_with_an_ideal_select_and_no_line_resistance(scheme):
+    rng = np.random.default_rng(4)
+    W, x = random_layer(rng)
+    config = sonos_config(scheme, select__model="ideal")
+    ideal = analog_linear(W, config, "ideal", x)
+    exact = analog_linear(W, config, "exact", x)
+    y_ideal, y_exact = ideal(torch.tensor(x)).numpy(), exact(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(y_exact, y_ideal, rtol=0, atol=1e-9 * np.abs(y_ideal).max())
+
+
+def test_exact_with_line_resistance_equals_crossbar_solve_tile_by_tile():
+    rng = np.random.default_rng(5)
+    W, x = random_layer(rng)
+    config = sonos_config(array__r_row=20.0, array__r_col=20.0)
+    layer = analog_linear(W, config, "exact", x)
+    y = layer(torch.tensor(x)).numpy()
+
+    def solved_tile(rows, levels, bits):  # two column tiles of at most 8 physical columns
+        out = []
+        for c0 in range(0, levels.shape[1], 8):
+            block = levels[:, c0:c0 + 8]
+            tile = dict(config, array=dict(config["array"], rows=block.shape[0], cols=block.shape[1]))
+            tile.pop("mapping")
+            tile["weights"] = {"kind": "level"}
+            out.append(xbar.Crossbar(xbar.Config(tile), weights=block).solve(bits).column_current)
+        return np.hstack(out)
+
+    expected = formula(W, x, x.max(), "differential", 16, solved_tile)
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-9 * np.abs(expected).max())
+    ideal = formula(W, x, x.max(), "differential", 16, ideal_tile)
+    assert np.abs(y - ideal).max() > 1e-4 * np.abs(ideal).max()  # the wires matter here
+
+
+def test_conv2d_equals_linear_on_the_unfolded_input():
+    torch.manual_seed(6)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1, stride=2)
+    x = torch.rand(2, 3, 7, 7, dtype=torch.float64)
+    config = sonos_config(array__rows=16, array__cols=6)
+    analog = xnn.convert(torch.nn.Sequential(conv), config, mode="ideal")
+    xnn.calibrate(analog, x)
+    y = analog(x)
+    columns = torch.nn.functional.unfold(x, 3, padding=1, stride=2)  # [2, 27, 16]
+    flat = columns.transpose(1, 2).reshape(-1, 27)
+    linear = xnn.AnalogLinear(conv.weight.reshape(4, -1), conv.bias, config, mode="ideal")
+    xnn.calibrate(linear, flat)
+    expected = linear(flat).reshape(2, 4, 4, 4).permute(0, 3, 1, 2)
+    assert y.shape == (2, 4, 4, 4) and y.dtype == torch.float64
+    torch.testing.assert_close(y, expected, rtol=1e-12, atol=0)
+    float_y = conv.to(torch.float64)(x)
+    assert (y - float_y).abs().max() < 0.05 * float_y.abs().max()
+
+
+def test_convert_copies_and_keeps_the_callers_model():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    before = [p.clone() for p in model.parameters()]
+    analog = xnn.convert(model, sonos_config(), mode="ideal")
+    assert isinstance(model[0], torch.nn.Linear) and isinstance(analog[0], xnn.AnalogLinear)
+    assert isinstance(analog[2], xnn.AnalogLinear) and analog[2].index == 1
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    with pytest.raises(RuntimeError, match="calibrate"):
+        analog(torch.rand(1, 4))
+    x = torch.rand(5, 4, dtype=torch.float32)
+    xnn.calibrate(analog, x)
+    assert analog(x).dtype == torch.float32
+    assert "mode=ideal" in repr(analog)
+    with pytest.raises(NotImplementedError, match="table"):
+        xnn.convert(model, sonos_config(), mode="table")
+    with pytest.raises(ValueError, match="mode"):
+        xnn.convert(model, sonos_config(), mode="spice")
+
+
+def test_programming_error_in_both_modes_and_reproducible():
+    rng = np.random.default_rng(7)
+    W, x = random_layer(rng)
+    config = sonos_config(select__model="ideal", variation__vt_sigma="sonos-fit", variation__seed=4)
+    ideal = analog_linear(W, config, "ideal", x)
+    exact = analog_linear(W, config, "exact", x)
+    y_ideal, y_exact = ideal(torch.tensor(x)).numpy(), exact(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(y_exact, y_ideal, rtol=0, atol=1e-9 * np.abs(y_ideal).max())
+    nominal = formula(W, x, x.max(), "differential", 16, ideal_tile)
+    assert np.abs(y_ideal - nominal).max() > 1e-3 * np.abs(nominal).max()
+    again = analog_linear(W, config, "ideal", x)(torch.tensor(x)).numpy()
+    np.testing.assert_array_equal(again, y_ideal)
