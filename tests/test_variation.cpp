@@ -138,7 +138,7 @@ TEST_CASE("the circuit is solved with the programmed weights, the ideal referenc
   nominal_spec.weights = spec.nominal_weights;
   nominal_spec.nominal_weights.clear();
   const netlists::Crossbar nominal(nominal_spec);
-  const engine::Matrix inputs = test::random_inputs(spec, 3, 0.5, 4);
+  const Matrix inputs = test::random_inputs(spec, 3, 0.5, 4);
   engine::ArraySolver solver(varied, {});
   const engine::ArrayResults r = solver.solve(inputs);
   for (std::size_t v = 0; v < inputs.rows; ++v) {
