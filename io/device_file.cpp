@@ -200,7 +200,7 @@ void write_device_file(const std::string& path, const DeviceFile& device) {
     write_image(file, path, path);
     file.close();
   } catch (const H5::Exception& e) {
-    throw InputError(fmt::format("{}: cannot write device table: {}", path, e.getDetailMsg()));
+    throw InputError(fmt::format("{}: cannot write device table: {}", path, hdf5_failure(e)));
   }
 }
 
@@ -218,7 +218,7 @@ DeviceFile read_device_file(const std::string& path) {
                     r.number_or("check_rms_rel_error", NAN), r.number_or("characterize_time", NAN)}};
     return out;
   } catch (const H5::Exception& e) {
-    throw InputError(fmt::format("{}: cannot read device table: {}", path, e.getDetailMsg()));
+    throw InputError(fmt::format("{}: cannot read device table: {}", path, hdf5_failure(e)));
   }
 }
 

@@ -110,12 +110,12 @@ Matrix read_matrix(const std::string& file, const std::string& dataset,
   try {
     h5.openFile(file, H5F_ACC_RDONLY);
   } catch (const H5::Exception& e) {
-    throw InputError(fmt::format("{}: cannot open (damaged or truncated HDF5 file?): {}", file, e.getDetailMsg()));
+    throw InputError(fmt::format("{}: cannot open (damaged or truncated HDF5 file?): {}", file, hdf5_failure(e)));
   }
   try {
     return read_dataset(open_dataset(h5, file, dataset), file, dataset, check_shape);
   } catch (const H5::Exception& e) {
-    throw InputError(fmt::format("{}: cannot read dataset '{}': {}", file, dataset, e.getDetailMsg()));
+    throw InputError(fmt::format("{}: cannot read dataset '{}': {}", file, dataset, hdf5_failure(e)));
   }
 }
 
@@ -127,7 +127,7 @@ void writing(const std::string& file, const std::string& what, Fn&& fn) {
   try {
     fn();
   } catch (const H5::Exception& e) {
-    throw InputError(fmt::format("{}: cannot write {}: {}", file, what, e.getDetailMsg()));
+    throw InputError(fmt::format("{}: cannot write {}: {}", file, what, hdf5_failure(e)));
   }
 }
 
@@ -165,7 +165,7 @@ H5Writer::H5Writer(const std::string& path, const std::string& shown) {
   try {
     impl_ = std::make_unique<Impl>(path, shown, create_memory_file(shown));
   } catch (const H5::Exception& e) {
-    throw InputError(fmt::format("{}: cannot create HDF5 file (file system full?): {}", shown, e.getDetailMsg()));
+    throw InputError(fmt::format("{}: cannot create HDF5 file (file system full?): {}", shown, hdf5_failure(e)));
   }
 }
 

@@ -22,6 +22,11 @@ void silence_hdf5() {
   (void)once;
 }
 
+std::string hdf5_failure(const H5::Exception& e) {
+  H5Eclear2(H5E_DEFAULT);
+  return e.getDetailMsg();
+}
+
 namespace {
 
 [[noreturn]] void fail(const std::string& shown, const char* what, int error) {

@@ -14,6 +14,11 @@ namespace xbar::io {
 /// thread): xbar reports one line instead. Cheap; call it before any HDF5 call in a thread.
 void silence_hdf5();
 
+/// What a failed HDF5 call says, for an error line. It also empties HDF5's error stack: entries
+/// left on it hold references that HDF5's clean-up at exit cannot release ("infinite loop
+/// closing library" on stderr) when no later HDF5 call clears them, as after a failed job.
+std::string hdf5_failure(const H5::Exception& e);
+
 /// An empty HDF5 file in memory (HDF5's core driver, no backing store), named `name` in
 /// HDF5's messages; write_image() then writes it.
 H5::H5File create_memory_file(const std::string& name);

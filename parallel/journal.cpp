@@ -74,7 +74,11 @@ Journal::Journal(const std::string& output, const std::string& identity, std::si
 }
 
 Journal::~Journal() {
-  if (fd_ >= 0) ::close(fd_);  // releases the lock; the journal stays for --resume
+  if (fd_ < 0) return;
+  // A run that ends without its output keeps the journal for --resume, unless it holds no
+  // finished job (e.g. the first job failed on bad input): then there is nothing to resume.
+  if (finished_.empty() && recorded_ == 0) ::unlink(path_.c_str());
+  ::close(fd_);  // releases the lock
 }
 
 void Journal::start(const std::string& identity) {
@@ -124,6 +128,7 @@ void Journal::record(std::size_t index, const Bytes& result) {
   tail.put<std::uint64_t>(record_checksum(index, result));
   bytes += tail.take();
   write_all(fd_, bytes, path_);
+  ++recorded_;
   if (now_ns() - last_sync_ns_ > 1'000'000'000) {
     ::fdatasync(fd_);
     last_sync_ns_ = now_ns();

@@ -53,6 +53,7 @@ class Journal {
   std::string path_;
   int fd_ = -1;
   std::map<std::size_t, Bytes> finished_;
+  std::size_t recorded_ = 0;  ///< jobs appended by this run
   std::int64_t last_sync_ns_ = 0;
 };
 

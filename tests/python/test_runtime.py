@@ -91,9 +91,10 @@ import os, signal, sys, threading, time
 import xbar
 what, out = sys.argv[1], sys.argv[2]
 cfg = xbar.Config({"array": {"rows": 64, "cols": 64, "cell": "2t-sonos", "r_row": 1.0, "r_col": 1.0},
-                   "inputs": {"count": 4000},
+                   # a sweep stops between points (each its own job): smaller points, more of them
+                   "inputs": {"count": 400 if what == "sweep" else 4000},
                    "table": {"samples": 8, "vectors": 500, "v_bl_points": 5, "v_sup_points": 5},
-                   "sweep": {"inputs.seed": list(range(50))}})
+                   "sweep": {"inputs.seed": list(range(500))}})
 threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
 start = time.perf_counter()
 try:
