@@ -117,8 +117,8 @@ def _active(table, inputs):
 
 
 def _nominal_cells(table, levels, inputs):
-    """Each active cell's isolated current at nominal bias [count, rows, cols] (design brief
-    section 1): I_k for select cells, the tabulated law at (v_sense, input * v_read) for 1r."""
+    """Each active cell's isolated current at nominal bias [count, rows, cols] (the ideal
+    reference of docs/conventions.md): I_k for select cells, the tabulated law at (v_sense, input * v_read) for 1r."""
     active = _active(table, inputs)[:, :, None]
     if table.has_select:
         return active * table.device_current[levels][None, :, :]
