@@ -277,8 +277,12 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
   sense_branches_ = solver::incident_subcircuit(circuit_, sense_sources_);
   if (spec_.ideal_weights().size() != cells)
     throw std::invalid_argument("Crossbar: nominal weights, if given, one per cell");
+  // Resistor cells: isolated currents depend on the input (row voltage), computed when asked
+  // (ideal_reference.cpp).
+  if (!spec_.cell.has_select()) return;
   // V_row = v_read for every row: one isolated solve per distinct weight (programmed arrays hold
-  // a few levels), on and off; the nominal weights' currents for the ideal reference.
+  // a few levels), on and off; the nominal weights' currents (with [variation]) for the ideal
+  // reference.
   devices::CellModel off = spec_.cell;
   off.v_on = spec_.cell.v_off;
   std::unordered_map<double, std::array<devices::IsolatedCell, 2>> solved;
@@ -286,23 +290,20 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
     auto [it, fresh] = solved.try_emplace(w);
     if (fresh)
       it->second = {devices::isolated_cell(spec_.cell, w, spec_.v_read, spec_.v_sense),
-                    !spec_.cell.has_select() || spec_.cell.select_model == devices::SelectModel::ideal
+                    spec_.cell.select_model == devices::SelectModel::ideal
                         ? devices::IsolatedCell{0.0, spec_.v_sense}  // open switch: m at the bit line
                         : devices::isolated_cell(off, w, spec_.v_read, spec_.v_sense)};
     return it->second;
   };
   programmed_current_.resize(cells);
-  if (spec_.cell.has_select()) {
-    isolated_current_.resize(cells);
-    isolated_v_m_.resize(cells);
-    isolated_v_m_off_.resize(cells);
-  }
-  const std::span<const double> nominal = spec_.ideal_weights();
+  isolated_current_.resize(cells);
+  isolated_v_m_.resize(cells);
+  isolated_v_m_off_.resize(cells);
+  const bool varied = !spec_.nominal_weights.empty();
   for (std::size_t k = 0; k < cells; ++k) {
     const auto& cell = isolated(spec_.weights[k]);
     programmed_current_[k] = cell[0].current;
-    if (!spec_.cell.has_select()) continue;
-    isolated_current_[k] = isolated(nominal[k])[0].current;
+    isolated_current_[k] = varied ? isolated(spec_.nominal_weights[k])[0].current : cell[0].current;
     isolated_v_m_[k] = cell[0].v_m;
     isolated_v_m_off_[k] = cell[1].v_m;
   }

@@ -111,7 +111,7 @@ class Crossbar {
   std::vector<NodeIndex> sense_sources_;  ///< V_sense(j), per column
   solver::Circuit sense_branches_;        ///< the elements touching them (column currents)
   std::vector<double> isolated_current_;  ///< per cell at V_row = v_read, nominal weight (select cells only)
-  std::vector<double> programmed_current_;  ///< per cell at V_row = v_read, solved weight
+  std::vector<double> programmed_current_;  ///< per cell at V_row = v_read, solved weight (select cells only)
   std::vector<double> isolated_v_m_, isolated_v_m_off_;
   int storage_group_ = -1, select_group_ = -1;
 };

@@ -14,7 +14,13 @@ double Crossbar::ideal_cell_current(std::span<const double> input, int row, int 
              : devices::isolated_cell(spec_.cell, spec_.ideal_weights()[k], row_voltage(input, row), spec_.v_sense).current;
 }
 
-std::vector<double> Crossbar::programmed_cell_currents() const { return programmed_current_; }
+std::vector<double> Crossbar::programmed_cell_currents() const {
+  if (spec_.cell.has_select()) return programmed_current_;
+  std::vector<double> out(spec_.weights.size());
+  for (std::size_t k = 0; k < out.size(); ++k)
+    out[k] = devices::isolated_cell(spec_.cell, spec_.weights[k], spec_.v_read, spec_.v_sense).current;
+  return out;
+}
 
 std::vector<double> Crossbar::ideal_cell_currents(std::span<const double> input) const {
   std::vector<double> out(spec_.weights.size(), 0.0);
