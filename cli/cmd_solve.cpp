@@ -40,11 +40,14 @@ Command add_solve(CLI::App& app) {
             const io::RunConfig config = args->load();
             io::AtomicOutput output = args->open_output(config);
             const io::Problem problem = io::build_problem(config);
-            const netlists::Crossbar crossbar(problem.spec);
-            engine::ArraySolver solver(crossbar, config.newton);
-            Progress progress("solving", !args->quiet);
-            const engine::ArrayResults results =
-                solver.solve(problem.inputs, [&](std::size_t d, std::size_t t) { progress(d, t); });
+            // The circuit and its solver (most of the memory) are freed before the output file is
+            // built in memory: the two never add up in the peak.
+            const engine::ArrayResults results = [&] {
+              const netlists::Crossbar crossbar(problem.spec);
+              engine::ArraySolver solver(crossbar, config.newton);
+              Progress progress("solving", !args->quiet);
+              return solver.solve(problem.inputs, [&](std::size_t d, std::size_t t) { progress(d, t); });
+            }();
             {
               io::H5Writer h5(output);
               io::write_solve_results(h5, config, problem, results);

@@ -179,7 +179,8 @@ devices::TableSamples read_samples(const Reader& r) {
 
 void write_device_file(const std::string& path, const DeviceFile& device) {
   try {
-    H5::H5File file = create_memory_file(path);
+    MemoryFile memory(path);
+    H5::H5File& file = memory.file();
     const devices::TableGrid& g = device.samples.grid;
     write_dataset(file, "/grid/v_g", {g.v_g.size()}, g.v_g);
     write_dataset(file, "/grid/v_s", {g.v_s.size()}, g.v_s);
@@ -197,7 +198,7 @@ void write_device_file(const std::string& path, const DeviceFile& device) {
     write_attribute(file, "check_rms_rel_error", device.quality.rms_rel_error);
     write_attribute(file, "characterize_time", device.quality.characterize_time);
     write_attribute(file, "xbar_version", std::string(k_xbar_version));
-    write_image(file, path, path);
+    memory.write(path, path);
     file.close();
   } catch (const H5::Exception& e) {
     throw InputError(fmt::format("{}: cannot write device table: {}", path, hdf5_failure(e)));

@@ -134,8 +134,11 @@ void writing(const std::string& file, const std::string& what, Fn&& fn) {
 }  // namespace
 
 struct H5Writer::Impl {
+  Impl(std::string path, std::string shown) : path(std::move(path)), shown(std::move(shown)), memory(this->shown) {}
+
   std::string path, shown;  // the file written, the name errors give
-  H5::H5File file;
+  MemoryFile memory;
+  H5::H5File& file = memory.file();
 
   // Intermediate groups are created on the way ("/columns/current"), as h5py does.
   H5::DataSet create(const std::string& dataset, const H5::DataType& type, const std::vector<hsize_t>& dims) {
@@ -163,7 +166,7 @@ H5Writer::H5Writer(const AtomicOutput& output) : H5Writer(output.temp_path(), ou
 // The file is built in memory and written by close() (see hdf5_memory.hpp).
 H5Writer::H5Writer(const std::string& path, const std::string& shown) {
   try {
-    impl_ = std::make_unique<Impl>(path, shown, create_memory_file(shown));
+    impl_ = std::make_unique<Impl>(path, shown);
   } catch (const H5::Exception& e) {
     throw InputError(fmt::format("{}: cannot create HDF5 file (file system full?): {}", shown, hdf5_failure(e)));
   }
@@ -237,7 +240,7 @@ void H5Writer::integer_attribute(const std::string& name, std::int64_t value) {
 
 void H5Writer::close() {
   writing(impl_->shown, "the file", [&] {
-    write_image(impl_->file, impl_->path, impl_->shown);
+    impl_->memory.write(impl_->path, impl_->shown);
     impl_->file.close();
   });
 }

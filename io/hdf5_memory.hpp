@@ -6,6 +6,8 @@
 // and fsync(), every call checked.
 #include <H5Cpp.h>
 
+#include <cstddef>
+#include <memory>
 #include <string>
 
 namespace xbar::io {
@@ -19,12 +21,32 @@ void silence_hdf5();
 /// closing library" on stderr) when no later HDF5 call clears them, as after a failed job.
 std::string hdf5_failure(const H5::Exception& e);
 
-/// An empty HDF5 file in memory (HDF5's core driver, no backing store), named `name` in
-/// HDF5's messages; write_image() then writes it.
-H5::H5File create_memory_file(const std::string& name);
+/// An empty HDF5 file in memory (HDF5's core driver, no backing store), named `name` in HDF5's
+/// messages. The driver keeps the file's image in a buffer this object allocates (HDF5's
+/// file-image callbacks), so write() writes that buffer itself: no copy of the image (tens of MB
+/// for a large array's results) is made on the way out.
+class MemoryFile {
+ public:
+  explicit MemoryFile(const std::string& name);
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+  ~MemoryFile();
 
-/// Writes the file's image to `path` (created or truncated) with write() and fsync(), every
-/// call checked. Throws InputError naming `shown` (the path the user gave) and the reason.
-void write_image(H5::H5File& file, const std::string& path, const std::string& shown);
+  H5::H5File& file() { return file_; }
+
+  /// Writes the file's image to `path` (created or truncated) with write() and fsync(), every
+  /// call checked. Throws InputError naming `shown` (the path the user gave) and the reason.
+  void write(const std::string& path, const std::string& shown);
+
+  /// The image as the driver holds it (for tests: write() writes exactly its first bytes).
+  struct Image {
+    void* data = nullptr;
+    std::size_t size = 0;
+  };
+
+ private:
+  std::unique_ptr<Image> image_;  // outlives file_: HDF5 frees the buffer when file_ closes
+  H5::H5File file_;
+};
 
 }  // namespace xbar::io
