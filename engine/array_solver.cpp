@@ -94,6 +94,7 @@ void ArraySolver::solve_into(Worker& worker, std::span<const double> input, std:
       stats.detail = grid.detail + stats.detail;
       stats.iterations += grid.iterations;
       stats.linear_iterations += grid.linear_iterations;
+      stats.unconverged_linear += grid.unconverged_linear;
       if (stats.converged) stats.method = "general-" + stats.method;  // reported: the grid alone failed
     }
   } else {
@@ -232,6 +233,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
   for (const solver::SolveStats& st : stats) {
     out.summary.newton_iterations += st.iterations;
     out.summary.linear_iterations += st.linear_iterations;
+    out.summary.unconverged_linear += st.unconverged_linear;
     out.summary.max_residual = std::max(out.summary.max_residual, st.max_residual);
   }
   out.summary.backend = method_;

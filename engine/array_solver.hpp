@@ -23,6 +23,7 @@ struct SolverSummary {
   std::string methods;        ///< distinct methods used, e.g. "newton" or "newton,gmin-stepping"
   long newton_iterations = 0; ///< over all vectors
   long linear_iterations = 0; ///< Krylov iterations over all vectors (0 with a direct backend)
+  long unconverged_linear = 0; ///< Krylov solves that stopped short of their tolerance, all vectors
   std::string backend;        ///< solver: "grid", "klu" or "lines"
   double max_residual = 0;    ///< A, over all vectors
   double solve_time = 0;      ///< s, wall clock of all solves

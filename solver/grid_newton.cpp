@@ -77,7 +77,8 @@ bool GridNewton::State::step(double ratio, double& largest) {
       for (std::size_t k = k0; k < std::min(k1, res_c.f.size()); ++k)
         work.tolerance[c_off + k] = fraction * tolerance(res_c.scale[k]);
     });
-    linear_iterations += solve_reduced(matrix, symmetric, 2000, work);
+    linear_iterations += solve_reduced(matrix, symmetric, options.max_linear_iterations, work);
+    unconverged_linear += !work.converged;
   }
   const std::size_t c_off = col_offset();
   double part_largest[64] = {}, part_sum[64] = {};
@@ -165,11 +166,13 @@ SolveStats GridNewton::solve(std::span<const double> fixed, std::span<double> v_
     return stats;
   }
   s.linear_iterations = 0;
+  s.unconverged_linear = 0;
   s.gather(fixed, v_free);
   const State::RunResult r = s.run();
   stats.converged = r.converged;
   stats.iterations = r.iterations;
   stats.linear_iterations = s.linear_iterations;
+  stats.unconverged_linear = s.unconverged_linear;
   s.measure(stats);  // at the last point evaluated
   if (r.converged) s.scatter(fixed, v_free);
   else stats.detail = fmt::format("grid newton: no convergence in {} iterations; ", r.iterations);

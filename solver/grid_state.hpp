@@ -128,6 +128,7 @@ struct GridNewton::State {
   KrylovWork work;
   bool symmetric = false;
   long linear_iterations = 0;
+  long unconverged_linear = 0;  ///< Krylov solves that stopped short of their tolerance
 };
 
 }  // namespace xbar::solver

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "solver/line_paired.hpp"
 #include "solver/line_sweeps.hpp"
@@ -72,13 +73,15 @@ void allocate(ChainFactors<Real>& factors, std::int32_t n) {
   for (std::vector<Real>* v : {&factors.lower_scaled, &factors.inv_pivot, &factors.upper_scaled}) v->resize(n);
 }
 
-// Factors every family, parts in parallel; the first bad row (in part order) or -1.
+// Factors the first `families` families (all by default), parts in parallel; the first bad row
+// (in part order) or -1. Sets m.symmetric_chains when it factors them all.
 template <class Real>
-std::int32_t factor_families(LineMatrix& m, ChainFactors<Real>& out) {
+std::int32_t factor_families(LineMatrix& m, ChainFactors<Real>& out, std::size_t families = SIZE_MAX) {
   allocate(out, m.n);
   std::int32_t bad = -1;
   bool symmetric = true;
-  for (std::size_t f = 0; f < m.family_count(); ++f) {
+  families = std::min(families, m.family_count());
+  for (std::size_t f = 0; f < families; ++f) {
     const std::size_t parts = m.family_parts[f].size() - 1;
     std::vector<std::int32_t> bad_of(parts, -1);
     std::vector<char> symmetric_of(parts, 1);
@@ -99,7 +102,7 @@ std::int32_t factor_families(LineMatrix& m, ChainFactors<Real>& out) {
       symmetric = symmetric && symmetric_of[k];
     }
   }
-  m.symmetric_chains = symmetric;
+  if (families == m.family_count()) m.symmetric_chains = symmetric;
   return bad;
 }
 
@@ -116,12 +119,17 @@ bool pairs_symmetric(const LineMatrix& m) {
 // Thomas algorithm along every chain, chains of a family in parallel (equations: line_kernels.hpp).
 std::int32_t LineMatrix::factor_tridiagonal() {
   symmetric_pairs = is_paired() && pairs_symmetric(*this);
-  return has_cross() ? factor_families(*this, approx) : factor_families(*this, exact);
+  exact_family0 = false;
+  if (!has_cross()) return factor_families(*this, exact);
+  const std::int32_t bad = factor_families(*this, approx);
+  if (bad >= 0 || !symmetric_pairs || !symmetric_chains) return bad;
+  exact_family0 = true;
+  return factor_families(*this, exact, 1);
 }
 
 void LineMatrix::allocate_factors() {
   if (has_cross()) allocate(approx, n);
-  else allocate(exact, n);
+  if (!has_cross() || is_paired()) allocate(exact, n);
 }
 
 bool LineMatrix::is_paired() const {
@@ -259,7 +267,7 @@ void precondition(const LineMatrix& m, std::span<const double> r, std::span<doub
 int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
   w.scratch.resize(m.n);
   std::copy(w.b.begin(), w.b.end(), w.r.begin());
-  if (within_tolerance(w.r, w.tolerance)) return 0;
+  if ((w.converged = within_tolerance(w.r, w.tolerance))) return 0;
   precondition(m, w.r, w.z, w.scratch);
   std::copy(w.z.begin(), w.z.end(), w.p.begin());
   double rz = dot(w.r, w.z);
@@ -271,7 +279,7 @@ int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) 
       w.x[k] += alpha * w.p[k];
       w.r[k] -= alpha * w.v[k];
     });
-    if (within_tolerance(w.r, w.tolerance)) return it;
+    if ((w.converged = within_tolerance(w.r, w.tolerance))) return it;
     precondition(m, w.r, w.z, w.scratch);
     const double rz_next = dot(w.r, w.z);
     const double beta = rz_next / rz;
@@ -285,7 +293,7 @@ int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) 
 int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
   for (std::vector<double>* v : {&w.r_hat, &w.y, &w.s, &w.t, &w.scratch}) v->resize(m.n);
   std::copy(w.b.begin(), w.b.end(), w.r.begin());
-  if (within_tolerance(w.r, w.tolerance)) return 0;
+  if ((w.converged = within_tolerance(w.r, w.tolerance))) return 0;
   std::copy(w.r.begin(), w.r.end(), w.r_hat.begin());
   std::fill(w.p.begin(), w.p.end(), 0.0);
   std::fill(w.v.begin(), w.v.end(), 0.0);
@@ -310,7 +318,7 @@ int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
       w.x[k] += alpha * w.y[k];
       w.s[k] = w.r[k] - alpha * w.v[k];
     });
-    if (within_tolerance(w.s, w.tolerance)) return it;
+    if ((w.converged = within_tolerance(w.s, w.tolerance))) return it;
     precondition(m, w.s, w.z, w.scratch);
     m.multiply_dot(w.z, w.t);
     const double ts = dot(w.t, w.s);
@@ -320,7 +328,7 @@ int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
       w.x[k] += omega * w.z[k];
       w.r[k] = w.s[k] - omega * w.t[k];
     });
-    if (within_tolerance(w.r, w.tolerance)) return it;
+    if ((w.converged = within_tolerance(w.r, w.tolerance))) return it;
   }
   return max_iterations;
 }
@@ -329,9 +337,11 @@ int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
 
 int solve_reduced(const LineMatrix& m, bool symmetric, int max_iterations, KrylovWork& w) {
   std::fill(w.x.begin(), w.x.end(), 0.0);
+  w.converged = false;
   if (!m.has_cross()) {  // the chains are the whole matrix: direct
     std::copy(w.b.begin(), w.b.end(), w.x.begin());
     for (std::size_t f = 0; f < m.family_count(); ++f) m.solve_family(m.exact, f, w.x);
+    w.converged = true;
     return 1;
   }
   if (m.is_paired())

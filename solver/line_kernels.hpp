@@ -39,6 +39,9 @@ struct LineMatrix {
   /// Set by factor_tridiagonal: l_p = u_{p-s} along every chain, and (paired) cross_val[p] =
   /// cross_val[p + paired]; the kernels then read one array of each pair.
   bool symmetric_chains = false, symmetric_pairs = false;
+  /// Set by factor_tridiagonal on a paired S with symmetric chains and pairs: `exact` also holds
+  /// family 0's factors, and CG works on the Schur complement of family 0 (line_paired.cpp).
+  bool exact_family0 = false;
   /// Per family, its split into one part per thread: rows at chain starts (stride 1) or ranges
   /// of chains (interleaved).
   std::vector<std::vector<std::int32_t>> family_parts;
@@ -69,6 +72,9 @@ struct KrylovWork {
   std::vector<double> r, r_hat, p, v, y, s, z, t;  ///< Krylov vectors
   std::vector<double> p_next;                      ///< paired CG: the next search direction
   std::vector<double> scratch;                     ///< preconditioner
+  /// Whether the last solve_reduced met every row's tolerance (false: it stopped at
+  /// max_iterations or on a breakdown, and x is the last iterate).
+  bool converged = false;
   void resize(std::int32_t n);
   /// resize(m.n) and the vectors that solve_reduced(m, symmetric, ...) will use, allocated now
   /// rather than on first use (paired matrices; other methods size theirs as they go).
@@ -77,7 +83,9 @@ struct KrylovWork {
 
 /// Solves S x = b until |(b - S x)_p| <= tolerance_p at every row (or max_iterations): directly
 /// when S has no couplings between families, else by CG (symmetric S) or BiCGSTAB, both
-/// preconditioned by symmetric block Gauss-Seidel over the families. Returns the iterations.
+/// preconditioned by symmetric block Gauss-Seidel over the families (a paired symmetric S: CG
+/// on the Schur complement of family 0, line_paired.cpp). Returns the iterations; whether the
+/// tolerances were met is in work.converged.
 int solve_reduced(const LineMatrix& matrix, bool symmetric, int max_iterations, KrylovWork& work);
 
 }  // namespace xbar::solver

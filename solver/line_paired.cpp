@@ -151,7 +151,7 @@ int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) 
     };
     auto dot_rz = [&](std::int32_t begin, std::int32_t end, Partial& acc) { acc.dot += dot(r, z, begin, end); };
     const Partial forward = forward_sweeps<SymmetricChains>(m, z, update, update, dot_rz);
-    if (forward.failed == 0 || it == max_iterations) return it;
+    if ((w.converged = forward.failed == 0) || it == max_iterations) return it;
     const Partial backward = backward_sweep<SymmetricChains>(m, r, z, dot_rz);
     const double rz_next = forward.dot + backward.dot;
     const double beta = it == 0 ? 0.0 : rz_next / rz;
@@ -168,6 +168,86 @@ int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) 
     if (!(pv.dot > 0)) return it + 1;  // breakdown: not positive definite (Newton will notice)
     alpha = rz / pv.dot;
   }
+}
+
+// CG on the Schur complement of family 0 (S symmetric, T_0 factored exactly):
+//
+//   S_1 = T_1 - C_1 T_0^{-1} C_0,   S_1 x_1 = b_1 - C_1 T_0^{-1} b_0,   x_0 = T_0^{-1} (b_0 - C_0 x_1),
+//
+// preconditioned by T_1 (its float factors). S_1 is SPD when S is. Block Gauss-Seidel CG on S
+// needs about as many iterations (both are governed by the spectrum of T_1^{-1} C_1 T_0^{-1} C_0),
+// but each one here works on half the vector: two sweeps and one product over family 1, against
+// three sweeps and a product over both families. One iteration in three passes:
+//   1. T_0 sweep: p = z + b p (family 1), t_0 = T_0^{-1} C_0 p (t_0 kept in z's family-0 half)
+//   2. v = T_1 p - C_1 t_0, p . v
+//   3. T_1 sweep: x += a p, r -= a v, count |r_q| > tol_q, z = T_1^{-1} r, r . z
+// The family-0 rows are solved exactly at the end, so their residual is rounding only; the
+// residual of the family-1 rows is that of S_1 (x_0 eliminated exactly).
+template <bool SymmetricChains>
+int schur_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  const std::int32_t n_pair = m.paired, s1 = m.family_stride[1];
+  double *x = w.x.data(), *r = w.r.data(), *z = w.z.data(), *v = w.v.data(), *p = w.p.data();
+  const double *b = w.b.data(), *tolerance = w.tolerance.data(), *cross = m.cross_val.data();
+  const double *diag = m.diag.data(), *lower = m.lower.data(), *upper = m.upper.data();
+  // z_0 = T_0^{-1} b_0; r_1 = b_1 - C_1 z_0, x_1 = 0; then z_1 = T_1^{-1} r_1, rz = r . z.
+  auto copy_b0 = [&](std::int32_t begin, std::int32_t end, Partial&) { std::copy(b + begin, b + end, z + begin); };
+  sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, z, copy_b0, sweeps::nothing);
+  auto start = [&](std::int32_t begin, std::int32_t end, Partial& acc) {
+    double failed = 0;
+#pragma omp simd reduction(+ : failed)
+    for (std::int32_t q = begin; q < end; ++q) {
+      x[q] = 0.0;
+      r[q] = z[q] = b[q] - cross[q] * z[q - n_pair];
+      failed += fails(r[q], tolerance[q]);
+    }
+    acc.failed += failed;
+  };
+  auto dot_rz = [&](std::int32_t begin, std::int32_t end, Partial& acc) { acc.dot += dot(r, z, begin, end); };
+  Partial sweep = sweeps::sweep_family<SymmetricChains>(m, m.approx, 1, z, start, dot_rz);
+  double alpha = 0, beta = 0, rz = sweep.dot;
+  int it = 0;
+  for (; sweep.failed > 0 && it < max_iterations; ++it) {
+    // 1. p = z + b p on family 1; t_0 = T_0^{-1} C_0 p into z[0, N).
+    auto direction = [&](std::int32_t begin, std::int32_t end, Partial&) {
+#pragma omp simd
+      for (std::int32_t q = begin; q < end; ++q) {
+        const double pq = z[q + n_pair] + beta * p[q + n_pair];
+        p[q + n_pair] = pq;
+        z[q] = cross[q] * pq;
+      }
+    };
+    sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, z, direction, sweeps::nothing);
+    // 2. v = T_1 p - C_1 t_0 on family 1, p . v.
+    const Partial pv = sweeps::parallel_reduce(n_pair, [&](std::int32_t begin, std::int32_t end, Partial& acc) {
+      double sum = 0;
+      for (std::int32_t k = begin; k < end; ++k) {
+        const std::int32_t q = n_pair + k;
+        double y = diag[q] * p[q] - cross[q] * z[k];
+        if (k >= s1) y += (SymmetricChains ? upper[q - s1] : lower[q]) * p[q - s1];
+        if (k + s1 < n_pair) y += upper[q] * p[q + s1];
+        v[q] = y;
+        sum += p[q] * y;
+      }
+      acc.dot += sum;
+    });
+    if (!(pv.dot > 0)) break;  // breakdown: not positive definite (Newton will notice)
+    alpha = rz / pv.dot;
+    // 3. x += a p, r -= a v, z = T_1^{-1} r, r . z.
+    auto update = [&](std::int32_t begin, std::int32_t end, Partial& acc) {
+      acc.failed += cg_update<false>(x, r, z, p, v, tolerance, cross, n_pair, alpha, begin, end);
+    };
+    sweep = sweeps::sweep_family<SymmetricChains>(m, m.approx, 1, z, update, dot_rz);
+    beta = sweep.dot / rz;
+    rz = sweep.dot;
+  }
+  // x_0 = T_0^{-1} (b_0 - C_0 x_1).
+  auto back = [&](std::int32_t begin, std::int32_t end, Partial&) {
+#pragma omp simd
+    for (std::int32_t q = begin; q < end; ++q) x[q] = b[q] - cross[q] * x[q + n_pair];
+  };
+  sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, x, back, sweeps::nothing);
+  w.converged = sweep.failed == 0;
+  return it;
 }
 
 // BiCGSTAB's new direction over rows [begin, end): p = r + b (p - w v), y = p (- C y_partner
@@ -225,7 +305,7 @@ int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
   };
   std::copy(w.b.begin(), w.b.end(), w.r.begin());
   const Partial start = for_rows(m.n, restart);
-  if (start.failed == 0) return 0;
+  if ((w.converged = start.failed == 0)) return 0;
   double rho = 1, alpha = 1, omega = 1, rho_next = start.dot;
   for (int it = 1; it <= max_iterations; ++it) {
     if (rho_next == 0 || omega == 0) {  // breakdown: restart from the current residual
@@ -256,7 +336,7 @@ int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
                         : bicgstab_half_step<true>(x, s, z, r, v, y, tolerance, cross, n_pair, alpha, begin, end);
     };
     const Partial half = forward_sweeps<SymmetricChains>(m, z, half_step, half_step, sweeps::nothing);
-    if (half.failed == 0) return it;
+    if ((w.converged = half.failed == 0)) return it;
     backward_sweep<SymmetricChains>(m, s, z, sweeps::nothing);
     const Partial ts = multiply<SymmetricChains>(
         m, [&](std::int32_t q) { return z[q]; },
@@ -278,7 +358,7 @@ int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
       acc.failed += failed;
       acc.dot += rho_part;
     });
-    if (end.failed == 0) return it;
+    if ((w.converged = end.failed == 0)) return it;
     rho_next = end.dot;
   }
   return max_iterations;
@@ -287,6 +367,9 @@ int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
 }  // namespace
 
 int paired_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  if (m.exact_family0)
+    return m.symmetric_chains ? schur_conjugate_gradients<true>(m, max_iterations, w)
+                              : schur_conjugate_gradients<false>(m, max_iterations, w);
   return m.symmetric_chains ? conjugate_gradients<true>(m, max_iterations, w)
                             : conjugate_gradients<false>(m, max_iterations, w);
 }

@@ -43,7 +43,7 @@ class LineSolver final : public LinearSolver {
   void factor(std::span<const double> values) override;
   void solve(std::span<double> rhs) override { solve(rhs, {}); }
   void solve(std::span<double> rhs, std::span<const double> tolerance) override;
-  int last_iterations() const override { return iterations_; }
+  LinearInfo info() const override { return {iterations_, work_.converged}; }
   std::string name() const override { return "lines"; }
 
  private:

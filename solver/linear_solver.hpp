@@ -18,6 +18,13 @@ struct SingularMatrix : std::runtime_error {
   std::int32_t column;  ///< unknown where the factorisation broke down, or -1
 };
 
+/// The last solve of a LinearSolver: its Krylov iterations, and whether it met every tolerance
+/// (an iterative backend may stop at its iteration limit: x is then only its last iterate).
+struct LinearInfo {
+  int iterations = 0;
+  bool converged = true;
+};
+
 class LinearSolver {
  public:
   virtual ~LinearSolver() = default;
@@ -33,8 +40,8 @@ class LinearSolver {
     (void)tolerance;
     solve(rhs);
   }
-  /// Iterations of the last solve (0 for a direct backend).
-  virtual int last_iterations() const { return 0; }
+  /// What the last solve did (a direct backend: no iterations, converged).
+  virtual LinearInfo info() const { return {}; }
   virtual std::string name() const = 0;
 };
 

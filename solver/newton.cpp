@@ -33,7 +33,9 @@ NewtonRun NewtonSolver::run(std::span<const double> fixed, std::vector<double>& 
     for (NodeIndex i = 0; i < n; ++i) update_[i] = -residual_[i];
     set_linear_tolerance(ratio);
     linear_->solve(update_, linear_tolerance_);
-    linear_iterations_ += linear_->last_iterations();
+    const LinearInfo info = linear_->info();
+    linear_iterations_ += info.iterations;
+    unconverged_linear_ += !info.converged;
     largest = 0;
     for (NodeIndex i = 0; i < n; ++i) largest = std::max(largest, std::abs(update_[i]));
     return std::isfinite(largest);
@@ -80,6 +82,7 @@ SolveStats NewtonSolver::solve(std::span<const double> fixed, std::span<double> 
   const NodeIndex n = system_.circuit().n_free;
   SolveStats stats;
   linear_iterations_ = 0;
+  unconverged_linear_ = 0;
   residual_is_current_ = false;
   std::vector<double> v = full_voltages(v_free, fixed);
   const std::vector<double> initial = v;
@@ -126,6 +129,7 @@ SolveStats NewtonSolver::solve(std::span<const double> fixed, std::span<double> 
     });
   measure(stats, v);
   stats.linear_iterations = linear_iterations_;
+  stats.unconverged_linear = unconverged_linear_;
   std::copy(v.begin(), v.begin() + n, v_free.begin());
   return stats;
 }

@@ -45,6 +45,7 @@ struct NewtonOptions {
   bool source_stepping = true;
   double linear_safety = 1e-3;      ///< final linear residual, as a fraction of the KCL tolerance
   double linear_forcing = 1e-4;    ///< linear residual relative to the Newton residual (nonlinear)
+  int max_linear_iterations = 2000; ///< Krylov iterations per linear solve (the grid's)
   /// Linear backend: "auto" | "klu" | "lines" (line-preconditioned Krylov, direct per chain when
   /// the lines decouple). Chosen by the caller that builds the LinearSolver (engine/).
   std::string method = "auto";
@@ -75,6 +76,9 @@ struct SolveStats {
   std::string method;        ///< "newton", "gmin-stepping", "source-stepping" or what failed
   int iterations = 0;        ///< Newton iterations, all stages
   long linear_iterations = 0; ///< Krylov iterations, all stages (0 for a direct backend)
+  /// Linear solves that stopped short of their tolerance (iteration limit or breakdown): Newton
+  /// went on from their last iterate, and its own KCL test still decides convergence.
+  long unconverged_linear = 0;
   double max_residual = 0;   ///< A, largest |f_i| at the returned point
   NodeIndex worst_node = -1; ///< node with the largest residual relative to its tolerance
   double worst_residual = 0;  ///< A, |f| at that node
@@ -151,6 +155,7 @@ class NewtonSolver {
   bool linear_circuit_ = false;
   bool residual_is_current_ = false;  ///< residual_ was assembled at the last returned point
   long linear_iterations_ = 0;
+  long unconverged_linear_ = 0;
   std::vector<double> residual_, jacobian_, scale_, update_, linear_tolerance_;
 };
 
