@@ -77,10 +77,10 @@ void allocate(ChainFactors<Real>& factors, std::int32_t n) {
 // (in part order) or -1. Sets m.symmetric_chains when it factors them all.
 template <class Real>
 std::int32_t factor_families(LineMatrix& m, ChainFactors<Real>& out, std::size_t families = SIZE_MAX) {
-  allocate(out, m.n);
+  families = std::min(families, m.family_count());
+  allocate(out, m.family_begin[families]);  // the rows of the families factored
   std::int32_t bad = -1;
   bool symmetric = true;
-  families = std::min(families, m.family_count());
   for (std::size_t f = 0; f < families; ++f) {
     const std::size_t parts = m.family_parts[f].size() - 1;
     std::vector<std::int32_t> bad_of(parts, -1);
@@ -129,7 +129,8 @@ std::int32_t LineMatrix::factor_tridiagonal() {
 
 void LineMatrix::allocate_factors() {
   if (has_cross()) allocate(approx, n);
-  if (!has_cross() || is_paired()) allocate(exact, n);
+  if (!has_cross()) allocate(exact, n);
+  else if (is_paired()) allocate(exact, paired);  // family 0 only (exact_family0)
 }
 
 bool LineMatrix::is_paired() const {
