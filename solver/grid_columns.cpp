@@ -27,19 +27,12 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
   return all;
 }
 
-// Each block from its predictor's point (grid_predictor.cpp), when it has frozen rows; the full
-// Newton alone decides convergence. Iterations: the predictor's and the full Newton's.
 GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
-  const int predicted = has_frozen(b) ? predict_block(b) : 0;
   // The blocks solve directly: only whether KCL holds matters, not by how much it fails.
-  RunResult r = newton_loop(options, linear_circuit,
-                            [&] { return assemble_block(b) ? 0.0 : std::numeric_limits<double>::infinity(); },
-                            [&](double, double& largest) { return step_block(b, largest); },
-                            [&] { return update_small(b.base, end(b)); },
-                            [&](double alpha) { apply_update(b.base, end(b), alpha); });
-  freeze_weak_rows(b, r.converged);
-  r.iterations += predicted;
-  return r;
+  return newton_loop(options, linear_circuit,
+                     [&] { return assemble_block(b) ? 0.0 : std::numeric_limits<double>::infinity(); },
+                [&](double, double& largest) { return step_block(b, largest); },
+                [&] { return update_small(b.base, end(b)); }, [&](double alpha) { apply_update(b.base, end(b), alpha); });
 }
 
 // Returns whether KCL holds at every unknown of the block.

@@ -98,7 +98,6 @@ void GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoa
   double* __restrict c_f = res_c.f.data();
   double* __restrict c_scale = res_c.scale.data();
   double* __restrict c_diag = res_c.diag.data();
-  double* __restrict model_f = cell_f.data();
 #pragma omp simd
   for (std::size_t k = k0; k < k1; ++k) {
     const std::size_t c = k - k0;  // chunk index
@@ -153,7 +152,6 @@ void GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoa
       diag[c_off + k] = jcc;
       rhs[c_off + k] = b_c;
       if constexpr (Rows) cross[c_off + k] = jcr;
-      if constexpr (!Rows) model_f[k] = -b_c;  // the column blocks' predictor (grid_predictor.cpp)
     }
   }
 }

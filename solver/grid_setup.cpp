@@ -27,10 +27,7 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
     for (auto* a : {&v_m, &gate_u, &inv_mm, &j_mc, &d_m}) a->assign(n, 0.0);
   if (upper && g.rows_free()) j_mr.assign(n, 0.0);
   if (lower_transistor) gate_l.assign(n, 0.0);
-  if (!g.rows_free() && g.cols_free()) {
-    for (auto* a : {&thomas_scaled, &cell_f}) a->assign(n, 0.0);
-    frozen.assign(n, 0);
-  }
+  if (!g.rows_free() && g.cols_free()) thomas_scaled.assign(n, 0.0);
   v_src.assign(g.rows, 0.0);
   v_sink.assign(g.cols, 0.0);
   res_r.resize(g.rows_free() ? n : 0);
@@ -149,25 +146,16 @@ void GridNewton::State::gather(std::span<const double> fixed, std::span<const do
   auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
   for (int i = 0; i < g.rows; ++i) v_src[i] = at(g.row_source[i]);
   for (int j = 0; j < g.cols; ++j) v_sink[j] = at(g.col_sink[j]);
-  // A frozen cell stays frozen only if it sees bit for bit what it saw when it was last
-  // evaluated (the previous solution, unchanged gates and enables): then its loads are exactly
-  // what they were, and so is its model.
-  auto take = [](double& held, double now) {
-    const bool same = held == now;
-    held = now;
-    return same;
-  };
   for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
     for (std::size_t k = k0; k < k1; ++k) {
-      bool same = take(v_r[k], at(node_r[k]));
-      same = take(v_c[k], at(node_c[k])) && same;
+      v_r[k] = at(node_r[k]);
+      v_c[k] = at(node_c[k]);
       if (upper) {
-        same = take(v_m[k], at(node_m[k])) && same;
-        same = take(gate_u[k], at(node_gate_u[k])) && same;
+        v_m[k] = at(node_m[k]);
+        gate_u[k] = at(node_gate_u[k]);
       }
-      if (lower_transistor) same = take(gate_l[k], at(node_gate_l[k])) && same;
-      same = take(enable[k], node_enable.empty() ? 1.0 : at(node_enable[k])) && same;
-      if (!frozen.empty() && !same) frozen[k] = 0;
+      if (lower_transistor) gate_l[k] = at(node_gate_l[k]);
+      enable[k] = node_enable.empty() ? 1.0 : at(node_enable[k]);
     }
   });
 }

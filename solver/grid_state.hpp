@@ -3,7 +3,6 @@
 //   grid_setup.cpp        layout: cell order, layout checks, line storage, gather / scatter
 //   grid_loads.cpp        cell loads: device evaluation, cell elimination, line-wire stamps
 //   grid_columns.cpp      column blocks: each block of bit lines its own Newton problem
-//   grid_predictor.cpp    column blocks: the start of each from its active rows alone
 //   grid_newton.cpp       convergence: residual ratios, the step, the update test, the report
 //
 // State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C, the device loads,
@@ -100,11 +99,6 @@ struct GridNewton::State {
   bool assemble_block(const Block& b);
   bool step_block(const Block& b, double& largest);
 
-  // The predictor of a column block (grid_predictor.cpp).
-  bool has_frozen(const Block& b) const;
-  int predict_block(const Block& b);
-  void freeze_weak_rows(const Block& b, bool converged);
-
   std::size_t cells() const { return static_cast<std::size_t>(g.rows) * g.cols; }
   std::size_t col_offset() const { return g.rows_free() ? cells() : 0; }
 
@@ -128,12 +122,6 @@ struct GridNewton::State {
   std::vector<double> inv_mm, j_mr, j_mc;
   std::vector<double> d_r, d_c, d_m;  // Newton update
   std::vector<double> thomas_scaled;  // column blocks' Thomas factors: upper / pivot
-  // Column blocks only: each cell's reduced load on its bit-line node C (its part of f_C with m
-  // eliminated, -b_C) from its last evaluation, and whether the cell is frozen: weak at the
-  // block's last converged solution and given exactly the voltages, gates and enables it had
-  // there (grid_predictor.cpp).
-  std::vector<double> cell_f;
-  std::vector<std::uint8_t> frozen;
 
   LineMatrix matrix;
   std::vector<double> flat;
