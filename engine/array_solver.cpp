@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -129,13 +130,34 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
   }
 }
 
-// Vectors [begin, end) in order on one Newton solver, each warm-started from the previous one.
-void ArraySolver::solve_block(Worker& worker, const Matrix& inputs, std::size_t begin,
-                              std::size_t end, ArrayResults& out, std::vector<solver::SolveStats>& stats,
+// The vectors of a batch, handed out one at a time from either end: a worker that takes from
+// the front solves 0, 1, 2, ..., one that takes from the back count-1, count-2, ..., until they
+// meet. Two workers thus share the batch however fast each runs (the second one also starts
+// late: it builds its solver first), and each still warm-starts from a neighbouring vector.
+class ArraySolver::VectorQueue {
+ public:
+  explicit VectorQueue(std::size_t count) : back_(count) {}
+  std::optional<std::size_t> take(bool from_front) {
+    std::lock_guard lock(mutex_);
+    if (front_ == back_) return std::nullopt;
+    return from_front ? front_++ : --back_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::size_t front_ = 0, back_;
+};
+
+// Vectors from one end of the queue on one Newton solver, each warm-started from the one before.
+void ArraySolver::solve_block(Worker& worker, const Matrix& inputs, VectorQueue& queue, bool from_front,
+                              ArrayResults& out, std::vector<solver::SolveStats>& stats,
                               const std::function<void()>& done, const VectorObserver& observe) {
   std::vector<double> guess, buffer;  // reused from vector to vector
-  for (std::size_t v = begin; v < end; ++v) {
-    if (v > begin) warm_start(inputs.row(v - 1), inputs.row(v), guess);
+  std::optional<std::size_t> previous;
+  while (const std::optional<std::size_t> next = queue.take(from_front)) {
+    const std::size_t v = *next;
+    if (previous) warm_start(inputs.row(*previous), inputs.row(v), guess);
+    previous = v;
     std::vector<double>& voltages = v == 0 ? out.voltages : buffer;  // vector 0's are kept
     try {
       solve_into(worker, inputs.row(v), guess, stats[v], voltages);
@@ -203,16 +225,16 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     if (progress) progress(finished, inputs.rows);
   };
   const auto start = std::chrono::steady_clock::now();
+  VectorQueue queue(inputs.rows);
   if (observe || !vectors_in_parallel(inputs.rows)) {  // observers need not be thread-safe
-    solve_block(worker_, inputs, 0, inputs.rows, out, stats, done, observe);
+    solve_block(worker_, inputs, queue, true, out, stats, done, observe);
   } else {
-    if (!second_) second_ = std::make_unique<Worker>(make_worker());
-    const std::size_t half = (inputs.rows + 1) / 2;
     std::exception_ptr failure;
     std::thread helper([&] {
       const solver::SerialRegion serial;  // one core each: no nested parallel kernels
       try {
-        solve_block(*second_, inputs, half, inputs.rows, out, stats, done, {});
+        if (!second_) second_ = std::make_unique<Worker>(make_worker());  // while the first worker solves
+        solve_block(*second_, inputs, queue, false, out, stats, done, {});
       } catch (...) {
         failure = std::current_exception();
       }
@@ -220,7 +242,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     {
       const solver::SerialRegion serial;
       try {
-        solve_block(worker_, inputs, 0, half, out, stats, done, {});
+        solve_block(worker_, inputs, queue, true, out, stats, done, {});
       } catch (...) {
         helper.join();
         throw;

@@ -100,7 +100,8 @@ class ArraySolver {
                                  solver::SolveStats& stats) const;
   void solve_into(Worker& worker, std::span<const double> input, std::vector<double>& guess,
                   solver::SolveStats& stats, std::vector<double>& voltages) const;
-  void solve_block(Worker& worker, const Matrix& inputs, std::size_t begin, std::size_t end, ArrayResults& out,
+  class VectorQueue;
+  void solve_block(Worker& worker, const Matrix& inputs, VectorQueue& queue, bool from_front, ArrayResults& out,
                    std::vector<solver::SolveStats>& stats, const std::function<void()>& done,
                    const VectorObserver& observe);
   void store_cells(std::span<const double> input, std::span<const double> voltages, ArrayResults& out) const;

@@ -132,6 +132,10 @@ void GridNewton::State::build_matrix() {
   matrix.upper = {flat.data() + 2 * n, n};
   matrix.cross_val = {flat.data() + 3 * n, matrix.cross_col.size()};
   matrix.split_families(chain_begin, parallel_threads());
+  if (!blocks.empty()) {  // column blocks: their own Thomas sweep (grid_columns.cpp) needs b alone
+    work.b.assign(n, 0.0);
+    return;
+  }
   matrix.allocate_factors();  // every array a solve uses, here, once per geometry
   work.prepare(matrix, symmetric);
 }
