@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/common.hpp"
 #include "cli/device_args.hpp"
 #include "io/atomic_output.hpp"
 #include "io/device_file.hpp"
@@ -75,10 +76,10 @@ Command add_characterize(CLI::App& app) {
   auto options = std::make_shared<CharacterizeOptions>();
   args->add_to(*cmd, "output device table (HDF5, see docs/device_table.md)", true);
   cmd->add_option("--fd-step", options->fd_step, "central-difference step of the stored partials (V, 0: none)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_in(0, 0.1, Low::closed, " V"));
   cmd->add_option("--check-points", options->check_points,
                   "random bias points at which the table is compared with the card (0: none)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_in(0, 1e6));
   return {cmd, [args, options] { return run(*args, *options); }};
 }
 

@@ -1,6 +1,7 @@
 // xbar check [CONFIG] [-o OUT.h5]: solve with xbar and with ngspice, compare, exit 1 if the
 // relative column-current difference is over tolerance (README).
 #include <cmath>
+#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
@@ -58,7 +59,7 @@ Command add_check(CLI::App& app) {
   args->add_to(*cmd, "output HDF5 file (solve datasets + /columns/current_spice, check_* attributes)", false);
   CLI::Option* tolerance_flag =
       cmd->add_option("--tolerance", *tolerance, "relative tolerance (overrides check.tolerance, default 1e-6)")
-          ->check(CLI::PositiveNumber);
+          ->check(number_in(0, std::numeric_limits<double>::max(), Low::open));
   return {cmd, [args, tolerance, tolerance_flag] {
             const io::RunConfig config = args->load();
             const double tol = tolerance_flag->count() ? *tolerance : config.check.tolerance;

@@ -17,7 +17,7 @@ Command add_netlist(CLI::App& app) {
   auto args = std::make_shared<ConfigArgs>();
   auto vector = std::make_shared<int>(0);
   args->add_to(*cmd, "output SPICE deck (.cir)", true);
-  cmd->add_option("--vector", *vector, "input vector to emit (default 0)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--vector", *vector, "input vector to emit (default 0)")->check(number_in(0, 1e9));
   return {cmd, [args, vector] {
             const io::RunConfig config = args->load();
             io::AtomicOutput output = args->open_output(config);

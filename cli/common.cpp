@@ -35,6 +35,20 @@ std::pair<std::string, std::string> ConfigArgs::source() const {
   return {io::read_config_text(config_path), config_path};
 }
 
+CLI::Validator number_in(double lo, double hi, Low low, std::string note) {
+  const std::string range = fmt::format("{}{:g}, {:g}]", low == Low::open ? '(' : '[', lo, hi);
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double x = std::strtod(text.c_str(), &end);
+        const bool number = !text.empty() && end == text.c_str() + text.size();
+        if (number && std::isfinite(x) && (low == Low::open ? x > lo : x >= lo) && x <= hi) return {};
+        return fmt::format("{} must be a finite number in {}{}", number && std::isfinite(x) ? fmt::format("{:g}", x) : io::shorten(text),
+                           range, note);
+      },
+      "NUMBER in " + range);
+}
+
 namespace {
 
 std::string minutes_seconds(double seconds) {

@@ -36,6 +36,13 @@ struct ConfigArgs {
   io::AtomicOutput open_output(const io::RunConfig& config) const;
 };
 
+/// The check of a number option: a finite number in [lo, hi], or in (lo, hi] with Low::open.
+/// The error names the value and the range in short form (CLI11's own range checks print
+/// DBL_MAX in 309 digits), e.g. "--vg-step: 1e+400 must be a finite number in (0, 1000]", then
+/// `note` if any.
+enum class Low { closed, open };
+CLI::Validator number_in(double lo, double hi, Low low = Low::closed, std::string note = {});
+
 /// Runs `print` (a summary on stdout, after the output file was committed) and flushes stdout.
 /// A failed write to stdout (/dev/full, a full disk) is an InputError (exit 2) that says the
 /// output file was written: the file is kept, since it holds everything the summary shows.

@@ -22,22 +22,36 @@
 
 namespace xbar::cli {
 
+namespace {
+
+// Bounds of the options: voltages as for a [table] (io/config), ranges at least 1 mV wide, W and
+// L below 1 km (or 1000 units of the card's scale), temperatures where device models mean something.
+constexpr double k_max_voltage = 1e3, k_min_range = 1e-3, k_max_size = 1e3;
+constexpr double k_absolute_zero_c = -273.15, k_max_temp_c = 500;
+
+}  // namespace
+
 void DeviceArgs::add_to(CLI::App& cmd, const std::string& output_help, bool output_required) {
   cmd.add_option("MODEL", model_path, "SPICE file with the .model card or .subckt (pins drain gate source bulk), or .lib FILE SECTION / .include lines naming them")
       ->required();
   cmd.add_option("--device", device, "name of the .model or .subckt in MODEL")->required();
   cmd.add_option("--w", w, "channel width as the card's instances take it: metres, or the unit of the card's "
                            ".option scale (scale=1u: micrometres); required for a .model")
-      ->check(CLI::PositiveNumber);
-  cmd.add_option("--l", l, "channel length, same unit as --w; required for a .model")->check(CLI::PositiveNumber);
-  cmd.add_option("--temp", temp_c, "simulation temperature (degrees C, default 27)");
+      ->check(number_in(0, k_max_size, Low::open));
+  cmd.add_option("--l", l, "channel length, same unit as --w; required for a .model")
+      ->check(number_in(0, k_max_size, Low::open));
+  cmd.add_option("--temp", temp_c, "simulation temperature (degrees C, default 27)")
+      ->check(number_in(k_absolute_zero_c, k_max_temp_c, Low::open,
+                        " degrees C (above absolute zero; BSIM4 cards fail their own parameter checks not far above 500)"));
   cmd.add_option("-c,--config", config_path, "array config whose biases set the voltage ranges "
                                               "(default: the embedded default study)");
   cmd.add_option("-s,--set", overrides, "override a config key, e.g. --set bias.v_read=0.2")->type_name("KEY=VALUE");
-  cmd.add_option("--vg", vg_range, "gate voltage range LO,HI (V)")->expected(2)->delimiter(',');
-  cmd.add_option("--vterm", v_range, "drain and source voltage range LO,HI (V)")->expected(2)->delimiter(',');
-  cmd.add_option("--vg-step", vg_step, "largest gate voltage step (V)")->check(CLI::PositiveNumber);
-  cmd.add_option("--v-step", v_step, "largest drain/source voltage step (V)")->check(CLI::PositiveNumber);
+  const CLI::Validator voltage = number_in(-k_max_voltage, k_max_voltage, Low::closed, " V");
+  const CLI::Validator step = number_in(0, k_max_voltage, Low::open, " V");
+  cmd.add_option("--vg", vg_range, "gate voltage range LO,HI (V)")->expected(2)->delimiter(',')->check(voltage);
+  cmd.add_option("--vterm", v_range, "drain and source voltage range LO,HI (V)")->expected(2)->delimiter(',')->check(voltage);
+  cmd.add_option("--vg-step", vg_step, "largest gate voltage step (V)")->check(step);
+  cmd.add_option("--v-step", v_step, "largest drain/source voltage step (V)")->check(step);
   auto* out = cmd.add_option("-o,--output", output, output_help);
   if (output_required) out->required();
   cmd.add_flag("-q,--quiet", quiet, "no summary on the terminal");
@@ -96,9 +110,27 @@ devices::TableGridSpec DeviceArgs::grid_spec(const io::RunConfig& c, const BiasD
   spec.v_step = v_step.value_or(d.v_step);
   for (double gate : {c.cell.v_off, c.cell.v_on})
     if (gate >= spec.vg_lo && gate <= spec.vg_hi) spec.gate_nodes.push_back(gate);
-  if (!(spec.vg_hi > spec.vg_lo) || !(spec.v_hi > spec.v_lo))
-    throw io::InputError(fmt::format("--vg {},{} / --vterm {},{}: each range must be LO,HI with LO < HI", spec.vg_lo,
-                                     spec.vg_hi, spec.v_lo, spec.v_hi));
+  if (!(spec.vg_hi - spec.vg_lo >= k_min_range) || !(spec.v_hi - spec.v_lo >= k_min_range))
+    throw io::InputError(fmt::format("--vg {:g},{:g} / --vterm {:g},{:g}: each range must be LO,HI with HI - LO >= {:g} V",
+                                     spec.vg_lo, spec.vg_hi, spec.v_lo, spec.v_hi, k_min_range));
+  // The grid's size before any of it is built or ngspice starts.
+  const auto [n_g, n_s, n_ds] = devices::table_grid_shape(spec);
+  const auto too_many = [](double count, std::string_view what, std::string_view range, double lo, double hi,
+                           std::string_view step, double h) {
+    return io::InputError(fmt::format("{} {:g},{:g} with {} {:g} (V): {:.4g} {}, at most {:g}: give a larger {} or a "
+                                      "narrower {}",
+                                      range, lo, hi, step, h, count, what, devices::k_max_table_axis_points, step, range));
+  };
+  if (n_g > devices::k_max_table_axis_points)
+    throw too_many(n_g, "gate voltages", "--vg", spec.vg_lo, spec.vg_hi, "--vg-step", spec.vg_step);
+  if (n_ds > devices::k_max_table_axis_points)
+    throw too_many(n_ds, "drain-source voltages", "--vterm", spec.v_lo, spec.v_hi, "--v-step", spec.v_step);
+  if (n_g * n_s * n_ds > devices::k_max_table_points)
+    throw io::InputError(fmt::format("--vg {:g},{:g} --vg-step {:g}, --vterm {:g},{:g} --v-step {:g}: a grid of {:g} x {:g} "
+                                     "x {:g} = {:.3g} points (V_G x V_S x V_DS), at most {:.3g}: give larger steps or "
+                                     "narrower ranges",
+                                     spec.vg_lo, spec.vg_hi, spec.vg_step, spec.v_lo, spec.v_hi, spec.v_step, n_g, n_s,
+                                     n_ds, n_g * n_s * n_ds, devices::k_max_table_points));
   return spec;
 }
 

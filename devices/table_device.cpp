@@ -13,27 +13,34 @@ namespace {
 
 // ---- grid ------------------------------------------------------------------------------------
 
-// Number of whole steps of at most `step` that cover `span` (a hair of slack for rounding).
-int intervals(double span, double step) { return std::max(1, static_cast<int>(std::ceil(span / step - 1e-9))); }
+// Number of whole steps of at most `step` that cover `span` (a hair of slack for rounding), as
+// a double: finite however small the step, so that a grid too large is refused, not wrapped.
+double intervals(double span, double step) { return std::max(1.0, std::ceil(span / step - 1e-9)); }
 
-std::vector<double> uniform_axis(double first, double h, int count) {
-  std::vector<double> axis(count);
-  for (int k = 0; k < count; ++k) axis[k] = first + k * h;
+std::vector<double> uniform_axis(double first, double h, double count) {
+  std::vector<double> axis(static_cast<std::size_t>(count));
+  for (std::size_t k = 0; k < axis.size(); ++k) axis[k] = first + static_cast<double>(k) * h;
   return axis;
 }
 
 // Gate axis: uniform, with the lowest and highest gate node exactly on it.
-std::vector<double> gate_axis(const TableGridSpec& s) {
+struct GateAxis {
+  double first, h, count;
+};
+
+GateAxis gate_axis(const TableGridSpec& s) {
   std::vector<double> anchors = s.gate_nodes;
   std::sort(anchors.begin(), anchors.end());
   const double anchor = anchors.empty() ? s.vg_lo : anchors.front();
   const double span = anchors.empty() ? 0.0 : anchors.back() - anchor;
   const double h = span > 0 ? span / intervals(span, s.vg_step) : s.vg_step;
-  const int steps_below = anchor > s.vg_lo ? intervals(anchor - s.vg_lo, h) : 0;
+  const double steps_below = anchor > s.vg_lo ? intervals(anchor - s.vg_lo, h) : 0;
   const double first = anchor - steps_below * h;
-  const int count = std::max(4, intervals(s.vg_hi - first, h) + 1);
-  return uniform_axis(first, h, count);
+  return {first, h, std::max(4.0, intervals(s.vg_hi - first, h) + 1)};
 }
+
+// V_S steps: at least 3, so that V_S has the 4 points a spline axis needs.
+double terminal_intervals(const TableGridSpec& s) { return std::max(3.0, intervals(s.v_hi - s.v_lo, s.v_step)); }
 
 // ---- cubic spline along one axis -------------------------------------------------------------
 
@@ -156,12 +163,23 @@ void check_axis(const std::vector<double>& axis, const char* name) {
 
 }  // namespace
 
-TableGrid make_table_grid(const TableGridSpec& s) {
+std::array<double, 3> table_grid_shape(const TableGridSpec& s) {
   if (!(s.vg_hi > s.vg_lo) || !(s.v_hi > s.v_lo) || !(s.vg_step > 0) || !(s.v_step > 0))
     throw std::invalid_argument("table grid: ranges must be non-empty (lo < hi) and steps > 0");
-  const int k = std::max(2, intervals(s.v_hi - s.v_lo, s.v_step));
-  const double h = (s.v_hi - s.v_lo) / k;
-  return {gate_axis(s), uniform_axis(s.v_lo, h, k + 1), uniform_axis(-k * h, h, 2 * k + 1)};
+  const double k = terminal_intervals(s);
+  return {gate_axis(s).count, k + 1, 2 * k + 1};
+}
+
+TableGrid make_table_grid(const TableGridSpec& s) {
+  const std::array<double, 3> shape = table_grid_shape(s);
+  const double points = shape[0] * shape[1] * shape[2];
+  if (!(std::max({shape[0], shape[1], shape[2]}) <= k_max_table_axis_points) || !(points <= k_max_table_points))
+    throw std::invalid_argument(fmt::format("table grid: {:.4g} x {:.4g} x {:.4g} points, at most {} per axis and {} "
+                                            "in all",
+                                            shape[0], shape[1], shape[2], k_max_table_axis_points, k_max_table_points));
+  const GateAxis g = gate_axis(s);
+  const double k = terminal_intervals(s), h = (s.v_hi - s.v_lo) / k;
+  return {uniform_axis(g.first, g.h, g.count), uniform_axis(s.v_lo, h, k + 1), uniform_axis(-k * h, h, 2 * k + 1)};
 }
 
 TransistorCurrent table_envelope(const EkvParams& p, double v_g, double v_d, double v_s) {

@@ -72,7 +72,14 @@ struct TableGridSpec {
 /// Uniform axes for the spec: V_G spaced so that every gate node is a node (uniform between the
 /// lowest and highest gate node, extended by whole steps); V_S from v_lo to v_hi; V_DS symmetric
 /// about 0 with the V_S step, so that V_D = V_S + V_DS lies on the V_S lattice.
+/// Refuses (std::invalid_argument) a grid of more than k_max_table_axis_points on an axis or
+/// k_max_table_points in all: the spline of an axis is set up densely (n^2), ngspice runs every point.
 TableGrid make_table_grid(const TableGridSpec& spec);
+inline constexpr double k_max_table_axis_points = 2001, k_max_table_points = 4e6;
+
+/// The points on each axis of make_table_grid(spec), (n_g, n_s, n_ds), computed without building
+/// it (finite however fine the steps): a caller can refuse a grid too large in its own words.
+std::array<double, 3> table_grid_shape(const TableGridSpec& spec);
 
 /// The envelope E and its partials (see the header comment).
 TransistorCurrent table_envelope(const EkvParams& envelope, double v_g, double v_d, double v_s);

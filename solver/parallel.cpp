@@ -27,8 +27,11 @@ class Pool {
   }
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  void run(const std::function<void(int)>& task) {
-    std::lock_guard caller(run_mutex_);  // one parallel region at a time
+  /// Runs task(0) on the caller and task(1..size-1) on the workers; returns false at once,
+  /// running nothing, while the pool serves another thread's region.
+  bool try_run(const std::function<void(int)>& task) {
+    const std::unique_lock caller(run_mutex_, std::try_to_lock);  // one parallel region at a time
+    if (!caller.owns_lock()) return false;
     {
       std::lock_guard lock(mutex_);
       task_ = &task;
@@ -39,6 +42,7 @@ class Pool {
     task(0);
     std::unique_lock lock(mutex_);
     done_.wait(lock, [this] { return pending_ == 0; });
+    return true;
   }
 
  private:
@@ -93,7 +97,12 @@ int parallel_for(std::int64_t n, std::int64_t grain,
     body(0, 0, n);
     return 1;
   }
-  pool().run([&](int part) { body(part, n * part / parts, n * (part + 1) / parts); });
+  const auto run_part = [&](int part) { body(part, n * part / parts, n * (part + 1) / parts); };
+  // A region that finds the pool busy with another thread's (two solves at once, e.g. from two
+  // Python threads) runs its parts on its own thread, one after the other, instead of waiting:
+  // the two regions then use both cores, and the parts, hence the results, are the same.
+  if (!pool().try_run(run_part))
+    for (int part = 0; part < parts; ++part) run_part(part);
   return parts;
 }
 

@@ -2,7 +2,9 @@
 // A minimal fork-join pool for the solver's long loops (both cores of the target machine).
 // parallel_for splits [0, n) into one contiguous part per thread (the same split for the same n
 // and thread count, so reductions over parts are deterministic) and returns when all are done.
-// Loops shorter than `grain` run on the calling thread.
+// Loops shorter than `grain` run on the calling thread. The pool serves one region at a time: a
+// region started while it serves another thread's runs its parts on its own thread (so two
+// threads solving at once keep both cores busy, neither waits for the other).
 #include <cstdint>
 #include <functional>
 

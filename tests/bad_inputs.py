@@ -275,6 +275,26 @@ BAD_INPUTS = [
          cfg=config('[sweep]\nmax_points = 2\n"array.r_row" = [0.0, 1.0, 2.0]\n'), names=("3 points", "max_points = 2")),
     Case("sweep_bad_value_names_the_file", ["sweep", "cfg.toml", "-q", "-o", OUT],
          cfg=config('[sweep]\n"array.rows" = [2, -1]\n'), names=("cfg.toml: [sweep]", "array.rows", "-1")),
+    # characterize's grid and temperature: refused before ngspice starts, naming the option (a
+    # grid that overflowed wrote a garbage table with exit 0, an axis of 3 points was an internal
+    # error, an absurd temperature ran ngspice and left its bsim4.out behind).
+    *[Case(f"characterize_{name}", ["characterize", "m.cir", *CARD_ARGS, "-q", *flags, "-o", OUT], cfg=None,
+           files={"m.cir": CARD}, names=named) for name, flags, named in (
+        ("v_step_huge", ["--v-step", "1e308"], ("--v-step", "1e+308", "(0, 1000]")),
+        ("vg_step_tiny", ["--vg-step", "1e-300"], ("--vg-step", "1e-300", "gate voltages", "at most 2001")),
+        ("v_step_tiny", ["--v-step", "1e-5"], ("--v-step", "1e-05", "drain-source voltages", "--vterm")),
+        ("grid_too_large", ["--vg-step", "0.001", "--v-step", "0.002"], ("--vg-step", "--v-step", "points", "at most 4e+06")),
+        ("vg_range_huge", ["--vg", "0,1e300"], ("--vg", "1e+300", "[-1000, 1000]")),
+        ("vterm_range_empty", ["--vterm", "0,1e-300"], ("--vterm 0,1e-300", "HI - LO >= 0.001")),
+        ("temp_nan", ["--temp", "nan"], ("--temp", "nan", "absolute zero")),
+        ("temp_below_absolute_zero", ["--temp", "-300"], ("--temp", "-300", "(-273.15, 500]")),
+        ("temp_huge", ["--temp", "1e308"], ("--temp", "1e+308", "(-273.15, 500]")))],
+    # Range errors print their bounds in short form (CLI11's own printed DBL_MAX in 309 digits).
+    Case("option_range_short", ["characterize", "m.cir", *CARD_ARGS, "--vg-step", "-1", "-o", OUT], cfg=None,
+         files={"m.cir": CARD}, names=("--vg-step", "-1", "(0, 1000]"),
+         check=lambda folder, stderr: short_line(stderr)),
+    Case("check_tolerance_range_short", ["check", "cfg.toml", "--tolerance", "0"], names=("--tolerance", "0", "(0, "),
+         check=lambda folder, stderr: short_line(stderr)),
     Case("netlist_vector_out_of_range", ["netlist", "cfg.toml", "-o", "deck.cir", "--vector", "9"],
          names=("--vector 9", "1 input vector")),
 ]
@@ -291,6 +311,10 @@ r_col = 1.0
 [inputs]
 count = 2
 """
+
+
+def short_line(stderr: str) -> None:
+    assert len(stderr) < 200, f"{len(stderr)} characters: {stderr!r}"
 
 
 def small_peak_memory() -> None:
@@ -341,6 +365,11 @@ ACCEPTED = [
                 "sub/w.h5": W, "sub/in.h5": IN}, status=0),
     Case("boolean_inputs", solve(), cfg=inputs_file("bits"), files={"in.h5": IN}, status=0, check=bits_read),
     Case("negative_zero_resistance", solve(), cfg=config("r_row = -0.0\n"), status=0),
+    # A V_S step wider than the range: the axis still gets the 4 points a spline needs (it got 3,
+    # an internal error).
+    Case("characterize_v_step_wider_than_the_range", ["characterize", "m.cir", *CARD_ARGS, "-q", "--v-step", "1",
+                                                      "--vg-step", "0.2", "--check-points", "5", "-o", OUT],
+         cfg=None, files={"m.cir": CARD}, status=0),
     Case("sweep_max_points_raised", ["sweep", "cfg.toml", "-q", "-o", OUT],
          cfg=config('[sweep]\nmax_points = 3\n"array.r_row" = [0.0, 1.0, 2.0]\n'), status=0),
 ]

@@ -32,7 +32,6 @@
 #include "io/errors.hpp"
 #include "io/hdf5_file.hpp"
 #include "io/problem.hpp"
-#include "solver/parallel.hpp"
 #include "studies/sweep_file.hpp"
 #include "studies/sweep_runner.hpp"
 #include "tables/table_builder.hpp"
@@ -303,25 +302,6 @@ struct ConfigSource {
 // ------------------------------------------------------------------------------------------------
 // Crossbar
 
-/// Solves from Python threads at once run their vectors on one core each: the engine's worker
-/// pool serves one parallel region at a time, so sharing it would serialise them.
-class ConcurrentSolve {
- public:
-  ConcurrentSolve() {
-    if (active().fetch_add(1) > 0) serial_.emplace();
-  }
-  ~ConcurrentSolve() { active().fetch_sub(1); }
-  ConcurrentSolve(const ConcurrentSolve&) = delete;
-  ConcurrentSolve& operator=(const ConcurrentSolve&) = delete;
-
- private:
-  static std::atomic<int>& active() {
-    static std::atomic<int> count{0};
-    return count;
-  }
-  std::optional<solver::SerialRegion> serial_;
-};
-
 class CrossbarCore {
  public:
   CrossbarCore(io::RunConfig config, io::Problem problem)
@@ -367,7 +347,6 @@ class CrossbarCore {
     try {
       const py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);  // one solve at a time on this array's solver
-      const ConcurrentSolve slot;
       SignalPoll poll;
       r = solver_.solve(inputs, [&](std::size_t, std::size_t) { poll(); }, observe);
     } catch (const Interrupted&) {

@@ -9,11 +9,18 @@ per combination of the other axes (colour, marker, line style: the other axes in
 log scales where the data span a decade or more; and `<stem>_row_error.png`: the mean relative
 cell-current error by row position. A solve file (`xbar solve`) gives `<stem>_cell_error.png`,
 the map of I_cell / I_isolated - 1 over the array for input vector 0, and
-`<stem>_column_error.png`, the relative column-current error of every vector and column.
+`<stem>_column_error.png`, the relative column-current error of every vector and column; a check
+file (`xbar check`) also `<stem>_check.png`, xbar against ngspice by column. A table file
+(`xbar table`) gives `<stem>_table.png`: the correction by row bin and by column load, and the
+nominal current of every level.
+
+A log axis whose data hold a 0 is symmetric-log instead (linear near 0), and the 0 points are
+drawn hollow, as the legend says; a figure that shows some of an axis's values says which.
 """
 import argparse
 import itertools
 import os
+import signal
 import sys
 
 import matplotlib
@@ -60,6 +67,39 @@ def spans_decades(values):
     return v.size > 1 and v.max() / v.min() >= 10
 
 
+def set_scale(ax, axis, values):
+    """Linear, or log when the data span a decade or more. When they also hold a 0, which a log
+    axis cannot show (the point vanished and the curve seemed to end in an error floor), the
+    axis is symmetric-log: linear below the smallest non-zero |value|, logarithmic above.
+    Returns that threshold in the symlog case, else None."""
+    if not spans_decades(values):
+        return None
+    v = np.abs(np.asarray(values, float))
+    v = v[np.isfinite(v)]
+    if not (v == 0).any():
+        getattr(ax, f"set_{axis}scale")("log")
+        return None
+    threshold = v[v > 0].min()
+    getattr(ax, f"set_{axis}scale")("symlog", linthresh=threshold, linscale=0.5)
+    return threshold
+
+
+def zero_handles(names):
+    """The legend entry of the hollow markers that draw_zeros() puts on the 0 points (none
+    without any)."""
+    if not names:
+        return []
+    return [Line2D([], [], linestyle="none", marker="o", markersize=8, markerfacecolor="white", color="k",
+                   label=f"hollow: {' or '.join(names)} = 0\n(symmetric-log axis: linear near 0)")]
+
+
+def draw_zeros(ax, x, y, zero, style):
+    """Hollow markers at the points where `zero` holds (a 0 on a symmetric-log axis)."""
+    if zero.any():
+        ax.plot(x[zero], y[zero], linestyle="none", marker=style.get("marker", "o"), markersize=9,
+                markerfacecolor="white", markeredgecolor=style.get("color", "k"), markeredgewidth=1.5, zorder=3)
+
+
 def axis_label(name):
     return AXIS_LABELS.get(name, name)
 
@@ -102,9 +142,9 @@ class Styles:
         return dict(LINE_STYLES[k % len(LINE_STYLES)])
 
     def of(self, index_by_name):
-        style = {"color": "k", "linestyle": "-", "linewidth": 1.5}
-        if "marker" in self.channels[: len(self.names)]:
-            style["marker"] = "o"
+        # Every line marks its points (a sweep's values are discrete), also with fewer axes than
+        # channels, when no channel is the marker.
+        style = {"color": "k", "linestyle": "-", "linewidth": 1.5, "marker": "o"}
         for channel, name in zip(self.channels, self.names):
             style.update(self.channel_style(channel, index_by_name[name]))
         return style
@@ -122,7 +162,8 @@ class Styles:
         handles = []
         for channel, name in zip(self.channels, self.names):
             for k in range(len(self.sweep.values[name])):
-                style = {"color": "k", "linestyle": "-", "linewidth": 1.5, **self.channel_style(channel, k)}
+                style = {"color": "k", "linestyle": "-", "linewidth": 1.5, "marker": "o",
+                         **self.channel_style(channel, k)}
                 handles.append(Line2D([], [], label=f"{name} = {self.sweep.label(name, k)}", **style))
         return handles
 
@@ -199,20 +240,26 @@ def plot_errors_vs(sweep, x_name, stem, out_dir):
     # Axes past the three visual channels get a figure per value combination.
     for extra in combinations(sweep, others[len(styles.names):]):
         fig, axes = grid(len(metrics), 2, 6.2, 4.2)
+        zeros = []  # what was 0 on a symmetric-log axis
         for ax, metric in zip(axes.flat, metrics):
+            x_zero = set_scale(ax, "x", x)
+            y_zero = set_scale(ax, "y", np.abs(select(sweep, metric, extra)))
             for combo in combinations(sweep, styles.names):
-                ax.plot(x, np.abs(select(sweep, metric, {**combo, **extra})), markersize=5, **styles.of(combo))
+                y = np.abs(select(sweep, metric, {**combo, **extra}))
+                style = styles.of(combo)
+                ax.plot(x, y, markersize=5, **style)
+                draw_zeros(ax, x, y, ((x == 0) & (x_zero is not None)) | ((y == 0) & (y_zero is not None)), style)
+            for name, threshold in ((x_name, x_zero), ("an error", y_zero)):
+                if threshold is not None and name not in zeros:
+                    zeros.append(name)
             ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=10)
             ax.set_xlabel(axis_label(x_name))
             ax.set_ylabel(f"{metric} (relative)")
-            if spans_decades(x):
-                ax.set_xscale("log")
-            if spans_decades(select(sweep, metric, extra)):
-                ax.set_yscale("log")
             ax.grid(True, which="both", alpha=0.3)
         suffix = "".join(f"_{n}={sweep.label(n, k)}" for n, k in extra.items())
         fixed = ", ".join(f"{n} = {sweep.label(n, k)}" for n, k in extra.items())
-        finish(fig, axes, len(metrics), styles.legend_handles(),
+        handles = styles.legend_handles() + zero_handles(zeros)
+        finish(fig, axes, len(metrics), handles,
                f"{stem}: errors vs {x_name}" + (f" ({fixed})" if fixed else "") + f"\n{context(sweep)}")
         save(fig, os.path.join(out_dir, f"{stem}_errors_vs_{x_name}{suffix}.png"))
 
@@ -221,18 +268,27 @@ def panel_indices(n, most):
     return sorted(set(np.linspace(0, n - 1, min(n, most)).round().astype(int)))
 
 
+def subset_note(sweep, name, shown):
+    """'4 of 7 values of X shown (a, b, c, d)' when `shown` (indices) is not every value, else ''."""
+    count = len(sweep.values[name])
+    if len(shown) == count:
+        return ""
+    return f"{len(shown)} of {count} values of {name} shown ({', '.join(sweep.label(name, k) for k in shown)})"
+
+
 def plot_row_errors(sweep, stem, out_dir):
     """Mean relative cell-current error by row, a panel per value of the first axis (at most 4),
     rows averaged in bins when there are many."""
     first, others = sweep.names[0], sweep.names[1:]
     styles = Styles(sweep, others, channels=("color", "linestyle", "marker"))
     panels = panel_indices(len(sweep.values[first]), 4)
+    held = others[len(styles.names):]  # past the three channels: at their first value
     all_rows = sweep.points["row_err_mean"].shape[-1]
     fig, axes = grid(len(panels), 2 if len(panels) > 1 else 1, 5.6, 4.0)
     bin_rows = 1
     for ax, k in zip(axes.flat, panels):
         for combo in combinations(sweep, styles.names):
-            fixed = {first: k, **combo, **{n: 0 for n in others[len(styles.names):]}}
+            fixed = {first: k, **combo, **{n: 0 for n in held}}
             err, bin_rows = row_bins(select(sweep, "row_err_mean", fixed), most=64)
             centre = np.arange(err.size) * bin_rows + (bin_rows - 1) / 2
             keep = np.isfinite(err)  # NaN: never active, or past this point's rows
@@ -244,8 +300,12 @@ def plot_row_errors(sweep, stem, out_dir):
         ax.set_xlim(0, all_rows)
         ax.grid(True, alpha=0.3)
     binned = f", rows in bins of {bin_rows}" if bin_rows > 1 else ""
+    shown = subset_note(sweep, first, panels)
+    shown += "".join(f"; {n} = {sweep.label(n, 0)} only (of {len(sweep.values[n])} values)"
+                     for n in held if len(sweep.values[n]) > 1)
     finish(fig, axes, len(panels), styles.legend_handles(),
-           f"{stem}: I_cell / I_isolated - 1 by row (mean over vectors and columns{binned})\n{context(sweep)}")
+           f"{stem}: I_cell / I_isolated - 1 by row (mean over vectors and columns{binned})"
+           + (f"\n{shown.lstrip('; ')}" if shown else "") + f"\n{context(sweep)}")
     save(fig, os.path.join(out_dir, f"{stem}_row_error.png"))
 
 
@@ -304,6 +364,46 @@ def plot_column_error(f, stem, out_dir):
     save(fig, os.path.join(out_dir, f"{stem}_column_error.png"))
 
 
+def plot_check(f, stem, out_dir):
+    """`xbar check`: by column, xbar against ngspice for every input vector. Left the check's own
+    figure, |I_xbar - I_spice| / max_j |I_spice| of the vector, with the tolerance; right the
+    column's own relative difference, hollow where the ideal current is below 1e-3 of the
+    largest (those columns do not count towards check_max_col_rel_diff)."""
+    current, spice, ideal = f["columns/current"][()], f["columns/current_spice"][()], f["columns/current_ideal"][()]
+    diff = np.abs(current - spice)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        of_largest = diff / np.abs(spice).max(axis=1, keepdims=True)
+        of_column = diff / np.abs(spice)
+    counted = np.abs(ideal) > 1e-3 * np.abs(ideal).max(axis=1, keepdims=True)
+    tolerance = float(f.attrs["check_tolerance"])
+    count, cols = diff.shape
+    j = np.arange(cols)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), squeeze=False)
+    left, right = axes.flat
+    for v in range(count):
+        color = COLORS[v % len(COLORS)] if count <= len(COLORS) else "0.4"
+        label = f"input vector {v}" if count <= len(COLORS) else ("one input vector" if v == 0 else None)
+        left.plot(j, of_largest[v], "o-", color=color, markersize=4, linewidth=0.8, label=label)
+        right.plot(j[counted[v]], of_column[v][counted[v]], "o", color=color, markersize=4)
+        right.plot(j[~counted[v]], of_column[v][~counted[v]], "o", color=color, markersize=5, markerfacecolor="white")
+    left.axhline(tolerance, color="C3", linestyle="--", label=f"tolerance {tolerance:.3g}")
+    left.set_ylabel(r"$|I_{xbar} - I_{spice}|_j \,/\, \max_j |I_{spice}|$")
+    left.set_title("the check's figure (pass: every point below the tolerance)", fontsize=10)
+    right.set_ylabel(r"$|I_{xbar} - I_{spice}|_j \,/\, |I_{spice,j}|$")
+    right.set_title("each column's own relative difference\n(hollow: ideal current < 1e-3 of the largest, not counted)",
+                    fontsize=10)
+    for ax, values in ((left, np.append(of_largest.ravel(), tolerance)), (right, of_column.ravel())):
+        set_scale(ax, "y", values[np.isfinite(values)])
+        ax.set_xlabel("column j (physical)")
+        ax.grid(True, which="both", alpha=0.3)
+    left.legend(fontsize=8)
+    passed = "PASS" if f.attrs["check_passed"] else "FAIL"
+    fig.suptitle(f"{stem}: xbar vs ngspice by column, {count} input vector(s): {passed}, max "
+                 f"{float(f.attrs['check_max_rel_diff']):.3g} (tolerance {tolerance:.3g})", fontsize=11)
+    fig.tight_layout()
+    save(fig, os.path.join(out_dir, f"{stem}_check.png"))
+
+
 def plot_solve(path, out_dir):
     stem = os.path.splitext(os.path.basename(path))[0]
     with h5py.File(path, "r") as f:
@@ -312,21 +412,87 @@ def plot_solve(path, out_dir):
         else:
             print(f"{path}: no /cells/current_ideal (written by an older xbar): no cell-error map")
         plot_column_error(f, stem, out_dir)
+        if "columns/current_spice" in f:
+            plot_check(f, stem, out_dir)
+
+
+def weighted_mean(mean, count, keep):
+    """The count-weighted mean of `mean` over every axis but those in `keep` (NaN where no sample)."""
+    axes = tuple(a for a in range(mean.ndim) if a not in keep)
+    weights = np.where(count > 0, count, 0)
+    total = weights.sum(axis=axes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, np.nansum(np.where(count > 0, mean, 0) * weights, axis=axes) / total, np.nan)
+
+
+def plot_table(path, out_dir):
+    """`xbar table`: the correction I_actual / I_ideal - 1 (count-weighted means of its bins) by
+    row bin, a line per load bin; by column load, a line per level (at most 8, said when fewer
+    than all); and the nominal cell current of every level."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    with h5py.File(path, "r") as f:
+        mean, count = f["correction/mean"][()], f["correction/count"][()]
+        row_edges, load_edges = f["correction/row_edges"][()], f["correction/load_edges"][()]
+        device = f["device/current"][()]
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    levels = mean.shape[2]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6), squeeze=False)
+    by_row, by_load, nominal = axes.flat
+    rows = weighted_mean(mean, count, keep=(0, 3))  # [row bin, load bin]
+    row_centre = (row_edges[:-1] + row_edges[1:] - 1) / 2
+    for b in range(rows.shape[1]):
+        by_row.plot(row_centre, 100 * (rows[:, b] - 1), "o-", color=COLORS[b % len(COLORS)], markersize=4,
+                    label=f"load [{load_edges[b]:.3g}, {load_edges[b + 1]:.3g})")
+    by_row.set_xlabel("row (bin centre; 0 = farthest from the sense amplifier)")
+    by_row.set_ylabel("mean I_actual / I_ideal - 1 (%)")
+    by_row.set_title("by row bin, a line per column-load bin", fontsize=10)
+    by_row.legend(fontsize=7)
+    sampled = np.flatnonzero(count.sum(axis=(0, 1, 3)) > 0)  # levels some cell was read at
+    shown = sampled[panel_indices(len(sampled), 8)] if sampled.size else []
+    loads = weighted_mean(mean, count, keep=(2, 3))  # [level, load bin]
+    load_centre = (load_edges[:-1] + load_edges[1:]) / 2
+    for n, k in enumerate(shown):
+        by_load.plot(load_centre, 100 * (loads[k] - 1), "o-", color=COLORS[n % len(COLORS)], markersize=4,
+                     label=f"level {k}")
+    by_load.set_xlabel("column load (sum of the active cells' ideal currents / full-scale current)")
+    by_load.set_ylabel("mean I_actual / I_ideal - 1 (%)")
+    note = f": {len(shown)} of {levels} levels shown ({sampled.size} sampled)" if len(shown) < levels else ""
+    by_load.set_title(f"by column load, a line per level{note}", fontsize=10)
+    by_load.legend(fontsize=7)
+    k = np.arange(levels)
+    nominal.plot(k, np.abs(device), "o-", markersize=4)
+    threshold = set_scale(nominal, "y", np.abs(device))
+    if threshold is not None:
+        draw_zeros(nominal, k, np.abs(device), device == 0, {})
+        nominal.legend(handles=zero_handles(["the current"]), fontsize=7)
+    nominal.set_xlabel("level")
+    nominal.set_ylabel("|I| (A)")
+    nominal.set_title("isolated cell at nominal bias (/device/current)", fontsize=10)
+    for ax in axes.flat:
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle(f"{stem}: {attrs.get('rows')} x {attrs.get('cols')} {attrs.get('cell')} table, "
+                 f"{attrs.get('samples')} arrays x {attrs.get('vectors')} vectors, {attrs.get('cells')} cell ratios",
+                 fontsize=11)
+    fig.tight_layout()
+    save(fig, os.path.join(out_dir, f"{stem}_table.png"))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", help="SWEEP.h5 (xbar sweep) or OUT.h5 (xbar solve / check)")
+    parser.add_argument("files", nargs="+",
+                        help="SWEEP.h5 (xbar sweep), OUT.h5 (xbar solve / check) or TABLE.h5 (xbar table)")
     parser.add_argument("-o", "--output", required=True, help="folder for the PNGs (created if missing)")
     args = parser.parse_args(argv)
     os.makedirs(args.output, exist_ok=True)
+    plotters = {"sweep": plot_sweep, "solve": plot_solve, "table": plot_table}
     for path in args.files:
         with h5py.File(path, "r") as f:
-            kind = "sweep" if "axes" in f else "solve" if "columns" in f else None
+            kind = "sweep" if "axes" in f else "solve" if "columns" in f else "table" if "correction" in f else None
         if kind is None:
-            sys.exit(f"xbar.plots: {path}: neither a sweep nor a solve file")
-        (plot_sweep if kind == "sweep" else plot_solve)(path, args.output)
+            sys.exit(f"xbar.plots: {path}: neither a sweep, a solve nor a table file")
+        plotters[kind](path, args.output)
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `... | head`: end quietly, as Unix tools do
     main()

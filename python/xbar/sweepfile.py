@@ -9,6 +9,7 @@ the metric arrays shaped [n_1, ..., n_k] (row_err_mean: [n_1, ..., n_k, rows], N
 """
 import argparse
 import itertools
+import signal
 import sys
 
 import h5py
@@ -100,4 +101,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `... | head`: end quietly, as Unix tools do
     main()

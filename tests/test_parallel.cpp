@@ -1,0 +1,46 @@
+// The solver's fork-join pool (solver/parallel.hpp) with two callers at once: the situation of
+// two arrays solved from two Python threads.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "solver/parallel.hpp"
+
+using namespace xbar;
+
+TEST_CASE("a parallel region started while another thread's holds the pool runs at once, on its own thread",
+          "[parallel]") {
+  if (std::thread::hardware_concurrency() < 2) {
+    WARN("one core: the pool has no worker, nothing to share");
+    return;
+  }
+  // Region A (this thread) holds the pool until region B, started meanwhile on a second thread,
+  // has finished. A pool that made B wait for A would stall both; A gives up after 30 s and the
+  // test fails.
+  std::atomic<bool> b_done{false}, gave_up{false};
+  std::vector<std::pair<std::int64_t, std::int64_t>> b_parts(2, {-1, -1});
+  int parts_b = 0;
+  std::thread b;
+  const int parts_a = solver::parallel_for(2, 1, [&](int part, std::int64_t, std::int64_t) {
+    if (part != 0) return;  // part 0 runs on the caller, inside the pool's region
+    b = std::thread([&] {
+      parts_b = solver::parallel_for(10, 1, [&](int p, std::int64_t begin, std::int64_t end) {
+        b_parts[p] = {begin, end};
+      });
+      b_done = true;
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!b_done && !(gave_up = std::chrono::steady_clock::now() > deadline))
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  b.join();
+  REQUIRE(parts_a == 2);
+  CHECK_FALSE(gave_up);
+  // B's parts are the split it always gets (the same reductions, the same results), all run.
+  REQUIRE(parts_b == 2);
+  CHECK(b_parts[0] == std::pair<std::int64_t, std::int64_t>{0, 5});
+  CHECK(b_parts[1] == std::pair<std::int64_t, std::int64_t>{5, 10});
+}
