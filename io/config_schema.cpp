@@ -449,10 +449,10 @@ std::string toml_value_text(const ConfigValue& value) {
   return os.str().substr(4);  // after "v = "
 }
 
-std::string effective_config_text(const RunConfig& c, bool with_derived) {
+std::string effective_config_text(const RunConfig& c, bool with_derived, const std::set<std::string>& omit) {
   std::string out, section;
   for (const KeySpec& k : config_schema()) {
-    if (k.applies && !k.applies(c)) continue;
+    if ((k.applies && !k.applies(c)) || omit.contains(k.key)) continue;
     if (const std::optional<ConfigValue> v = k.get(c)) append(out, section, k.key, *v);
   }
   if (with_derived)

@@ -9,6 +9,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -89,8 +90,9 @@ std::vector<std::string> known_config_keys();
 /// A value as TOML writes it ("1e-06", "\"2t-sonos\"", "true").
 std::string toml_value_text(const ConfigValue& value);
 /// The complete effective config of `c` as TOML: every key that has a value, in schema order,
-/// then (with_derived) [derived].
-std::string effective_config_text(const RunConfig& c, bool with_derived = true);
+/// then [derived]. A study leaves out its derived values and the keys its axes set (`omit`).
+std::string effective_config_text(const RunConfig& c, bool with_derived = true,
+                                  const std::set<std::string>& omit = {});
 /// `xbar config --list`: every key with its type and range, default and help; then the
 /// derived values.
 std::string config_key_listing();

@@ -198,14 +198,22 @@ io::ConfigValues point_base(io::ConfigValues values, const std::vector<Axis>& ax
   return values;
 }
 
-// The study as written into SWEEP.h5: the points' common config, complete, and the [sweep]
-// table (each point's derived values are datasets of their own, sweep_file.hpp).
-std::string study_text(const io::RunConfig& base, const toml::table& sweep) {
+// The study as written into SWEEP.h5: the points' common config, complete but for the keys
+// that every value of an axis sets (and the keys of the same quantity), then the [sweep] table.
+// Each point's derived values are datasets of their own (sweep_file.hpp).
+std::string study_text(const io::RunConfig& base, const std::vector<Axis>& axes, const toml::table& sweep) {
+  std::set<std::string> omit;
+  for (const Axis& axis : axes)
+    for (const auto& [key, value] : axis.values.front().settings)
+      if (std::all_of(axis.values.begin(), axis.values.end(), [&](const AxisValue& v) { return v.settings.contains(key); })) {
+        omit.insert(key);
+        if (const io::KeySpec* spec = io::find_key(key)) omit.insert(spec->same_quantity);
+      }
   toml::table only_sweep;
   only_sweep.insert("sweep", sweep);
   std::ostringstream os;
   os << only_sweep;
-  return io::effective_config_text(base, false) + "\n" + os.str() + "\n";
+  return io::effective_config_text(base, false, omit) + "\n" + os.str() + "\n";
 }
 
 }  // namespace
@@ -258,7 +266,7 @@ SweepSpec parse_sweep(const std::string& text, const std::string& path,
     throw InputError(fmt::format("{}: [sweep] has no axis (e.g. [sweep] \"array.r_hat_p\" = [1e-6, 1e-5])", path));
   const std::size_t count = point_count(spec.axes, max_points(*sweep, path), path);
   const io::ConfigValues base = point_base(document.values, spec.axes);
-  spec.config_text = study_text(io::resolve(base, path, load), *sweep);
+  spec.config_text = study_text(io::resolve(base, path, load), spec.axes, *sweep);
   for (std::size_t p = 0; p < count; ++p) {
     io::ConfigValues values = base;
     const std::vector<std::size_t> index = spec.coordinates(p);
