@@ -42,8 +42,8 @@ struct KeySpec {
   std::vector<std::string> choices;
   /// Shown instead of the default when it depends on other keys, or when there is none.
   std::string default_note;
-  /// The key whose quantity this one also sets (array.r_col <-> array.r_hat_p): a sweep of one
-  /// drops the other from its base.
+  /// The key whose quantity this one also sets (array.r_col <-> array.r_hat_p): an override or
+  /// a sweep axis of one drops the other from the config it applies to.
   std::string same_quantity;
   /// Whether the key may be set, given the keys before it (schema order); when not, `only_with`
   /// says why, and the effective config leaves the key out.

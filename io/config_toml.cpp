@@ -118,6 +118,11 @@ ConfigDocument read_config_document(const std::string& text, const std::string& 
   }
   Overrides typed{{}, override_origin};
   for (const std::string& o : overrides) apply_override(doc.root, o, path, typed);
+  // An override of array.r_hat_p replaces the file's array.r_col, and the other way round.
+  for (const auto& [key, text] : typed.values)
+    if (const KeySpec* spec = find_key(key); spec && !spec->same_quantity.empty() && !typed.values.count(spec->same_quantity))
+      if (toml::table* section = doc.root[spec->same_quantity.substr(0, spec->same_quantity.find('.'))].as_table())
+        section->erase(spec->same_quantity.substr(spec->same_quantity.find('.') + 1));
   check_known_keys(doc.root, path, typed);
   const std::string folder = file_folder(path);
   const bool command_line = override_origin == k_command_line;

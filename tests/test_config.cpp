@@ -98,3 +98,11 @@ TEST_CASE("a value outside its key's range is refused with the key, the value an
                     Contains("'array.r_col'") && Contains("array.r_hat_p sets it too"));
   CHECK_THROWS_WITH(io::parse_config("[array]\nrowz = 1\n", "t.toml"), Contains("did you mean 'array.rows'"));
 }
+
+TEST_CASE("an override of array.r_hat_p replaces the file's array.r_col, and the other way round") {
+  const io::RunConfig c = io::parse_config("[array]\ncell = \"1r\"\nr_col = 1.0\n", "t.toml", {"array.r_hat_p=1e-3"});
+  CHECK(c.lines.r_col == Approx(1e-3 / 1e-4).epsilon(1e-15));  // r_hat_p / resistor.g_max
+  CHECK(io::parse_config("[array]\nr_hat_p = 1e-3\n", "t.toml", {"array.r_col=2"}).lines.r_col == 2.0);
+  CHECK_THROWS_WITH(io::parse_config("", "t.toml", {"array.r_col=2", "array.r_hat_p=1e-3"}),
+                    Contains("array.r_hat_p sets it too"));
+}
