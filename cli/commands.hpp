@@ -19,5 +19,6 @@ Command add_check(CLI::App& app);
 Command add_table(CLI::App& app);
 Command add_characterize(CLI::App& app);
 Command add_fit(CLI::App& app);
+Command add_config(CLI::App& app);
 
 }  // namespace xbar::cli

@@ -68,12 +68,13 @@ int main(int argc, char** argv) {
   using namespace xbar;
   CLI::App app{"xbar: SPICE-exact circuit solver for analog in-memory-computing crossbars.\n"
                "Exit status: 0 ok, 1 check over tolerance, 2 bad input or ngspice failure, "
-               "3 no solution from xbar, 4 internal error."};
+               "3 no solution from xbar, 4 internal error.\n"
+               "Every config key, its default and meaning: xbar config --list."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(io::k_xbar_version));
   const std::vector<cli::Command> commands = {
       cli::add_solve(app), cli::add_netlist(app),        cli::add_check(app), cli::add_table(app),
-      cli::add_sweep(app), cli::add_characterize(app), cli::add_fit(app)};
+      cli::add_sweep(app), cli::add_characterize(app), cli::add_fit(app),     cli::add_config(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -54,7 +54,7 @@ double select_specific_current(double n, double beta) {
 EkvParams sonos_defaults() { return {.n = 1.40, .i_s = 250e-9, .eta = 0.04, .vt = 0.0}; }
 
 EkvParams select_defaults() {
-  return {.n = 1.30, .i_s = select_specific_current(1.30, 200e-6), .eta = 0.08, .vt = 0.45};
+  return {.n = 1.30, .i_s = select_specific_current(1.30, k_select_beta), .eta = 0.08, .vt = 0.45};
 }
 
 std::string ekv_spice_functions() {

@@ -72,6 +72,8 @@ const char* ekv_batch_target();
 EkvParams sonos_defaults();
 /// Select-FET defaults: n = 1.30, I_S = 2 n beta U_T^2 (beta = 200 uA/V^2), eta = 0.08, V_T = 0.45.
 EkvParams select_defaults();
+/// The select FET's default transconductance parameter beta (A/V^2), from which I_S follows.
+inline constexpr double k_select_beta = 200e-6;
 /// I_S of the select FET from its transconductance parameter beta (A/V^2).
 double select_specific_current(double n, double beta);
 

@@ -1,10 +1,19 @@
 #pragma once
-// The TOML configuration of an array run (README): parsed once, validated whole
-// (unknown keys with a did-you-mean first, then types and ranges), with command-line overrides
-// `key=value` applied before validation so that they are checked the same way.
+// The TOML configuration of an array run (README "Configuration"). Every key is declared once,
+// with its type, range, default and help, in io/config_schema.cpp; io/config_toml.cpp reads
+// the TOML text. A config is parsed in two steps: the TOML reader gives the keys that were set
+// (unknown keys with a did-you-mean first, command-line overrides `key=value` applied), then
+// resolve() checks each value against the schema, applies the rules across keys, loads the
+// select table and resolves the derived values (r_col from r_hat_p, G_max, ...) once. A sweep
+// point is its study's values with the point's values on top, resolved again: no TOML is
+// parsed per point.
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "devices/cell.hpp"
@@ -57,14 +66,37 @@ struct NetworkConfig {
   int adc_bits = 0;    ///< 0: no ADC
 };
 
+/// Largest array accepted: 4096 x 4096 cells (the largest benchmark case) times 4.
+inline constexpr long k_max_cells = 4L * 4096 * 4096;
+
+/// A key's value as TOML typed it: boolean, integer, number or string.
+using ConfigValue = std::variant<bool, std::int64_t, double, std::string>;
+
+/// A key that was set, and where: messages name `origin` (the config file, "--set", or
+/// "FILE: [sweep]") and show the value as it was written.
+struct SetValue {
+  ConfigValue value;
+  std::string origin;
+  std::string shown;        ///< the value as written, for messages
+  std::string typed;        ///< a --set value's text (a name stays the text typed, even "123")
+  std::string file_folder;  ///< folder that relative file names are taken from ("" = working folder)
+};
+
+/// The keys set by a config, its overrides or a sweep point ("section.key" -> value).
+using ConfigValues = std::map<std::string, SetValue>;
+
 struct RunConfig {
   engine::MappingScheme mapping = engine::MappingScheme::none;
   std::string path;   ///< file the config came from ("<defaults>" if none)
   std::string select_file;  ///< select.file, resolved (see parse_config), when select.model = "table"
-  std::string text;   ///< effective configuration as TOML text (overrides applied)
+  ConfigValues values;  ///< the keys that were set; every other key has its default
+  /// The complete effective configuration as TOML text: every key with its value, defaults
+  /// included, and a [derived] section with the resolved values (config_schema.hpp).
+  std::string text;
   int rows = 64, cols = 64;  ///< cols: logical outputs when mapping, else physical columns
   devices::CellModel cell;
-  netlists::LineResistance lines;
+  double select_beta = devices::k_select_beta;  ///< A/V^2; cell.select.i_s follows from it
+  netlists::LineResistance lines;  ///< lines.r_col resolved (from r_hat_p when that is set)
   double v_sense = 0.0, v_read = 0.1;
   std::optional<double> r_hat_p;
   devices::LevelSpec sonos_levels{128, 1.6e-6, 1e7};
@@ -85,6 +117,14 @@ struct RunConfig {
   }
 };
 
+/// Loads the select law of a DEVICE.h5 (select.file, resolved); a sweep passes one that loads
+/// each file once for all its points.
+using SelectTableLoader = std::function<std::shared_ptr<const devices::TabulatedTransistor>(const std::string&)>;
+
+/// The run config of `values` (each checked against the schema, then the rules across keys),
+/// `path` naming the config in messages about keys that were not set. Throws InputError.
+RunConfig resolve(const ConfigValues& values, const std::string& path, const SelectTableLoader& load_table = {});
+
 /// Parses TOML text (path names it in messages), applies overrides "key=value" (value in TOML
 /// syntax; a bare word is taken as a string) and validates. Throws InputError.
 /// Relative file names in the text (weights.file, inputs.file, select.file) are taken relative
@@ -98,11 +138,5 @@ RunConfig parse_config(const std::string& text, const std::string& path,
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 /// The text of a config file; throws InputError naming the path if it cannot be read.
 std::string read_config_text(const std::string& path);
-
-/// " (did you mean 'array.r_col'?)" for the closest known key, or "" if none is close.
-std::string key_suggestion(const std::string& key);
-
-/// Every key the config accepts, "section.key", for --help and did-you-mean.
-const std::vector<std::string>& known_config_keys();
 
 }  // namespace xbar::io

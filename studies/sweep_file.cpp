@@ -1,7 +1,10 @@
 #include "studies/sweep_file.hpp"
 
 #include <algorithm>
+#include <type_traits>
+#include <variant>
 
+#include "io/config_schema.hpp"
 #include "io/results.hpp"
 
 namespace xbar::studies {
@@ -38,6 +41,19 @@ void write_row_errors(io::H5Writer& out, const SweepSpec& spec, const std::vecto
   out.write("/points/row_err_mean", data, shape);
 }
 
+// /derived/<name> [n_1, ..., n_k]: each point's derived config values (r_col, g_max, ...).
+void write_derived(io::H5Writer& out, const SweepSpec& spec) {
+  for (const io::DerivedKey& key : io::derived_keys()) {
+    std::vector<double> values;
+    for (const io::RunConfig& point : spec.points)
+      values.push_back(std::visit([](auto v) -> double {
+        if constexpr (std::is_arithmetic_v<decltype(v)>) return static_cast<double>(v);
+        else return k_nan;
+      }, key.value(point)));
+    out.write("/derived/" + key.name, values, spec.shape());
+  }
+}
+
 }  // namespace
 
 void write_sweep(io::H5Writer& out, const SweepSpec& spec, const std::vector<PointMetrics>& points) {
@@ -48,6 +64,7 @@ void write_sweep(io::H5Writer& out, const SweepSpec& spec, const std::vector<Poi
     out.write("/points/" + std::string(metric.name), values, spec.shape());
   }
   write_row_errors(out, spec, points);
+  write_derived(out, spec);
   out.long_attribute("config", spec.config_text);
   out.attribute("xbar_version", std::string(io::k_xbar_version));
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -10,15 +12,15 @@
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
+#include "io/config_schema.hpp"
+#include "io/config_toml.hpp"
+#include "io/device_file.hpp"
+
 namespace xbar::studies {
 
 namespace {
 
 using io::InputError;
-
-// Keys that set the same quantity: sweeping one removes the other from the base config.
-const std::vector<std::pair<std::string, std::string>> k_same_quantity = {
-    {"array.r_col", "array.r_hat_p"}};
 
 const char* const k_combined_help =
     "a key without a dot is a combined axis: an array of tables "
@@ -28,10 +30,14 @@ const char* const k_combined_help =
   throw InputError(fmt::format("{}: [sweep] '{}': {}", path, key, what));
 }
 
-bool is_config_key(const std::string& key) {
-  const std::vector<std::string>& known = io::known_config_keys();
-  return std::find(known.begin(), known.end(), key) != known.end();
-}
+bool is_config_key(const std::string& key) { return io::find_key(key) != nullptr; }
+
+// Where a point's values come from: the [sweep] table of the study's file.
+struct Origin {
+  std::string path;    ///< the study's file, for messages about the [sweep] table itself
+  std::string where;   ///< "FILE: [sweep]", for messages about a value
+  std::string folder;  ///< relative file names are taken from the study file's folder
+};
 
 // The config's did-you-mean, or the one key that ends in ".key" ("rows" -> "array.rows").
 std::string suggestion(const std::string& key) {
@@ -49,9 +55,8 @@ std::string toml_text(const toml::node& node) {
   return os.str();
 }
 
-// One scalar value of `key`: its label, its number if it is one, and the override.
-AxisValue scalar_value(const std::string& path, const std::string& axis, const std::string& key,
-                       const toml::node& node) {
+// One scalar value of `key`: its label, its number if it is one, and the value it sets.
+AxisValue scalar_value(const Origin& o, const std::string& axis, const std::string& key, const toml::node& node) {
   AxisValue v;
   if (const auto i = node.value_exact<std::int64_t>()) {
     v.label = fmt::format("{}", *i);
@@ -64,10 +69,9 @@ AxisValue scalar_value(const std::string& path, const std::string& axis, const s
   } else if (const auto b = node.value_exact<bool>()) {
     v.label = *b ? "true" : "false";
   } else {
-    fail(path, axis, fmt::format("value {} of '{}': must be a number, string or boolean",
-                                 toml_text(node), key));
+    fail(o.path, axis, fmt::format("value {} of '{}': must be a number, string or boolean", toml_text(node), key));
   }
-  v.overrides = {key + "=" + toml_text(node)};
+  v.settings[key] = io::set_value(key, node, o.where, o.folder);
   return v;
 }
 
@@ -77,17 +81,18 @@ const toml::array& values_of(const std::string& path, const std::string& key, co
   return *values;
 }
 
-Axis config_axis(const std::string& path, const std::string& key, const toml::node& node) {
+Axis config_axis(const Origin& o, const std::string& key, const toml::node& node) {
   if (!is_config_key(key))
-    fail(path, key, fmt::format("not a config key{}", suggestion(key)));
+    fail(o.path, key, fmt::format("not a config key{}", suggestion(key)));
   Axis axis{key, {}};
-  for (const toml::node& value : values_of(path, key, node))
-    axis.values.push_back(scalar_value(path, key, key, value));
+  for (const toml::node& value : values_of(o.path, key, node))
+    axis.values.push_back(scalar_value(o, key, key, value));
   return axis;
 }
 
 // A named set of config keys, one value of a combined axis.
-AxisValue combined_value(const std::string& path, const std::string& axis, const toml::node& node) {
+AxisValue combined_value(const Origin& o, const std::string& axis, const toml::node& node) {
+  const std::string& path = o.path;
   const toml::table* table = node.as_table();
   if (!table) fail(path, axis, k_combined_help);
   const auto name = (*table)["name"].value_exact<std::string>();
@@ -99,19 +104,20 @@ AxisValue combined_value(const std::string& path, const std::string& axis, const
     if (!is_config_key(key))
       fail(path, axis, fmt::format("value '{}': '{}' is not a config key{}", *name, key,
                                    suggestion(key)));
-    value.overrides.push_back(scalar_value(path, axis, key, v).overrides.front());
+    value.settings.merge(scalar_value(o, axis, key, v).settings);
   }
   return value;
 }
 
-Axis combined_axis(const std::string& path, const std::string& label, const toml::node& node) {
+Axis combined_axis(const Origin& o, const std::string& label, const toml::node& node) {
+  const std::string& path = o.path;
   const toml::array* values = node.as_array();
   if (!values || values->empty() || !values->front().is_table())
     fail(path, label, fmt::format("not a config key{}; {}", suggestion(label), k_combined_help));
   Axis axis{label, {}};
   std::set<std::string> names;
   for (const toml::node& value : *values) {
-    axis.values.push_back(combined_value(path, label, value));
+    axis.values.push_back(combined_value(o, label, value));
     if (!names.insert(axis.values.back().label).second)
       fail(path, label, fmt::format("name '{}' given twice", axis.values.back().label));
   }
@@ -165,44 +171,49 @@ std::size_t point_count(const std::vector<Axis>& axes, std::size_t limit, const 
   return static_cast<std::size_t>(product);
 }
 
-std::vector<Axis> parse_axes(const toml::table& sweep, const std::string& original_text,
-                             const std::string& path) {
+std::vector<Axis> parse_axes(const toml::table& sweep, const std::string& original_text, const Origin& o) {
   std::vector<Axis> axes;
   std::set<std::string> swept;
   for (const std::string& key : axis_order(sweep, original_text)) {
     if (key == k_max_points_key) continue;
     const toml::node& node = *sweep.get(key);
-    axes.push_back(key.find('.') == std::string::npos ? combined_axis(path, key, node)
-                                                      : config_axis(path, key, node));
+    axes.push_back(key.find('.') == std::string::npos ? combined_axis(o, key, node) : config_axis(o, key, node));
     std::set<std::string> keys_of_axis;
     for (const AxisValue& v : axes.back().values)
-      for (const std::string& o : v.overrides) keys_of_axis.insert(o.substr(0, o.find('=')));
+      for (const auto& [k, value] : v.settings) keys_of_axis.insert(k);
     for (const std::string& k : keys_of_axis)
-      if (!swept.insert(k).second) fail(path, key, fmt::format("'{}' is already set by another axis", k));
+      if (!swept.insert(k).second) fail(o.path, key, fmt::format("'{}' is already set by another axis", k));
   }
   return axes;
 }
 
-void erase_key(toml::table& root, const std::string& dotted) {
-  const auto dot = dotted.find('.');
-  if (toml::table* section = root[dotted.substr(0, dot)].as_table()) section->erase(dotted.substr(dot + 1));
-}
-
-// The base config of every point: no [sweep] table, and no key that a swept key replaces.
-std::string point_base_text(toml::table root, const std::vector<Axis>& axes) {
-  root.erase("sweep");
+// The values every point starts from: the study's, without a key that a swept key replaces
+// (array.r_col and array.r_hat_p set the same resistance).
+io::ConfigValues point_base(io::ConfigValues values, const std::vector<Axis>& axes) {
   for (const Axis& axis : axes)
     for (const AxisValue& v : axis.values)
-      for (const std::string& o : v.overrides) {
-        const std::string key = o.substr(0, o.find('='));
-        for (const auto& [a, b] : k_same_quantity) {
-          if (key == a) erase_key(root, b);
-          if (key == b) erase_key(root, a);
-        }
+      for (const auto& [key, value] : v.settings)
+        if (const io::KeySpec* spec = io::find_key(key); spec && !spec->same_quantity.empty())
+          values.erase(spec->same_quantity);
+  return values;
+}
+
+// The study as written into SWEEP.h5: the points' common config, complete but for the keys
+// that every value of an axis sets (and the keys of the same quantity), then the [sweep] table.
+// Each point's derived values are datasets of their own (sweep_file.hpp).
+std::string study_text(const io::RunConfig& base, const std::vector<Axis>& axes, const toml::table& sweep) {
+  std::set<std::string> omit;
+  for (const Axis& axis : axes)
+    for (const auto& [key, value] : axis.values.front().settings)
+      if (std::all_of(axis.values.begin(), axis.values.end(), [&](const AxisValue& v) { return v.settings.contains(key); })) {
+        omit.insert(key);
+        if (const io::KeySpec* spec = io::find_key(key)) omit.insert(spec->same_quantity);
       }
+  toml::table only_sweep;
+  only_sweep.insert("sweep", sweep);
   std::ostringstream os;
-  os << root;
-  return os.str() + "\n";
+  os << only_sweep;
+  return io::effective_config_text(base, false, omit) + "\n" + os.str() + "\n";
 }
 
 }  // namespace
@@ -238,23 +249,31 @@ SweepSpec parse_sweep(const std::string& text, const std::string& path,
                       const std::vector<std::string>& overrides) {
   SweepSpec spec;
   spec.path = path;
-  spec.config_text = io::parse_config(text, path, overrides).text;  // validates the base
-  const toml::table effective = toml::parse(spec.config_text);
-  const toml::table* sweep = effective["sweep"].as_table();
+  const io::ConfigDocument document = io::read_config_document(text, path, overrides, io::k_command_line);
+  // A select table is read once for the whole study, however many points use it.
+  std::map<std::string, std::shared_ptr<const devices::TabulatedTransistor>> tables;
+  const io::SelectTableLoader load = [&tables](const std::string& file) {
+    std::shared_ptr<const devices::TabulatedTransistor>& table = tables[file];
+    if (!table) table = io::load_tabulated_transistor(file);
+    return table;
+  };
+  io::resolve(document.values, path, load);  // validates the base
+  const toml::table* sweep = document.root["sweep"].as_table();
   if (!sweep || sweep->empty())
     throw InputError(fmt::format("{}: no [sweep] table (e.g. [sweep] \"array.r_hat_p\" = [1e-6, 1e-5])", path));
-  spec.axes = parse_axes(*sweep, text, path);
+  spec.axes = parse_axes(*sweep, text, {path, path + ": [sweep]", io::file_folder(path)});
   if (spec.axes.empty())
     throw InputError(fmt::format("{}: [sweep] has no axis (e.g. [sweep] \"array.r_hat_p\" = [1e-6, 1e-5])", path));
   const std::size_t count = point_count(spec.axes, max_points(*sweep, path), path);
-  const std::string base = point_base_text(effective, spec.axes);
+  const io::ConfigValues base = point_base(document.values, spec.axes);
+  spec.config_text = study_text(io::resolve(base, path, load), spec.axes, *sweep);
   for (std::size_t p = 0; p < count; ++p) {
-    std::vector<std::string> point_overrides;
+    io::ConfigValues values = base;
     const std::vector<std::size_t> index = spec.coordinates(p);
     for (std::size_t k = 0; k < spec.axes.size(); ++k)
-      for (const std::string& o : spec.axes[k].values[index[k]].overrides) point_overrides.push_back(o);
+      for (const auto& [key, value] : spec.axes[k].values[index[k]].settings) values[key] = value;
     try {
-      spec.points.push_back(io::parse_config(base, path, point_overrides, path + ": [sweep]"));
+      spec.points.push_back(io::resolve(values, path, load));
     } catch (const InputError& e) {
       throw InputError(fmt::format("{} (sweep point {})", e.what(), spec.describe(p)));
     }

@@ -1,8 +1,8 @@
 #pragma once
 // A parameter study (docs/conventions.md): a base config plus a [sweep] table whose entries are
 // the axes. The points are the product of the axes' values, numbered row-major (the first axis
-// varies slowest), and each point is the base config with that point's overrides applied, parsed
-// and validated like any config.
+// varies slowest), and each point is the study's parsed config with that point's values on top,
+// validated like any config (no TOML is parsed per point; a select table is loaded once).
 //
 //   [sweep]
 //   "array.r_hat_p" = [1e-6, 1e-5, 1e-4]         # a config key and its values
@@ -27,7 +27,7 @@ namespace xbar::studies {
 struct AxisValue {
   std::string label;                   ///< "1e-06", "offset", or a combined value's name
   std::optional<double> number;        ///< numeric values of a config key
-  std::vector<std::string> overrides;  ///< "section.key=<TOML value>"
+  io::ConfigValues settings;           ///< the keys this value sets
 };
 
 struct Axis {
@@ -39,7 +39,9 @@ struct Axis {
 
 struct SweepSpec {
   std::string path;         ///< config file name, for messages
-  std::string config_text;  ///< effective TOML text of the whole study (--set applied)
+  /// The study as TOML: the points' common config, complete (--set applied, defaults
+  /// included), and the [sweep] table.
+  std::string config_text;
   std::vector<Axis> axes;
   std::vector<io::RunConfig> points;  ///< row-major over the axes
 

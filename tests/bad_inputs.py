@@ -248,6 +248,7 @@ BAD_INPUTS = [
     Case("set_without_equals", solve("--set", "array.rows"), names=("--set", "array.rows", "section.key=value")),
     Case("set_bad_value", solve("--set", "array.rows=abc"), names=("--set", "array.rows", "abc")),
     Case("set_unknown_key", solve("--set", "array.rowz=3"), names=("--set", "array.rowz", "did you mean")),
+    Case("config_unknown_key", ["config", "cfg.toml", "--set", "array.rowz=3"], names=("--set", "array.rowz", "did you mean")),
     Case("set_overlong_value", solve("--set", "array.cell=" + "x" * 5000),
          names=("--set", "array.cell", "characters)")),
     Case("flag_unknown", solve("--bogus"), names=("--bogus",)),
@@ -323,6 +324,15 @@ def small_peak_memory() -> None:
     assert peak_kib < 500 * 1024, f"xbar's peak memory {peak_kib / 1024:.0f} MiB: allocated before checking the shape"
 
 
+def effective_config_written(folder: Path, stderr: str) -> None:
+    """`xbar config -o` writes the complete config: defaults, the override, and r_col derived
+    from it (1r cells: G_max = resistor.g_max = 1e-4 S, so r_hat_p = 1e-3 is 10 ohm)."""
+    import tomllib
+    config = tomllib.loads((folder / OUT).read_text())
+    assert config["solver"]["max_iterations"] == 100 and config["array"]["r_hat_p"] == 1e-3, config
+    assert abs(config["derived"]["r_col"] / 10.0 - 1) < 1e-14, config["derived"]
+
+
 def bits_read(folder: Path, stderr: str) -> None:
     import h5py
     import numpy as np
@@ -372,6 +382,8 @@ ACCEPTED = [
          cfg=None, files={"m.cir": CARD}, status=0),
     Case("sweep_max_points_raised", ["sweep", "cfg.toml", "-q", "-o", OUT],
          cfg=config('[sweep]\nmax_points = 3\n"array.r_row" = [0.0, 1.0, 2.0]\n'), status=0),
+    Case("config_written_complete", ["config", "cfg.toml", "--set", "array.r_hat_p=1e-3", "-o", OUT],
+         cfg='[array]\ncell = "1r"\n', status=0, check=effective_config_written),
 ]
 
 # A solve long enough to be interrupted in the middle: hours with today's KLU backend (0.9 s per

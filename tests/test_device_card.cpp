@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "device_fixtures.hpp"
@@ -15,6 +16,8 @@
 #include "io/device_file.hpp"
 #include "io/errors.hpp"
 #include "netlists/spice_deck.hpp"
+#include "studies/sweep_runner.hpp"
+#include "studies/sweep_spec.hpp"
 
 using namespace xbar;
 using Catch::Contains;
@@ -139,6 +142,25 @@ TEST_CASE("DEVICE.h5 keeps the table, its card and its envelope", "[io][table]")
   CHECK(law->law.current(1.1, 0.1, 0.0).i_ds ==
         Approx(devices::ekv_current(devices::select_defaults(), 1.1, 0.1, 0.0).i_ds).epsilon(1e-6));
   CHECK_THROWS_WITH(io::read_device_file(dir.file("none.h5")), Contains("none.h5: file not found"));
+}
+
+TEST_CASE("a sweep reads its select table once, however many points use it", "[io][table][sweep]") {
+  const TempDir dir;
+  io::write_device_file(dir.file("dev.h5"), ekv_device_file());
+  std::string seeds;
+  for (int seed = 0; seed < 1000; ++seed) seeds += std::to_string(seed) + ", ";
+  const studies::SweepSpec spec = studies::parse_sweep(
+      "[array]\nrows = 2\ncols = 2\ncell = \"1t1r\"\n[select]\nmodel = \"table\"\nfile = \"" + dir.file("dev.h5") +
+          "\"\n[sweep]\n\"inputs.seed\" = [" + seeds + "]\n",
+      "t.toml");
+  REQUIRE(spec.points.size() == 1000);
+  std::set<const devices::TabulatedTransistor*> tables;
+  for (const io::RunConfig& point : spec.points) tables.insert(point.cell.select_table.get());
+  CHECK(tables.size() == 1);
+  // Every point runs (one thread: the shared table is read-only), and solves its 2x2 array.
+  const std::vector<studies::PointMetrics> metrics = studies::run_sweep(spec, 1);
+  REQUIRE(metrics.size() == 1000);
+  for (const studies::PointMetrics& m : metrics) CHECK(std::isfinite(m.newton_iterations));
 }
 
 TEST_CASE("[select] model = \"table\" loads DEVICE.h5 and checks that the biases lie on it", "[io][table]") {

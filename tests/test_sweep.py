@@ -211,6 +211,19 @@ class LadderMetrics(unittest.TestCase):
         self.assertIn("[sweep]", text(f.attrs["config"]))
         self.assertTrue(text(f.attrs["xbar_version"]))
 
+    def test_the_config_is_complete_and_each_point_has_its_derived_values(self):
+        import tomllib  # noqa: F401  (Python >= 3.11)
+        f = self.sweep
+        config = tomllib.loads(text(f.attrs["config"]))
+        self.assertEqual(config["solver"]["max_iterations"], 100)  # a default: the file does not set it
+        self.assertEqual(config["weights"]["distribution"], "laplace")
+        self.assertNotIn("r_col", config["array"])  # swept as r_hat_p
+        # r_col = r_hat_p / G_max, G_max = resistor.g_max = 1e-4 S; offset adds one column per array
+        r_hat_p = f["axes/values/array.r_hat_p"][()]
+        np.testing.assert_allclose(f["derived/r_col"][()], np.broadcast_to(r_hat_p[:, None, None] / 1e-4, (2, 2, 2)),
+                                   rtol=1e-15)
+        np.testing.assert_array_equal(f["derived/physical_cols"][()], np.broadcast_to([6, 4], (2, 2, 2)))
+
     def test_errors_grow_with_r_hat_p_and_rows(self):
         rms = self.sweep["points/col_err_rms"][()]
         self.assertTrue((rms[1] > rms[0]).all())
@@ -235,12 +248,20 @@ class SonosMetrics(unittest.TestCase):
                     rms, mx = column_errors(current, ideal)
                     nrms, gain, full = output_errors(s["outputs/current"][()], s["outputs/ideal"][()])
                     rows = row_errors(s["cells/current"][()][None], s["cells/current_ideal"][()][None])
+                    self.assert_derived_r_col(s, f["axes/values/array.r_hat_p"][index[0]])
                 expected = {"col_err_rms": rms, "col_err_max": mx, "out_err_nrms": nrms,
                             "out_err_gain_nrms": gain, "out_err_fullscale": full}
                 for metric, value in expected.items():
                     np.testing.assert_allclose(f["points"][metric][index], value, rtol=RTOL, err_msg=metric)
                 np.testing.assert_allclose(f["points/row_err_mean"][index], rows, rtol=RTOL, equal_nan=True)
                 self.assertLess(f["points/col_err_rms"][index], 0.5)
+
+    def assert_derived_r_col(self, solve, r_hat_p):
+        """The solve's config holds the resolved r_col: r_hat_p / G_max, G_max = i_max / v_read."""
+        import tomllib  # noqa: F401  (Python >= 3.11)
+        config = tomllib.loads(text(solve.attrs["config"]))
+        self.assertAlmostEqual(config["derived"]["r_col"] / (r_hat_p / (1.6e-6 / 0.1)), 1.0, places=14)
+        self.assertEqual(config["bias"]["v_read"], 0.1)  # defaults are written too
 
     def test_without_mapping_the_output_metrics_are_nan(self):
         config = SONOS_CONFIG.replace('[mapping]\nscheme = "offset"\n', "")

@@ -108,6 +108,16 @@ class SonosTable(unittest.TestCase):
                                  capture_output=True, text=True)
         self.assertEqual(missing.returncode, 2)
 
+    def test_the_predictor_compares_the_resolved_bit_line_resistance(self):
+        """The solve's r_col is read from its config's [derived] section: r_hat_p = 1.6e-4 is the
+        table's 10 ohm (G_max = 1.6 uA / 0.1 V = 16 uS), 3.2e-4 is 20 ohm and is warned about."""
+        for r_hat_p, warned in ((1.6e-4, False), (3.2e-4, True)):
+            keys = [k for k in ARRAY if not k.startswith("array.r_col")] + [f"array.r_hat_p={r_hat_p}"]
+            *_, path = solve(self.tmp.name, f"r_hat_p_{r_hat_p}.h5", keys)
+            stderr = subprocess.run([sys.executable, *PREDICT, self.table_path, path], check=True,
+                                    capture_output=True, text=True).stderr
+            self.assertEqual("solved r_col = " in stderr, warned, stderr)
+
 
 class OtherCells(unittest.TestCase):
     """The IR model holds for resistor cells, mapped arrays and merged (0-ohm) lines too."""

@@ -80,7 +80,8 @@ class Config:
         --set array.cell=1r`` (or a list of such "key=value" strings; values are TOML).
 
     Unknown keys (with a did-you-mean), wrong types and out-of-range values raise InputError with
-    the command line's message. Read-only attributes: text (effective TOML, overrides applied),
+    the command line's message. Read-only attributes: text (the complete effective TOML, overrides
+    applied, defaults and the [derived] values included),
     name (the path or "<string>", "<dict>"), rows, cols (logical outputs with a mapping),
     physical_cols, cell ("1r", "1t1r", "2t-sonos"), mapping ("" or the scheme), levels,
     weights_kind, v_read (V).

@@ -280,14 +280,7 @@ struct ConfigSource {
 
   /// Whether the config file or an override gives `section.key` a value.
   bool sets(const std::string& section, const std::string& key) const {
-    for (const std::string& o : overrides) {
-      std::string k = o.substr(0, o.find('='));
-      k.erase(0, k.find_first_not_of(" \t"));
-      k.erase(k.find_last_not_of(" \t") + 1);
-      if (k == section + "." + key) return true;
-    }
-    const toml::table table = toml::parse(text);
-    return static_cast<bool>(table[section][key]);
+    return run.values.contains(section + "." + key);
   }
 
   /// The run config with array.rows / array.cols taken from a weight matrix unless set.

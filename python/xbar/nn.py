@@ -53,28 +53,21 @@ class LayerSettings:
 
     def __init__(self, config):
         self.config = config if isinstance(config, xbar.Config) else xbar.Config(config)
+        # The effective config is complete (every key, defaults included) and carries the
+        # derived values in [derived]: nothing is defaulted or derived again here.
         self.table = tomllib.loads(self.config.text)
-        section = lambda name: self.table.get(name, {})
-        array = section("array")
-        self.rows = int(array.get("rows", 64))
-        self.cols = int(array.get("cols", 64))
-        self.cell = array.get("cell", "2t-sonos")
-        self.scheme = section("mapping").get("scheme", "differential")
-        self.input_bits = int(section("network").get("input_bits", 8))
-        self.adc_bits = int(section("network").get("adc_bits", 0))
-        self.v_read = float(section("bias").get("v_read", 0.1))
-        self.variation_seed = int(section("variation").get("seed", 3))
-        if self.cell == "2t-sonos":
-            sonos = section("sonos")
-            self.levels = int(sonos.get("levels", 128))
-            top = float(sonos.get("i_max", 1.6e-6))
-            self.level_current_span = top - top / float(sonos.get("on_off", 1e7))  # I_{L-1} - I_0
-        else:
-            resistor = section("resistor")
-            self.levels = int(resistor.get("levels", 128))
-            top = float(resistor.get("g_max", 1e-4))
-            # (G_{L-1} - G_0) v_read: the level currents G_k v_read at full-scale input
-            self.level_current_span = (top - top / float(resistor.get("on_off", 100))) * self.v_read
+        array, derived = self.table["array"], self.table["derived"]
+        self.rows = int(array["rows"])
+        self.cols = int(array["cols"])
+        self.cell = array["cell"]
+        self.scheme = self.table.get("mapping", {}).get("scheme", "differential")
+        self.input_bits = int(self.table["network"]["input_bits"])
+        self.adc_bits = int(self.table["network"]["adc_bits"])
+        self.v_read = float(self.table["bias"]["v_read"])
+        self.variation_seed = int(self.table["variation"]["seed"])
+        self.levels = int(derived["levels"])
+        # I_{L-1} - I_0: the level currents at full-scale input (G_k v_read for resistor cells)
+        self.level_current_span = float(derived["i_max"]) - float(derived["i_min"])
         self.s = 1.0 if self.scheme == "differential" else 0.5
 
     @property
@@ -83,7 +76,7 @@ class LayerSettings:
 
     def tile_config(self, rows, cols, seed):
         table = copy.deepcopy(self.table)
-        for name in ("mapping", "sweep"):
+        for name in ("mapping", "sweep", "derived"):
             table.pop(name, None)
         table["weights"] = {"kind": "level"}
         table.setdefault("array", {}).update(rows=rows, cols=cols)

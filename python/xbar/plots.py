@@ -196,11 +196,11 @@ def select(sweep, metric, fixed):
     return sweep.points[metric][tuple(fixed.get(n, slice(None)) for n in sweep.names)]
 
 
-# Config keys worth naming under a sweep figure's title when they are not swept.
-CONTEXT_KEYS = ["array.cell", "array.rows", "array.cols", "array.r_row", "array.r_col", "array.r_hat_p",
-                "select.model", "mapping.scheme", "weights.distribution", "inputs.activity", "inputs.count"]
-
-SAME_QUANTITY = {"array.r_col": "array.r_hat_p", "array.r_hat_p": "array.r_col"}
+# Config keys worth naming under a sweep figure's title when they are not swept, and derived
+# values (/derived) worth naming when every point has the same.
+CONTEXT_KEYS = ["array.cell", "array.rows", "array.cols", "array.r_row", "select.model", "mapping.scheme",
+                "weights.distribution", "inputs.activity", "inputs.count"]
+CONTEXT_DERIVED = {"r_col": "array.r_col", "r_hat_p": "array.r_hat_p"}
 
 
 def context(sweep):
@@ -216,9 +216,12 @@ def context(sweep):
     parts = []
     for key in CONTEXT_KEYS:
         section, item = key.split(".")
-        replaced = SAME_QUANTITY.get(key) in swept  # e.g. r_col when r_hat_p is swept
-        if key not in swept and not replaced and item in config.get(section, {}):
+        if key not in swept and item in config.get(section, {}):
             parts.append(f"{key} = {config[section][item]}")
+    for name, shown in CONTEXT_DERIVED.items():
+        values = sweep.derived.get(name)
+        if values is not None and values.size and np.all(values == values.flat[0]):
+            parts.append(f"{shown} = {values.flat[0]:g}")
     return ", ".join(parts)
 
 

@@ -5,7 +5,9 @@
 
 As a module: ``sweep = xbar.sweepfile.load("sweep.h5")`` (or ``xbar.sweep(config)``); ``sweep.names`` are the axes in dimension
 order, ``sweep.values[name]`` their values (float array, or a list of str), ``sweep.points[metric]``
-the metric arrays shaped [n_1, ..., n_k] (row_err_mean: [n_1, ..., n_k, rows], NaN-padded).
+the metric arrays shaped [n_1, ..., n_k] (row_err_mean: [n_1, ..., n_k, rows], NaN-padded),
+``sweep.derived[name]`` each point's derived config values (r_col, g_max, ...) shaped
+[n_1, ..., n_k], and ``sweep.config`` the study's config (TOML text, defaults included).
 """
 import argparse
 import itertools
@@ -25,12 +27,13 @@ def _text(x):
 
 
 class Sweep:
-    def __init__(self, names, values, points, config, version):
+    def __init__(self, names, values, points, config, version, derived=None):
         self.names = names
         self.values = values
         self.points = points
         self.config = config
         self.version = version
+        self.derived = derived or {}
 
     @property
     def shape(self):
@@ -61,7 +64,9 @@ def load(path):
             data = f["axes/values"][n][()]
             values[n] = [_text(x) for x in data] if data.dtype.kind in "OSU" else np.asarray(data, float)
         points = {m: np.asarray(f["points"][m][()], float) for m in f["points"]}
-        return Sweep(names, values, points, _text(f.attrs.get("config", "")), _text(f.attrs.get("xbar_version", "")))
+        derived = {d: np.asarray(f["derived"][d][()], float) for d in f.get("derived", {})}
+        config = f["config"][()] if "config" in f else f.attrs.get("config", "")  # a long config is a dataset
+        return Sweep(names, values, points, _text(config), _text(f.attrs.get("xbar_version", "")), derived)
 
 
 def rows(sweep, metrics):

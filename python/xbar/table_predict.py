@@ -30,22 +30,24 @@ def read_solve(path):
 
 
 def geometry_mismatch(table, path):
-    """Array keys of the solve's config (root attribute `config`) that differ from the table's."""
+    """Array keys of the solve's config (root attribute `config`) that differ from the table's.
+    The config is complete (every key, defaults included), with the resolved bit-line resistance
+    in [derived]; a file without them (an older xbar) is not compared."""
     try:
         import tomllib
     except ImportError:      # Python < 3.11: no TOML reader in the standard library
         return []
     with h5py.File(path, "r") as f:
-        text = f.attrs.get("config")
+        text = f["config"][()] if "config" in f else f.attrs.get("config")
     if text is None:
         return []
     config = tomllib.loads(text.decode() if isinstance(text, bytes) else text)
-    array, bias = config.get("array", {}), config.get("bias", {})
-    solved = {key: array.get(key, 0.0) for key in ("r_row", "r_driver", "r_sense", "v_sense")}
-    solved["v_read"] = bias.get("v_read", 0.1)
-    if "r_hat_p" not in array:
-        solved["r_col"] = array.get("r_col", 0.0)
-    solved["cell"] = array.get("cell", "2t-sonos")
+    array, derived = config.get("array", {}), config.get("derived", {})
+    if "r_col" not in derived:
+        return []
+    solved = {key: array[key] for key in ("r_row", "r_driver", "r_sense", "v_sense", "cell")}
+    solved["r_col"] = derived["r_col"]
+    solved["v_read"] = config["bias"]["v_read"]
     return [f"{key} = {value} (table: {table.attrs[key]})" for key, value in solved.items()
             if (value != table.attrs[key] if key == "cell" else
                 not np.isclose(float(value), float(table.attrs[key]), rtol=1e-12, atol=0))]
