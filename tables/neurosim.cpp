@@ -1,6 +1,7 @@
 #include "tables/neurosim.hpp"
 
 #include <algorithm>
+#include <vector>
 #include <cmath>
 #include <map>
 
@@ -14,19 +15,16 @@ std::vector<NeurosimRow> neurosim_rows(std::span<const double> current, std::spa
     for (double i : ideal) full_scale = std::max(full_scale, std::abs(i));
   const long top = 1L << adc_bits;
   const double step = full_scale > 0 ? full_scale / static_cast<double>(top) : 1.0;
-  struct Sums { double n = 0, sum = 0, sum2 = 0; };
-  std::map<long, Sums> by_code;
-  for (std::size_t k = 0; k < ideal.size(); ++k) {
-    const long code = std::clamp(std::lround(ideal[k] / step), 0L, top);
-    const double error = (current[k] - ideal[k]) / step;
-    Sums& s = by_code[code];
-    s.n += 1, s.sum += error, s.sum2 += error * error;
-  }
+  std::map<long, std::vector<double>> errors;  // by ideal code
+  for (std::size_t k = 0; k < ideal.size(); ++k)
+    errors[std::clamp(std::lround(ideal[k] / step), 0L, top)].push_back((current[k] - ideal[k]) / step);
   std::vector<NeurosimRow> rows;
-  for (const auto& [code, s] : by_code) {
-    const double mean = s.sum / s.n;
-    rows.push_back({static_cast<int>(code), mean, std::sqrt(std::max(0.0, s.sum2 / s.n - mean * mean)),
-                    static_cast<std::size_t>(s.n)});
+  for (const auto& [code, e] : errors) {
+    const auto n = static_cast<double>(e.size());
+    double mean = 0, var = 0;
+    for (double x : e) mean += x / n;
+    for (double x : e) var += (x - mean) * (x - mean) / n;
+    rows.push_back({static_cast<int>(code), mean, std::sqrt(var), e.size()});
   }
   return rows;
 }

@@ -25,6 +25,8 @@ Two prediction methods:
 
 from dataclasses import dataclass, field
 
+import os
+import tempfile
 import warnings
 
 import h5py
@@ -54,6 +56,8 @@ class Table:
     std: np.ndarray
     count: np.ndarray
     domain: dict = None          # /domain/*: what the samples covered (None in older files)
+    sample_current: np.ndarray = None        # /samples/column_current [samples * vectors, cols]
+    sample_current_ideal: np.ndarray = None  # /samples/column_current_ideal
     _ln_g: np.ndarray = field(default=None, repr=False)      # cell law, see _CellLaw
     _factor: np.ndarray = field(default=None, repr=False)    # mean with empty bins filled
 
@@ -87,6 +91,9 @@ def load(path):
                       read("/correction/std"), read("/correction/count"))
         if "/domain" in f:
             table.domain = {name: read(f"/domain/{name}") for name in f["/domain"]}
+        if "/samples" in f:
+            table.sample_current = read("/samples/column_current")
+            table.sample_current_ideal = read("/samples/column_current_ideal")
     table._ln_g = _ln_conductance(table)
     table._factor = _filled_factor(table)
     return table
@@ -489,3 +496,56 @@ def check_domain(table, current, current_ideal, floor=1e-3):
         warnings.warn(f"xbar.tables: {int(outside.sum())} of {outside.size} column currents outside the "
                       f"table's domain: " + "; ".join(messages), DomainWarning, stacklevel=3)
     return int(outside.sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# NeuroSim V1.5 export
+
+
+def neurosim_rows(current, current_ideal, adc_bits, full_scale=None):
+    """NeuroSim's output-error rows (code, mean, std, count) of column currents and their ideal:
+    an ADC over [0, full_scale] (default: the largest |ideal|) in 2^adc_bits steps q; ideal code
+    lround(I_ideal / q) clipped to [0, 2^adc_bits]; error (I - I_ideal) / q in LSB, its mean and
+    population standard deviation per code that occurs. The same as `xbar table --neurosim-csv`."""
+    current = np.asarray(current, dtype=float).ravel()
+    ideal = np.asarray(current_ideal, dtype=float).ravel()
+    top = 2 ** int(adc_bits)
+    scale = float(np.abs(ideal).max()) if full_scale is None else float(full_scale)
+    step = scale / top if scale > 0 else 1.0
+    code = np.clip(np.floor(np.abs(ideal / step) + 0.5) * np.sign(ideal), 0, top).astype(np.int64)
+    error = (current - ideal) / step
+    rows = []
+    for k in np.unique(code):
+        e = error[code == k]
+        rows.append((int(k), float(e.mean()), float(e.std()), len(e)))
+    return rows
+
+
+def neurosim_csv(table, path, adc_bits, full_scale=None, levels=None, inputs=None):
+    """Writes NeuroSim V1.5's --output_noise_file CSV (columns output,mean,std; one row per ideal
+    ADC code, at most 2^adc_bits + 1) to path, atomically. Without levels and inputs, from the
+    table's own sampled solves (/samples/*, as `xbar table --neurosim-csv`); with a layer's
+    levels [rows, cols] and input vectors [count, rows], from the table method's prediction of
+    that layer against its ideal. Returns the rows (code, mean, std, count)."""
+    if levels is None and inputs is None:
+        if table.sample_current is None:
+            raise ValueError("neurosim_csv: the table has no /samples (written by an older xbar table): "
+                             "give levels and inputs")
+        current, ideal_current = table.sample_current, table.sample_current_ideal
+    elif levels is None or inputs is None:
+        raise ValueError("neurosim_csv: give both levels and inputs, or neither")
+    else:
+        current, ideal_current = ArrayModel(table, levels).column_currents(inputs, with_ideal=True)
+    rows = neurosim_rows(current, ideal_current, adc_bits, full_scale)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".neurosim-", suffix=".csv", dir=folder)
+    try:
+        with os.fdopen(handle, "w") as f:
+            f.write("output,mean,std\n")
+            for code, mean, std, _ in rows:
+                f.write(f"{code},{mean:.17g},{std:.17g}\n")
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return rows
