@@ -1,4 +1,5 @@
 // xbar table [CONFIG] -o TABLE.h5: effective-weight lookup tables from full circuit solves.
+#include <filesystem>
 #include <fstream>
 #include <optional>
 
@@ -26,6 +27,13 @@ struct NeurosimArgs {
   std::string path;
   int adc_bits = -1;  ///< -1: network.adc_bits
 
+  /// Refuses a CSV path that is the table's own output (the rename would replace one by the other).
+  void check_path(const std::string& output) const {
+    std::error_code ignored;
+    if (path == output || std::filesystem::weakly_canonical(path, ignored) == std::filesystem::weakly_canonical(output, ignored))
+      throw io::InputError(fmt::format("--neurosim-csv: {}: is the table's output (-o): give another path", path));
+  }
+
   int bits(const io::RunConfig& config) const {
     const int bits = adc_bits >= 0 ? adc_bits : config.network.adc_bits;
     if (bits < 1 || bits > 24)
@@ -49,6 +57,7 @@ void warn_outside_domain(const tables::EffectiveWeightTable& t, const std::strin
 int run_table_command(const ConfigArgs& args, bool resume, const NeurosimArgs& neurosim, const io::RunConfig& config,
                       parallel::JobPool& pool) {
   const int adc_bits = neurosim.path.empty() ? 0 : neurosim.bits(config);
+  if (!neurosim.path.empty()) neurosim.check_path(args.output);
   std::optional<io::AtomicOutput> csv;
   if (pool.is_root() && !neurosim.path.empty()) csv.emplace(neurosim.path, args.inputs(config));
   JournaledOutput output(pool, args, args.inputs(config), tables::journal_identity(config), static_cast<std::size_t>(config.table.samples), "samples",

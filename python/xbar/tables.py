@@ -1,6 +1,6 @@
-"""Effective-weight tables of xbar (`xbar table CONFIG -o TABLE.h5`): reader and predictor.
+"""Effective-weight tables of xbar (`xbar table CONFIG -o TABLE.h5`): reader and predictors.
 
-numpy and h5py only. The table layout is described in docs/tables.md.
+numpy and h5py only (no xbar engine). The table layout is described in docs/tables.md.
 
     from xbar import tables as xt          # PYTHONPATH=build/python
     table = xt.load("TABLE.h5")
@@ -12,15 +12,15 @@ for select cells (1t1r, 2t-sonos), reals for 1r cells (row voltage = input * v_r
 
 Two prediction methods:
 
-- "ir" (default): the array's resistive network solved with the tabulated cell law. Every
-  active cell conducts I(level, v_bl, v_sup) interpolated from /cell/current (bilinear in
-  ln g, g = I / (v_sup - v_bl)); the bit lines and row lines are resistor chains with the
-  geometry recorded in the table. The unknowns are the bit-line voltages c(i,j) and the row-node
-  voltages r(i,j); each chain is solved by Newton's method (a tridiagonal system per chain),
-  alternating columns and rows (block Gauss-Seidel) until no voltage moves by more than tol.
+- "response" (default, ArrayModel): the table method. The row lines solved once per array with
+  the tabulated cell law, then the linear response of the ideal column currents to the bit
+  lines' resistance, in a few smooth modes of the bit line: a few matrix products per batch of
+  vectors. Warns (DomainWarning) outside the table's domain.
 - "correction": each active cell's nominal current times the mean I_actual/I_ideal of its
   (row, column, level, column load) bin of /correction/mean, interpolated linearly between bin
-  centres in row, column and load; O(cells), no iteration, no geometry needed.
+  centres in row, column and load; O(cells), valid only for the statistics the table sampled.
+
+neurosim_csv writes NeuroSim V1.5's output-error file (--output_noise_file) from a table.
 """
 
 from dataclasses import dataclass, field
