@@ -163,6 +163,7 @@ void collect_columns(const std::vector<SampleResult>& samples, EffectiveWeightTa
     for (const CellRecord& c : r.cells)
       d.levels = {std::min(d.levels[0], double(c.level)), std::max(d.levels[1], double(c.level))};
   }
+  if (d.levels[0] > d.levels[1]) d.levels = {std::nan(""), std::nan("")};  // no active cell sampled
   const auto [lo, hi] = std::ranges::minmax(t.column_ideal);
   d.load = {lo / t.full_scale, hi / t.full_scale};
   d.deviation = max_column_deviation(t.column_current, t.column_ideal);
