@@ -86,12 +86,16 @@ class LayerSettings:
         return self.cell != "1r"
 
     def circuit(self):
-        """What a table must share with this config: cell, resolved line resistances, bias, levels."""
+        """What a table must share with this config: cell (and select law), resolved line
+        resistances, bias, levels."""
         array, bias = self.table.get("array", {}), self.table.get("bias", {})
         r_col = float(array["r_hat_p"]) / self.g_max if "r_hat_p" in array else float(array.get("r_col", 0.0))
-        return {"cell": self.cell, "r_row": float(array.get("r_row", 0.0)), "r_col": r_col,
-                "r_driver": float(array.get("r_driver", 0.0)), "r_sense": float(array.get("r_sense", 0.0)),
-                "v_read": self.v_read, "v_sense": float(array.get("v_sense", 0.0)), "levels": self.levels}
+        circuit = {"cell": self.cell, "r_row": float(array.get("r_row", 0.0)), "r_col": r_col,
+                   "r_driver": float(array.get("r_driver", 0.0)), "r_sense": float(array.get("r_sense", 0.0)),
+                   "v_read": self.v_read, "v_sense": float(array.get("v_sense", 0.0)), "levels": self.levels}
+        if self.select:
+            circuit["select_model"] = self.table.get("select", {}).get("model", "ekv")
+        return circuit
 
     @property
     def has_variation(self):
