@@ -245,3 +245,15 @@ def test_table_mode_refuses_a_table_of_another_circuit(tmp_path):
     xbar.table(sonos_config(array__r_col=10.0, table__samples=1, table__vectors=1), path)
     with pytest.raises(ValueError, match="r_col = 10"):
         xnn.convert(torch.nn.Sequential(torch.nn.Linear(4, 3)), config, mode="table", table=path)
+
+
+def test_table_mode_scales_cells_by_their_programming_error():
+    # with [variation] every mode uses the same programmed cells: table mode still follows exact
+    rng = np.random.default_rng(12)
+    W, x = random_layer(rng, out=4, inputs=24)
+    config = sonos_config(rows=24, array__r_col=40.0, variation__vt_sigma="sonos-fit", variation__seed=5,
+                          table__samples=1, table__vectors=2)
+    y = {mode: analog_linear(W, config, mode, x)(torch.tensor(x)).numpy() for mode in ("ideal", "exact", "table")}
+    deviation = np.sqrt(np.mean((y["exact"] - y["ideal"]) ** 2))
+    assert deviation > 0.01 * np.sqrt(np.mean(y["ideal"] ** 2))
+    assert np.sqrt(np.mean((y["table"] - y["exact"]) ** 2)) < 0.05 * deviation
