@@ -33,7 +33,7 @@ import h5py
 import numpy as np
 
 __all__ = ["Table", "load", "ideal", "predict", "predict_correction", "column_errors", "ArrayModel",
-           "DomainWarning", "DEVIATION_LIMIT", "check_domain", "line_kernels", "column_modes",
+           "DomainWarning", "DEVIATION_LIMIT", "check_domain", "row_kernel", "column_modes",
            "neurosim_csv"]
 
 
@@ -310,32 +310,39 @@ class _CellLaw:
 # The table method: linear response of the ideal currents to the line resistance
 
 
-def line_kernels(rows, cols, r_row, r_col, r_driver, r_sense):
-    """Green's functions of the lines (ohm): k_col [rows, rows], k_row [cols, cols].
-
-    A current I injected into bit-line node c(i', j) flows down to the sense amplifier through
-    the segments below row max(i, i') and r_sense, so it raises c(i, j) by k_col[i, i'] I with
-    k_col[i, i'] = r_sense + r_col (rows - max(i, i')). A current drawn from row node r(i, j')
-    flows from the driver through r_driver and min(j, j') + 1 row segments before it splits:
-    it lowers r(i, j) by k_row[j, j'] I, k_row[j, j'] = r_driver + r_row (min(j, j') + 1).
-    A resistance of 0 merges its nodes, as in the engine: the kernels simply lose that term.
-    """
-    i, j = np.arange(rows), np.arange(cols)
-    k_col = r_sense + r_col * (rows - np.maximum.outer(i, i))
-    k_row = r_driver + r_row * (np.minimum.outer(j, j) + 1.0)
-    return k_col.astype(float), k_row.astype(float)
+def row_kernel(cols, r_row, r_driver):
+    """Green's function of a row line (ohm), k_row [cols, cols]: a current drawn from row node
+    r(i, j') flows from the driver through r_driver and min(j, j') + 1 row segments before it
+    splits, so it lowers r(i, j) by k_row[j, j'] I, k_row[j, j'] = r_driver + r_row (min(j, j') + 1).
+    A resistance of 0 merges its nodes, as in the engine: the kernel loses that term."""
+    j = np.arange(cols)
+    return r_driver + r_row * (np.minimum.outer(j, j) + 1.0)
 
 
-def column_modes(k_col, modes):
-    """The largest eigenpairs of the bit-line kernel: (lam [R], u [rows, R]), k_col ~ u lam u^T.
-    The kernel is the inverse of a chain Laplacian: its eigenvalues fall as 1/(2m+1)^2, so a few
-    smooth modes carry the voltage profile of a bit line."""
-    if not k_col.any():
-        return np.zeros(0), np.zeros((len(k_col), 0))
-    lam, u = np.linalg.eigh(k_col)
-    keep = slice(len(lam) - 1, max(len(lam) - 1 - modes, -1), -1)
-    lam, u = lam[keep], u[:, keep]
-    return lam[lam > 1e-12 * lam[0]], u[:, lam > 1e-12 * lam[0]]
+def column_kernel_times(v, r_col, r_sense):
+    """K_col v for v [rows, ...], in O(rows): a current injected into bit-line node c(i', j)
+    flows down through the segments below row max(i, i') and r_sense, raising c(i, j) by
+    K_col[i, i'] I, K_col[i, i'] = r_sense + r_col (rows - max(i, i')). So K_col v is
+    r_sense sum(v) + r_col D, D_i = sum_{m >= i} C_m, C_m = sum_{i' <= m} v_i'."""
+    prefix = np.cumsum(v, axis=0)
+    return r_sense * prefix[-1:] + r_col * np.cumsum(prefix[::-1], axis=0)[::-1]
+
+
+def column_modes(rows, r_col, r_sense, modes, iterations=200):
+    """The largest eigenpairs of the bit-line kernel: (lam [R], u [rows, R]), K_col ~ u lam u^T,
+    by block power iteration with Rayleigh-Ritz (K_col is the inverse of a chain Laplacian: its
+    eigenvalues fall as 1/(2m+1)^2, so a block of R + 3 vectors converges in a few dozen steps)."""
+    if (r_col == 0 and r_sense == 0) or modes == 0:
+        return np.zeros(0), np.zeros((rows, 0))
+    block = min(rows, modes + 3)
+    basis = np.linalg.qr(np.cos(np.pi * np.outer(np.arange(rows) + 0.5, np.arange(block) + 0.5) / rows))[0]
+    for _ in range(iterations):
+        basis = np.linalg.qr(column_kernel_times(basis, r_col, r_sense))[0]
+    lam, vectors = np.linalg.eigh(basis.T @ column_kernel_times(basis, r_col, r_sense))
+    order = np.argsort(lam)[::-1][:min(modes, rows)]
+    lam, u = lam[order], basis @ vectors[:, order]
+    keep = lam > 1e-12 * lam[0]
+    return lam[keep], u[:, keep]
 
 
 class ArrayModel:
@@ -357,17 +364,20 @@ class ArrayModel:
        Every sum over i is a product of the input matrix [count, rows] with a fixed
        [rows, cols] matrix: 1 + 2R + R(R+1)/2 of them, stacked into one matrix product, then
        count x cols solves of R x R. The feedback (g < 0) keeps 1 - M lam well conditioned.
+       modes = R, default 1 (4 products, a scalar solve): the first mode holds 8/pi^2 of the
+       kernel, and what the higher modes add partly cancels the curvature the linear response
+       leaves out (docs/tables.md measures R = 1, 2, 4).
 
     1r cells (row driven at x_i v_read, every cell conducting) need a linear law and v_sense = 0:
     currents then scale with x_i, and the conductances g_ij are the same for every input.
     cell_scale [rows, cols]: each cell's programmed current over its level's nominal current
     (programming error: a V_T shift scales a subthreshold cell's current and its conductances
-    alike). What the method leaves out: the curvature of the law in the bit-line voltage (second order
-    in the line resistance), the bit-line modes beyond R, the row drops' response to the bit lines,
-    and the leakage of inactive cells (as the ideal reference does).
+    alike). What the method leaves out: the curvature of the law in the bit-line voltage (second
+    order in the line resistance), the bit-line modes beyond R, the row drops' response to the bit
+    lines, and the leakage of inactive cells (as the ideal reference does).
     """
 
-    def __init__(self, table, levels, modes=4, cell_scale=None):
+    def __init__(self, table, levels, modes=1, cell_scale=None):
         levels = np.asarray(levels)
         n_levels = len(table.device_current)
         if levels.ndim != 2 or levels.size == 0:
@@ -381,8 +391,7 @@ class ArrayModel:
         v_read, v_sense = table.attr("v_read"), table.attr("v_sense")
         if not self.has_select:
             _require_linear_1r(table, law)
-        k_col, k_row = line_kernels(self.rows, self.cols, table.attr("r_row"), table.attr("r_col"),
-                                    table.attr("r_driver"), table.attr("r_sense"))
+        k_row = row_kernel(self.cols, table.attr("r_row"), table.attr("r_driver"))
         v_bl = np.full(self.levels.shape, v_sense)
         self.row_drop = self._row_drops(law, k_row, v_bl, v_read)
         # The tabulated law relative to its nominal point, times I_k: exactly I_k without drop.
@@ -391,14 +400,19 @@ class ArrayModel:
         if cell_scale is not None:
             unit = unit * np.broadcast_to(np.asarray(cell_scale, dtype=float), unit.shape)
         w, g = w * unit, g * unit
-        self.lam, u = column_modes(k_col, modes)
+        self.lam, u = column_modes(self.rows, table.attr("r_col"), table.attr("r_sense"), modes)
         r = len(self.lam)
         self.pairs = [(p, q) for p in range(r) for q in range(p + 1)]
-        # drive terms (times a_i, or x_i for 1r) and conduction terms (a_i, or 1 for 1r)
-        self._drive = np.concatenate([w[:, None, :], u[:, :, None] * w[:, None, :]], axis=1)
-        conduct = [u[:, p, None] * g for p in range(r)] + [u[:, p, None] * u[:, q, None] * g for p, q in self.pairs]
-        self._conduct = np.stack(conduct, axis=1) if conduct else np.zeros((self.rows, 0, self.cols))
-        self._fixed_conduct = None if self.has_select else self._conduct.sum(axis=0)[None]
+        # drive terms (times a_i, or x_i for 1r), then conduction terms (a_i, or 1 for 1r): for
+        # select cells one matrix [rows, (1 + 2R + R(R+1)/2) cols], one product per batch
+        terms = [w] + [u[:, p, None] * w for p in range(r)] + [u[:, p, None] * g for p in range(r)]
+        terms += [u[:, p, None] * u[:, q, None] * g for p, q in self.pairs]
+        stacked = np.stack(terms, axis=1)                                   # [rows, terms, cols]
+        if self.has_select:
+            self._terms, self._fixed = stacked.reshape(self.rows, -1), None
+        else:
+            self._terms = stacked[:, :r + 1].reshape(self.rows, -1)
+            self._fixed = stacked[:, r + 1:].sum(axis=0)[None]
 
     def _row_drops(self, law, k_row, v_bl, v_read, tol=1e-12, max_iterations=200):
         """rho [rows, cols]: each row's IR drop with every cell on, rho = k_row I(v_read - rho)."""
@@ -425,25 +439,43 @@ class ArrayModel:
             raise ValueError(f"inputs are {inputs.shape}, expected [count, {self.rows}]")
         active = (inputs != 0).astype(float) if self.has_select else inputs
         count, r = len(inputs), len(self.lam)
-        drive = (active @ self._drive.reshape(self.rows, -1)).reshape(count, r + 1, self.cols)
-        if self.has_select:
-            conduct = (active @ self._conduct.reshape(self.rows, -1)).reshape(count, -1, self.cols)
-        else:
-            conduct = np.broadcast_to(self._fixed_conduct, (count,) + self._fixed_conduct.shape[1:])
+        product = (active @ self._terms).reshape(count, -1, self.cols)
+        drive = product[:, :r + 1]
+        conduct = product[:, r + 1:] if self.has_select else np.broadcast_to(self._fixed, (count,) + self._fixed.shape[1:])
         j0 = drive[:, 0]
         if r == 0:
             check_domain(self.table, j0, j0)
             return (j0, j0) if with_ideal else j0
-        a0 = np.moveaxis(drive[:, 1:], 1, -1)                             # [count, cols, R]
-        slope = np.moveaxis(conduct[:, :r], 1, -1)                        # [count, cols, R]
-        m = np.zeros((count, self.cols, r, r))
+        # (1 - M lam) A = A0, every entry a [count, cols] array
+        system = [[(1.0 if p == q else 0.0) for q in range(r)] for p in range(r)]
         for k, (p, q) in enumerate(self.pairs):
-            m[:, :, p, q] = m[:, :, q, p] = conduct[:, r + k]
-        system = np.eye(r) - m * self.lam[None, None, None, :]
-        amplitude = np.linalg.solve(system, a0[..., None])[..., 0]        # [count, cols, R]
-        j = j0 + np.einsum("bcp,p,bcp->bc", slope, self.lam, amplitude)
+            m_pq = conduct[:, r + k]
+            system[p][q] = system[p][q] - m_pq * self.lam[q]
+            if p != q:
+                system[q][p] = -m_pq * self.lam[p]
+        amplitude = _solve_small(system, [drive[:, 1 + q] for q in range(r)])
+        j = j0 + sum(conduct[:, p] * (self.lam[p] * amplitude[p]) for p in range(r))
         check_domain(self.table, j, j0)
         return (j, j0) if with_ideal else j
+
+
+def _solve_small(system, rhs):
+    """x with system x = rhs, for a small r x r system whose entries are arrays (one system per
+    element): Gaussian elimination without pivoting, element by element. 1 - M lam has the
+    leading minors of the positive definite 1 - lam^1/2 M lam^1/2 (M <= 0), so no pivot is 0."""
+    r = len(rhs)
+    a = [row[:] for row in system]
+    b = list(rhs)
+    for k in range(r):
+        for i in range(k + 1, r):
+            factor = a[i][k] / a[k][k]
+            for j in range(k + 1, r):
+                a[i][j] = a[i][j] - factor * a[k][j]
+            b[i] = b[i] - factor * b[k]
+    x = [None] * r
+    for k in reversed(range(r)):
+        x[k] = (b[k] - sum(a[k][j] * x[j] for j in range(k + 1, r))) / a[k][k]
+    return x
 
 
 def _require_linear_1r(table, law):
@@ -473,23 +505,21 @@ def check_domain(table, current, current_ideal, floor=1e-3):
     the largest the table sampled (/domain/load), or its predicted relative change exceeds
     DEVIATION_LIMIT; counts the (vector, column) pairs whose ideal current exceeds floor times
     the largest. Returns the number of pairs outside."""
-    j0 = np.asarray(current_ideal, dtype=float)
-    if j0.size == 0 or not np.any(j0 > 0):
+    j0, current = np.asarray(current_ideal, dtype=float), np.asarray(current, dtype=float)
+    top_ideal = j0.max(initial=0.0)
+    if top_ideal <= 0:
         return 0
-    counted = j0 > floor * j0.max()
     messages, outside = [], np.zeros(j0.shape, dtype=bool)
-    if table.domain is not None:
-        load = j0 / table.attr("full_scale_current")
+    full_scale = table.attr("full_scale_current")
+    if table.domain is not None and top_ideal > table.domain["load"][1] * full_scale * (1 + 1e-9):
         top = table.domain["load"][1]
-        over = load > top * (1 + 1e-9)
-        if over.any():
-            messages.append(f"column load up to {load.max():.4g} (in units of I_max), above the largest "
-                            f"the table sampled ({top:.4g})")
-            outside |= over
-    change = np.where(counted, np.abs(np.asarray(current) - j0) / np.where(counted, j0, 1.0), 0.0)
-    large = change > DEVIATION_LIMIT
+        outside |= j0 > top * full_scale * (1 + 1e-9)
+        messages.append(f"column load up to {top_ideal / full_scale:.4g} (in units of I_max), above the largest "
+                        f"the table sampled ({top:.4g})")
+    large = (np.abs(current - j0) > DEVIATION_LIMIT * j0) & (j0 > floor * top_ideal)
     if large.any():
-        messages.append(f"the line resistance changes a column current by up to {100 * change.max():.0f} %, "
+        change = np.abs(current[large] / j0[large] - 1).max()
+        messages.append(f"the line resistance changes a column current by up to {100 * change:.0f} %, "
                         f"more than the table method's {100 * DEVIATION_LIMIT:.0f} %")
         outside |= large
     if messages:
