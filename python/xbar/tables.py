@@ -364,9 +364,9 @@ class ArrayModel:
        Every sum over i is a product of the input matrix [count, rows] with a fixed
        [rows, cols] matrix: 1 + 2R + R(R+1)/2 of them, stacked into one matrix product, then
        count x cols solves of R x R. The feedback (g < 0) keeps 1 - M lam well conditioned.
-       modes = R, default 1 (4 products, a scalar solve): the first mode holds 8/pi^2 of the
-       kernel, and what the higher modes add partly cancels the curvature the linear response
-       leaves out (docs/tables.md measures R = 1, 2, 4).
+       modes = R, default 2 (8 products, a 2 x 2 solve): one mode follows a column's current
+       about as well, but the difference of two columns (a signed output) needs the second to
+       see where in the column the active cells sit (docs/tables.md measures R = 1 to 4).
 
     1r cells (row driven at x_i v_read, every cell conducting) need a linear law and v_sense = 0:
     currents then scale with x_i, and the conductances g_ij are the same for every input.
@@ -377,7 +377,7 @@ class ArrayModel:
     lines, and the leakage of inactive cells (as the ideal reference does).
     """
 
-    def __init__(self, table, levels, modes=1, cell_scale=None):
+    def __init__(self, table, levels, modes=2, cell_scale=None):
         levels = np.asarray(levels)
         n_levels = len(table.device_current)
         if levels.ndim != 2 or levels.size == 0:
