@@ -1,6 +1,7 @@
 #include "tables/table_builder.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <memory>
 
@@ -82,12 +83,16 @@ struct CellRecord {
 struct SampleResult {
   std::vector<double> loads;
   std::vector<CellRecord> cells;
+  std::vector<double> current;  ///< column currents [vector, column] (A), full solve
+  std::vector<double> active;   ///< fraction of active rows per vector
 };
 
 parallel::Bytes to_bytes(const SampleResult& r) {
   parallel::ByteWriter out;
   out.put_span<double>(r.loads);
   out.put_span<CellRecord>(r.cells);
+  out.put_span<double>(r.current);
+  out.put_span<double>(r.active);
   return out.take();
 }
 
@@ -96,6 +101,8 @@ SampleResult sample_from_bytes(const parallel::Bytes& bytes) {
   SampleResult r;
   r.loads = in.get_vector<double>();
   r.cells = in.get_vector<CellRecord>();
+  r.current = in.get_vector<double>();
+  r.active = in.get_vector<double>();
   return r;
 }
 
@@ -112,6 +119,12 @@ SampleResult solve_sample(const io::RunConfig& config, int s, const IdealCurrent
     const std::vector<double> nominal = ideal.cells(xb, p.inputs.row(v));
     const std::vector<double> load = ideal.loads(nominal, cols);
     r.loads.insert(r.loads.end(), load.begin(), load.end());
+    std::vector<double> column(cols, 0.0);
+    for (std::size_t k = 0; k < actual.size(); ++k) column[k % cols] += actual[k];
+    r.current.insert(r.current.end(), column.begin(), column.end());
+    const std::span<const double> input = p.inputs.row(v);
+    r.active.push_back(static_cast<double>(std::ranges::count_if(input, [](double x) { return x != 0; })) /
+                       static_cast<double>(input.size()));
     for (std::size_t k = 0; k < nominal.size(); ++k)
       if (nominal[k] != 0)
         r.cells.push_back({static_cast<std::uint32_t>(v), static_cast<std::uint32_t>(k),
@@ -140,6 +153,21 @@ void merge_samples(const std::vector<SampleResult>& samples, int cols, Effective
   t.count = stats.count();
 }
 
+// The sampled column currents, their ideal (load times I_max), and the domain they span.
+void collect_columns(const std::vector<SampleResult>& samples, EffectiveWeightTable& t) {
+  TableDomain& d = t.domain;
+  for (const SampleResult& r : samples) {
+    t.column_current.insert(t.column_current.end(), r.current.begin(), r.current.end());
+    for (double load : r.loads) t.column_ideal.push_back(load * t.full_scale);
+    for (double a : r.active) d.activity = {std::min(d.activity[0], a), std::max(d.activity[1], a)};
+    for (const CellRecord& c : r.cells)
+      d.levels = {std::min(d.levels[0], double(c.level)), std::max(d.levels[1], double(c.level))};
+  }
+  if (d.levels[0] > d.levels[1]) d.levels = {std::nan(""), std::nan("")};  // no active cell sampled
+  const auto [lo, hi] = std::ranges::minmax(t.column_ideal);
+  d.load = {lo / t.full_scale, hi / t.full_scale};
+  d.deviation = max_column_deviation(t.column_current, t.column_ideal);
+}
 
 CellGrid cell_grid(const io::RunConfig& c, const std::vector<double>& weights) {
   const auto [lo, hi] = bias_range(c);
@@ -156,6 +184,14 @@ CellGrid cell_grid(const io::RunConfig& c, const std::vector<double>& weights) {
 }
 
 }  // namespace
+
+double max_column_deviation(std::span<const double> current, std::span<const double> ideal) {
+  double top = 0, worst = 0;
+  for (double i : ideal) top = std::max(top, std::abs(i));
+  for (std::size_t k = 0; k < ideal.size(); ++k)
+    if (std::abs(ideal[k]) > k_counted_fraction * top) worst = std::max(worst, std::abs(current[k] / ideal[k] - 1));
+  return worst;
+}
 
 unsigned thread_count(const io::RunConfig& c) {
   const int cores = static_cast<int>(parallel::available_cores());
@@ -206,6 +242,7 @@ EffectiveWeightTable build_table(const io::RunConfig& config, parallel::JobPool&
             CorrectionBins::even_edges(cols, config.table.col_bins),
             CorrectionBins::quantile_edges(std::move(loads), config.table.load_bins), config.levels().levels};
   merge_samples(results, cols, t);
+  collect_columns(results, t);
   t.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return t;
 }

@@ -8,7 +8,9 @@
 // parallel::JobPool (table.threads threads on each machine; MPI ranks across machines); the root
 // collects every sample's loads and ratios, sets the load edges, and merges the ratios in sample
 // order, so the table is the same bits for any thread or rank count.
+#include <array>
 #include <cstdint>
+#include <span>
 #include <functional>
 #include <string>
 
@@ -21,6 +23,25 @@
 
 namespace xbar::tables {
 
+/// What the samples covered (/domain/*): [min, max] of each quantity. Predictions outside it
+/// extrapolate (docs/tables.md, "Domain").
+struct TableDomain {
+  std::array<double, 2> levels{1e300, -1e300};    ///< levels of the active cells sampled
+  std::array<double, 2> load{0, 0};               ///< column loads, sum of I_ideal / I_max
+  std::array<double, 2> activity{1e300, -1e300};  ///< fraction of active rows per vector
+  double deviation = 0;                           ///< largest |I / I_ideal - 1| of a counted column
+};
+
+/// The largest relative change of a column current the table method is used for without a
+/// warning, in xbar table (on the sampled solves) and xbar.tables (on its predictions) alike:
+/// beyond it the method's error grows past a few % of the current (docs/tables.md).
+inline constexpr double k_deviation_limit = 0.5;
+/// Columns counted in deviations: ideal current above this fraction of the largest.
+inline constexpr double k_counted_fraction = 1e-3;
+
+/// max |current / ideal - 1| over the entries whose |ideal| exceeds k_counted_fraction of the largest.
+double max_column_deviation(std::span<const double> current, std::span<const double> ideal);
+
 struct EffectiveWeightTable {
   DeviceTable device;
   CellGrid cell;
@@ -31,6 +52,9 @@ struct EffectiveWeightTable {
   std::size_t cells = 0;                 ///< active-cell ratios recorded
   double full_scale = 0;                 ///< I_max (A): load unit
   double elapsed = 0;                    ///< s, wall clock of the whole build
+  std::vector<double> column_current;    ///< [samples * vectors, cols] full solves (A)
+  std::vector<double> column_ideal;      ///< the same without line resistance (A)
+  TableDomain domain;
 };
 
 /// Seed of sample s, derived from a config seed (splitmix64; 63 bits, a valid config seed).

@@ -39,6 +39,14 @@ void write_table(io::H5Writer& out, const io::RunConfig& config, const Effective
   out.write("/correction/mean", t.mean, t.bins.shape());
   out.write("/correction/std", t.std, t.bins.shape());
   out.write("/correction/count", t.count, t.bins.shape());
+  const std::size_t cols = static_cast<std::size_t>(config.physical_cols());
+  out.write("/samples/column_current", t.column_current, {t.column_current.size() / cols, cols});
+  out.write("/samples/column_current_ideal", t.column_ideal, {t.column_ideal.size() / cols, cols});
+  const TableDomain& domain = t.domain;
+  out.write("/domain/levels", std::vector<double>(domain.levels.begin(), domain.levels.end()));
+  out.write("/domain/load", std::vector<double>(domain.load.begin(), domain.load.end()));
+  out.write("/domain/activity", std::vector<double>(domain.activity.begin(), domain.activity.end()));
+  out.write("/domain/deviation", std::vector<double>{domain.deviation, k_deviation_limit});
   out.long_attribute("config", config.text);
   out.attribute("xbar_version", std::string(io::k_xbar_version));
   out.integer_attribute("samples", t.samples);

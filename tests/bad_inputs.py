@@ -259,6 +259,11 @@ BAD_INPUTS = [
          names=("array.r_sense", "1e-320", "subnormal")),
     Case("i_max_subnormal", solve(), cfg='[array]\nrows = 2\ncols = 2\ncell = "2t-sonos"\n[sonos]\ni_max = 5e-324\n',
          names=("sonos.i_max", "5e-324", "subnormal")),
+    Case("table_neurosim_without_adc_bits", ["table", "cfg.toml", "-q", "-o", OUT, "--neurosim-csv", "n.csv"],
+         cfg=config("[table]\nsamples = 1\nvectors = 1\n"), names=("--neurosim-csv", "network.adc_bits")),
+    Case("table_neurosim_csv_is_the_output", ["table", "cfg.toml", "-q", "-o", OUT, "--neurosim-csv", OUT,
+                                              "--adc-bits", "4"],
+         cfg=config("[table]\nsamples = 1\nvectors = 1\n"), names=("--neurosim-csv", OUT)),
     Case("table_voltage_absurd", ["table", "cfg.toml", "-q", "-o", OUT], cfg=config("[table]\nv_sup_max = 1e308\n"),
          names=("table.v_sup_max", "1e+308", "[-1000, 1000]")),
     # The number of sweep points: bounded before any is built (8 x 256 wrapped to "0 points";

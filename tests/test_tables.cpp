@@ -18,6 +18,7 @@
 #include "devices/levels.hpp"
 #include "io/config.hpp"
 #include "io/hdf5_file.hpp"
+#include "tables/neurosim.hpp"
 #include "tables/table_builder.hpp"
 #include "tables/table_file.hpp"
 
@@ -239,4 +240,49 @@ TEST_CASE("a table names the select law it was built with", "[tables]") {
     CHECK(written == name);
   }
   std::filesystem::remove(file);
+}
+
+TEST_CASE("the domain spans the sampled loads, levels and activity; the columns sum the cells", "[tables]") {
+  const io::RunConfig c = small_config("r_col = 20", "[inputs]\nactivity = 0.5\n");
+  const tables::EffectiveWeightTable t = tables::build_table(c);
+  const std::size_t entries = static_cast<std::size_t>(t.samples) * t.vectors * 6;
+  REQUIRE(t.column_current.size() == entries);
+  REQUIRE(t.column_ideal.size() == entries);
+  const auto [lo, hi] = std::ranges::minmax(t.column_ideal);
+  CHECK(t.domain.load[0] == Approx(lo / t.full_scale));
+  CHECK(t.domain.load[1] == Approx(hi / t.full_scale));
+  CHECK(t.domain.levels[0] >= 0);
+  CHECK(t.domain.levels[1] <= 127);
+  CHECK(t.domain.levels[0] < t.domain.levels[1]);
+  CHECK(t.domain.activity[0] > 0);
+  CHECK(t.domain.activity[1] < 1);
+  // Bit-line resistance only lowers column currents; the largest drop is the domain's deviation.
+  double worst = 0;
+  for (std::size_t k = 0; k < entries; ++k) {
+    CHECK(t.column_current[k] < t.column_ideal[k]);
+    worst = std::max(worst, 1 - t.column_current[k] / t.column_ideal[k]);
+  }
+  CHECK(t.domain.deviation == Approx(worst).epsilon(1e-12));
+  CHECK(t.domain.deviation > 0.01);
+}
+
+TEST_CASE("NeuroSim rows: codes of the ideal currents, error statistics in ADC steps", "[tables]") {
+  // ADC of 2 bits over [0, 4 uA]: step 1 uA, codes 0..4.
+  const std::vector<double> ideal{0.1e-6, 1.2e-6, 0.9e-6, 3.6e-6, 9e-6};
+  const std::vector<double> current{0.1e-6, 1.0e-6, 0.6e-6, 3.5e-6, 8e-6};
+  const std::vector<tables::NeurosimRow> rows = tables::neurosim_rows(current, ideal, 2, 4e-6);
+  REQUIRE(rows.size() == 3);  // codes 0, 1 (twice), 4 (3.6 uA rounds up; 9 uA clips)
+  CHECK(rows[0].code == 0);
+  CHECK(rows[0].mean == Approx(0).margin(1e-12));
+  CHECK(rows[1].code == 1);
+  CHECK(rows[1].count == 2);
+  CHECK(rows[1].mean == Approx(-0.25));  // errors -0.2 and -0.3 steps
+  CHECK(rows[1].std == Approx(0.05));
+  CHECK(rows[2].code == 4);
+  CHECK(rows[2].mean == Approx(-0.55));  // -0.1 and -1.0
+  CHECK(tables::neurosim_csv(rows).starts_with("output,mean,std\n0,"));
+  // Without a full scale: the largest ideal current, 2^bits codes up to it.
+  const std::vector<tables::NeurosimRow> own = tables::neurosim_rows(current, ideal, 3);
+  CHECK(own.back().code == 8);
+  CHECK(own.size() <= 9);
 }

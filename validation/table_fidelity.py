@@ -2,7 +2,7 @@
 """Fidelity of the effective-weight tables: for each case, build a table with
 `xbar table` (timed), solve NEW random arrays and input sets with `xbar solve` (seeds no table
 sample uses), and compare the column currents predicted by xbar.tables (python/xbar/tables.py) with the
-solved ones. Pass: the RMS relative column-current error of the table prediction (method "ir",
+solved ones. Pass: the RMS relative column-current error of the table prediction (method "response",
 the default) is at least 10x below that of the ideal prediction, in every case.
 
     bash validation/table_fidelity.sh              # builds xbar first
@@ -40,7 +40,7 @@ CASES = {
                          "weights.distribution=laplace", "inputs.activity=0.2"],
                 ["table.samples=8"]),
 }
-METHODS = ("ideal", "ir", "correction")
+METHODS = ("ideal", "response", "correction")
 
 
 def sets(keys):

@@ -1,8 +1,8 @@
 """SONOS network study: digit-classification accuracy of a small CNN on SONOS crossbars against
 R_hat_p, for ideal hardware (8-bit inputs and 128 weight levels only), the seed paper's
-approximate circuit (1t1r, ideal select switch, linear resistor G_k = I_k / v_read) and the real
-2T SONOS circuit, with and without SONOS programming error (the measured fit), with differential
-and offset mapping. Arrays of 1152 x 256: the 3x3x128 -> 128 convolution is one array per tile.
+approximate circuit (1t1r, ideal select switch, linear resistor G_k = I_k / v_read), the real
+2T SONOS circuit, and the real circuit through an effective-weight table (table mode), with and
+without SONOS programming error (the measured fit), with differential and offset mapping. Arrays of 1152 x 256: the 3x3x128 -> 128 convolution is one array per tile.
 
     PYTHONPATH=build/python /usr/bin/python3 examples/network/sonos_study.py [--quick] [-o OUT]
 
@@ -24,6 +24,9 @@ CIRCUITS = {
     "ideal": ({"array.cell": "2t-sonos"}, "variation.vt_sigma", "ideal"),
     "approx": ({"array.cell": "1t1r", "select.model": "ideal"}, "variation.g_sigma", "exact"),
     "real": ({"array.cell": "2t-sonos", "select.model": "ekv"}, "variation.vt_sigma", "exact"),
+    # the real circuit through an effective-weight table (docs/tables.md), built once per config
+    "table": ({"array.cell": "2t-sonos", "select.model": "ekv", "table.samples": 2, "table.vectors": 4},
+              "variation.vt_sigma", "table"),
 }
 
 
@@ -78,11 +81,11 @@ def main():
                 runs.run(dict(circuit="ideal", scheme=scheme, error=error, r_hat_p=None, images_used=subset),
                          model, configs("ideal", scheme, 1e-7, error, draws), "ideal", calibration, x, y)
             for r_hat_p in r_hat_ps:
-                for circuit in ("approx", "real"):
+                for circuit in ("approx", "real", "table"):
                     runs.run(dict(circuit=circuit, scheme=scheme, error=error, r_hat_p=r_hat_p,
                                   images_used="exact subset"),
-                             model, configs(circuit, scheme, r_hat_p, error, draws), "exact", calibration,
-                             exact_images, exact_labels)
+                             model, configs(circuit, scheme, r_hat_p, error, draws), CIRCUITS[circuit][2],
+                             calibration, exact_images, exact_labels)
     write_outputs(args.out, runs, meta)
 
 
@@ -100,7 +103,7 @@ def write_outputs(out, runs, meta):
     schemes = sorted({r["scheme"] for r in runs.rows})
     fig, axes = plt.subplots(1, len(schemes), figsize=(6 * len(schemes), 4.2), squeeze=False)
     for ax, scheme in zip(axes[0], schemes):
-        for circuit, colour in (("approx", "tab:blue"), ("real", "tab:red")):
+        for circuit, colour in (("approx", "tab:blue"), ("real", "tab:red"), ("table", "tab:green")):
             for error, style in ((False, "-o"), (True, "--s")):
                 pts = [r for r in runs.rows if r["circuit"] == circuit and r["scheme"] == scheme and r["error"] == error]
                 if not pts:

@@ -27,6 +27,7 @@ engine, the tile's vectors as one batch, two tiles at a time (the engine release
 """
 import copy
 import math
+import os
 import sys
 import threading
 import time
@@ -38,10 +39,11 @@ import torch
 import torch.nn.functional as F
 
 import xbar
+from xbar import tables as xtables
 
 MODES = ("ideal", "exact", "table")
 
-__all__ = ["convert", "calibrate", "AnalogLinear", "AnalogConv2d", "MODES"]
+__all__ = ["convert", "calibrate", "resolve_table", "AnalogLinear", "AnalogConv2d", "MODES"]
 
 
 class LayerSettings:
@@ -74,6 +76,22 @@ class LayerSettings:
     def select(self):
         return self.cell != "1r"
 
+    def circuit(self):
+        """What a table must share with this config: cell (and select law), resolved line
+        resistances, bias, levels."""
+        array = self.table["array"]
+        circuit = {"cell": self.cell, "r_row": float(array["r_row"]), "r_col": float(self.table["derived"]["r_col"]),
+                   "r_driver": float(array["r_driver"]), "r_sense": float(array["r_sense"]),
+                   "v_read": self.v_read, "v_sense": float(array["v_sense"]), "levels": self.levels}
+        if self.select:
+            circuit["select_model"] = self.table["select"]["model"]
+        return circuit
+
+    @property
+    def has_variation(self):
+        variation = self.table["variation"]
+        return any(variation[key] not in (0, 0.0) for key in ("vt_sigma", "g_sigma"))
+
     def tile_config(self, rows, cols, seed):
         table = copy.deepcopy(self.table)
         for name in ("mapping", "sweep", "derived"):
@@ -89,11 +107,40 @@ class LayerSettings:
 
 
 def _check_mode(mode):
-    if mode == "table":
-        raise NotImplementedError("xbar.nn: mode 'table' (currents predicted from a TABLE.h5) is not built yet; "
-                                  "use mode 'ideal' or 'exact'")
     if mode not in MODES:
-        raise ValueError(f"xbar.nn: mode '{mode}': expected 'ideal' or 'exact'")
+        raise ValueError(f"xbar.nn: mode '{mode}': expected 'ideal', 'exact' or 'table'")
+
+
+#: Tables built by convert(..., mode="table", table=None), by the effective TOML of their config.
+_built_tables = {}
+
+
+def _table_config(settings):
+    """The config a layer's table is built from: the layer's, without [sweep]."""
+    table = copy.deepcopy(settings.table)
+    table.pop("sweep", None)
+    return xbar.Config(table)
+
+
+def resolve_table(config, table=None):
+    """The effective-weight table of mode "table": an ``xbar.tables.Table``, a TABLE.h5 path, or
+    None to build one from config with ``xbar.table`` (its [table] keys; built once per config in
+    this process). A table of another circuit (cell, line resistances, bias, levels) than config
+    raises ValueError."""
+    settings = config if isinstance(config, LayerSettings) else LayerSettings(config)
+    if table is None:
+        built = _table_config(settings)
+        if built.text not in _built_tables:
+            _built_tables[built.text] = xbar.table(built)
+        table = _built_tables[built.text]
+    elif not isinstance(table, xtables.Table):
+        table = xtables.load(os.fspath(table))
+    for key, expected in settings.circuit().items():
+        found = table.attrs[key]
+        same = found == expected if isinstance(expected, str) else math.isclose(float(found), expected, rel_tol=1e-9, abs_tol=1e-15)
+        if not same:
+            raise ValueError(f"xbar.nn: the table is for {key} = {found}, the config has {expected}")
+    return table
 
 
 def _tile_seed(base, layer, tile_row, tile_col):
@@ -143,11 +190,12 @@ class _AnalogLayer(torch.nn.Module):
     #: vectors per engine call in exact mode (the unit of progress)
     chunk = 256
 
-    def __init__(self, weight, bias, config, mode="exact", index=0, name=""):
+    def __init__(self, weight, bias, config, mode="exact", index=0, name="", table=None):
         super().__init__()
         _check_mode(mode)
         self.settings = LayerSettings(config)
         self.mode = mode
+        self.table = resolve_table(self.settings, table) if mode == "table" else None
         self.index = index  # the layer's number in its model: part of its tiles' seeds
         self.name = name
         matrix = weight.detach().to(torch.float64).reshape(weight.shape[0], -1)
@@ -185,6 +233,19 @@ class _AnalogLayer(torch.nn.Module):
             self._crossbars[key] = xbar.Crossbar(config, weights=levels)
         return self._crossbars[key]
 
+    def array_model(self, row_slice, col_slice, key):
+        """The table method of a tile (xbar.tables.ArrayModel), built once; with [variation] each
+        cell's current scaled by its programmed over its nominal isolated current."""
+        cache_key = ("table", key)
+        if cache_key not in self._crossbars:
+            levels = self.levels[row_slice, col_slice].numpy().astype(np.intp)
+            scale = None
+            if self.settings.has_variation:
+                programmed = np.asarray(self.crossbar(row_slice, col_slice, key).current_programmed)
+                scale = programmed / self.table.device_current[levels]
+            self._crossbars[cache_key] = xtables.ArrayModel(self.table, levels, cell_scale=scale)
+        return self._crossbars[cache_key]
+
     # -- the product -------------------------------------------------------------------------
 
     def input_vectors(self, x):
@@ -214,6 +275,10 @@ class _AnalogLayer(torch.nn.Module):
             for row_slice, col_slice, key, tile_in, block in jobs:
                 programmed = np.asarray(self.crossbar(row_slice, col_slice, key).current_programmed)
                 block[:, :, col_slice] = (tile_in @ programmed).reshape(planes, n, -1)
+        elif mode == "table":
+            for row_slice, col_slice, key, tile_in, block in jobs:
+                currents = self.array_model(row_slice, col_slice, key).column_currents(tile_in)
+                block[:, :, col_slice] = currents.reshape(planes, n, -1)
         else:
             self.solve_tiles(jobs, planes, n)
         return out
@@ -283,13 +348,13 @@ class _AnalogLayer(torch.nn.Module):
 class AnalogLinear(_AnalogLayer):
     """``torch.nn.Linear`` on crossbar tiles (see the module's description)."""
 
-    def __init__(self, weight, bias, config, mode="exact", index=0, name=""):
-        super().__init__(weight, bias, config, mode, index, name)
+    def __init__(self, weight, bias, config, mode="exact", index=0, name="", table=None):
+        super().__init__(weight, bias, config, mode, index, name, table)
         self.out_features = weight.shape[0]
 
     @classmethod
-    def from_linear(cls, layer, config, mode="exact", index=0, name=""):
-        return cls(layer.weight, layer.bias, config, mode, index, name)
+    def from_linear(cls, layer, config, mode="exact", index=0, name="", table=None):
+        return cls(layer.weight, layer.bias, config, mode, index, name, table)
 
     def forward(self, x):
         flat = x.detach().reshape(-1, x.shape[-1]).to(torch.float64).numpy()
@@ -301,16 +366,18 @@ class AnalogConv2d(_AnalogLayer):
     """``torch.nn.Conv2d`` (groups = 1, zero padding) as its im2col matrix on crossbar tiles:
     the same as ``AnalogLinear`` on ``torch.nn.functional.unfold`` of the input."""
 
-    def __init__(self, weight, bias, config, mode="exact", index=0, name="", stride=1, padding=0, dilation=1):
-        super().__init__(weight, bias, config, mode, index, name)
+    def __init__(self, weight, bias, config, mode="exact", index=0, name="", stride=1, padding=0, dilation=1,
+                 table=None):
+        super().__init__(weight, bias, config, mode, index, name, table)
         self.out_channels, self.kernel_size = weight.shape[0], tuple(weight.shape[2:])
         self.stride, self.padding, self.dilation = stride, padding, dilation
 
     @classmethod
-    def from_conv(cls, layer, config, mode="exact", index=0, name=""):
+    def from_conv(cls, layer, config, mode="exact", index=0, name="", table=None):
         if layer.groups != 1 or layer.padding_mode != "zeros" or isinstance(layer.padding, str):
             raise ValueError(f"xbar.nn: {name or 'Conv2d'}: only groups=1 with numeric zero padding is supported")
-        return cls(layer.weight, layer.bias, config, mode, index, name, layer.stride, layer.padding, layer.dilation)
+        return cls(layer.weight, layer.bias, config, mode, index, name, layer.stride, layer.padding, layer.dilation,
+                   table)
 
     def forward(self, x):
         n, _, height, width = x.shape
@@ -332,9 +399,12 @@ def _output_size(size, kernel, stride, padding, dilation, axis):
 def convert(model, config, mode="exact", table=None):
     """A copy of model with every Linear and Conv2d replaced by its analog layer (the caller's
     model is untouched). config: an ``xbar.Config`` or what ``xbar.Config`` takes. mode:
-    "ideal" or "exact" ("table" is not built yet)."""
+    "ideal", "exact" or "table"; table (mode "table"): an ``xbar.tables.Table``, a TABLE.h5 path,
+    or None to build one from config (once per config, see resolve_table)."""
     _check_mode(mode)
     config = config if isinstance(config, xbar.Config) else xbar.Config(config)
+    if mode == "table":
+        table = resolve_table(config, table)
     converted = copy.deepcopy(model)
     counter = [0]
 
@@ -342,10 +412,10 @@ def convert(model, config, mode="exact", table=None):
         for child_name, child in parent.named_children():
             name = f"{prefix}{child_name}"
             if isinstance(child, torch.nn.Linear):
-                setattr(parent, child_name, AnalogLinear.from_linear(child, config, mode, counter[0], name))
+                setattr(parent, child_name, AnalogLinear.from_linear(child, config, mode, counter[0], name, table))
                 counter[0] += 1
             elif isinstance(child, torch.nn.Conv2d):
-                setattr(parent, child_name, AnalogConv2d.from_conv(child, config, mode, counter[0], name))
+                setattr(parent, child_name, AnalogConv2d.from_conv(child, config, mode, counter[0], name, table))
                 counter[0] += 1
             else:
                 replace(child, name + ".")

@@ -2,7 +2,7 @@
 """Predicts the column currents of an `xbar solve` output from an effective-weight table and
 prints the prediction errors against the full solve.
 
-    PYTHONPATH=build/python /usr/bin/python3 -m xbar.table_predict TABLE.h5 SOLVE.h5 [--method ir]
+    PYTHONPATH=build/python /usr/bin/python3 -m xbar.table_predict TABLE.h5 SOLVE.h5 [--method response]
 
 Errors are (predicted - solved) / solved per (input vector, physical column), over the columns
 whose ideal current exceeds 1e-3 of the largest; "ideal" is the no-parasitics prediction.
@@ -57,7 +57,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", help="TABLE.h5 from `xbar table`")
     parser.add_argument("solve", help="SOLVE.h5 from `xbar solve` (same array geometry)")
-    parser.add_argument("--method", choices=["ir", "correction", "all"], default="all",
+    parser.add_argument("--method", choices=["response", "correction", "all"], default="all",
                         help="prediction method(s) to report (default: all)")
     args = parser.parse_args(argv)
     try:
@@ -66,7 +66,7 @@ def main(argv=None):
         for difference in geometry_mismatch(table, args.solve):
             print(f"xbar.table_predict: warning: {args.solve} solved {difference}", file=sys.stderr)
         predictions = {"ideal": lambda: xbar_tables.ideal(table, levels, inputs)}
-        for method in (["ir", "correction"] if args.method == "all" else [args.method]):
+        for method in (["response", "correction"] if args.method == "all" else [args.method]):
             predictions[method] = lambda m=method: xbar_tables.predict(table, levels, inputs, method=m)
         results = {}
         for name, run in predictions.items():

@@ -1,6 +1,6 @@
-"""Effective-weight tables of xbar (`xbar table CONFIG -o TABLE.h5`): reader and predictor.
+"""Effective-weight tables of xbar (`xbar table CONFIG -o TABLE.h5`): reader and predictors.
 
-numpy and h5py only. The table layout is described in docs/tables.md.
+numpy and h5py only (no xbar engine). The table layout is described in docs/tables.md.
 
     from xbar import tables as xt          # PYTHONPATH=build/python
     table = xt.load("TABLE.h5")
@@ -12,26 +12,29 @@ for select cells (1t1r, 2t-sonos), reals for 1r cells (row voltage = input * v_r
 
 Two prediction methods:
 
-- "ir" (default): the array's resistive network solved with the tabulated cell law. Every
-  active cell conducts I(level, v_bl, v_sup) interpolated from /cell/current (bilinear in
-  ln g, g = I / (v_sup - v_bl)); the bit lines and row lines are resistor chains with the
-  geometry recorded in the table. The unknowns are the bit-line voltages c(i,j) and the row-node
-  voltages r(i,j); each chain is solved by Newton's method (a tridiagonal system per chain),
-  alternating columns and rows (block Gauss-Seidel) until no voltage moves by more than tol.
+- "response" (default, ArrayModel): the table method. The row lines solved once per array with
+  the tabulated cell law, then the linear response of the ideal column currents to the bit
+  lines' resistance, in a few smooth modes of the bit line: a few matrix products per batch of
+  vectors. Warns (DomainWarning) outside the table's domain.
 - "correction": each active cell's nominal current times the mean I_actual/I_ideal of its
   (row, column, level, column load) bin of /correction/mean, interpolated linearly between bin
-  centres in row, column and load; O(cells), no iteration, no geometry needed.
+  centres in row, column and load; O(cells), valid only for the statistics the table sampled.
+
+neurosim_csv writes NeuroSim V1.5's output-error file (--output_noise_file) from a table.
 """
 
 from dataclasses import dataclass, field
 
+import os
+import tempfile
 import warnings
 
 import h5py
 import numpy as np
 
-__all__ = ["Table", "load", "ideal", "predict", "predict_ir", "predict_correction",
-           "column_errors"]
+__all__ = ["Table", "load", "ideal", "predict", "predict_correction", "column_errors", "ArrayModel",
+           "DomainWarning", "DEVIATION_LIMIT", "check_domain", "row_kernel", "column_modes",
+           "neurosim_csv"]
 
 
 @dataclass
@@ -52,6 +55,9 @@ class Table:
     mean: np.ndarray             # [n_rowbin, n_colbin, L, n_loadbin]
     std: np.ndarray
     count: np.ndarray
+    domain: dict = None          # /domain/*: what the samples covered (None in older files)
+    sample_current: np.ndarray = None        # /samples/column_current [samples * vectors, cols]
+    sample_current_ideal: np.ndarray = None  # /samples/column_current_ideal
     _ln_g: np.ndarray = field(default=None, repr=False)      # cell law, see _CellLaw
     _factor: np.ndarray = field(default=None, repr=False)    # mean with empty bins filled
 
@@ -83,6 +89,11 @@ def load(path):
                       read("/correction/row_edges"), read("/correction/col_edges"),
                       read("/correction/load_edges"), read("/correction/mean"),
                       read("/correction/std"), read("/correction/count"))
+        if "/domain" in f:
+            table.domain = {name: read(f"/domain/{name}") for name in f["/domain"]}
+        if "/samples" in f:
+            table.sample_current = read("/samples/column_current")
+            table.sample_current_ideal = read("/samples/column_current_ideal")
     table._ln_g = _ln_conductance(table)
     table._factor = _filled_factor(table)
     return table
@@ -134,14 +145,19 @@ def ideal(table, levels, inputs):
     return _nominal_cells(table, levels, inputs).sum(axis=1)
 
 
-def predict(table, levels, inputs, method="ir", **options):
+def predict(table, levels, inputs, method="response", **options):
     """Predicted column currents [count, cols] (A) with line resistance and the real cell law.
-    method: "ir" (network solve with the tabulated law) or "correction" (binned statistics)."""
-    if method == "ir":
-        return predict_ir(table, levels, inputs, **options)
+    method: "response" (the table method, ArrayModel: the linear response of the ideal currents
+    to the lines; options: modes, cell_scale) or "correction" (binned statistics). levels may
+    have any shape [rows, cols] for "response" (the table gives the law and the resistance per
+    segment); "correction" needs the table's own."""
+    if method == "response":
+        levels = np.asarray(levels)
+        inputs = np.atleast_2d(np.asarray(inputs, dtype=float))
+        return ArrayModel(table, levels, **options).column_currents(inputs)
     if method == "correction":
         return predict_correction(table, levels, inputs)
-    raise ValueError(f"method must be 'ir' or 'correction', not {method!r}")
+    raise ValueError(f"method must be 'response' or 'correction', not {method!r}")
 
 
 def column_errors(predicted, actual, ideal, floor=1e-3):
@@ -291,136 +307,275 @@ class _CellLaw:
 
 
 # ---------------------------------------------------------------------------------------------
-# IR-drop network with the tabulated law
+# The table method: linear response of the ideal currents to the line resistance
 
 
-def _thomas(diag, off, rhs):
-    """Solves tridiagonal systems along axis 0 (batched over the other axes):
-    off x[k-1] + diag[k] x[k] + off x[k+1] = rhs[k], off a scalar or broadcastable array."""
-    n = diag.shape[0]
-    c = np.empty_like(diag)
-    d = np.empty_like(rhs)
-    c[0] = off / diag[0]
-    d[0] = rhs[0] / diag[0]
-    for k in range(1, n):
-        m = diag[k] - off * c[k - 1]
-        c[k] = off / m
-        d[k] = (rhs[k] - off * d[k - 1]) / m
-    x = np.empty_like(rhs)
-    x[-1] = d[-1]
-    for k in range(n - 2, -1, -1):
-        x[k] = d[k] - c[k] * x[k + 1]
+def row_kernel(cols, r_row, r_driver):
+    """Green's function of a row line (ohm), k_row [cols, cols]: a current drawn from row node
+    r(i, j') flows from the driver through r_driver and min(j, j') + 1 row segments before it
+    splits, so it lowers r(i, j) by k_row[j, j'] I, k_row[j, j'] = r_driver + r_row (min(j, j') + 1).
+    A resistance of 0 merges its nodes, as in the engine: the kernel loses that term."""
+    j = np.arange(cols)
+    return r_driver + r_row * (np.minimum.outer(j, j) + 1.0)
+
+
+def column_kernel_times(v, r_col, r_sense):
+    """K_col v for v [rows, ...], in O(rows): a current injected into bit-line node c(i', j)
+    flows down through the segments below row max(i, i') and r_sense, raising c(i, j) by
+    K_col[i, i'] I, K_col[i, i'] = r_sense + r_col (rows - max(i, i')). So K_col v is
+    r_sense sum(v) + r_col D, D_i = sum_{m >= i} C_m, C_m = sum_{i' <= m} v_i'."""
+    prefix = np.cumsum(v, axis=0)
+    return r_sense * prefix[-1:] + r_col * np.cumsum(prefix[::-1], axis=0)[::-1]
+
+
+def column_modes(rows, r_col, r_sense, modes, iterations=200):
+    """The largest eigenpairs of the bit-line kernel: (lam [R], u [rows, R]), K_col ~ u lam u^T,
+    by block power iteration with Rayleigh-Ritz (K_col is the inverse of a chain Laplacian: its
+    eigenvalues fall as 1/(2m+1)^2, so a block of R + 3 vectors converges in a few dozen steps)."""
+    if (r_col == 0 and r_sense == 0) or modes == 0:
+        return np.zeros(0), np.zeros((rows, 0))
+    block = min(rows, modes + 3)
+    basis = np.linalg.qr(np.cos(np.pi * np.outer(np.arange(rows) + 0.5, np.arange(block) + 0.5) / rows))[0]
+    for _ in range(iterations):
+        basis = np.linalg.qr(column_kernel_times(basis, r_col, r_sense))[0]
+    lam, vectors = np.linalg.eigh(basis.T @ column_kernel_times(basis, r_col, r_sense))
+    order = np.argsort(lam)[::-1][:min(modes, rows)]
+    lam, u = lam[order], basis @ vectors[:, order]
+    keep = lam > 1e-12 * lam[0]
+    return lam[keep], u[:, keep]
+
+
+class ArrayModel:
+    """The table method for one array of fixed levels, applied to batches of input vectors.
+
+    Cell (i, j) of an active row draws I_ij = I(level, v_bl, v_row) from the tabulated law. The
+    method has two parts:
+
+    1. Row lines: a row's cells are all on or all off (the select bit is per row), so each row's
+       IR drop depends on that row alone. It is solved once per array (every row on, bit lines at
+       v_sense; fixed-point iteration rho = k_row I(v_read - rho)), giving each cell's row-loaded
+       current w_ij and its sensitivity to its bit line g_ij = dI/dv_bl (< 0) at that bias.
+    2. Bit lines: every active cell raises the bit line under the others. To first order in the
+       line resistance, I_ij = a_i (w_ij + g_ij gamma_ij), gamma_ij = sum_i' k_col[i, i'] I_i'j.
+       With k_col ~ sum_p lam_p u_p u_p^T (R modes) and A_pj = sum_i u_ip I_ij, self-consistency
+       reads, per vector and column, (1 - M lam) A = A0 with
+           A0_q = sum_i a_i u_iq w_ij,   M_qp = sum_i a_i u_iq u_ip g_ij,
+       and the column current is J_j = sum_i a_i w_ij + sum_p (sum_i a_i u_ip g_ij) lam_p A_p.
+       Every sum over i is a product of the input matrix [count, rows] with a fixed
+       [rows, cols] matrix: 1 + 2R + R(R+1)/2 of them, stacked into one matrix product, then
+       count x cols solves of R x R. The feedback (g < 0) keeps 1 - M lam well conditioned.
+       modes = R, default 2 (8 products, a 2 x 2 solve): one mode follows a column's current
+       about as well, but the difference of two columns (a signed output) needs the second to
+       see where in the column the active cells sit (docs/tables.md measures R = 1 to 4).
+
+    1r cells (row driven at x_i v_read, every cell conducting) need a linear law and v_sense = 0:
+    currents then scale with x_i, and the conductances g_ij are the same for every input.
+    cell_scale [rows, cols]: each cell's programmed current over its level's nominal current
+    (programming error: a V_T shift scales a subthreshold cell's current and its conductances
+    alike). What the method leaves out: the curvature of the law in the bit-line voltage (second
+    order in the line resistance), the bit-line modes beyond R, the row drops' response to the bit
+    lines, and the leakage of inactive cells (as the ideal reference does).
+    """
+
+    def __init__(self, table, levels, modes=2, cell_scale=None):
+        levels = np.asarray(levels)
+        n_levels = len(table.device_current)
+        if levels.ndim != 2 or levels.size == 0:
+            raise ValueError(f"levels must be a 2-D array [rows, cols], got shape {levels.shape}")
+        if levels.min() < 0 or levels.max() > n_levels - 1 or np.any(levels != np.round(levels)):
+            raise ValueError(f"levels must be integers in [0, {n_levels - 1}]")
+        self.table, self.levels = table, levels.astype(np.intp)
+        self.rows, self.cols = levels.shape
+        self.has_select = table.has_select
+        law = _CellLaw(table)
+        v_read, v_sense = table.attr("v_read"), table.attr("v_sense")
+        if not self.has_select:
+            _require_linear_1r(table, law)
+        k_row = row_kernel(self.cols, table.attr("r_row"), table.attr("r_driver"))
+        v_bl = np.full(self.levels.shape, v_sense)
+        self.row_drop = self._row_drops(law, k_row, v_bl, v_read)
+        # The tabulated law relative to its nominal point, times I_k: exactly I_k without drop.
+        w, g, _ = law.current(self.levels, v_bl, v_read - self.row_drop)
+        unit = table.device_current[self.levels] / law.current(self.levels, v_bl, np.full(v_bl.shape, v_read))[0]
+        if cell_scale is not None:
+            unit = unit * np.broadcast_to(np.asarray(cell_scale, dtype=float), unit.shape)
+        w, g = w * unit, g * unit
+        self.lam, u = column_modes(self.rows, table.attr("r_col"), table.attr("r_sense"), modes)
+        r = len(self.lam)
+        self.pairs = [(p, q) for p in range(r) for q in range(p + 1)]
+        # drive terms (times a_i, or x_i for 1r), then conduction terms (a_i, or 1 for 1r): for
+        # select cells one matrix [rows, (1 + 2R + R(R+1)/2) cols], one product per batch
+        terms = [w] + [u[:, p, None] * w for p in range(r)] + [u[:, p, None] * g for p in range(r)]
+        terms += [u[:, p, None] * u[:, q, None] * g for p, q in self.pairs]
+        stacked = np.stack(terms, axis=1)                                   # [rows, terms, cols]
+        if self.has_select:
+            self._terms, self._fixed = stacked.reshape(self.rows, -1), None
+        else:
+            self._terms = stacked[:, :r + 1].reshape(self.rows, -1)
+            self._fixed = stacked[:, r + 1:].sum(axis=0)[None]
+
+    def _row_drops(self, law, k_row, v_bl, v_read, tol=1e-12, max_iterations=200):
+        """rho [rows, cols]: each row's IR drop with every cell on, rho = k_row I(v_read - rho)."""
+        rho = np.zeros(self.levels.shape)
+        if not k_row.any():
+            return rho
+        for _ in range(max_iterations):
+            current = law.current(self.levels, v_bl, v_read - rho)[0]
+            new = current @ k_row
+            moved = np.abs(new - rho).max()
+            rho = new
+            if moved <= tol * max(v_read, 1e-3):
+                return rho
+        warnings.warn(f"xbar.tables: the row lines' IR drop did not settle in {max_iterations} iterations "
+                      f"(last change {moved:.3g} V): the row resistance is outside the table method's domain",
+                      RuntimeWarning, stacklevel=3)
+        return rho
+
+    def column_currents(self, inputs, with_ideal=False):
+        """Column currents [count, cols] (A) for inputs [count, rows] (bits for select cells,
+        reals for 1r); with_ideal: also the row-loaded currents without bit-line drop."""
+        inputs = np.atleast_2d(np.asarray(inputs, dtype=float))
+        if inputs.shape[1] != self.rows:
+            raise ValueError(f"inputs are {inputs.shape}, expected [count, {self.rows}]")
+        active = (inputs != 0).astype(float) if self.has_select else inputs
+        count, r = len(inputs), len(self.lam)
+        product = (active @ self._terms).reshape(count, -1, self.cols)
+        drive = product[:, :r + 1]
+        conduct = product[:, r + 1:] if self.has_select else np.broadcast_to(self._fixed, (count,) + self._fixed.shape[1:])
+        j0 = drive[:, 0]
+        if r == 0:
+            check_domain(self.table, j0, j0)
+            return (j0, j0) if with_ideal else j0
+        # (1 - M lam) A = A0, every entry a [count, cols] array
+        system = [[(1.0 if p == q else 0.0) for q in range(r)] for p in range(r)]
+        for k, (p, q) in enumerate(self.pairs):
+            m_pq = conduct[:, r + k]
+            system[p][q] = system[p][q] - m_pq * self.lam[q]
+            if p != q:
+                system[q][p] = -m_pq * self.lam[p]
+        amplitude = _solve_small(system, [drive[:, 1 + q] for q in range(r)])
+        j = j0 + sum(conduct[:, p] * (self.lam[p] * amplitude[p]) for p in range(r))
+        check_domain(self.table, j, j0)
+        return (j, j0) if with_ideal else j
+
+
+def _solve_small(system, rhs):
+    """x with system x = rhs, for a small r x r system whose entries are arrays (one system per
+    element): Gaussian elimination without pivoting, element by element. 1 - M lam has the
+    leading minors of the positive definite 1 - lam^1/2 M lam^1/2 (M <= 0), so no pivot is 0."""
+    r = len(rhs)
+    a = [row[:] for row in system]
+    b = list(rhs)
+    for k in range(r):
+        for i in range(k + 1, r):
+            factor = a[i][k] / a[k][k]
+            for j in range(k + 1, r):
+                a[i][j] = a[i][j] - factor * a[k][j]
+            b[i] = b[i] - factor * b[k]
+    x = [None] * r
+    for k in reversed(range(r)):
+        x[k] = (b[k] - sum(a[k][j] * x[j] for j in range(k + 1, r))) / a[k][k]
     return x
 
 
-def _chain_step(v, v_source, injected, d_injected, r_segment, r_end):
-    """One Newton update of resistor chains along axis 0, source at the last index:
-
-        v_source -r_end- v[K-1] -r_segment- v[K-2] ... v[0]
-
-    with cell current injected[k] flowing into node k (derivative d_injected[k] in v[k]).
-    KCL, currents leaving node k: F_k = sum over neighbours n of G (v_k - v_n) - injected_k = 0,
-    J = tridiag(-G_seg, sum G - d_injected, -G_seg), dv = -J^-1 F. r_segment = 0 merges the
-    chain into one node; r_end = 0 with r_segment = 0 fixes it at v_source (dv = 0).
-    Returns the update dv (shape of v)."""
-    if r_segment == 0:
-        if r_end == 0:
-            return np.zeros_like(v)
-        g_end = 1.0 / r_end
-        f = g_end * (v[-1] - v_source) - injected.sum(axis=0)
-        return np.broadcast_to(-f / (g_end - d_injected.sum(axis=0)), v.shape)
-    g, g_end = 1.0 / r_segment, 1.0 / r_end
-    up = np.zeros_like(v)
-    up[1:] = v[1:] - v[:-1]
-    down = np.zeros_like(v)
-    down[:-1] = v[:-1] - v[1:]
-    down[-1] = (g_end / g) * (v[-1] - v_source)
-    f = g * (up + down) - injected
-    diag = np.full(v.shape, 2 * g)      # g per neighbour: one less at each end, plus g_end
-    diag[0] -= g
-    diag[-1] += g_end - g
-    return _thomas(diag - d_injected, -g, -f)
+def _require_linear_1r(table, law):
+    """1r cells: the method scales currents with the input, which needs a linear law through
+    0 V and v_sense = 0."""
+    if table.attr("v_sense") != 0:
+        raise ValueError(f"table method: 1r cells need v_sense = 0 (the table has {table.attr('v_sense')} V)")
+    ln_g = table._ln_g
+    if np.ptp(ln_g, axis=(1, 2)).max() > 1e-6:
+        raise ValueError("table method: 1r cells need a linear law (the table's cell current is not "
+                         "proportional to the cell voltage)")
 
 
-def _limited(dv, max_step):
-    """dv scaled so that no node moves by more than max_step volts (Newton damping)."""
-    largest = np.abs(dv).max(initial=0.0)
-    return dv * min(1.0, max_step / largest) if largest > 0 else dv
+#: The largest relative change of a column current (|J - J0| / J0, J0 without bit-line drop)
+#: the table method is used for without a warning. Measured against the engine: the error left
+#: is under 10 % of the change up to 0.7 (docs/tables.md, "The table method").
+DEVIATION_LIMIT = 0.5
 
 
-class _Network:
-    """The array's line network for a batch of vectors, state [count, rows, cols]: bit-line
-    voltages c(i,j) and row-node voltages r(i,j). Column j: c(0,j) ... c(M-1,j) -r_col- s(j)
-    -r_sense- V_sense; row i: V_row(i) -r_driver- a(i) -r_row- r(i,0) ... r(i,N-1)."""
-
-    def __init__(self, table, law, levels, v_row_source, active):
-        shape = (len(v_row_source),) + levels.shape
-        self.law, self.active = law, active
-        self.levels = np.broadcast_to(levels, shape)
-        self.v_sense = table.attr("v_sense")
-        self.v_row_source = v_row_source
-        self.r_col, self.r_row = table.attr("r_col"), table.attr("r_row")
-        r_sense, r_driver = table.attr("r_sense"), table.attr("r_driver")
-        self.col_end = self.r_col + r_sense if self.r_col > 0 else r_sense
-        self.row_end = self.r_row + r_driver if self.r_row > 0 else r_driver
-        self.v_col = np.full(shape, self.v_sense)
-        self.v_row = np.broadcast_to(v_row_source[:, :, None], shape).copy()
-
-    def cells(self):
-        """(I, dI/dv_bl, dI/dv_sup) of every cell, 0 where inactive."""
-        return [self.active * x for x in self.law.current(self.levels, self.v_col, self.v_row)]
-
-    def column_step(self, max_step):
-        """Newton update of the bit lines (chain axis: rows, source below the last row)."""
-        if self.r_col == 0 and self.col_end == 0:
-            return 0.0
-        i, di_bl, _ = self.cells()
-        along = lambda a: np.moveaxis(a, 1, 0)                # noqa: E731
-        dv = _limited(np.moveaxis(_chain_step(along(self.v_col), self.v_sense, along(i),
-                                              along(di_bl), self.r_col, self.col_end), 0, 1), max_step)
-        self.v_col += dv
-        return np.abs(dv).max(initial=0.0)
-
-    def row_step(self, max_step):
-        """Newton update of the row lines (chain axis: columns reversed, source at column 0);
-        a cell draws its current out of its row node."""
-        if self.r_row == 0 and self.row_end == 0:
-            return 0.0
-        i, _, di_sup = self.cells()
-        along = lambda a: np.moveaxis(a, 2, 0)[::-1]          # noqa: E731
-        dv = _chain_step(along(self.v_row), self.v_row_source[None], -along(i), -along(di_sup),
-                         self.r_row, self.row_end)
-        dv = _limited(np.moveaxis(dv[::-1], 0, 2), max_step)
-        self.v_row += dv
-        return np.abs(dv).max(initial=0.0)
-
-    def solve(self, tol, max_sweeps, max_step):
-        """Block Gauss-Seidel over columns and rows until no voltage moves by more than tol."""
-        for _ in range(max_sweeps):
-            moved = max(self.column_step(max_step), self.row_step(max_step))
-            if moved <= tol:
-                return
-        warnings.warn(f"xbar.tables: IR model not converged after {max_sweeps} sweeps "
-                      f"(last update {moved:.3g} V)", RuntimeWarning)
-
-    def column_currents(self):
-        return self.cells()[0].sum(axis=1)
+class DomainWarning(UserWarning):
+    """A prediction outside the table's domain: column loads beyond what the table sampled, or a
+    line-resistance correction too large for the table method."""
 
 
-def predict_ir(table, levels, inputs, tol=1e-10, max_sweeps=200, max_step=0.05,
-               cells_per_batch=1 << 19):
-    """Column currents [count, cols] (A) of the array solved with the tabulated cell law and the
-    table's line resistances; inactive cells (select off) are open. Vectors are solved in
-    batches of about cells_per_batch cells to bound memory."""
-    levels, inputs = _check(table, levels, inputs)
-    law = _CellLaw(table)
-    v_source = _row_voltage(table, inputs)
-    active = _active(table, inputs)
-    batch = max(1, cells_per_batch // levels.size)
-    out = np.empty((len(inputs), table.cols))
-    for start in range(0, len(inputs), batch):
-        part = slice(start, start + batch)
-        network = _Network(table, law, levels, v_source[part], active[part][:, :, None])
-        network.solve(tol, max_sweeps, max_step)
-        out[part] = network.column_currents()
-    return out
+def check_domain(table, current, current_ideal, floor=1e-3):
+    """Warns (DomainWarning) when a column's load (ideal current / full_scale_current) exceeds
+    the largest the table sampled (/domain/load), or its predicted relative change exceeds
+    DEVIATION_LIMIT; counts the (vector, column) pairs whose ideal current exceeds floor times
+    the largest. Returns the number of pairs outside."""
+    j0, current = np.asarray(current_ideal, dtype=float), np.asarray(current, dtype=float)
+    top_ideal = j0.max(initial=0.0)
+    if top_ideal <= 0:
+        return 0
+    messages, outside = [], np.zeros(j0.shape, dtype=bool)
+    full_scale = table.attr("full_scale_current")
+    if table.domain is not None and top_ideal > table.domain["load"][1] * full_scale * (1 + 1e-9):
+        top = table.domain["load"][1]
+        outside |= j0 > top * full_scale * (1 + 1e-9)
+        messages.append(f"column load up to {top_ideal / full_scale:.4g} (in units of I_max), above the largest "
+                        f"the table sampled ({top:.4g})")
+    large = (np.abs(current - j0) > DEVIATION_LIMIT * j0) & (j0 > floor * top_ideal)
+    if large.any():
+        change = np.abs(current[large] / j0[large] - 1).max()
+        messages.append(f"the line resistance changes a column current by up to {100 * change:.0f} %, "
+                        f"more than the table method's {100 * DEVIATION_LIMIT:.0f} %")
+        outside |= large
+    if messages:
+        warnings.warn(f"xbar.tables: {int(outside.sum())} of {outside.size} column currents outside the "
+                      f"table's domain: " + "; ".join(messages), DomainWarning, stacklevel=3)
+    return int(outside.sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# NeuroSim V1.5 export
+
+
+def neurosim_rows(current, current_ideal, adc_bits, full_scale=None):
+    """NeuroSim's output-error rows (code, mean, std, count) of column currents and their ideal:
+    an ADC over [0, full_scale] (default: the largest |ideal|) in 2^adc_bits steps q; ideal code
+    lround(I_ideal / q) clipped to [0, 2^adc_bits]; error (I - I_ideal) / q in LSB, its mean and
+    population standard deviation per code that occurs. The same as `xbar table --neurosim-csv`."""
+    current = np.asarray(current, dtype=float).ravel()
+    ideal = np.asarray(current_ideal, dtype=float).ravel()
+    top = 2 ** int(adc_bits)
+    scale = float(np.abs(ideal).max()) if full_scale is None else float(full_scale)
+    step = scale / top if scale > 0 else 1.0
+    code = np.clip(np.floor(np.abs(ideal / step) + 0.5) * np.sign(ideal), 0, top).astype(np.int64)
+    error = (current - ideal) / step
+    rows = []
+    for k in np.unique(code):
+        e = error[code == k]
+        rows.append((int(k), float(e.mean()), float(e.std()), len(e)))
+    return rows
+
+
+def neurosim_csv(table, path, adc_bits, full_scale=None, levels=None, inputs=None):
+    """Writes NeuroSim V1.5's --output_noise_file CSV (columns output,mean,std; one row per ideal
+    ADC code, at most 2^adc_bits + 1) to path, atomically. Without levels and inputs, from the
+    table's own sampled solves (/samples/*, as `xbar table --neurosim-csv`); with a layer's
+    levels [rows, cols] and input vectors [count, rows], from the table method's prediction of
+    that layer against its ideal. Returns the rows (code, mean, std, count)."""
+    if levels is None and inputs is None:
+        if table.sample_current is None:
+            raise ValueError("neurosim_csv: the table has no /samples (written by an older xbar table): "
+                             "give levels and inputs")
+        current, ideal_current = table.sample_current, table.sample_current_ideal
+    elif levels is None or inputs is None:
+        raise ValueError("neurosim_csv: give both levels and inputs, or neither")
+    else:
+        current, ideal_current = ArrayModel(table, levels).column_currents(inputs, with_ideal=True)
+    rows = neurosim_rows(current, ideal_current, adc_bits, full_scale)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".neurosim-", suffix=".csv", dir=folder)
+    try:
+        with os.fdopen(handle, "w") as f:
+            f.write("output,mean,std\n")
+            for code, mean, std, _ in rows:
+                f.write(f"{code},{mean:.17g},{std:.17g}\n")
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return rows

@@ -204,8 +204,6 @@ def test_convert_copies_and_keeps_the_callers_model():
     xnn.calibrate(analog, x)
     assert analog(x).dtype == torch.float32
     assert "mode=ideal" in repr(analog)
-    with pytest.raises(NotImplementedError, match="table"):
-        xnn.convert(model, sonos_config(), mode="table")
     with pytest.raises(ValueError, match="mode"):
         xnn.convert(model, sonos_config(), mode="spice")
 
@@ -222,3 +220,40 @@ def test_programming_error_in_both_modes_and_reproducible():
     assert np.abs(y_ideal - nominal).max() > 1e-3 * np.abs(nominal).max()
     again = analog_linear(W, config, "ideal", x)(torch.tensor(x)).numpy()
     np.testing.assert_array_equal(again, y_ideal)
+
+
+def test_table_mode_follows_exact_mode_with_line_resistance(tmp_path):
+    # the table built from the config (None) and from a file give the same layer; it follows the
+    # exact circuit to a few % of the circuit's deviation from ideal, on a layer of two tiles
+    rng = np.random.default_rng(11)
+    W, x = random_layer(rng, out=6, inputs=40)
+    config = sonos_config(rows=32, array__r_row=10.0, array__r_col=30.0, table__samples=2, table__vectors=2)
+    y = {mode: analog_linear(W, config, mode, x)(torch.tensor(x)).numpy() for mode in ("ideal", "exact", "table")}
+    deviation = np.sqrt(np.mean((y["exact"] - y["ideal"]) ** 2))
+    assert deviation > 0.02 * np.sqrt(np.mean(y["ideal"] ** 2))  # the wires matter here
+    assert np.sqrt(np.mean((y["table"] - y["exact"]) ** 2)) < 0.05 * deviation
+    path = tmp_path / "t.h5"
+    xbar.table(xnn.LayerSettings(config).config.with_overrides({}), path)
+    from_file = xnn.AnalogLinear(torch.tensor(W), None, config, mode="table", table=path)
+    xnn.calibrate(from_file, torch.tensor(x))
+    np.testing.assert_allclose(from_file(torch.tensor(x)).numpy(), y["table"], rtol=1e-9, atol=1e-12)
+
+
+def test_table_mode_refuses_a_table_of_another_circuit(tmp_path):
+    config = sonos_config(array__r_col=30.0, table__samples=1, table__vectors=1)
+    path = tmp_path / "other.h5"
+    xbar.table(sonos_config(array__r_col=10.0, table__samples=1, table__vectors=1), path)
+    with pytest.raises(ValueError, match="r_col = 10"):
+        xnn.convert(torch.nn.Sequential(torch.nn.Linear(4, 3)), config, mode="table", table=path)
+
+
+def test_table_mode_scales_cells_by_their_programming_error():
+    # with [variation] every mode uses the same programmed cells: table mode still follows exact
+    rng = np.random.default_rng(12)
+    W, x = random_layer(rng, out=4, inputs=24)
+    config = sonos_config(rows=24, array__r_col=40.0, variation__vt_sigma="sonos-fit", variation__seed=5,
+                          table__samples=1, table__vectors=2)
+    y = {mode: analog_linear(W, config, mode, x)(torch.tensor(x)).numpy() for mode in ("ideal", "exact", "table")}
+    deviation = np.sqrt(np.mean((y["exact"] - y["ideal"]) ** 2))
+    assert deviation > 0.01 * np.sqrt(np.mean(y["ideal"] ** 2))
+    assert np.sqrt(np.mean((y["table"] - y["exact"]) ** 2)) < 0.05 * deviation
