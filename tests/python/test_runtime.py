@@ -123,7 +123,9 @@ def test_ctrl_c_raises_keyboard_interrupt_and_leaves_no_file(what, tmp):
                           timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     seconds = float(done.stdout.split()[2])
-    assert seconds < (30.0 if SANITIZED else 5.0), done.stdout   # the signal came at 0.5 s
+    # "not interrupted" (exit 1) would mean the whole job ran: the interrupt is what ended it. The
+    # bound only catches a run that ignored the signal for long (a loaded runner takes ~10 s).
+    assert seconds < (90.0 if SANITIZED else 45.0), done.stdout   # the signal came at 0.5 s
     assert list(out.parent.iterdir()) == []       # neither the output nor its temporary
 
 
