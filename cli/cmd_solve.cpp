@@ -25,6 +25,9 @@ void print_summary(const io::RunConfig& c, const engine::ArrayResults& r, const 
              size, c.cell.kind_name(),
              r.column_current.rows, r.summary.methods, r.summary.newton_iterations, r.summary.backend,
              r.summary.linear_iterations, r.summary.solve_time);
+  if (r.summary.unconverged_linear > 0)
+    fmt::print("note: {} Krylov solve(s) stopped at their iteration limit (Newton went on; KCL decided)\n",
+               r.summary.unconverged_linear);
   fmt::print("column-current error vs ideal: rms {:.4g} %  (largest ideal column current {:.4g} A)\n",
              std::isnan(errors.rms) ? 0.0 : 100 * errors.rms, largest);
   fmt::print("wrote {}\n", out);

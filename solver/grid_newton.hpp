@@ -21,8 +21,9 @@
 //   S_CC = J_CC - J_Cm J_mC / J_mm,  S_CR = -J_Cm J_mR / J_mm,  b_C = -f_C + J_Cm f_m / J_mm.
 // That system is line_kernels' LineMatrix: row chains stored one after another (stride 1), bit
 // lines interleaved (stride N), both in row-major cell order. One free family: the chains are
-// independent and the solve is direct (Thomas); two: Krylov with the block Gauss-Seidel
-// preconditioner (CG when S is symmetric, i.e. one two-terminal device per cell).
+// independent and the solve is direct (Thomas); two: Krylov (CG on the Schur complement of the
+// row chains when S is symmetric, i.e. one two-terminal device per cell; else BiCGSTAB with the
+// block Gauss-Seidel preconditioner; line_paired.cpp).
 //
 // The Newton loop, damping, tolerances, update test and inexact-Newton forcing are the general
 // solver's (newton.hpp: newton_loop, NewtonOptions); convergence is certified at the point

@@ -195,8 +195,9 @@ void KrylovWork::resize(std::int32_t n) {
 void KrylovWork::prepare(const LineMatrix& m, bool symmetric) {
   resize(m.n);
   if (!m.is_paired()) return;  // as solve_reduced dispatches (paired implies couplings)
-  if (symmetric) p_next.assign(m.n, 0.0);
-  else
+  // Symmetric: CG on the Schur complement, which needs no more vectors (the block Gauss-Seidel
+  // CG, used should the chains or pairs turn out asymmetric, sizes p_next itself).
+  if (!symmetric)
     for (std::vector<double>* v : {&r_hat, &y, &s, &t}) v->assign(m.n, 0.0);
 }
 
