@@ -142,6 +142,11 @@ class ArraySolver::VectorQueue {
     if (front_ == back_) return std::nullopt;
     return from_front ? front_++ : --back_;
   }
+  /// Hands out nothing more (a worker failed: the other stops after its current vector).
+  void close() {
+    std::lock_guard lock(mutex_);
+    back_ = front_;
+  }
 
  private:
   std::mutex mutex_;
@@ -237,6 +242,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
         solve_block(*second_, inputs, queue, false, out, stats, done, {});
       } catch (...) {
         failure = std::current_exception();
+        queue.close();
       }
     });
     {
@@ -244,6 +250,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
       try {
         solve_block(worker_, inputs, queue, true, out, stats, done, {});
       } catch (...) {
+        queue.close();
         helper.join();
         throw;
       }
