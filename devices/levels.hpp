@@ -21,6 +21,12 @@ struct LevelSpec {
   }
 };
 
+/// The default levels (docs/conventions.md): SONOS currents, 128 levels up to 1.6 uA with
+/// on/off 1e7 (LevelSpec's own defaults); resistor conductances, 128 levels up to 100 uS with
+/// on/off 100.
+inline LevelSpec sonos_level_defaults() { return {}; }
+inline LevelSpec resistor_level_defaults() { return {.levels = 128, .max = 1e-4, .on_off = 100}; }
+
 /// V_T of every SONOS level, by program-verify at row voltage v_read.
 std::vector<double> sonos_level_vts(const CellModel& cell, const LevelSpec& spec, double v_read);
 

@@ -99,8 +99,8 @@ struct RunConfig {
   netlists::LineResistance lines;  ///< lines.r_col resolved (from r_hat_p when that is set)
   double v_sense = 0.0, v_read = 0.1;
   std::optional<double> r_hat_p;
-  devices::LevelSpec sonos_levels{128, 1.6e-6, 1e7};
-  devices::LevelSpec resistor_levels{128, 1e-4, 100};
+  devices::LevelSpec sonos_levels = devices::sonos_level_defaults();
+  devices::LevelSpec resistor_levels = devices::resistor_level_defaults();
   WeightsConfig weights;
   InputsConfig inputs;
   engine::VariationSpec variation;

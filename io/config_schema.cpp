@@ -276,6 +276,8 @@ std::vector<KeySpec> run_keys() {
   return keys;
 }
 
+#undef XBAR_FIELD
+
 std::vector<KeySpec> all_keys() {
   std::vector<KeySpec> keys;
   for (auto part : {array_and_device_keys, source_keys, run_keys})
