@@ -27,7 +27,7 @@ CIRCUITS = {
 VARIANTS = {
     # programming error sigmas in the order run, exact-mode test images, programming draws in
     # ideal mode and in the circuits
-    "quick": dict(sigmas=[0.0, 0.08], images=2, draws=2, exact_draws=1),
+    "quick": dict(sigmas=[0.0, 0.08], images=1, draws=1, exact_draws=1),
     "full": dict(sigmas=[0.0, 0.08, 0.04, 0.02, 0.06], images=100, draws=10, exact_draws=5),
 }
 
@@ -61,15 +61,18 @@ def main():
     def run(circuit, sigma, images_used, data):
         r_wire, mode, _ = CIRCUITS[circuit]
         draws = (v["draws"] if mode == "ideal" else v["exact_draws"]) if sigma > 0 else 1
-        runs.run(dict(circuit=circuit, g_sigma=sigma, images_used=images_used), model,
-                 [config(r_wire, sigma, seed) for seed in range(1, draws + 1)], mode, calibration, *data)
+        row = runs.run(dict(circuit=circuit, g_sigma=sigma, images_used=images_used), model,
+                       [config(r_wire, sigma, seed) for seed in range(1, draws + 1)], mode, calibration, *data)
         write_outputs(args.out, runs, meta, float_logits)
+        return row
 
     for sigma in v["sigmas"]:
-        for circuit in CIRCUITS:
-            run(circuit, sigma, "exact subset", subset)
-    for sigma in v["sigmas"]:  # ideal mode on all test images
-        run("ideal mode", sigma, "all", test_set)
+        for circuit, (_, mode, _) in CIRCUITS.items():
+            if mode == "ideal":  # one run on all test images; the circuits' images are the first
+                whole = run(circuit, sigma, "all", test_set)
+                runs.subset(dict(whole["labels"], images_used="exact subset"), whole, v["images"], test_set[1])
+            else:
+                run(circuit, sigma, "exact subset", subset)
 
 
 def reference(runs, row, float_logits):
@@ -98,13 +101,18 @@ def write_outputs(out, runs, meta, float_logits):
         f.write(f"Float accuracy {100 * meta['float_accuracy']:.1f} % on {meta['test_images']} test images; "
                 f"circuits on the first {meta['variant']['images']} test images; "
                 f"{sum(r['seconds'] for r in rows):.0f} s of runs.\n\n{table}\n")
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, (ax, low) = plt.subplots(2, 1, figsize=(6, 7.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for colour, circuit in zip(colours, CIRCUITS):
         pts = [r for r in rows if r["labels"]["circuit"] == circuit and r["labels"]["images_used"] == "exact subset"]
         if pts:
-            study.errorbar(ax, [100 * r["labels"]["g_sigma"] for r in pts], pts, fmt="-o", color=colour,
-                           label=circuit)
+            x = [100 * r["labels"]["g_sigma"] for r in pts]
+            study.errorbar(ax, x, pts, fmt="-o", color=colour, label=circuit)
+            study.deviation(low, x, pts, runs, lambda r: reference(runs, r, float_logits), "-o", colour,
+                            f"{circuit} vs {CIRCUITS[circuit][2] or 'float'}")
+    low.set_xlabel("programming error sigma, % of G_max - G_min")
+    low.set_ylabel("RMS logit deviation from the reference, %")
+    low.legend(fontsize=8)
     ax.axhline(100 * meta["float_accuracy"], color="black", lw=0.8, ls=":", label="float (all test images)")
     ax.set_xlabel("programming error sigma, % of G_max - G_min")
     ax.set_ylabel(f"accuracy % (first {meta['variant']['images']} test images)")

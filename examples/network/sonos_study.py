@@ -28,7 +28,7 @@ CIRCUITS = {
 VARIANTS = {
     # R_hat_p in the order run (the paper's 1e-5 first), mappings, exact-mode test images,
     # programming draws in ideal mode and in the circuits
-    "quick": dict(r_hat_ps=[1e-5], schemes=["differential"], images=4, draws=2, exact_draws=1),
+    "quick": dict(r_hat_ps=[1e-5], schemes=["differential"], images=2, draws=1, exact_draws=1),
     "full": dict(r_hat_ps=[1e-5, 1e-3, 1e-4, 1e-6, 1e-7], schemes=["differential", "offset"], images=50,
                  draws=10, exact_draws=10),
 }
@@ -70,64 +70,76 @@ def main():
           + (f" (trained in {train_time:.0f} s)" if train_time else f" (model {args.model})"), flush=True)
     runs = study.Runs(args.out, meta)
 
-    def run(circuit, scheme, error, r_hat_p, images_used, data):
-        mode = CIRCUITS[circuit][2]
+    def run(circuit, scheme, error, r_hat_p, images_used, data, mode=None):
+        mode = mode or CIRCUITS[circuit][2]
         draws = v["draws"] if mode == "ideal" else v["exact_draws"]
         labels = dict(circuit=circuit, scheme=scheme, error=error, r_hat_p=r_hat_p, images_used=images_used)
-        runs.run(labels, model, configs(circuit, scheme, r_hat_p or 1e-7, error, draws), mode, calibration, *data)
+        row = runs.run(labels, model, configs(circuit, scheme, r_hat_p or 1e-7, error, draws), mode, calibration,
+                       *data)
         write_outputs(args.out, runs, meta, float_logits)
+        return row
 
     for scheme in v["schemes"]:
         for error in (False, True):
             for circuit, (_, _, mode) in CIRCUITS.items():
-                if mode == "ideal":  # no wires: one run, on the circuits' images (the reference)
-                    run(circuit, scheme, error, None, "exact subset", subset)
+                if mode == "ideal":  # no wires: one run on all test images; the circuits' images are the first
+                    whole = run(circuit, scheme, error, None, "all", test_set)
+                    runs.subset(dict(whole["labels"], images_used="exact subset"), whole, v["images"], all_labels)
+            for circuit, (settings, _, mode) in CIRCUITS.items():
+                if error and mode != "ideal" and settings["array.cell"] != CIRCUITS["ideal"][0]["array.cell"]:
+                    # another cell kind draws its own error: its reference is its own ideal mode
+                    run(circuit, scheme, error, None, "exact subset", subset, mode="ideal")
             for r_hat_p in v["r_hat_ps"]:
                 for circuit, (_, _, mode) in CIRCUITS.items():
                     if mode != "ideal":
                         run(circuit, scheme, error, r_hat_p, "exact subset", subset)
-    for scheme in v["schemes"]:  # ideal hardware on all test images
-        for error in (False, True):
-            run("ideal", scheme, error, None, "all", test_set)
 
 
 def reference(runs, row, float_logits):
-    """Ideal hardware on the same images (same mapping and error) for a circuit; the float
-    network for ideal hardware."""
+    """What a run is compared with on the same images, mapping, error and draws: for a circuit,
+    its own cells in ideal mode where those were run (a resistor's error draw is not a SONOS
+    cell's), else ideal hardware; for ideal hardware the float network."""
     labels = row["labels"]
-    if CIRCUITS[labels["circuit"]][2] == "ideal":
+    if labels["mode"] == "ideal":
         return float_logits
-    return next((r for r in runs.rows if r["labels"]["circuit"] == "ideal" and r["labels"]["images_used"] ==
-                 labels["images_used"] and all(r["labels"][k] == labels[k] for k in ("scheme", "error", "images"))),
-                None)
+
+    def find(circuit):
+        return next((r for r in runs.rows if r["labels"]["circuit"] == circuit and r["labels"]["mode"] == "ideal"
+                     and all(r["labels"][k] == labels[k] for k in ("scheme", "error", "images", "images_used"))), None)
+
+    return find(labels["circuit"]) or find("ideal")
 
 
 def write_outputs(out, runs, meta, float_logits):
     order = list(CIRCUITS)
     rows = sorted(runs.rows, key=lambda r: (r["labels"]["scheme"], r["labels"]["error"], r["labels"]["images_used"],
-                                            r["labels"]["r_hat_p"] or 0, order.index(r["labels"]["circuit"])))
+                                            r["labels"]["r_hat_p"] or 0, r["labels"]["mode"] != "ideal",
+                                            order.index(r["labels"]["circuit"])))
     table_rows = [dict(r["labels"], accuracy=r["accuracy"], low=r["low"], high=r["high"], seconds=r["seconds"],
                        load=r["load"], versus=runs.compare(r, reference(runs, r, float_logits)),
                        error="sonos-fit" if r["labels"]["error"] else "none",
                        r_hat_p="-" if r["labels"]["r_hat_p"] is None else f"{r['labels']['r_hat_p']:g}")
                   for r in rows]
     table = study.markdown_table(
-        table_rows, ["circuit", "scheme", "error", "r_hat_p", "images", "draws", "accuracy", "versus", "seconds", "load"],
-        ["circuit", "mapping", "programming error", "R_hat_p", "images", "draws", "accuracy % [95 % interval]",
+        table_rows, ["circuit", "mode", "scheme", "error", "r_hat_p", "images", "draws", "accuracy", "versus", "seconds",
+                     "load"],
+        ["circuit", "mode", "mapping", "programming error", "R_hat_p", "images", "draws", "accuracy % [95 % interval]",
          "changed decisions, logit deviation (vs reference)", "time s", "load"])
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(f"Float accuracy {100 * meta['float_accuracy']:.1f} % on {meta['test_images']} test images; "
-                f"circuits on the first {meta['variant']['images']} test images; reference: ideal hardware on the "
-                f"same images, mapping, error and draws (for ideal hardware: the float network); "
+                f"circuits on the first {meta['variant']['images']} test images; reference: the circuit's own cells "
+                f"in ideal mode where run (the approximation's error draws are its own), else ideal hardware, on the same "
+                f"images, mapping, error and draws (for ideal mode: the float network); "
                 f"{sum(r['seconds'] for r in rows):.0f} s of runs.\n\n{table}\n")
     schemes = [s for s in ("differential", "offset") if any(r["labels"]["scheme"] == s for r in rows)]
-    fig, axes = plt.subplots(1, len(schemes), figsize=(6 * len(schemes), 4.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(schemes), figsize=(6 * len(schemes), 7.5), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, scheme in zip(axes[0], schemes):
+    for ax, low, scheme in zip(axes[0], axes[1], schemes):
         for colour, (circuit, (_, _, mode)) in zip(colours, CIRCUITS.items()):
             for error, style in ((False, "-o"), (True, "--s")):
                 pts = [r for r in rows if r["labels"]["circuit"] == circuit and r["labels"]["scheme"] == scheme
-                       and r["labels"]["error"] == error and r["labels"]["images_used"] == "exact subset"]
+                       and r["labels"]["error"] == error and r["labels"]["images_used"] == "exact subset"
+                       and r["labels"]["mode"] == mode]
                 name = f"{circuit}{', programming error' if error else ''}"
                 if not pts:
                     continue
@@ -135,12 +147,18 @@ def write_outputs(out, runs, meta, float_logits):
                     ax.axhline(100 * pts[0]["accuracy"], color=colour, ls="--" if error else "-", lw=1, label=name)
                 else:
                     study.errorbar(ax, [r["labels"]["r_hat_p"] for r in pts], pts, fmt=style, color=colour, label=name)
+                    study.deviation(low, [r["labels"]["r_hat_p"] for r in pts], pts, runs,
+                                    lambda r: reference(runs, r, float_logits), style, colour, name)
         ax.axhline(100 * meta["float_accuracy"], color="black", lw=0.8, ls=":", label="float (all test images)")
         ax.set_xscale("log")
         ax.set_xlabel("R_hat_p = R_p G_max")
         ax.set_ylabel(f"accuracy % (first {meta['variant']['images']} test images)")
         ax.set_title(f"digits CNN on 1152x256 SONOS arrays, {scheme}")
         ax.legend(fontsize=7)
+        low.set_xscale("log")
+        low.set_xlabel("R_hat_p = R_p G_max")
+        low.set_ylabel("RMS logit deviation from ideal hardware, %")
+        low.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "accuracy_vs_r_hat_p.png"), dpi=110)
     plt.close(fig)

@@ -94,7 +94,18 @@ class Runs:
             out, t = digits.analog_logits(model, config, mode, calibration, images)
             logits.append(out)
             seconds += t
-        logits = np.array(logits)
+        return self.record(labels, np.array(logits), labels_true, seconds)
+
+    def subset(self, labels, source, count, labels_true):
+        """The run of source on its first count images (ideal mode: each image's logits do not
+        depend on the others'), taken from its logits without solving anything again."""
+        labels = dict(labels, mode=source["labels"]["mode"], images=count, draws=source["labels"]["draws"])
+        done = self.find(labels)
+        if done is not None:
+            return done
+        return self.record(labels, self.logits[key_of(source["labels"])][:, :count], labels_true[:count], 0.0)
+
+    def record(self, labels, logits, labels_true, seconds):
         right = logits.argmax(2) == labels_true.numpy()[None]
         stats = digits.interval(right)
         row = dict(labels=labels, accuracy=stats[0], low=stats[1], high=stats[2], seconds=seconds,
@@ -161,3 +172,11 @@ def errorbar(ax, x, rows, **style):
     """Accuracy (%) of rows against x with the 95 % interval as error bars."""
     acc = np.array([[r["accuracy"], r["low"], r["high"]] for r in rows]).reshape(-1, 3) * 100
     ax.errorbar(x, acc[:, 0], yerr=[acc[:, 0] - acc[:, 1], acc[:, 2] - acc[:, 0]], capsize=3, **style)
+
+
+def deviation(ax, x, rows, runs, reference_of, style, colour, label):
+    """The RMS logit deviation (%) of rows from their references against x, where known."""
+    points = [(xi, runs.compare(r, reference_of(r))) for xi, r in zip(x, rows)]
+    points = [(xi, 100 * c[2]) for xi, c in points if c is not None]
+    if points:
+        ax.plot(*zip(*points), style, color=colour, label=label)
