@@ -26,9 +26,9 @@ CIRCUITS = {
 
 VARIANTS = {
     # programming error sigmas in the order run, exact-mode test images, programming draws in
-    # ideal mode and in the circuits
-    "quick": dict(sigmas=[0.0, 0.08], images=1, draws=1, exact_draws=1),
-    "full": dict(sigmas=[0.0, 0.08, 0.04, 0.02, 0.06], images=100, draws=10, exact_draws=5),
+    # ideal mode and in the circuits, ideal mode on all test images too
+    "quick": dict(sigmas=[0.0, 0.08], images=1, draws=1, exact_draws=1, ideal_all=False),
+    "full": dict(sigmas=[0.0, 0.08, 0.04, 0.02, 0.06], images=100, draws=10, exact_draws=5, ideal_all=True),
 }
 
 
@@ -68,9 +68,11 @@ def main():
 
     for sigma in v["sigmas"]:
         for circuit, (_, mode, _) in CIRCUITS.items():
-            if mode == "ideal":  # one run on all test images; the circuits' images are the first
+            if mode == "ideal" and v["ideal_all"]:  # one run on all test images; the circuits' are the first
                 whole = run(circuit, sigma, "all", test_set)
                 runs.subset(dict(whole["labels"], images_used="exact subset"), whole, v["images"], test_set[1])
+            elif mode == "ideal":
+                run(circuit, sigma, "exact subset", subset)
             else:
                 run(circuit, sigma, "exact subset", subset)
 
