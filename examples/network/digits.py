@@ -64,18 +64,18 @@ def train(train_set, epochs=15, seed=0):
 
 
 @torch.no_grad()
-def predictions(model, images, batch=50):
-    return torch.cat([model(images[k:k + batch]).argmax(1) for k in range(0, len(images), batch)]).numpy()
+def logits(model, images, batch=50):
+    """The model's outputs [images, 10] (float64 numpy), in batches."""
+    return torch.cat([model(images[k:k + batch]).double() for k in range(0, len(images), batch)]).numpy()
 
 
-def analog_correct(model, config, mode, calibration, images, labels):
-    """Converts, calibrates on the calibration batch, and returns per-image correctness and the
-    time taken (s)."""
+def analog_logits(model, config, mode, calibration, images):
+    """Converts, calibrates on the calibration batch, and returns the logits [images, 10] and
+    the time taken (s)."""
     start = time.time()
     analog = xnn.convert(model, config, mode=mode)
     xnn.calibrate(analog, calibration)
-    right = predictions(analog, images) == labels.numpy()
-    return right, time.time() - start
+    return logits(analog, images), time.time() - start
 
 
 def interval(right, reps=2000, seed=0):

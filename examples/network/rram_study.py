@@ -5,18 +5,31 @@ on both lines against the same tiles without line resistance.
 
     PYTHONPATH=build/python /usr/bin/python3 examples/network/rram_study.py [--quick] [-o OUT]
 
-Writes OUT/results.json, OUT/table.md and OUT/accuracy_vs_error.png (write-up:
-examples/network/rram_study.md).
+Writes OUT/results.json, OUT/logits.npz, OUT/table.md and OUT/accuracy_vs_error.png after every
+run (write-up: examples/network/rram_study.md). Runs already in OUT are not repeated.
 """
 import os
 
 import matplotlib
-import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import study  # noqa: E402
+
+CIRCUITS = {
+    # name: (line resistance per cell on rows and columns, ohm; mode; the run it is compared with)
+    "ideal mode": (0.0, "ideal", None),
+    "no line R": (0.0, "exact", "ideal mode"),
+    "2 ohm/cell": (2.0, "exact", "no line R"),
+}
+
+VARIANTS = {
+    # programming error sigmas in the order run, exact-mode test images, programming draws in
+    # ideal mode and in the circuits, ideal mode on all test images too
+    "quick": dict(sigmas=[0.0, 0.08], images=1, draws=1, exact_draws=1, ideal_all=False),
+    "full": dict(sigmas=[0.0, 0.08, 0.04, 0.02, 0.06], images=100, draws=10, exact_draws=5, ideal_all=True),
+}
 
 
 def config(r_wire, g_sigma, seed):
@@ -31,49 +44,85 @@ def config(r_wire, g_sigma, seed):
 
 
 def main():
-    args = study.arguments(__doc__.splitlines()[0], "rram_study_out")
+    args = study.arguments(__doc__.splitlines()[0], "rram_study_out", "sigmas",
+                           "programming error sigmas (fraction of G_max - G_min), in the order run")
     os.makedirs(args.out, exist_ok=True)
-    if args.quick:
-        sigmas, images, draws = [0.0, 0.04, 0.08], 10, 1
-    else:
-        sigmas, images, draws = [0.0, 0.02, 0.04, 0.06, 0.08], 100, 5
-    images = args.images or images
-    draws = args.draws or draws
-    model, train_set, test_set, float_accuracy, train_time = study.trained_model(args.out)
+    v = dict(VARIANTS["quick" if args.quick else "full"])
+    v.update({k: getattr(args, k) for k in ("images", "draws", "exact_draws", "sigmas") if getattr(args, k)})
+    model, train_set, test_set, float_accuracy, train_time, float_logits = study.trained_model(args.model)
     calibration = train_set[0][:64]
-    x, y = test_set[0][:images], test_set[1][:images]
-    meta = dict(study="rram", quick=args.quick, float_accuracy=float_accuracy, train_seconds=train_time,
-                test_images=len(test_set[1]), exact_images=images, draws=draws)
-    print(f"float accuracy {100 * float_accuracy:.1f} % on {len(test_set[1])} test images", flush=True)
+    subset = test_set[0][:v["images"]], test_set[1][:v["images"]]
+    meta = dict(study="rram", variant=v, float_accuracy=float_accuracy, train_seconds=train_time,
+                test_images=len(test_set[1]))
+    print(f"float accuracy {100 * float_accuracy:.1f} % on {len(test_set[1])} test images"
+          + (f" (trained in {train_time:.0f} s)" if train_time else f" (model {args.model})"), flush=True)
     runs = study.Runs(args.out, meta)
-    for sigma in sigmas:
-        n = draws if sigma > 0 else 1
-        runs.run(dict(lines="ideal mode", g_sigma=sigma), model,
-                 [config(0.0, sigma, s) for s in range(1, n + 1)], "ideal", calibration, x, y)
-        for label, r_wire in (("no line R", 0.0), ("2 ohm/cell", 2.0)):
-            runs.run(dict(lines=label, g_sigma=sigma), model,
-                     [config(r_wire, sigma, s) for s in range(1, n + 1)], "exact", calibration, x, y)
-    table = study.markdown_table(runs.rows, ["lines", "g_sigma", "images", "draws", "accuracy", "seconds"],
-                                 ["circuit", "g_sigma (of G_max - G_min)", "images", "draws",
-                                  "accuracy % [95 % interval]", "time s"])
-    with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write(f"float accuracy {100 * float_accuracy:.1f} % on {len(test_set[1])} test images; analog runs on the "
-                f"first {images} test images\n\n{table}\n")
-    print(table)
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    for label, colour in (("ideal mode", "grey"), ("no line R", "tab:blue"), ("2 ohm/cell", "tab:red")):
-        pts = [r for r in runs.rows if r["lines"] == label]
-        s = np.array([100 * r["g_sigma"] for r in pts])
-        acc = np.array([[r["accuracy"], r["low"], r["high"]] for r in pts]) * 100
-        ax.errorbar(s, acc[:, 0], yerr=[acc[:, 0] - acc[:, 1], acc[:, 2] - acc[:, 0]], fmt="-o", color=colour,
-                    capsize=3, label=label)
-    ax.axhline(100 * float_accuracy, color="black", lw=0.8, ls=":", label="float (all test images)")
+
+    def run(circuit, sigma, images_used, data):
+        r_wire, mode, _ = CIRCUITS[circuit]
+        draws = (v["draws"] if mode == "ideal" else v["exact_draws"]) if sigma > 0 else 1
+        row = runs.run(dict(circuit=circuit, g_sigma=sigma, images_used=images_used), model,
+                       [config(r_wire, sigma, seed) for seed in range(1, draws + 1)], mode, calibration, *data)
+        write_outputs(args.out, runs, meta, float_logits)
+        return row
+
+    for sigma in v["sigmas"]:
+        for circuit, (_, mode, _) in CIRCUITS.items():
+            if mode == "ideal" and v["ideal_all"]:  # one run on all test images; the circuits' are the first
+                whole = run(circuit, sigma, "all", test_set)
+                runs.subset(dict(whole["labels"], images_used="exact subset"), whole, v["images"], test_set[1])
+            elif mode == "ideal":
+                run(circuit, sigma, "exact subset", subset)
+            else:
+                run(circuit, sigma, "exact subset", subset)
+
+
+def reference(runs, row, float_logits):
+    """The run a circuit is compared with (CIRCUITS) on the same images and error; the float
+    network for ideal mode."""
+    labels = row["labels"]
+    name = CIRCUITS[labels["circuit"]][2]
+    if name is None:
+        return float_logits
+    return next((r for r in runs.rows if r["labels"]["circuit"] == name and
+                 all(r["labels"][k] == labels[k] for k in ("g_sigma", "images_used", "images"))), None)
+
+
+def write_outputs(out, runs, meta, float_logits):
+    order = list(CIRCUITS)
+    rows = sorted(runs.rows, key=lambda r: (r["labels"]["images_used"], r["labels"]["g_sigma"],
+                                            order.index(r["labels"]["circuit"])))
+    table_rows = [dict(r["labels"], accuracy=r["accuracy"], low=r["low"], high=r["high"], seconds=r["seconds"],
+                       load=r["load"], versus=runs.compare(r, reference(runs, r, float_logits)),
+                       reference=CIRCUITS[r["labels"]["circuit"]][2] or "float") for r in rows]
+    table = study.markdown_table(
+        table_rows, ["circuit", "g_sigma", "images", "draws", "accuracy", "reference", "versus", "seconds", "load"],
+        ["circuit", "g_sigma (of G_max - G_min)", "images", "draws", "accuracy % [95 % interval]", "reference",
+         "changed decisions, logit deviation (vs reference)", "time s", "load"])
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(f"Float accuracy {100 * meta['float_accuracy']:.1f} % on {meta['test_images']} test images; "
+                f"circuits on the first {meta['variant']['images']} test images; "
+                f"{sum(r['seconds'] for r in rows):.0f} s of runs.\n\n{table}\n")
+    fig, (ax, low) = plt.subplots(2, 1, figsize=(6, 7.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for colour, circuit in zip(colours, CIRCUITS):
+        pts = [r for r in rows if r["labels"]["circuit"] == circuit and r["labels"]["images_used"] == "exact subset"]
+        if pts:
+            x = [100 * r["labels"]["g_sigma"] for r in pts]
+            study.errorbar(ax, x, pts, fmt="-o", color=colour, label=circuit)
+            study.deviation(low, x, pts, runs, lambda r: reference(runs, r, float_logits), "-o", colour,
+                            f"{circuit} vs {CIRCUITS[circuit][2] or 'float'}")
+    low.set_xlabel("programming error sigma, % of G_max - G_min")
+    low.set_ylabel("RMS logit deviation from the reference, %")
+    low.legend(fontsize=8)
+    ax.axhline(100 * meta["float_accuracy"], color="black", lw=0.8, ls=":", label="float (all test images)")
     ax.set_xlabel("programming error sigma, % of G_max - G_min")
-    ax.set_ylabel(f"accuracy % (first {images} test images)")
+    ax.set_ylabel(f"accuracy % (first {meta['variant']['images']} test images)")
     ax.set_title("digits CNN on 256x64 1t1r RRAM tiles, 8-bit ADC")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "accuracy_vs_error.png"), dpi=110)
+    fig.savefig(os.path.join(out, "accuracy_vs_error.png"), dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -248,12 +248,15 @@ class _AnalogLayer(torch.nn.Module):
 
     # -- the product -------------------------------------------------------------------------
 
-    def input_vectors(self, x):
-        """Input vectors [planes, n, in] from x [n, in] (float64): bit planes, or q/(2^B-1)."""
+    def input_vectors(self, x, planes=True):
+        """Input vectors [planes, n, in] from x [n, in] (float64): bit planes, or q/(2^B-1);
+        with planes=False (select cells) q itself, one plane of weight 1."""
         top = 2 ** self.settings.input_bits - 1
         q = np.rint(np.clip(x, 0.0, self.x_max.item()) / self.x_max.item() * top).astype(np.int64)
         if not self.settings.select:
             return (q / top)[None]
+        if not planes:
+            return q[None].astype(np.float64)
         return np.stack([(q >> b) & 1 for b in range(self.settings.input_bits)]).astype(np.float64)
 
     def signed(self, currents):
@@ -321,17 +324,17 @@ class _AnalogLayer(torch.nn.Module):
         elif math.isnan(self.x_max.item()):
             raise RuntimeError("xbar.nn: layer not calibrated: run xbar.nn.calibrate(model, x) first")
         mode = "ideal" if self.calibrating else self.mode
-        per_tile = [self.signed(c) for c in self.column_currents(self.input_vectors(x), mode).values()]
+        st = self.settings
+        # Ideal mode without ADC is linear in the input: sum_b 2^b (bits_b @ I) = q @ I, one
+        # product instead of B (equal to rounding)
+        planes = not (mode == "ideal" and not self.calibrating and st.adc_bits == 0)
+        per_tile = [self.signed(c) for c in self.column_currents(self.input_vectors(x, planes), mode).values()]
         if self.calibrating:  # r: the largest |y^(b)| of any row tile
             self.adc_range.fill_(max(float(np.max(np.abs(y))) for y in per_tile) or 1e-30)
         y_planes = sum(self.adc(y) for y in per_tile)
-        st = self.settings
-        if st.select:
-            weights = 2.0 ** np.arange(st.input_bits)
-            total = np.tensordot(weights, y_planes, axes=(0, 0))
-            gain = self.x_max.item() / (2 ** st.input_bits - 1)
-        else:
-            total, gain = y_planes[0], self.x_max.item()
+        weights = 2.0 ** np.arange(st.input_bits) if st.select and planes else np.ones(1)
+        total = np.tensordot(weights, y_planes, axes=(0, 0))
+        gain = self.x_max.item() / (2 ** st.input_bits - 1) if st.select else self.x_max.item()
         return total * gain * self.weight_scale.item() / (st.s * st.level_current_span)
 
     def finish(self, y, like):
