@@ -74,6 +74,8 @@ EkvParams sonos_defaults();
 EkvParams select_defaults();
 /// I_S of the select FET from its transconductance parameter beta (A/V^2).
 double select_specific_current(double n, double beta);
+/// Its inverse: beta = I_S / (2 n U_T^2), the config's parameter for a fitted I_S.
+double select_beta(double n, double i_s);
 
 /// `.param`/`.func` lines defining the law for ngspice: `ekv_h` = 1/(2 U_T) and `ekvsp(x)`
 /// (softplus in ngspice's safe form, docs/conventions.md). Emit once per deck.
