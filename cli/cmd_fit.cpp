@@ -22,28 +22,11 @@ namespace {
 // bias range itself), 20 mV gate and 10 mV terminal steps.
 constexpr BiasDefaults k_fit_defaults{0.0, 0.0, 0.02, 0.01};
 
-// Errors where they matter, as shares of the on current I_on (the largest |I_card| at V_G =
-// v_on in the read range): what a column current makes of each cell's error. The fit's own
-// figure, the relative error at every point alike, is dominated by the smallest currents (sub-fA
-// off-state points), which no column current notices.
 struct FitReport {
   devices::EkvFitResult fit;
-  double i_on = 0;                            ///< A
-  devices::RelativeError on, read, off;       ///< |I_EKV - I_card| / I_on at v_on, everywhere, at v_off
+  devices::OnCurrentErrors errors;
   devices::TableGridSpec spec;
 };
-
-std::vector<devices::IvSample> at_gate(const std::vector<devices::IvSample>& samples, double v_g) {
-  std::vector<devices::IvSample> out;
-  std::copy_if(samples.begin(), samples.end(), std::back_inserter(out),
-               [v_g](const devices::IvSample& s) { return std::abs(s.v_g - v_g) < 1e-9; });
-  return out;
-}
-
-// EKV's beta = I_S / (2 n U_T^2), the config's parameter for the select FET's I_S.
-double beta_of(const devices::EkvParams& p) {
-  return p.i_s / (2 * p.n * devices::k_thermal_voltage * devices::k_thermal_voltage);
-}
 
 std::string error_line(const devices::RelativeError& e) {
   return fmt::format("max {:.3g} %, rms {:.3g} % ({} points)", 100 * e.max, 100 * e.rms, e.points);
@@ -55,7 +38,7 @@ void print_report(const devices::ModelCard& card, const io::RunConfig& c, const 
              card.device, describe_card(card), r.spec.vg_lo, r.spec.vg_hi, r.spec.v_lo, r.spec.v_hi,
              r.fit.error.points, r.fit.excluded ? fmt::format(" ({} more at V_DS = 0 or with I against V_DS left out)", r.fit.excluded) : "");
   fmt::print("  n = {:.5g}, I_S = {:.5g} A (beta = {:.5g} A/V^2), eta = {:.5g}, V_T = {:.5g} V  ({} iterations{})\n", p.n,
-             p.i_s, beta_of(p), p.eta, p.vt, r.fit.iterations, r.fit.converged ? "" : ", NOT converged");
+             p.i_s, devices::select_beta(p.n, p.i_s), p.eta, p.vt, r.fit.iterations, r.fit.converged ? "" : ", NOT converged");
   for (const devices::FitBound* b : r.fit.at_bound) {
     const double value = p.*(b->value);
     fmt::print("  note: {} = {:.3g} is at the bound {:g} of its range [{:g}, {:g}]: the law found no better use for it "
@@ -67,10 +50,11 @@ void print_report(const devices::ModelCard& card, const io::RunConfig& c, const 
   }
   fmt::print("  error |I_EKV - I_card| / I_on, I_on = {:.4g} A (the largest current at V_G = v_on), i.e. the error in a "
              "column current per cell as a share of one on cell:\n",
-             r.i_on);
-  if (r.on.points) fmt::print("    on state, V_G = v_on = {:.4g} V: {}\n", c.cell.v_on, error_line(r.on));
-  fmt::print("    read bias range, every V_G:     {}\n", error_line(r.read));
-  if (r.off.points) fmt::print("    off state, V_G = v_off = {:.4g} V: {}\n", c.cell.v_off, error_line(r.off));
+             r.errors.i_on);
+  const devices::OnCurrentErrors& e = r.errors;
+  if (e.on.points) fmt::print("    on state, V_G = v_on = {:.4g} V: {}\n", c.cell.v_on, error_line(e.on));
+  fmt::print("    read bias range, every V_G:     {}\n", error_line(e.read));
+  if (e.off.points) fmt::print("    off state, V_G = v_off = {:.4g} V: {}\n", c.cell.v_off, error_line(e.off));
   const devices::IvSample& w = r.fit.error.worst;
   fmt::print("  relative error |I_EKV / I_card - 1| at every point alike (the fit's objective; largest where the current "
              "is tiny): {}, worst at V_G = {:.4g} V, V_D = {:.4g} V, V_S = {:.4g} V, I_card = {:.3g} A\n",
@@ -88,7 +72,8 @@ void write_snippet(io::AtomicOutput& output, const DeviceArgs& args, const devic
                         "at V_G = v_on, {:.3g} % over the range\n"
                         "[select]\nmodel = \"ekv\"\nn = {:.17g}\nbeta = {:.17g}\neta = {:.17g}\nvt = {:.17g}\n",
                         card.device, args.model_path, describe_card(card), r.spec.vg_lo, r.spec.vg_hi, r.spec.v_lo,
-                        r.spec.v_hi, r.i_on, 100 * r.on.max, 100 * r.read.max, p.n, beta_of(p), p.eta, p.vt);
+                        r.spec.v_hi, r.errors.i_on, 100 * r.errors.on.max, 100 * r.errors.read.max, p.n,
+                        devices::select_beta(p.n, p.i_s), p.eta, p.vt);
     if (!file.flush()) throw io::InputError(fmt::format("{}: cannot write", path));
   }
   output.commit();
@@ -111,11 +96,7 @@ int run(const DeviceArgs& args) {
   } catch (const std::invalid_argument& e) {
     throw io::InputError(fmt::format("{}: {}", args.model_path, e.what()));
   }
-  const std::vector<devices::IvSample> on = at_gate(samples, config.cell.v_on);
-  for (const devices::IvSample& s : on.empty() ? samples : on) report.i_on = std::max(report.i_on, std::abs(s.i_ds));
-  report.on = devices::ekv_relative_error(report.fit.params, on, report.i_on);
-  report.read = devices::ekv_relative_error(report.fit.params, samples, report.i_on);
-  report.off = devices::ekv_relative_error(report.fit.params, at_gate(samples, config.cell.v_off), report.i_on);
+  report.errors = devices::ekv_on_current_errors(report.fit.params, samples, config.cell.v_on, config.cell.v_off);
   if (!args.quiet) print_report(card, config, report);
   if (output) {
     write_snippet(*output, args, card, report);

@@ -51,6 +51,8 @@ double select_specific_current(double n, double beta) {
   return 2.0 * n * beta * k_thermal_voltage * k_thermal_voltage;
 }
 
+double select_beta(double n, double i_s) { return i_s / (2.0 * n * k_thermal_voltage * k_thermal_voltage); }
+
 EkvParams sonos_defaults() { return {.n = 1.40, .i_s = 250e-9, .eta = 0.04, .vt = 0.0}; }
 
 EkvParams select_defaults() {

@@ -76,6 +76,8 @@ EkvParams select_defaults();
 inline constexpr double k_select_beta = 200e-6;
 /// I_S of the select FET from its transconductance parameter beta (A/V^2).
 double select_specific_current(double n, double beta);
+/// Its inverse: beta = I_S / (2 n U_T^2), the config's parameter for a fitted I_S.
+double select_beta(double n, double i_s);
 
 /// `.param`/`.func` lines defining the law for ngspice: `ekv_h` = 1/(2 U_T) and `ekvsp(x)`
 /// (softplus in ngspice's safe form, docs/conventions.md). Emit once per deck.

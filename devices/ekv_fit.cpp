@@ -3,6 +3,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -142,6 +143,29 @@ EkvFitResult fit_ekv(std::span<const IvSample> all) {
   for (const FitBound& b : k_fit_bounds)
     if (std::min(result.params.*b.value - b.lo, b.hi - result.params.*b.value) <= 1e-6) result.at_bound.push_back(&b);
   return result;
+}
+
+namespace {
+
+std::vector<IvSample> at_gate(std::span<const IvSample> samples, double v_g) {
+  std::vector<IvSample> out;
+  std::copy_if(samples.begin(), samples.end(), std::back_inserter(out),
+               [v_g](const IvSample& s) { return std::abs(s.v_g - v_g) < 1e-9; });
+  return out;
+}
+
+}  // namespace
+
+OnCurrentErrors ekv_on_current_errors(const EkvParams& params, std::span<const IvSample> samples, double v_on,
+                                      double v_off) {
+  OnCurrentErrors out;
+  const std::vector<IvSample> on = at_gate(samples, v_on);
+  for (const IvSample& s : on.empty() ? std::vector<IvSample>(samples.begin(), samples.end()) : on)
+    out.i_on = std::max(out.i_on, std::abs(s.i_ds));
+  out.on = ekv_relative_error(params, on, out.i_on);
+  out.read = ekv_relative_error(params, samples, out.i_on);
+  out.off = ekv_relative_error(params, at_gate(samples, v_off), out.i_on);
+  return out;
 }
 
 }  // namespace xbar::devices

@@ -59,4 +59,15 @@ EkvFitResult fit_ekv(std::span<const IvSample> samples);
 /// error as a share of a reference current, e.g. the on current).
 RelativeError ekv_relative_error(const EkvParams& params, std::span<const IvSample> samples, double i_ref = 0);
 
+/// A fit's error where it matters, as shares of the on current I_on (the largest |I| at V_G =
+/// v_on, of every sample when none is there): what a column current makes of each cell's error.
+/// The fit's own figure, the relative error at every point alike, is dominated by the smallest
+/// currents (sub-fA off-state points), which no column current notices.
+struct OnCurrentErrors {
+  double i_on = 0;                 ///< A
+  RelativeError on, read, off;     ///< |I_EKV - I| / I_on at V_G = v_on, at every sample, at V_G = v_off
+};
+OnCurrentErrors ekv_on_current_errors(const EkvParams& params, std::span<const IvSample> samples, double v_on,
+                                      double v_off);
+
 }  // namespace xbar::devices

@@ -1,12 +1,17 @@
 #include "io/atomic_output.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -46,6 +51,35 @@ void check_output_path(const std::string& path, const std::filesystem::path& dir
                                    shorten(input)));
 }
 
+// A process id in a temporary's name, when `name` is exactly ".{stem}.tmp-PID-N" (digits only).
+std::optional<pid_t> temporary_pid(std::string_view name, std::string_view stem) {
+  const std::string prefix = fmt::format(".{}.tmp-", stem);
+  if (!name.starts_with(prefix)) return std::nullopt;
+  name.remove_prefix(prefix.size());
+  const std::size_t dash = name.find('-');
+  const auto digits = [](std::string_view s) {
+    return !s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  if (dash == std::string_view::npos || !digits(name.substr(0, dash)) || !digits(name.substr(dash + 1)))
+    return std::nullopt;
+  long long pid = 0;
+  std::from_chars(name.data(), name.data() + dash, pid);
+  if (pid <= 0 || pid > std::numeric_limits<pid_t>::max()) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+// Temporaries of this output left by runs that were killed (SIGKILL, a crash: nothing could
+// remove them): named exactly as create_temporary names them, by a process that no longer
+// exists on this machine. A live process's temporary, its own, and any other file stay.
+void remove_stale_temporaries(const std::filesystem::path& dir, std::string_view stem) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::optional<pid_t> pid = temporary_pid(it->path().filename().string(), stem);
+    if (pid && *pid != getpid() && kill(*pid, 0) != 0 && errno == ESRCH && it->is_regular_file(ec))
+      std::filesystem::remove(it->path(), ec);
+  }
+}
+
 }  // namespace
 
 AtomicOutput::AtomicOutput(std::string path, const std::vector<std::string>& inputs) : path_(std::move(path)) {
@@ -59,6 +93,7 @@ AtomicOutput::AtomicOutput(std::string path, const std::vector<std::string>& inp
 // registered first, so that an interrupt at any moment removes it.
 void AtomicOutput::create_temporary(const std::string& dir, const std::string& name) {
   const std::string stem = name.substr(0, 200);  // the temporary name must stay within NAME_MAX
+  remove_stale_temporaries(dir, stem);
   for (int attempt = 0; attempt < 100; ++attempt) {
     temp_ = (std::filesystem::path(dir) / fmt::format(".{}.tmp-{}-{}", stem, getpid(), attempt)).string();
     register_temporary(temp_);

@@ -11,6 +11,8 @@ namespace xbar::io {
 /// Until then, destruction (or an interrupt, see interrupt.hpp) removes the temporary.
 /// The constructor creates the (empty) temporary, so an unwritable output is an InputError
 /// before any work is done; `inputs` are files the run reads, which the output must not replace.
+/// It first removes this output's temporaries left by killed runs (".NAME.tmp-PID-N" of a
+/// process id that no longer exists on this machine).
 class AtomicOutput {
  public:
   explicit AtomicOutput(std::string path, const std::vector<std::string>& inputs = {});

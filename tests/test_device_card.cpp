@@ -112,6 +112,30 @@ TEST_CASE("the EKV fit needs usable samples and says so", "[fit]") {
   CHECK_THROWS_WITH(devices::fit_ekv(none), Contains("0 of 2 samples are usable"));
 }
 
+TEST_CASE("a fit's errors are shares of the on current, at v_on, everywhere and at v_off", "[fit]") {
+  // "Card" currents: the EKV law, 3 % high at V_G = 1 V (v_on), exact elsewhere. Then I_on =
+  // 1.03 max I_EKV(v_on), and the worst error is 0.03 I_EKV / I_on at the largest on current.
+  const devices::EkvParams law{.n = 1.3, .i_s = 3e-7, .eta = 0.05, .vt = 0.45};
+  std::vector<devices::IvSample> samples;
+  double largest_on = 0;
+  for (double v_g : {0.0, 0.5, 1.0})
+    for (double v_d : {0.05, 0.1, 0.2}) {
+      const double i = devices::ekv_current(law, v_g, v_d, 0.0).i_ds;
+      samples.push_back({v_g, v_d, 0.0, v_g == 1.0 ? 1.03 * i : i});
+      if (v_g == 1.0) largest_on = std::max(largest_on, i);
+    }
+  const devices::OnCurrentErrors e = devices::ekv_on_current_errors(law, samples, 1.0, 0.0);
+  CHECK(e.i_on == Approx(1.03 * largest_on).epsilon(1e-14));
+  CHECK(e.on.points == 3);
+  CHECK(e.on.max == Approx(0.03 / 1.03).epsilon(1e-12));
+  CHECK(e.read.points == 9);
+  CHECK(e.read.max == Approx(0.03 / 1.03).epsilon(1e-12));
+  CHECK(e.off.points == 3);
+  CHECK(e.off.max <= 1e-15);
+  // beta, the config's parameter, back from the fitted I_S.
+  CHECK(devices::select_beta(1.3, devices::select_specific_current(1.3, 2e-4)) == Approx(2e-4).epsilon(1e-15));
+}
+
 TEST_CASE("an array deck with a tabulated select instantiates the original card", "[card][netlist]") {
   const io::DeviceFile file = ekv_device_file();
   auto table = std::make_shared<const devices::TabulatedTransistor>(

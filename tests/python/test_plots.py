@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import run_xbar
+from test_subcommands import CHECK, TABLE  # a small table and check, as the binary writes them
 from xbar import plots, sweepfile
 
 matplotlib.use("Agg")
@@ -28,35 +29,6 @@ count = 2
 "inputs.activity" = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 "array.r_col" = [0.0, 0.1, 1.0, 10.0]
 """
-
-TABLE = """[array]
-rows = 8
-cols = 6
-cell = "1r"
-r_col = 2.0
-[resistor]
-levels = 4
-[table]
-samples = 2
-vectors = 3
-threads = 1
-row_bins = 2
-col_bins = 2
-load_bins = 2
-v_bl_points = 9
-v_sup_points = 9
-"""
-
-CHECK = """[array]
-rows = 6
-cols = 5
-cell = "2t-sonos"
-r_row = 1.0
-r_col = 1.0
-[inputs]
-count = 2
-"""
-
 
 def make(tmp, name, config, command):
     (tmp / f"{name}.toml").write_text(config)
