@@ -21,7 +21,6 @@ import argparse
 import itertools
 import os
 import signal
-import sys
 
 import matplotlib
 
@@ -486,14 +485,21 @@ def main(argv=None):
                         help="SWEEP.h5 (xbar sweep), OUT.h5 (xbar solve / check) or TABLE.h5 (xbar table)")
     parser.add_argument("-o", "--output", required=True, help="folder for the PNGs (created if missing)")
     args = parser.parse_args(argv)
-    os.makedirs(args.output, exist_ok=True)
     plotters = {"sweep": plot_sweep, "solve": plot_solve, "table": plot_table}
-    for path in args.files:
-        with h5py.File(path, "r") as f:
-            kind = "sweep" if "axes" in f else "solve" if "columns" in f else "table" if "correction" in f else None
-        if kind is None:
-            sys.exit(f"xbar.plots: {path}: neither a sweep, a solve nor a table file")
+    kinds = [file_kind(path) for path in args.files]  # every file checked before any figure
+    os.makedirs(args.output, exist_ok=True)
+    for path, kind in zip(args.files, kinds):
         plotters[kind](path, args.output)
+
+
+def file_kind(path):
+    """The kind of xbar file at path: sweep, solve (solve and check files) or table. Anything else
+    ends the run with one line naming the file, exit status 2."""
+    with sweepfile.open_file("xbar.plots", path) as f:
+        kind = "sweep" if "axes" in f else "solve" if "columns" in f else "table" if "correction" in f else None
+    if kind is None:
+        sweepfile.bad_input("xbar.plots", path, "neither a sweep, a solve nor a table file")
+    return kind
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ the metric arrays shaped [n_1, ..., n_k] (row_err_mean: [n_1, ..., n_k, rows], N
 """
 import argparse
 import itertools
+import os
 import signal
 import sys
 
@@ -52,6 +53,26 @@ class Sweep:
 
     def has(self, metric):
         return metric in self.points and np.isfinite(self.points[metric]).any()
+
+
+def bad_input(program, path, what):
+    """Ends a command-line module on bad input as the xbar command line does: one line on stderr
+    naming the file, exit status 2."""
+    print(f"{program}: {path}: {what}", file=sys.stderr)
+    sys.exit(2)
+
+
+def open_file(program, path):
+    """The HDF5 file at path, open for reading; bad_input() when it is missing, a folder or not
+    HDF5."""
+    if os.path.isdir(path):
+        bad_input(program, path, "is a folder, expected an HDF5 file written by xbar")
+    if not os.path.exists(path):
+        bad_input(program, path, "no such file")
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        bad_input(program, path, "cannot be opened as HDF5 (not a file xbar wrote?)")
 
 
 def load(path):
@@ -97,11 +118,15 @@ def main(argv=None):
     parser.add_argument("--markdown", action="store_true", help="a markdown table")
     parser.add_argument("--metrics", help="comma-separated metrics (default: every error metric present)")
     args = parser.parse_args(argv)
-    sweep = load(args.sweep)
+    open_file("xbar.sweepfile", args.sweep).close()
+    try:
+        sweep = load(args.sweep)
+    except ValueError as e:  # names the file
+        bad_input("xbar.sweepfile", args.sweep, str(e).removeprefix(f"{args.sweep}: "))
     metrics = args.metrics.split(",") if args.metrics else [m for m in ERROR_METRICS if sweep.has(m)]
     unknown = [m for m in metrics if m not in sweep.points]
     if unknown:
-        sys.exit(f"xbar.sweepfile: {args.sweep}: no metric {', '.join(unknown)} (have {', '.join(sweep.points)})")
+        bad_input("xbar.sweepfile", args.sweep, f"no metric {', '.join(unknown)} (have {', '.join(sweep.points)})")
     print(table(sweep, metrics, args.markdown))
 
 

@@ -141,3 +141,24 @@ def test_a_sweep_reader_piped_into_a_consumer_that_stops_ends_quietly(sweep_file
     assert done.stderr == "", done.stderr
     assert done.returncode == -signal.SIGPIPE, done.returncode
     assert sweepfile.load(path).shape == (7, 4)
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda tmp: str(tmp / "missing.h5"), "no such file"),
+    (lambda tmp: str(tmp), "is a folder"),
+    (lambda tmp: (tmp / "text.h5").write_text("not HDF5\n") and str(tmp / "text.h5"), "cannot be opened as HDF5"),
+    (lambda tmp: h5py.File(tmp / "other.h5", "w").close() or str(tmp / "other.h5"), "neither a sweep"),
+])
+@pytest.mark.parametrize("module", ["xbar.plots", "xbar.sweepfile"])
+def test_a_bad_input_file_is_one_line_naming_it_and_exit_2(tmp_path, sweep_file, make_input, message, module):
+    path = make_input(tmp_path)
+    out = tmp_path / "figures"
+    # The bad file after a good one: every file is checked before any figure is drawn.
+    args = [sweep_file, path, "-o", str(out)] if module == "xbar.plots" else [path]
+    done = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    expected = message if module == "xbar.plots" or message != "neither a sweep" else "not a sweep file"
+    assert lines[0].startswith(f"{module}: {path}: ") and expected in lines[0], lines[0]
+    assert not out.exists()
