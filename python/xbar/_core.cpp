@@ -29,6 +29,7 @@
 #include "engine/mapping.hpp"
 #include "validation/check_results.hpp"
 #include "io/config.hpp"
+#include "io/config_toml.hpp"
 #include "io/errors.hpp"
 #include "io/hdf5_file.hpp"
 #include "io/problem.hpp"
@@ -278,17 +279,19 @@ struct ConfigSource {
       : text(std::move(text_)), name(std::move(name_)), overrides(std::move(overrides_)),
         run(io::parse_config(text, name, overrides)) {}
 
-  /// Whether the config file or an override gives `section.key` a value.
-  bool sets(const std::string& section, const std::string& key) const {
-    return run.values.contains(section + "." + key);
-  }
-
-  /// The run config with array.rows / array.cols taken from a weight matrix unless set.
+  /// The run config with array.rows / array.cols taken from a weight matrix unless set: the
+  /// parsed keys with those two added, resolved again (a select table is the one already loaded).
   io::RunConfig fitted_to(const Matrix& weights) const {
-    std::vector<std::string> fitted = overrides;
-    if (!sets("array", "rows")) fitted.push_back(fmt::format("array.rows={}", weights.rows));
-    if (!sets("array", "cols")) fitted.push_back(fmt::format("array.cols={}", weights.cols));
-    return fitted.size() == overrides.size() ? run : io::parse_config(text, name, fitted);
+    io::ConfigValues fitted = run.values;
+    const auto fit = [&](const std::string& key, std::size_t size) {
+      if (!fitted.contains(key))
+        fitted[key] = io::set_value(key, toml::value<std::int64_t>(static_cast<std::int64_t>(size)),
+                                    "argument 'weights'", "");
+    };
+    fit("array.rows", weights.rows);
+    fit("array.cols", weights.cols);
+    if (fitted.size() == run.values.size()) return run;
+    return io::resolve(fitted, name, [table = run.cell.select_table](const std::string&) { return table; });
   }
 };
 
@@ -544,8 +547,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("rows", [](const ConfigSource& c) { return c.run.rows; })
       .def_property_readonly("cols", [](const ConfigSource& c) { return c.run.cols; })
       .def_property_readonly("physical_cols", [](const ConfigSource& c) { return c.run.physical_cols(); })
-      .def_property_readonly("cell", [](const ConfigSource& c) { return c.run.cell.is_sonos() ? "2t-sonos"
-                                                                  : c.run.cell.has_select() ? "1t1r" : "1r"; })
+      .def_property_readonly("cell", [](const ConfigSource& c) { return std::string(c.run.cell.kind_name()); })
       .def_property_readonly("mapping", [](const ConfigSource& c) { return engine::to_string(c.run.mapping); })
       .def_property_readonly("levels", [](const ConfigSource& c) { return c.run.levels().levels; })
       .def_property_readonly("weights_kind", [](const ConfigSource& c) { return c.run.weights.kind; })

@@ -180,3 +180,20 @@ def test_no_solution_carries_the_binarys_message(tmp):
         array.solve(array.inputs)
     assert "xbar: error: " + str(caught.value) == err.strip()
     assert "no solution" in str(caught.value) and "worst node" in str(caught.value)
+
+
+def test_a_weight_matrix_sets_the_shape_and_keeps_every_other_key():
+    """Crossbar(config, weights) takes array.rows / array.cols from the matrix and every other key
+    from the parsed config: the same numbers as a config that names the shape itself; a shape out
+    of range names the argument, not a --set the caller never gave."""
+    keys = {"array": {"cell": "1r", "r_row": 2.0, "r_hat_p": 1e-4}, "bias": {"v_read": 0.2},
+            "resistor": {"on_off": 10}}
+    w = np.random.default_rng(5).integers(0, 128, (5, 7)).astype(float)
+    x = np.random.default_rng(6).uniform(0, 1, (2, 5))
+    fitted = xbar.Crossbar(xbar.Config(keys), weights=w)
+    shaped = xbar.Crossbar(xbar.Config({**keys, "array": {**keys["array"], "rows": 5, "cols": 7}}), weights=w)
+    assert (fitted.rows, fitted.cols) == (5, 7)
+    np.testing.assert_array_equal(fitted.conductance, shaped.conductance)
+    np.testing.assert_array_equal(fitted.solve(x).column_current, shaped.solve(x).column_current)
+    with pytest.raises(xbar.InputError, match=r"^argument 'weights': key 'array.cols' = 1048577: "):
+        xbar.Crossbar(xbar.Config(keys), weights=np.zeros((1, (1 << 20) + 1)))
