@@ -6,17 +6,15 @@
 #include <cstdio>
 #include <memory>
 #include <span>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <toml++/toml.h>
 
 #include "cli/common.hpp"
 #include "cli/default_study.hpp"
+#include "io/config_toml.hpp"
 #include "io/errors.hpp"
 #include "validation/ngspice_session.hpp"
 
@@ -76,26 +74,15 @@ devices::ModelCard DeviceArgs::card() const {
 }
 
 io::RunConfig DeviceArgs::config() const {
-  // Only the biases matter here, and [select] may well name the table this command is about to
-  // make: the config is read without it.
-  std::string text = k_default_study_toml, name = k_default_study_name;
-  if (!config_path.empty()) {
-    std::ifstream in(config_path, std::ios::binary);
-    if (!in) throw io::InputError(fmt::format("{}: cannot read config file", config_path));
-    std::ostringstream file;
-    file << in.rdbuf();
-    text = file.str(), name = config_path;
-  }
-  toml::table root;
-  try {
-    root = toml::parse(text, name);
-  } catch (const toml::parse_error& e) {
-    return io::parse_config(text, name, overrides);  // reports the syntax error in its own words
-  }
-  root.erase("select");
-  std::ostringstream stripped;
-  stripped << root;
-  return io::parse_config(stripped.str(), name, overrides);
+  // Only the biases matter here, and the file's [select] may well name the table this command is
+  // about to make: its keys are left out of the parsed config (those given with --set stay).
+  const std::string name = config_path.empty() ? std::string(k_default_study_name) : config_path;
+  const std::string text = config_path.empty() ? std::string(k_default_study_toml) : io::read_config_text(config_path);
+  io::ConfigValues values = io::read_config_document(text, name, overrides, io::k_command_line).values;
+  std::erase_if(values, [](const auto& key_value) {
+    return key_value.first.starts_with("select.") && key_value.second.origin != io::k_command_line;
+  });
+  return io::resolve(values, name);
 }
 
 devices::TableGridSpec DeviceArgs::grid_spec(const io::RunConfig& c, const BiasDefaults& d) const {

@@ -19,6 +19,15 @@ test -s "$dir/solve.h5"
 grep -q '^model = "ekv"' "$dir/fit.toml"
 "$xbar" solve "$dir/fit.toml" --set array.rows=8 --set array.cols=8 -q -o "$dir/fitted.h5"
 
+# -c CONFIG gives the biases; the file's [select] may name the table about to be made (no such
+# file yet) and is left out, while a --set select key is taken as given.
+printf '[bias]\nv_read = 0.2\n[select]\nmodel = "table"\nfile = "made_next.h5"\n' >"$dir/next.toml"
+"$xbar" fit "${card[@]}" -c "$dir/next.toml" -q -o "$dir/fit_next.toml"
+status=0
+"$xbar" fit "${card[@]}" -c "$dir/next.toml" --set select.model=table --set select.file=absent.h5 -q 2>"$dir/err" || status=$?
+test "$status" -eq 2
+grep -q "absent.h5" "$dir/err"
+
 status=0
 "$xbar" characterize "$examples/nch40_bsim4.cir" --device nch40 -o "$dir/bad.h5" 2>"$dir/err" || status=$?
 test "$status" -eq 2
