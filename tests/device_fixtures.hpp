@@ -11,6 +11,7 @@
 #include "devices/table_device.hpp"
 #include "engine/array_solver.hpp"
 #include "netlists/crossbar.hpp"
+#include "random_arrays.hpp"
 
 namespace xbar::test {
 
@@ -74,12 +75,9 @@ inline netlists::ArraySpec array_with_select(devices::CellKind kind,
   }
   spec.lines = {2.0, 2.0, 5.0, 5.0};
   std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> level(0, 127);
-  const std::vector<double> vts =
-      spec.cell.is_sonos() ? devices::sonos_level_vts(spec.cell, devices::LevelSpec{}, spec.v_read) : std::vector<double>{};
-  const devices::LevelSpec conductance{128, 1e-4, 100};
-  for (int k = 0; k < rows * cols; ++k)
-    spec.weights.push_back(spec.cell.is_sonos() ? vts[level(rng)] : conductance.value(level(rng)));
+  // Levels programmed through this array's own select law.
+  draw_weights(spec, rng, spec.cell.is_sonos() ? devices::sonos_level_vts(spec.cell, devices::LevelSpec{}, spec.v_read)
+                                               : std::vector<double>{});
   return spec;
 }
 

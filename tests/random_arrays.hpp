@@ -1,9 +1,14 @@
 #pragma once
-// Random test arrays from a seed: uniform levels mapped to physical weights (V_T by
-// program-verify for SONOS, G for resistor cells), and random inputs (bits at the given activity
-// for select cells, uniform reals in [0, 1] for 1r).
+// The test fixtures of arrays and their laws, in one place: random arrays from a seed (uniform
+// levels mapped to physical weights: V_T by program-verify for SONOS, G for resistor cells),
+// random inputs (bits at the given activity for select cells, uniform reals in [0, 1] for 1r),
+// and the checks every solved array must pass: KCL at every node, and each column's current the
+// sum of its cells' currents.
+#include <catch2/catch.hpp>
+
 #include <cmath>
 #include <random>
+#include <set>
 #include <span>
 #include <vector>
 
@@ -12,6 +17,26 @@
 
 namespace xbar::test {
 
+/// The V_T of each level (V) as program-verify gives it for the default SONOS cell read at 0.1 V
+/// (computed once: a program-verify per array would cost the random-array test seconds).
+inline const std::vector<double>& default_level_vts() {
+  static const std::vector<double> vts = devices::sonos_level_vts(devices::CellModel{}, devices::LevelSpec{}, 0.1);
+  return vts;
+}
+
+/// Fills spec.weights, row-major: a level uniform in [0, 127] per cell and its physical weight,
+/// level_vts[level] for SONOS cells, G evenly spaced in [1e-6, 1e-4] S for resistor cells. The
+/// one random-array builder: every array fixture draws its weights here.
+template <class Rng>
+void draw_weights(netlists::ArraySpec& spec, Rng& rng, const std::vector<double>& level_vts = default_level_vts()) {
+  std::uniform_int_distribution<int> level(0, 127);
+  const devices::LevelSpec conductance{128, 1e-4, 100};
+  spec.weights.clear();
+  for (int k = 0; k < spec.rows * spec.cols; ++k)
+    spec.weights.push_back(spec.cell.is_sonos() ? level_vts[level(rng)] : conductance.value(level(rng)));
+}
+
+/// A rows x cols array of the given kind (default cell law and bias) with random levels.
 inline netlists::ArraySpec random_array(devices::CellKind kind, int rows, int cols,
                                         netlists::LineResistance lines, unsigned seed) {
   netlists::ArraySpec spec;
@@ -20,12 +45,7 @@ inline netlists::ArraySpec random_array(devices::CellKind kind, int rows, int co
   spec.cell.kind = kind;
   spec.lines = lines;
   std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> level(0, 127);
-  static const std::vector<double> vts =
-      devices::sonos_level_vts(devices::CellModel{}, devices::LevelSpec{}, 0.1);
-  const devices::LevelSpec conductance{128, 1e-4, 100};
-  for (int k = 0; k < rows * cols; ++k)
-    spec.weights.push_back(spec.cell.is_sonos() ? vts[level(rng)] : conductance.value(level(rng)));
+  draw_weights(spec, rng);
   return spec;
 }
 
@@ -44,6 +64,31 @@ inline double worst_kcl_ratio(const solver::Circuit& circuit, std::span<const do
     if (!(ratio <= worst)) worst = ratio;
   }
   return worst;
+}
+
+/// The column current (into V_sense) and the sum of column j's cell currents differ by the KCL
+/// residuals of the column's nodes: the sum of their tolerances, twice (the solver assembled its
+/// residual in another order than node_currents).
+inline double column_tolerance(const netlists::Crossbar& xb, const solver::NodeCurrents& kcl, int j) {
+  using netlists::NodeKind;
+  std::set<solver::NodeIndex> nodes = {xb.node(NodeKind::sense, 0, j), xb.node(NodeKind::sense_source, 0, j)};
+  for (int i = 0; i < xb.spec().rows; ++i) nodes.insert(xb.node(NodeKind::column, i, j));
+  double tolerance = 0;
+  for (solver::NodeIndex n : nodes) tolerance += 2 * kcl_tolerance(kcl, n);
+  return tolerance;
+}
+
+/// Conservation: every column's current is the sum of its cells' currents at the voltages v
+/// (kcl: node_currents at v), to column_tolerance.
+inline void require_conservation(const netlists::Crossbar& xb, std::span<const double> v,
+                                 const solver::NodeCurrents& kcl) {
+  const std::vector<double> cells = xb.cell_currents(v), columns = xb.column_currents(v);
+  for (int j = 0; j < xb.spec().cols; ++j) {
+    double sum = 0;
+    for (int i = 0; i < xb.spec().rows; ++i) sum += cells[static_cast<std::size_t>(i) * xb.spec().cols + j];
+    INFO("column " << j << ": I = " << columns[j] << " A, sum of cells " << sum << " A");
+    REQUIRE(std::abs(columns[j] - sum) <= column_tolerance(xb, kcl, j));
+  }
 }
 
 inline Matrix random_inputs(const netlists::ArraySpec& spec, int count, double activity,

@@ -5,7 +5,6 @@
 
 #include <cmath>
 
-#include "devices/levels.hpp"
 #include "engine/array_solver.hpp"
 #include "random_arrays.hpp"
 
@@ -17,8 +16,7 @@ netlists::Crossbar sonos_array() {
   netlists::ArraySpec spec;
   spec.rows = spec.cols = 8;
   spec.lines = {1.0, 1.0, 0.0, 0.0};
-  const std::vector<double> vts = devices::sonos_level_vts(spec.cell, devices::LevelSpec{}, 0.1);
-  for (int k = 0; k < 64; ++k) spec.weights.push_back(vts[(k * 37) % 128]);
+  for (int k = 0; k < 64; ++k) spec.weights.push_back(test::default_level_vts()[(k * 37) % 128]);
   return netlists::Crossbar(spec);
 }
 

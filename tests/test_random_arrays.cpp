@@ -14,18 +14,15 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <set>
 
 #include <fmt/format.h>
 
-#include "devices/levels.hpp"
 #include "engine/array_solver.hpp"
 #include "random_arrays.hpp"
 
 using namespace xbar;
 using netlists::ArraySpec;
 using netlists::Crossbar;
-using netlists::NodeKind;
 
 namespace {
 
@@ -47,10 +44,7 @@ RandomArray random_array(std::mt19937_64& rng, bool line_resistance) {
   static const devices::CellKind kinds[] = {devices::CellKind::resistor_1r,
                                             devices::CellKind::select_resistor_1t1r,
                                             devices::CellKind::select_sonos_2t};
-  static const std::vector<double> vts =
-      devices::sonos_level_vts(devices::CellModel{}, devices::LevelSpec{}, 0.1);
-  const devices::LevelSpec conductances{128, 1e-4, 100};
-  std::uniform_int_distribution<int> size(1, 40), level(0, 127), kind(0, 2);
+  std::uniform_int_distribution<int> size(1, 40), kind(0, 2);
   std::uniform_real_distribution<double> u(0, 1);
   RandomArray a;
   ArraySpec& s = a.spec;
@@ -59,10 +53,10 @@ RandomArray random_array(std::mt19937_64& rng, bool line_resistance) {
   s.cell.kind = kinds[kind(rng)];
   if (line_resistance)
     s.lines = {random_resistance(rng), random_resistance(rng), random_resistance(rng), random_resistance(rng)};
-  s.v_read = 0.05 + 0.25 * u(rng);
-  s.v_sense = -0.1 + 0.2 * u(rng);
-  for (int k = 0; k < s.rows * s.cols; ++k)
-    s.weights.push_back(s.cell.is_sonos() ? vts[level(rng)] : conductances.value(level(rng)));
+  const double v_read = 0.05 + 0.25 * u(rng), v_sense = -0.1 + 0.2 * u(rng);
+  test::draw_weights(s, rng);  // SONOS levels as programmed for the default read voltage
+  s.v_read = v_read;
+  s.v_sense = v_sense;
   const double activity = u(rng);
   a.inputs = Matrix(2, s.rows);
   for (double& x : a.inputs.data)
@@ -72,27 +66,6 @@ RandomArray random_array(std::mt19937_64& rng, bool line_resistance) {
                               s.rows, s.cols, static_cast<int>(s.cell.kind), s.lines.r_row, s.lines.r_col,
                               s.lines.r_driver, s.lines.r_sense, s.v_read, s.v_sense, activity);
   return a;
-}
-
-// The column current (into V_sense) and the sum of the column's cell currents differ by the KCL
-// residuals of the column's nodes; the sense source's own scale bounds the rounding of the sum.
-// Twice the tolerance: the solver assembled its residual in another order.
-double column_tolerance(const Crossbar& xb, const solver::NodeCurrents& kcl, int j) {
-  std::set<solver::NodeIndex> nodes = {xb.node(NodeKind::sense, 0, j), xb.node(NodeKind::sense_source, 0, j)};
-  for (int i = 0; i < xb.spec().rows; ++i) nodes.insert(xb.node(NodeKind::column, i, j));
-  double tolerance = 0;
-  for (solver::NodeIndex n : nodes) tolerance += 2 * test::kcl_tolerance(kcl, n);
-  return tolerance;
-}
-
-void check_conservation(const Crossbar& xb, std::span<const double> v, const solver::NodeCurrents& kcl) {
-  const std::vector<double> cells = xb.cell_currents(v), columns = xb.column_currents(v);
-  for (int j = 0; j < xb.spec().cols; ++j) {
-    double sum = 0;
-    for (int i = 0; i < xb.spec().rows; ++i) sum += cells[static_cast<std::size_t>(i) * xb.spec().cols + j];
-    INFO("column " << j << ": I = " << columns[j] << " A, sum of cells " << sum << " A");
-    REQUIRE(std::abs(columns[j] - sum) <= column_tolerance(xb, kcl, j));
-  }
 }
 
 // Passive branches: every node between the lowest and the highest source (gates and the word
@@ -130,7 +103,7 @@ void check_ideal_limit(const Crossbar& xb, std::span<const double> input, std::s
       magnitude += std::abs(current);
     }
     INFO("column " << j << ": I = " << columns[j] << " A, isolated cells sum to " << expected << " A");
-    REQUIRE(std::abs(columns[j] - expected) <= 1e-9 * magnitude + column_tolerance(xb, kcl, j));
+    REQUIRE(std::abs(columns[j] - expected) <= 1e-9 * magnitude + test::column_tolerance(xb, kcl, j));
   }
 }
 
@@ -151,7 +124,7 @@ TEST_CASE("random arrays of every kind solve and obey KCL, conservation and the 
     REQUIRE_NOTHROW(batch = solver.solve(array.inputs));
     const solver::NodeCurrents kcl = solver::node_currents(xb.circuit(), batch.voltages);
     REQUIRE(test::worst_kcl_ratio(xb.circuit(), batch.voltages) <= 1.0);
-    check_conservation(xb, batch.voltages, kcl);
+    test::require_conservation(xb, batch.voltages, kcl);
     check_source_range(xb, array.inputs.row(0), batch.voltages);
     if (no_line_resistance(array.spec.lines)) {
       check_ideal_limit(xb, array.inputs.row(0), batch.column_current.row(0), kcl);
@@ -163,6 +136,6 @@ TEST_CASE("random arrays of every kind solve and obey KCL, conservation and the 
     const solver::NodeCurrents cold_kcl = solver::node_currents(xb.circuit(), cold);
     const std::vector<double> cold_columns = xb.column_currents(cold);
     for (int j = 0; j < array.spec.cols; ++j)
-      REQUIRE(std::abs(batch.column_current(1, j) - cold_columns[j]) <= 2 * column_tolerance(xb, cold_kcl, j));
+      REQUIRE(std::abs(batch.column_current(1, j) - cold_columns[j]) <= 2 * test::column_tolerance(xb, cold_kcl, j));
   }
 }
