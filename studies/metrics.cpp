@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "netlists/ideal_reference.hpp"
+
 namespace xbar::studies {
 
 namespace {
@@ -16,11 +18,11 @@ double largest_magnitude(const std::vector<double>& values) {
 }  // namespace
 
 ColumnErrors column_errors(const Matrix& current, const Matrix& ideal) {
-  const double threshold = k_column_threshold * largest_magnitude(ideal.data);
+  const double largest_ideal = largest_magnitude(ideal.data);
   double sum_squares = 0, largest = 0;
   std::size_t counted = 0;
   for (std::size_t k = 0; k < ideal.data.size(); ++k) {
-    if (!(std::abs(ideal.data[k]) > threshold)) continue;
+    if (!netlists::counts_against_ideal(ideal.data[k], largest_ideal)) continue;
     const double e = (current.data[k] - ideal.data[k]) / ideal.data[k];
     sum_squares += e * e;
     largest = std::max(largest, std::abs(e));

@@ -26,13 +26,11 @@
 namespace xbar::studies {
 
 inline constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
-/// Column pairs count for the column errors above this fraction of the largest ideal current.
-inline constexpr double k_column_threshold = 1e-3;
 
 struct ColumnErrors {
   double rms = k_nan, max = k_nan;
 };
-/// current, ideal: [count, physical cols] (A).
+/// current, ideal: [count, physical cols] (A); the pairs netlists::counts_against_ideal counts.
 ColumnErrors column_errors(const Matrix& current, const Matrix& ideal);
 
 struct OutputErrors {

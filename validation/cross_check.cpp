@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "netlists/ideal_reference.hpp"
 #include "netlists/spice_deck.hpp"
 #include "validation/ngspice_session.hpp"
 
@@ -23,14 +24,14 @@ double ratio(double a, double b) {
 }
 
 // Column figures: max |dI|, max |dI| / max |I_spice|, and |dI_j| / |I_spice,j| over the columns
-// whose ideal current is above 1e-3 of the largest (smaller ones are mostly leakage).
+// the ideal reference counts (netlists/ideal_reference.hpp), the vector on its own.
 void compare_columns(std::span<const double> xbar, std::span<const double> ideal,
                      std::span<const double> spice, VectorComparison& out) {
-  const double ideal_floor = 1e-3 * max_abs(ideal);
+  const double largest_ideal = max_abs(ideal);
   for (std::size_t j = 0; j < spice.size(); ++j) {
     const double diff = std::abs(xbar[j] - spice[j]);
     out.max_abs_diff = std::max(out.max_abs_diff, diff);
-    if (ideal_floor > 0 && std::abs(ideal[j]) > ideal_floor) {
+    if (netlists::counts_against_ideal(ideal[j], largest_ideal)) {
       out.max_col_rel_diff = std::max(out.max_col_rel_diff, ratio(diff, std::abs(spice[j])));
       ++out.counted_columns;
     }

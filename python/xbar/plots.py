@@ -35,6 +35,10 @@ from matplotlib.lines import Line2D  # noqa: E402
 
 from xbar import sweepfile  # noqa: E402
 
+# Relative errors against the ideal reference count where its current is above this fraction of
+# the largest (netlists/ideal_reference.hpp: the study metrics, the solve summary, xbar check).
+COUNTED_FRACTION = 1e-3
+
 AXIS_LABELS = {
     "array.r_hat_p": r"normalised bit-line resistance $\hat{R}_p = R_p\,G_{max}$",
     "array.r_col": r"bit-line resistance per cell $r_{col}$ ($\Omega$)",
@@ -350,7 +354,7 @@ def plot_column_error(f, stem, out_dir):
     """Relative column-current error of every vector, by physical column."""
     current, ideal = f["columns/current"][()], f["columns/current_ideal"][()]
     with np.errstate(divide="ignore", invalid="ignore"):
-        err = np.where(np.abs(ideal) > 1e-3 * np.abs(ideal).max(), current / ideal - 1, np.nan) * 100
+        err = np.where(np.abs(ideal) > COUNTED_FRACTION * np.abs(ideal).max(), current / ideal - 1, np.nan) * 100
     count, cols = err.shape
     fig, ax = plt.subplots(figsize=(7, 4.2))
     j = np.arange(cols)
@@ -376,7 +380,7 @@ def plot_check(f, stem, out_dir):
     with np.errstate(divide="ignore", invalid="ignore"):
         of_largest = diff / np.abs(spice).max(axis=1, keepdims=True)
         of_column = diff / np.abs(spice)
-    counted = np.abs(ideal) > 1e-3 * np.abs(ideal).max(axis=1, keepdims=True)
+    counted = np.abs(ideal) > COUNTED_FRACTION * np.abs(ideal).max(axis=1, keepdims=True)
     tolerance = float(f.attrs["check_tolerance"])
     count, cols = diff.shape
     j = np.arange(cols)
