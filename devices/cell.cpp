@@ -32,6 +32,13 @@ std::string_view name_of(const std::pair<Enum, std::string_view> (&names)[N], En
 }
 
 template <class Enum, std::size_t N>
+std::vector<std::string> all_names(const std::pair<Enum, std::string_view> (&names)[N]) {
+  std::vector<std::string> out;
+  for (const auto& [e, name] : names) out.emplace_back(name);
+  return out;
+}
+
+template <class Enum, std::size_t N>
 std::optional<Enum> parse_name(const std::pair<Enum, std::string_view> (&names)[N], std::string_view name) {
   for (const auto& [e, spelling] : names)
     if (spelling == name) return e;
@@ -44,6 +51,8 @@ std::string_view to_string(CellKind kind) { return name_of(k_cell_kinds, kind); 
 std::string_view to_string(SelectModel model) { return name_of(k_select_models, model); }
 std::optional<CellKind> parse_cell_kind(std::string_view name) { return parse_name(k_cell_kinds, name); }
 std::optional<SelectModel> parse_select_model(std::string_view name) { return parse_name(k_select_models, name); }
+std::vector<std::string> cell_kind_names() { return all_names(k_cell_kinds); }
+std::vector<std::string> select_model_names() { return all_names(k_select_models); }
 
 BranchCurrent transistor_branch(const EkvParams& p, double v_g, double v_d, double v_s) {
   return with_leak(ekv_current(p, v_g, v_d, v_s), v_d, v_s);

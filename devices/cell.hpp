@@ -8,7 +8,9 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "devices/ekv.hpp"
 #include "devices/resistor.hpp"
@@ -32,6 +34,9 @@ std::string_view to_string(SelectModel model);
 /// nullopt for a name that is not one of the spellings above.
 std::optional<CellKind> parse_cell_kind(std::string_view name);
 std::optional<SelectModel> parse_select_model(std::string_view name);
+/// Every spelling, in enumerator order (the config's allowed values).
+std::vector<std::string> cell_kind_names();
+std::vector<std::string> select_model_names();
 
 struct CellModel {
   CellKind kind = CellKind::select_sonos_2t;

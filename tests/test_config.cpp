@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 
+#include "devices/cell.hpp"
 #include "devices/ekv.hpp"
 #include "io/config.hpp"
 #include "io/config_schema.hpp"
@@ -105,4 +106,26 @@ TEST_CASE("an override of array.r_hat_p replaces the file's array.r_col, and the
   CHECK(io::parse_config("[array]\nr_hat_p = 1e-3\n", "t.toml", {"array.r_col=2"}).lines.r_col == 2.0);
   CHECK_THROWS_WITH(io::parse_config("", "t.toml", {"array.r_col=2", "array.r_hat_p=1e-3"}),
                     Contains("array.r_hat_p sets it too"));
+}
+
+TEST_CASE("the config takes the cell-kind and select-model names of the one codec, and only those") {
+  for (const std::string& name : devices::cell_kind_names()) {
+    INFO(name);
+    const io::RunConfig c = io::parse_config("[array]\ncell = \"" + name + "\"\n", "t.toml");
+    CHECK(devices::to_string(c.cell.kind) == name);
+    CHECK(c.cell.kind_name() == name);
+  }
+  for (const std::string& name : devices::select_model_names()) {
+    INFO(name);
+    const std::string file = name == "table" ? "file = \"absent.h5\"\n" : "";
+    if (name == "table") {  // the name is taken; the missing file is what fails
+      CHECK_THROWS_WITH(io::parse_config("[select]\nmodel = \"table\"\n" + file, "t.toml"), Contains("absent.h5"));
+      continue;
+    }
+    CHECK(devices::to_string(io::parse_config("[select]\nmodel = \"" + name + "\"\n", "t.toml").cell.select_model) == name);
+  }
+  CHECK_THROWS_WITH(io::parse_config("[array]\ncell = \"2t\"\n", "t.toml"),
+                    Contains("must be one of \"1r\", \"1t1r\", \"2t-sonos\""));
+  CHECK_THROWS_WITH(io::parse_config("[select]\nmodel = \"tabl\"\n", "t.toml"),
+                    Contains("must be one of \"ekv\", \"ideal\", \"table\""));
 }
