@@ -65,15 +65,11 @@ inline std::vector<Bias> random_biases(const devices::TableGridSpec& spec, int c
 inline netlists::ArraySpec array_with_select(devices::CellKind kind,
                                              std::shared_ptr<const devices::TabulatedTransistor> table, int rows,
                                              int cols, unsigned seed) {
-  netlists::ArraySpec spec;
-  spec.rows = rows;
-  spec.cols = cols;
-  spec.cell.kind = kind;
+  netlists::ArraySpec spec = array_of(kind, rows, cols, {2.0, 2.0, 5.0, 5.0});
   if (table) {
     spec.cell.select_model = devices::SelectModel::table;
     spec.cell.select_table = std::move(table);
   }
-  spec.lines = {2.0, 2.0, 5.0, 5.0};
   std::mt19937 rng(seed);
   // Levels programmed through this array's own select law.
   draw_weights(spec, rng, spec.cell.is_sonos() ? devices::sonos_level_vts(spec.cell, devices::LevelSpec{}, spec.v_read)

@@ -36,14 +36,20 @@ void draw_weights(netlists::ArraySpec& spec, Rng& rng, const std::vector<double>
     spec.weights.push_back(spec.cell.is_sonos() ? level_vts[level(rng)] : conductance.value(level(rng)));
 }
 
-/// A rows x cols array of the given kind (default cell law and bias) with random levels.
-inline netlists::ArraySpec random_array(devices::CellKind kind, int rows, int cols,
-                                        netlists::LineResistance lines, unsigned seed) {
+/// A rows x cols array of the given kind and lines, default cell law and bias, no weights yet.
+inline netlists::ArraySpec array_of(devices::CellKind kind, int rows, int cols, netlists::LineResistance lines) {
   netlists::ArraySpec spec;
   spec.rows = rows;
   spec.cols = cols;
   spec.cell.kind = kind;
   spec.lines = lines;
+  return spec;
+}
+
+/// A rows x cols array of the given kind (default cell law and bias) with random levels.
+inline netlists::ArraySpec random_array(devices::CellKind kind, int rows, int cols,
+                                        netlists::LineResistance lines, unsigned seed) {
+  netlists::ArraySpec spec = array_of(kind, rows, cols, lines);
   std::mt19937 rng(seed);
   draw_weights(spec, rng);
   return spec;

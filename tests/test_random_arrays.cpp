@@ -46,13 +46,13 @@ RandomArray random_array(std::mt19937_64& rng, bool line_resistance) {
                                             devices::CellKind::select_sonos_2t};
   std::uniform_int_distribution<int> size(1, 40), kind(0, 2);
   std::uniform_real_distribution<double> u(0, 1);
-  RandomArray a;
+  const int rows = size(rng), cols = size(rng);
+  const devices::CellKind cell_kind = kinds[kind(rng)];
+  netlists::LineResistance lines;
+  if (line_resistance)  // a braced list: drawn left to right
+    lines = {random_resistance(rng), random_resistance(rng), random_resistance(rng), random_resistance(rng)};
+  RandomArray a{test::array_of(cell_kind, rows, cols, lines), {}, {}};
   ArraySpec& s = a.spec;
-  s.rows = size(rng);
-  s.cols = size(rng);
-  s.cell.kind = kinds[kind(rng)];
-  if (line_resistance)
-    s.lines = {random_resistance(rng), random_resistance(rng), random_resistance(rng), random_resistance(rng)};
   const double v_read = 0.05 + 0.25 * u(rng), v_sense = -0.1 + 0.2 * u(rng);
   test::draw_weights(s, rng);  // SONOS levels as programmed for the default read voltage
   s.v_read = v_read;
