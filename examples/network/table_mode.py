@@ -19,21 +19,21 @@ import time
 import numpy as np
 import torch
 
-import digits
 import rram_study
 import sonos_study
 import study
 import xbar.nn as xnn
 
-#: a small table per config: the table method needs its cell law; the samples only set its domain
-TABLE = {"samples": 2, "vectors": 4}
+#: a small table per config, as the studies' table circuits: the table method needs its cell law; the samples
+#: only set its domain
+TABLE = rram_study.TABLE
 
 
 def circuits():
     sonos = lambda r_hat_p: dict(sonos_study.configs("real", "differential", r_hat_p, False, 1)[0], table=TABLE)
     return {"sonos 1152x256, R_hat_p 1e-5": sonos(1e-5),
             "sonos 1152x256, R_hat_p 1e-4": sonos(1e-4),
-            "rram 256x64, 2 ohm/cell": dict(rram_study.config(2.0, 0.0, 1), table=TABLE)}
+            "rram 256x64, 2 ohm/cell": rram_study.config(2.0, 0.0, 1, "table")}
 
 
 def converted(model, config, mode, calibration):

@@ -111,10 +111,6 @@ def _check_mode(mode):
         raise ValueError(f"xbar.nn: mode '{mode}': expected 'ideal', 'exact' or 'table'")
 
 
-#: Tables built by convert(..., mode="table", table=None), by the effective TOML of their config.
-_built_tables = {}
-
-
 def _table_config(settings):
     """The config a layer's table is built from: the layer's, without [sweep]."""
     table = copy.deepcopy(settings.table)
@@ -122,17 +118,19 @@ def _table_config(settings):
     return xbar.Config(table)
 
 
-def resolve_table(config, table=None):
+def resolve_table(config, table=None, cache=None):
     """The effective-weight table of mode "table": an ``xbar.tables.Table``, a TABLE.h5 path, or
-    None to build one from config with ``xbar.table`` (its [table] keys; built once per config in
-    this process). A table of another circuit (cell, line resistances, bias, levels) than config
-    raises ValueError."""
+    None to build one from config with ``xbar.table`` (its [table] keys). cache: a dict the caller
+    keeps, effective config text -> built table, so that a config's table is built once however
+    many models are converted with it (None: build it). A table of another circuit (cell, line
+    resistances, bias, levels) than config raises ValueError."""
     settings = config if isinstance(config, LayerSettings) else LayerSettings(config)
     if table is None:
         built = _table_config(settings)
-        if built.text not in _built_tables:
-            _built_tables[built.text] = xbar.table(built)
-        table = _built_tables[built.text]
+        cache = {} if cache is None else cache
+        if built.text not in cache:
+            cache[built.text] = xbar.table(built)
+        table = cache[built.text]
     elif not isinstance(table, xtables.Table):
         table = xtables.load(os.fspath(table))
     for key, expected in settings.circuit().items():
@@ -399,15 +397,18 @@ def _output_size(size, kernel, stride, padding, dilation, axis):
     return (size + 2 * pick(padding) - pick(dilation) * (kernel - 1) - 1) // pick(stride) + 1
 
 
-def convert(model, config, mode="exact", table=None):
+def convert(model, config, mode="exact", table=None, tables=None):
     """A copy of model with every Linear and Conv2d replaced by its analog layer (the caller's
     model is untouched). config: an ``xbar.Config`` or what ``xbar.Config`` takes. mode:
     "ideal", "exact" or "table"; table (mode "table"): an ``xbar.tables.Table``, a TABLE.h5 path,
-    or None to build one from config (once per config, see resolve_table)."""
+    or None to build one from config, once for all the model's layers (they share it).
+    tables: a dict the caller keeps to build each config's table once across conversions (see
+    resolve_table); without it each conversion builds its own. No table outlives the objects
+    that hold it: nothing is kept at module level."""
     _check_mode(mode)
     config = config if isinstance(config, xbar.Config) else xbar.Config(config)
     if mode == "table":
-        table = resolve_table(config, table)
+        table = resolve_table(config, table, tables)
     converted = copy.deepcopy(model)
     counter = [0]
 
