@@ -237,6 +237,15 @@ class OtherCells(unittest.TestCase):
         self.assertLess(np.abs(signed(predicted)[1] - signed(exact)[1]).max(), 1e-3 * np.abs(signed(exact)[1]).max())
         # without the leakage (the ideal reference) the inactive vector is exactly 0
         np.testing.assert_array_equal(xt.ideal(table, levels, inputs)[0], 0)
+        # with programming error each cell leaks as its programmed conductance does
+        varied = xbar.Crossbar(config_of(self.RRAM + ["weights.kind=level", "variation.g_sigma=0.08",
+                                                      "variation.seed=3"]), weights=levels.astype(float))
+        exact = signed(varied.solve(inputs[:1]).column_current)[0]
+        model = xt.ArrayModel(table, levels, cell_weight=np.asarray(varied.conductance))
+        np.testing.assert_array_equal(np.sign(signed(model.column_currents(inputs[:1]))[0]), np.sign(exact))
+        np.testing.assert_allclose(signed(model.column_currents(inputs[:1]))[0], exact, rtol=0.01)
+        nominal = xt.ArrayModel(table, levels, cell_weight=table.device_weight[levels]).column_currents(inputs[:1])
+        np.testing.assert_allclose(nominal, predicted[:1], rtol=1e-12)
 
     def test_differential_mapping_with_driver_and_sense_resistance(self):
         self.check(["array.rows=32", "array.cols=4", "mapping.scheme=differential", "weights.distribution=laplace",

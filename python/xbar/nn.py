@@ -233,15 +233,17 @@ class _AnalogLayer(torch.nn.Module):
 
     def array_model(self, row_slice, col_slice, key):
         """The table method of a tile (xbar.tables.ArrayModel), built once; with [variation] each
-        cell's current scaled by its programmed over its nominal isolated current."""
+        cell's current scaled by its programmed over its nominal isolated current, and its leakage
+        that of its programmed weight."""
         cache_key = ("table", key)
         if cache_key not in self._crossbars:
             levels = self.levels[row_slice, col_slice].numpy().astype(np.intp)
-            scale = None
+            scale = weight = None
             if self.settings.has_variation:
-                programmed = np.asarray(self.crossbar(row_slice, col_slice, key).current_programmed)
-                scale = programmed / self.table.device_current[levels]
-            self._crossbars[cache_key] = xtables.ArrayModel(self.table, levels, cell_scale=scale)
+                crossbar = self.crossbar(row_slice, col_slice, key)
+                scale = np.asarray(crossbar.current_programmed) / self.table.device_current[levels]
+                weight = np.asarray(crossbar.vt if self.settings.cell == "2t-sonos" else crossbar.conductance)
+            self._crossbars[cache_key] = xtables.ArrayModel(self.table, levels, cell_scale=scale, cell_weight=weight)
         return self._crossbars[cache_key]
 
     # -- the product -------------------------------------------------------------------------

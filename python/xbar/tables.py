@@ -387,12 +387,14 @@ class ArrayModel:
     currents then scale with x_i, and the conductances g_ij are the same for every input.
     cell_scale [rows, cols]: each cell's programmed current over its level's nominal current
     (programming error: a V_T shift scales a subthreshold cell's current and its conductances
-    alike; the leakage stays the level's). What the method leaves out: the curvature of the law in
+    alike). cell_weight [rows, cols]: each cell's programmed V_T (SONOS) or conductance, for its
+    leakage, interpolated between the levels' (/device/vt or /device/conductance; the nominal
+    level's without it). What the method leaves out: the curvature of the law in
     the bit-line voltage (second order in the line resistance), the bit-line modes beyond R, the
     row drops' response to the bit lines, and the leakage's response to the line resistance.
     """
 
-    def __init__(self, table, levels, modes=2, cell_scale=None):
+    def __init__(self, table, levels, modes=2, cell_scale=None, cell_weight=None):
         levels = np.asarray(levels)
         n_levels = len(table.device_current)
         if levels.ndim != 2 or levels.size == 0:
@@ -421,7 +423,7 @@ class ArrayModel:
         # drive terms (times a_i, or x_i for 1r), then conduction terms (a_i, or 1 for 1r): for
         # select cells one matrix [rows, (1 + 2R + R(R+1)/2) cols], one product per batch
         # inactive cells' leakage: sum_i (1 - a_i) l_ij = leak_total_j - sum_i a_i l_ij
-        leak = table.device_current_off[self.levels] if self.has_select else np.zeros(self.levels.shape)
+        leak = self._leakage(cell_weight)
         self._leak_total = leak.sum(axis=0)
         terms = [w - leak] + [u[:, p, None] * w for p in range(r)] + [u[:, p, None] * g for p in range(r)]
         terms += [u[:, p, None] * u[:, q, None] * g for p, q in self.pairs]
@@ -431,6 +433,18 @@ class ArrayModel:
         else:
             self._terms = stacked[:, :r + 1].reshape(self.rows, -1)
             self._fixed = stacked[:, r + 1:].sum(axis=0)[None]
+
+    def _leakage(self, cell_weight):
+        """l [rows, cols]: each cell's current when its row is inactive (/device/current_off), at its
+        programmed weight when given (linear between the levels' weights, held beyond them)."""
+        table = self.table
+        if not self.has_select:
+            return np.zeros(self.levels.shape)
+        if cell_weight is None:
+            return table.device_current_off[self.levels]
+        order = np.argsort(table.device_weight)
+        return np.interp(np.asarray(cell_weight, dtype=float), table.device_weight[order],
+                         table.device_current_off[order])
 
     def _row_drops(self, law, k_row, v_bl, v_read, tol=1e-12, max_iterations=200):
         """rho [rows, cols]: each row's IR drop with every cell on, rho = k_row I(v_read - rho)."""
