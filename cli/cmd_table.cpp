@@ -57,7 +57,10 @@ void warn_outside_domain(const tables::EffectiveWeightTable& t, const std::strin
 int run_table_command(const ConfigArgs& args, bool resume, const NeurosimArgs& neurosim, const io::RunConfig& config,
                       parallel::JobPool& pool) {
   const int adc_bits = neurosim.path.empty() ? 0 : neurosim.bits(config);
-  if (!neurosim.path.empty()) neurosim.check_path(args.output);
+  if (!neurosim.path.empty()) {
+    neurosim.check_path(args.output);
+    tables::require_binary_inputs(config.cell.has_select());
+  }
   std::optional<io::AtomicOutput> csv;
   if (pool.is_root() && !neurosim.path.empty()) csv.emplace(neurosim.path, args.inputs(config));
   JournaledOutput output(pool, args, args.inputs(config), tables::journal_identity(config), static_cast<std::size_t>(config.table.samples), "samples",
@@ -69,7 +72,8 @@ int run_table_command(const ConfigArgs& args, bool resume, const NeurosimArgs& n
   if (!pool.is_root()) return 0;
   if (csv) {
     std::ofstream file(csv->temp_path());
-    file << tables::neurosim_csv(tables::neurosim_rows(table.column_current, table.column_ideal, adc_bits));
+    file << tables::neurosim_csv(
+        tables::neurosim_rows(tables::neurosim_samples(table), adc_bits));
     if (!file.flush()) throw io::InputError(fmt::format("--neurosim-csv: {}: cannot write", neurosim.path));
   }
   output.write([&](io::H5Writer& h5) { tables::write_table(h5, config, table); });
@@ -93,8 +97,8 @@ Command add_table(CLI::App& app) {
   auto resume = std::make_shared<bool>(false);
   auto neurosim = std::make_shared<NeurosimArgs>();
   cmd->add_option("--neurosim-csv", neurosim->path,
-                  "also write NeuroSim V1.5's --output_noise_file CSV (output,mean,std per ideal ADC code) from the "
-                  "sampled solves (docs/tables.md)");
+                  "also write NeuroSim V1.5's --output_noise_file CSV (output,mean,std per ideal ADC code, "
+                  "2^bits + 1 rows; select cells) from the sampled solves (docs/tables.md)");
   cmd->add_option("--adc-bits", neurosim->adc_bits, "ADC bits of the NeuroSim CSV (default network.adc_bits)")
       ->check(CLI::Range(1, 24));
   cmd->add_flag("--resume", *resume,

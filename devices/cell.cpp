@@ -105,6 +105,14 @@ IsolatedCell isolated_cell(const CellModel& cell, double weight, double v_row, d
   return {storage_current(cell, weight, root.x, v_bl).i, root.x};
 }
 
+IsolatedCell isolated_cell_off(const CellModel& cell, double weight, double v_row, double v_bl) {
+  if (!cell.has_select()) return isolated_cell(cell, weight, v_row, v_bl);
+  if (cell.select_model == SelectModel::ideal) return {0.0, v_bl};
+  CellModel off = cell;
+  off.v_on = cell.v_off;
+  return isolated_cell(off, weight, v_row, v_bl);
+}
+
 namespace {
 
 // |dI/dV_T| of the isolated cell c (solved at this bias):

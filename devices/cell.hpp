@@ -80,6 +80,12 @@ struct IsolatedCell {
 /// v_on. Solved to machine precision (bracketed Newton on v_m). Throws ModelError.
 IsolatedCell isolated_cell(const CellModel& cell, double weight, double v_row, double v_bl);
 
+/// The same cell with its input bit 0 (an inactive row): select gate at v_off, so what flows is
+/// the leakage of the off select FET in series with the storage element; an ideal select switch
+/// is open (no current, m at the bit line). A cell without select FET (1r) has no gate: as
+/// isolated_cell at the v_row given. Throws ModelError.
+IsolatedCell isolated_cell_off(const CellModel& cell, double weight, double v_row, double v_bl);
+
 /// |dI/dV_T| (S) of the isolated 2T SONOS cell (select FET in series, as isolated_cell): the
 /// cell's transconductance, exact (implicit differentiation of KCL at m). Throws ModelError.
 double sonos_cell_transconductance(const CellModel& cell, double vt, double v_row, double v_bl);

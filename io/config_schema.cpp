@@ -420,6 +420,13 @@ const std::vector<DerivedKey>& derived_keys() {
   return keys;
 }
 
+double derived_number(const RunConfig& c, std::string_view name) {
+  for (const DerivedKey& key : derived_keys())
+    if (key.name == name)
+      if (const std::optional<double> number = as_number(key.value(c))) return *number;
+  throw std::logic_error(fmt::format("derived_number: '{}' is not a numeric derived value", name));
+}
+
 std::string key_suggestion(const std::string& key) {
   const std::string* best = nullptr;
   std::size_t best_distance = std::max<std::size_t>(3, key.size() / 3) + 1;

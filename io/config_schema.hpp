@@ -81,6 +81,9 @@ struct DerivedKey {
 };
 const std::vector<DerivedKey>& derived_keys();
 inline constexpr const char* k_derived_section = "derived";
+/// The numeric derived value `derived.<name>` of c (the one definition, as every output writes
+/// it). Throws std::logic_error for a name that is not a numeric derived key.
+double derived_number(const RunConfig& c, std::string_view name);
 
 /// " (did you mean 'array.r_col'?)" for the closest known key, or "" if none is close.
 std::string key_suggestion(const std::string& key);

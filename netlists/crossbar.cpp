@@ -283,16 +283,12 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
   // V_row = v_read for every row: one isolated solve per distinct weight (programmed arrays hold
   // a few levels), on and off; the nominal weights' currents (with [variation]) for the ideal
   // reference.
-  devices::CellModel off = spec_.cell;
-  off.v_on = spec_.cell.v_off;
   std::unordered_map<double, std::array<devices::IsolatedCell, 2>> solved;
   auto isolated = [&](double w) -> const std::array<devices::IsolatedCell, 2>& {
     auto [it, fresh] = solved.try_emplace(w);
     if (fresh)
       it->second = {devices::isolated_cell(spec_.cell, w, spec_.v_read, spec_.v_sense),
-                    spec_.cell.select_model == devices::SelectModel::ideal
-                        ? devices::IsolatedCell{0.0, spec_.v_sense}  // open switch: m at the bit line
-                        : devices::isolated_cell(off, w, spec_.v_read, spec_.v_sense)};
+                    devices::isolated_cell_off(spec_.cell, w, spec_.v_read, spec_.v_sense)};
     return it->second;
   };
   programmed_current_.resize(cells);

@@ -27,6 +27,9 @@ DeviceTable build_device_table(const devices::CellModel& cell, std::vector<doubl
   for (double w : weights) {
     const CellSensitivity s = cell_sensitivity(cell, w, v_read, v_sense);
     t.current.push_back(s.current);
+    // Input 0: the select gate off at the read bias; a 1r cell's row driven at 0 V.
+    const double v_row_off = cell.has_select() ? v_read : 0.0;
+    t.current_off.push_back(devices::isolated_cell_off(cell, w, v_row_off, v_sense).current);
     t.dlnI_dVs.push_back(s.di_dv_bl / s.current);
     t.dlnI_dVd.push_back(s.di_dv_row / s.current);
   }

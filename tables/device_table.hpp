@@ -29,10 +29,12 @@ CellSensitivity cell_sensitivity(const devices::CellModel& cell, double weight, 
 std::vector<double> level_weights(const devices::CellModel& cell, const devices::LevelSpec& spec,
                                   double v_read);
 
-/// /device/*: one entry per level at nominal bias (row v_read, bit line v_sense, select on).
+/// /device/*: one entry per level at nominal bias (row v_read, bit line v_sense, select on), and
+/// the current of the same cell with input 0 (select off; a 1r cell's row at 0 V).
 struct DeviceTable {
-  std::vector<double> weight;    ///< V_T (V) for SONOS, G (S) for resistor cells
-  std::vector<double> current;   ///< I_k (A)
+  std::vector<double> weight;       ///< V_T (V) for SONOS, G (S) for resistor cells
+  std::vector<double> current;      ///< I_k (A)
+  std::vector<double> current_off;  ///< the leakage of an inactive cell at level k (A)
   std::vector<double> dlnI_dVs;  ///< d ln I / dV_bl (1/V), bit line = SONOS source
   std::vector<double> dlnI_dVd;  ///< d ln I / dV_row (1/V), row node = drain side
 };

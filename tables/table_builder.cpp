@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "engine/array_solver.hpp"
+#include "io/config_schema.hpp"
 #include "io/problem.hpp"
 #include "io/results.hpp"
 
@@ -153,15 +154,23 @@ void merge_samples(const std::vector<SampleResult>& samples, int cols, Effective
   t.count = stats.count();
 }
 
-// The sampled column currents, their ideal (load times I_max), and the domain they span.
-void collect_columns(const std::vector<SampleResult>& samples, EffectiveWeightTable& t) {
+// The sampled column currents, their ideal (load times I_max), each column's sum of active levels
+// (its ideal MAC) and active rows, and the domain they span.
+void collect_columns(const std::vector<SampleResult>& samples, int rows, int cols, EffectiveWeightTable& t) {
   TableDomain& d = t.domain;
   for (const SampleResult& r : samples) {
     t.column_current.insert(t.column_current.end(), r.current.begin(), r.current.end());
     for (double load : r.loads) t.column_ideal.push_back(load * t.full_scale);
-    for (double a : r.active) d.activity = {std::min(d.activity[0], a), std::max(d.activity[1], a)};
-    for (const CellRecord& c : r.cells)
+    for (double a : r.active) {
+      d.activity = {std::min(d.activity[0], a), std::max(d.activity[1], a)};
+      t.active_rows.push_back(std::round(a * rows));
+    }
+    const std::size_t first = t.column_mac.size();
+    t.column_mac.resize(first + r.current.size(), 0.0);
+    for (const CellRecord& c : r.cells) {
       d.levels = {std::min(d.levels[0], double(c.level)), std::max(d.levels[1], double(c.level))};
+      t.column_mac[first + c.vector * static_cast<std::size_t>(cols) + c.cell % static_cast<std::uint32_t>(cols)] += c.level;
+    }
   }
   if (d.levels[0] > d.levels[1]) d.levels = {std::nan(""), std::nan("")};  // no active cell sampled
   const auto [lo, hi] = std::ranges::minmax(t.column_ideal);
@@ -199,8 +208,8 @@ unsigned thread_count(const io::RunConfig& c) {
 }
 
 std::string journal_identity(const io::RunConfig& config) {
-  return fmt::format("xbar table, version {}, config fnv1a {:016x}, {} samples", io::k_xbar_version,
-                     parallel::fnv1a(config.text), sample_count(config));
+  return fmt::format("xbar table, version {}, sample record {}, config fnv1a {:016x}, {} samples", io::k_xbar_version,
+                     k_sample_record_version, parallel::fnv1a(config.text), sample_count(config));
 }
 
 io::Problem default_draw(const io::RunConfig& sample_config) { return io::build_problem(sample_config); }
@@ -212,7 +221,7 @@ EffectiveWeightTable build_table(const io::RunConfig& config, parallel::JobPool&
   const std::vector<double> weights = level_weights(config.cell, config.levels(), config.v_read);
   t.device = build_device_table(config.cell, weights, config.v_read, config.v_sense);
   t.cell = cell_grid(config, weights);
-  t.full_scale = config.g_max() * config.v_read;  // I_max (SONOS), G_max v_read (resistor cells)
+  t.full_scale = io::derived_number(config, "i_max");  // I_max (SONOS), G_max v_read (resistor cells)
   t.samples = sample_count(config);
   const IdealCurrents ideal(t.full_scale);
 
@@ -242,7 +251,7 @@ EffectiveWeightTable build_table(const io::RunConfig& config, parallel::JobPool&
             CorrectionBins::even_edges(cols, config.table.col_bins),
             CorrectionBins::quantile_edges(std::move(loads), config.table.load_bins), config.levels().levels};
   merge_samples(results, cols, t);
-  collect_columns(results, t);
+  collect_columns(results, config.rows, cols, t);
   t.elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return t;
 }

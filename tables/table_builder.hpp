@@ -54,6 +54,8 @@ struct EffectiveWeightTable {
   double elapsed = 0;                    ///< s, wall clock of the whole build
   std::vector<double> column_current;    ///< [samples * vectors, cols] full solves (A)
   std::vector<double> column_ideal;      ///< the same without line resistance (A)
+  std::vector<double> column_mac;        ///< [samples * vectors, cols] sum of the active cells' levels
+  std::vector<double> active_rows;       ///< [samples * vectors] active rows of each sampled vector
   TableDomain domain;
 };
 
@@ -73,8 +75,14 @@ io::Problem default_draw(const io::RunConfig& sample_config);
 /// Jobs at once on each machine or rank: table.threads, or (0) one per core; at most the samples.
 unsigned thread_count(const io::RunConfig& config);
 
-/// What a journal of this table is: the command, xbar's version, the hash of the effective config
-/// and the number of samples (--resume refuses a journal of anything else).
+/// The layout of a sample's journal record (loads, active-cell ratios, column currents, active
+/// rows per vector): raised whenever it changes, so that --resume refuses a journal of an older
+/// layout instead of misreading it.
+inline constexpr int k_sample_record_version = 2;
+
+/// What a journal of this table is: the command, xbar's version, the sample record layout, the
+/// hash of the effective config and the number of samples (--resume refuses a journal of anything
+/// else).
 std::string journal_identity(const io::RunConfig& config);
 
 /// Builds every dataset, the samples spread over the pool; samples already in the journal are read

@@ -27,6 +27,7 @@ void write_array_attributes(io::H5Writer& out, const io::RunConfig& c, const Eff
 void write_table(io::H5Writer& out, const io::RunConfig& config, const EffectiveWeightTable& t) {
   const DeviceTable& d = t.device;
   out.write("/device/current", d.current);
+  out.write("/device/current_off", d.current_off);
   out.write(config.cell.is_sonos() ? "/device/vt" : "/device/conductance", d.weight);
   out.write("/device/dlnI_dVs", d.dlnI_dVs);
   out.write("/device/dlnI_dVd", d.dlnI_dVd);
@@ -42,6 +43,8 @@ void write_table(io::H5Writer& out, const io::RunConfig& config, const Effective
   const std::size_t cols = static_cast<std::size_t>(config.physical_cols());
   out.write("/samples/column_current", t.column_current, {t.column_current.size() / cols, cols});
   out.write("/samples/column_current_ideal", t.column_ideal, {t.column_ideal.size() / cols, cols});
+  out.write("/samples/column_level_sum", t.column_mac, {t.column_mac.size() / cols, cols});
+  out.write("/samples/active_rows", t.active_rows);
   const TableDomain& domain = t.domain;
   out.write("/domain/levels", std::vector<double>(domain.levels.begin(), domain.levels.end()));
   out.write("/domain/load", std::vector<double>(domain.load.begin(), domain.load.end()));

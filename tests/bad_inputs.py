@@ -264,6 +264,9 @@ BAD_INPUTS = [
     Case("table_neurosim_csv_is_the_output", ["table", "cfg.toml", "-q", "-o", OUT, "--neurosim-csv", OUT,
                                               "--adc-bits", "4"],
          cfg=config("[table]\nsamples = 1\nvectors = 1\n"), names=("--neurosim-csv", OUT)),
+    Case("table_neurosim_1r", ["table", "cfg.toml", "-q", "-o", OUT, "--neurosim-csv", "n.csv", "--adc-bits", "4"],
+         cfg='[array]\nrows = 2\ncols = 2\ncell = "1r"\n[table]\nsamples = 1\nvectors = 1\n',
+         names=("--neurosim-csv", "1r", "binary inputs")),
     Case("table_voltage_absurd", ["table", "cfg.toml", "-q", "-o", OUT], cfg=config("[table]\nv_sup_max = 1e308\n"),
          names=("table.v_sup_max", "1e+308", "[-1000, 1000]")),
     # The number of sweep points: bounded before any is built (8 x 256 wrapped to "0 points";

@@ -266,23 +266,25 @@ TEST_CASE("the domain spans the sampled loads, levels and activity; the columns 
   CHECK(t.domain.deviation > 0.01);
 }
 
-TEST_CASE("NeuroSim rows: codes of the ideal currents, error statistics in ADC steps", "[tables]") {
-  // ADC of 2 bits over [0, 4 uA]: step 1 uA, codes 0..4.
-  const std::vector<double> ideal{0.1e-6, 1.2e-6, 0.9e-6, 3.6e-6, 9e-6};
-  const std::vector<double> current{0.1e-6, 1.0e-6, 0.6e-6, 3.5e-6, 8e-6};
-  const std::vector<tables::NeurosimRow> rows = tables::neurosim_rows(current, ideal, 2, 4e-6);
-  REQUIRE(rows.size() == 3);  // codes 0, 1 (twice), 4 (3.6 uA rounds up; 9 uA clips)
-  CHECK(rows[0].code == 0);
-  CHECK(rows[0].mean == Approx(0).margin(1e-12));
-  CHECK(rows[1].code == 1);
+TEST_CASE("NeuroSim rows: one per code 0..2^bits, the output code's mean and std by ideal MAC", "[tables]") {
+  // 2 bits: codes 0..4. Ideal MACs 1 (twice), 3, and 9 (clipped to 4); outputs in level steps.
+  const std::vector<tables::NeurosimSample> samples{{1, 0.8}, {1, 0.7}, {3, 2.9}, {9, 8.0}};
+  const std::vector<tables::NeurosimRow> rows = tables::neurosim_rows(samples, 2);
+  REQUIRE(rows.size() == 5);
+  for (int k = 0; k < 5; ++k) CHECK(rows[k].code == k);
   CHECK(rows[1].count == 2);
-  CHECK(rows[1].mean == Approx(-0.25));  // errors -0.2 and -0.3 steps
+  CHECK(rows[1].mean == Approx(1 - 0.25));  // errors -0.2 and -0.3 steps
   CHECK(rows[1].std == Approx(0.05));
-  CHECK(rows[2].code == 4);
-  CHECK(rows[2].mean == Approx(-0.55));  // -0.1 and -1.0
-  CHECK(tables::neurosim_csv(rows).starts_with("output,mean,std\n0,"));
-  // Without a full scale: the largest ideal current, 2^bits codes up to it.
-  const std::vector<tables::NeurosimRow> own = tables::neurosim_rows(current, ideal, 3);
-  CHECK(own.back().code == 8);
-  CHECK(own.size() <= 9);
+  CHECK(rows[3].mean == Approx(3 - 0.1));
+  CHECK(rows[3].std == Approx(0).margin(1e-12));
+  CHECK(rows[4].count == 1);
+  CHECK(rows[4].mean == Approx(4 - 1.0));  // the error of MAC 9, at the clipped code
+  // Codes no column reached: the error interpolated (code 2, between -0.25 and -0.1), held
+  // beyond the ends (code 0 takes code 1's).
+  CHECK(rows[2].count == 0);
+  CHECK(rows[2].mean == Approx(2 - 0.175));
+  CHECK(rows[2].std == Approx(0.025));
+  CHECK(rows[0].mean == Approx(-0.25));
+  CHECK(tables::neurosim_csv(rows).starts_with("output,mean,std\n0,-0.25,"));
+  CHECK_THROWS_AS(tables::require_binary_inputs(false), io::InputError);
 }

@@ -1,7 +1,8 @@
 """Tiled-RRAM network study: the digits CNN on 256 x 64 1t1r RRAM tiles (G_max = 1/33 kOhm,
 on/off 10, 128 levels, EKV select FET, 8-bit inputs, 8-bit ADC per tile and bit plane,
 differential mapping), programming error 0 to 8 % of G_max - G_min: accuracy with 2 ohm per cell
-on both lines against the same tiles without line resistance.
+on both lines against the same tiles without line resistance, and the 2-ohm circuit through an
+effective-weight table (table mode) against its exact run.
 
     PYTHONPATH=build/python /usr/bin/python3 examples/network/rram_study.py [--quick] [-o OUT]
 
@@ -22,7 +23,12 @@ CIRCUITS = {
     "ideal mode": (0.0, "ideal", None),
     "no line R": (0.0, "exact", "ideal mode"),
     "2 ohm/cell": (2.0, "exact", "no line R"),
+    # the same circuit through an effective-weight table (docs/tables.md), compared with its exact run
+    "table": (2.0, "table", "2 ohm/cell"),
 }
+
+#: the table of table mode, built once per config: the method needs the cell law, the samples set its domain
+TABLE = {"samples": 2, "vectors": 4}
 
 VARIANTS = {
     # programming error sigmas in the order run, exact-mode test images, programming draws in
@@ -32,7 +38,7 @@ VARIANTS = {
 }
 
 
-def config(r_wire, g_sigma, seed):
+def config(r_wire, g_sigma, seed, mode="exact"):
     c = {"array": {"rows": 256, "cols": 64, "cell": "1t1r", "r_row": r_wire, "r_col": r_wire},
          "bias": {"v_read": 0.1},
          "resistor": {"g_max": 1 / 33e3, "on_off": 10, "levels": 128},
@@ -40,6 +46,8 @@ def config(r_wire, g_sigma, seed):
          "network": {"input_bits": 8, "adc_bits": 8}}
     if g_sigma > 0:
         c["variation"] = {"g_sigma": g_sigma, "seed": seed}
+    if mode == "table":
+        c["table"] = dict(TABLE)
     return c
 
 
@@ -62,7 +70,7 @@ def main():
         r_wire, mode, _ = CIRCUITS[circuit]
         draws = (v["draws"] if mode == "ideal" else v["exact_draws"]) if sigma > 0 else 1
         row = runs.run(dict(circuit=circuit, g_sigma=sigma, images_used=images_used), model,
-                       [config(r_wire, sigma, seed) for seed in range(1, draws + 1)], mode, calibration, *data)
+                       [config(r_wire, sigma, seed, mode) for seed in range(1, draws + 1)], mode, calibration, *data)
         write_outputs(args.out, runs, meta, float_logits)
         return row
 

@@ -10,7 +10,7 @@ For each circuit: the digits CNN in exact, table and ideal mode on the first N t
   - time: the forward pass of table mode over that of ideal mode (each run twice, interleaved,
     the faster of the two; tables built and tiles prepared before timing).
 
-    PYTHONPATH=build/python /usr/bin/python3 examples/network/table_mode.py [--images N] [-o OUT]
+    PYTHONPATH=build/python /usr/bin/python3 examples/network/table_mode.py [--images N] [--only NAME] [--model PT]
 """
 import argparse
 import os
@@ -19,21 +19,21 @@ import time
 import numpy as np
 import torch
 
-import digits
 import rram_study
 import sonos_study
 import study
 import xbar.nn as xnn
 
-#: a small table per config: the table method needs its cell law; the samples only set its domain
-TABLE = {"samples": 2, "vectors": 4}
+#: a small table per config, as the studies' table circuits: the table method needs its cell law; the samples
+#: only set its domain
+TABLE = rram_study.TABLE
 
 
 def circuits():
     sonos = lambda r_hat_p: dict(sonos_study.configs("real", "differential", r_hat_p, False, 1)[0], table=TABLE)
     return {"sonos 1152x256, R_hat_p 1e-5": sonos(1e-5),
             "sonos 1152x256, R_hat_p 1e-4": sonos(1e-4),
-            "rram 256x64, 2 ohm/cell": dict(rram_study.config(2.0, 0.0, 1), table=TABLE)}
+            "rram 256x64, 2 ohm/cell": rram_study.config(2.0, 0.0, 1, "table")}
 
 
 def converted(model, config, mode, calibration):
@@ -108,11 +108,11 @@ def compare(name, config, model, calibration, images, labels):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=4, help="test images (default 4)")
-    parser.add_argument("-o", "--out", default="table_mode_out", help="folder of the cached trained model")
+    parser.add_argument("--model", default=study.DEFAULT_MODEL,
+                        help=f"trained network: loaded if it exists, else trained and saved (default {study.DEFAULT_MODEL})")
     parser.add_argument("--only", help="run only the circuits whose name contains this")
     args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    model, train_set, test_set, accuracy, _ = study.trained_model(args.out)
+    model, train_set, test_set, accuracy, _, _ = study.trained_model(args.model)
     print(f"float accuracy {100 * accuracy:.1f} %", flush=True)
     images, labels = test_set[0][:args.images], test_set[1][:args.images]
     for name, config in circuits().items():

@@ -111,10 +111,6 @@ def _check_mode(mode):
         raise ValueError(f"xbar.nn: mode '{mode}': expected 'ideal', 'exact' or 'table'")
 
 
-#: Tables built by convert(..., mode="table", table=None), by the effective TOML of their config.
-_built_tables = {}
-
-
 def _table_config(settings):
     """The config a layer's table is built from: the layer's, without [sweep]."""
     table = copy.deepcopy(settings.table)
@@ -122,17 +118,19 @@ def _table_config(settings):
     return xbar.Config(table)
 
 
-def resolve_table(config, table=None):
+def resolve_table(config, table=None, cache=None):
     """The effective-weight table of mode "table": an ``xbar.tables.Table``, a TABLE.h5 path, or
-    None to build one from config with ``xbar.table`` (its [table] keys; built once per config in
-    this process). A table of another circuit (cell, line resistances, bias, levels) than config
-    raises ValueError."""
+    None to build one from config with ``xbar.table`` (its [table] keys). cache: a dict the caller
+    keeps, effective config text -> built table, so that a config's table is built once however
+    many models are converted with it (None: build it). A table of another circuit (cell, line
+    resistances, bias, levels) than config raises ValueError."""
     settings = config if isinstance(config, LayerSettings) else LayerSettings(config)
     if table is None:
         built = _table_config(settings)
-        if built.text not in _built_tables:
-            _built_tables[built.text] = xbar.table(built)
-        table = _built_tables[built.text]
+        cache = {} if cache is None else cache
+        if built.text not in cache:
+            cache[built.text] = xbar.table(built)
+        table = cache[built.text]
     elif not isinstance(table, xtables.Table):
         table = xtables.load(os.fspath(table))
     for key, expected in settings.circuit().items():
@@ -235,15 +233,17 @@ class _AnalogLayer(torch.nn.Module):
 
     def array_model(self, row_slice, col_slice, key):
         """The table method of a tile (xbar.tables.ArrayModel), built once; with [variation] each
-        cell's current scaled by its programmed over its nominal isolated current."""
+        cell's current scaled by its programmed over its nominal isolated current, and its leakage
+        that of its programmed weight."""
         cache_key = ("table", key)
         if cache_key not in self._crossbars:
             levels = self.levels[row_slice, col_slice].numpy().astype(np.intp)
-            scale = None
+            scale = weight = None
             if self.settings.has_variation:
-                programmed = np.asarray(self.crossbar(row_slice, col_slice, key).current_programmed)
-                scale = programmed / self.table.device_current[levels]
-            self._crossbars[cache_key] = xtables.ArrayModel(self.table, levels, cell_scale=scale)
+                crossbar = self.crossbar(row_slice, col_slice, key)
+                scale = np.asarray(crossbar.current_programmed) / self.table.device_current[levels]
+                weight = np.asarray(crossbar.vt if self.settings.cell == "2t-sonos" else crossbar.conductance)
+            self._crossbars[cache_key] = xtables.ArrayModel(self.table, levels, cell_scale=scale, cell_weight=weight)
         return self._crossbars[cache_key]
 
     # -- the product -------------------------------------------------------------------------
@@ -399,15 +399,18 @@ def _output_size(size, kernel, stride, padding, dilation, axis):
     return (size + 2 * pick(padding) - pick(dilation) * (kernel - 1) - 1) // pick(stride) + 1
 
 
-def convert(model, config, mode="exact", table=None):
+def convert(model, config, mode="exact", table=None, tables=None):
     """A copy of model with every Linear and Conv2d replaced by its analog layer (the caller's
     model is untouched). config: an ``xbar.Config`` or what ``xbar.Config`` takes. mode:
     "ideal", "exact" or "table"; table (mode "table"): an ``xbar.tables.Table``, a TABLE.h5 path,
-    or None to build one from config (once per config, see resolve_table)."""
+    or None to build one from config, once for all the model's layers (they share it).
+    tables: a dict the caller keeps to build each config's table once across conversions (see
+    resolve_table); without it each conversion builds its own. No table outlives the objects
+    that hold it: nothing is kept at module level."""
     _check_mode(mode)
     config = config if isinstance(config, xbar.Config) else xbar.Config(config)
     if mode == "table":
-        table = resolve_table(config, table)
+        table = resolve_table(config, table, tables)
     converted = copy.deepcopy(model)
     counter = [0]
 

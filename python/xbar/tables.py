@@ -56,8 +56,11 @@ class Table:
     std: np.ndarray
     count: np.ndarray
     domain: dict = None          # /domain/*: what the samples covered (None in older files)
+    device_current_off: np.ndarray = None    # [L] leakage of an inactive cell (A); zeros in older files
     sample_current: np.ndarray = None        # /samples/column_current [samples * vectors, cols]
     sample_current_ideal: np.ndarray = None  # /samples/column_current_ideal
+    sample_level_sum: np.ndarray = None      # /samples/column_level_sum: the columns' ideal MACs
+    sample_active_rows: np.ndarray = None    # /samples/active_rows [samples * vectors]
     _ln_g: np.ndarray = field(default=None, repr=False)      # cell law, see _CellLaw
     _factor: np.ndarray = field(default=None, repr=False)    # mean with empty bins filled
 
@@ -89,11 +92,16 @@ def load(path):
                       read("/correction/row_edges"), read("/correction/col_edges"),
                       read("/correction/load_edges"), read("/correction/mean"),
                       read("/correction/std"), read("/correction/count"))
+        table.device_current_off = (read("/device/current_off") if "/device/current_off" in f
+                                    else np.zeros(len(table.device_current)))
         if "/domain" in f:
             table.domain = {name: read(f"/domain/{name}") for name in f["/domain"]}
         if "/samples" in f:
             table.sample_current = read("/samples/column_current")
             table.sample_current_ideal = read("/samples/column_current_ideal")
+            if "/samples/active_rows" in f:
+                table.sample_level_sum = read("/samples/column_level_sum")
+                table.sample_active_rows = read("/samples/active_rows")
     table._ln_g = _ln_conductance(table)
     table._factor = _filled_factor(table)
     return table
@@ -368,16 +376,25 @@ class ArrayModel:
        about as well, but the difference of two columns (a signed output) needs the second to
        see where in the column the active cells sit (docs/tables.md measures R = 1 to 4).
 
+    3. Inactive cells: a cell whose select bit is 0 still leaks through its off select FET
+       (/device/current_off of its level, a pA for the EKV select at 0 V gate). Each adds that
+       current at nominal bias: J_j += sum_i (1 - a_i) l_ij, folded into the drive product as
+       sum_i l_ij - sum_i a_i l_ij. It is a tiny share of any column with an active cell, but
+       it is all there is of a column with none, and its sign decides how an ADC without a
+       code at 0 rounds the signed output (I+ - I-) of such a column pair.
+
     1r cells (row driven at x_i v_read, every cell conducting) need a linear law and v_sense = 0:
     currents then scale with x_i, and the conductances g_ij are the same for every input.
     cell_scale [rows, cols]: each cell's programmed current over its level's nominal current
     (programming error: a V_T shift scales a subthreshold cell's current and its conductances
-    alike). What the method leaves out: the curvature of the law in the bit-line voltage (second
-    order in the line resistance), the bit-line modes beyond R, the row drops' response to the bit
-    lines, and the leakage of inactive cells (as the ideal reference does).
+    alike). cell_weight [rows, cols]: each cell's programmed V_T (SONOS) or conductance, for its
+    leakage, interpolated between the levels' (/device/vt or /device/conductance; the nominal
+    level's without it). What the method leaves out: the curvature of the law in
+    the bit-line voltage (second order in the line resistance), the bit-line modes beyond R, the
+    row drops' response to the bit lines, and the leakage's response to the line resistance.
     """
 
-    def __init__(self, table, levels, modes=2, cell_scale=None):
+    def __init__(self, table, levels, modes=2, cell_scale=None, cell_weight=None):
         levels = np.asarray(levels)
         n_levels = len(table.device_current)
         if levels.ndim != 2 or levels.size == 0:
@@ -405,7 +422,10 @@ class ArrayModel:
         self.pairs = [(p, q) for p in range(r) for q in range(p + 1)]
         # drive terms (times a_i, or x_i for 1r), then conduction terms (a_i, or 1 for 1r): for
         # select cells one matrix [rows, (1 + 2R + R(R+1)/2) cols], one product per batch
-        terms = [w] + [u[:, p, None] * w for p in range(r)] + [u[:, p, None] * g for p in range(r)]
+        # inactive cells' leakage: sum_i (1 - a_i) l_ij = leak_total_j - sum_i a_i l_ij
+        leak = self._leakage(cell_weight)
+        self._leak_total = leak.sum(axis=0)
+        terms = [w - leak] + [u[:, p, None] * w for p in range(r)] + [u[:, p, None] * g for p in range(r)]
         terms += [u[:, p, None] * u[:, q, None] * g for p, q in self.pairs]
         stacked = np.stack(terms, axis=1)                                   # [rows, terms, cols]
         if self.has_select:
@@ -413,6 +433,18 @@ class ArrayModel:
         else:
             self._terms = stacked[:, :r + 1].reshape(self.rows, -1)
             self._fixed = stacked[:, r + 1:].sum(axis=0)[None]
+
+    def _leakage(self, cell_weight):
+        """l [rows, cols]: each cell's current when its row is inactive (/device/current_off), at its
+        programmed weight when given (linear between the levels' weights, held beyond them)."""
+        table = self.table
+        if not self.has_select:
+            return np.zeros(self.levels.shape)
+        if cell_weight is None:
+            return table.device_current_off[self.levels]
+        order = np.argsort(table.device_weight)
+        return np.interp(np.asarray(cell_weight, dtype=float), table.device_weight[order],
+                         table.device_current_off[order])
 
     def _row_drops(self, law, k_row, v_bl, v_read, tol=1e-12, max_iterations=200):
         """rho [rows, cols]: each row's IR drop with every cell on, rho = k_row I(v_read - rho)."""
@@ -433,7 +465,8 @@ class ArrayModel:
 
     def column_currents(self, inputs, with_ideal=False):
         """Column currents [count, cols] (A) for inputs [count, rows] (bits for select cells,
-        reals for 1r); with_ideal: also the row-loaded currents without bit-line drop."""
+        reals for 1r); with_ideal: also the row-loaded currents without bit-line drop (both with
+        the inactive cells' leakage)."""
         inputs = np.atleast_2d(np.asarray(inputs, dtype=float))
         if inputs.shape[1] != self.rows:
             raise ValueError(f"inputs are {inputs.shape}, expected [count, {self.rows}]")
@@ -442,7 +475,7 @@ class ArrayModel:
         product = (active @ self._terms).reshape(count, -1, self.cols)
         drive = product[:, :r + 1]
         conduct = product[:, r + 1:] if self.has_select else np.broadcast_to(self._fixed, (count,) + self._fixed.shape[1:])
-        j0 = drive[:, 0]
+        j0 = drive[:, 0] + self._leak_total
         if r == 0:
             check_domain(self.table, j0, j0)
             return (j0, j0) if with_ideal else j0
@@ -532,41 +565,61 @@ def check_domain(table, current, current_ideal, floor=1e-3):
 # NeuroSim V1.5 export
 
 
-def neurosim_rows(current, current_ideal, adc_bits, full_scale=None):
-    """NeuroSim's output-error rows (code, mean, std, count) of column currents and their ideal:
-    an ADC over [0, full_scale] (default: the largest |ideal|) in 2^adc_bits steps q; ideal code
-    lround(I_ideal / q) clipped to [0, 2^adc_bits]; error (I - I_ideal) / q in LSB, its mean and
-    population standard deviation per code that occurs. The same as `xbar table --neurosim-csv`."""
-    current = np.asarray(current, dtype=float).ravel()
-    ideal = np.asarray(current_ideal, dtype=float).ravel()
+def neurosim_rows(ideal_code, output, adc_bits):
+    """NeuroSim's output-error rows (code, mean, std, count) for k = 0..2^adc_bits, in order, from
+    columns' ideal MACs (sum over active rows of the cell levels) and solved outputs in the same
+    steps of one level's current: ideal code round(MAC) clipped to [0, 2^adc_bits]; mean = k +
+    mean(output - MAC), std = its population standard deviation, over the columns of code k; a
+    code no column reached takes the error interpolated linearly between the nearest codes that
+    were (constant beyond them), with count 0. The same as `xbar table --neurosim-csv`."""
+    mac = np.asarray(ideal_code, dtype=float).ravel()
+    error = np.asarray(output, dtype=float).ravel() - mac
     top = 2 ** int(adc_bits)
-    scale = float(np.abs(ideal).max()) if full_scale is None else float(full_scale)
-    step = scale / top if scale > 0 else 1.0
-    code = np.clip(np.floor(np.abs(ideal / step) + 0.5) * np.sign(ideal), 0, top).astype(np.int64)
-    error = (current - ideal) / step
-    rows = []
-    for k in np.unique(code):
-        e = error[code == k]
-        rows.append((int(k), float(e.mean()), float(e.std()), len(e)))
-    return rows
+    code = np.clip(np.floor(mac + 0.5), 0, top).astype(np.int64)
+    count = np.bincount(code, minlength=top + 1)
+    seen = np.flatnonzero(count)
+    mean = np.bincount(code, weights=error, minlength=top + 1)[seen] / count[seen]
+    std = np.sqrt(np.bincount(code, weights=(error - mean[np.searchsorted(seen, code)]) ** 2,
+                              minlength=top + 1)[seen] / count[seen])
+    codes = np.arange(top + 1)
+    if len(seen):
+        mean, std = np.interp(codes, seen, mean), np.interp(codes, seen, std)
+    else:
+        mean, std = np.zeros(top + 1), np.zeros(top + 1)
+    return [(int(k), float(k + mean[k]), float(std[k]), int(count[k])) for k in codes]
 
 
-def neurosim_csv(table, path, adc_bits, full_scale=None, levels=None, inputs=None):
-    """Writes NeuroSim V1.5's --output_noise_file CSV (columns output,mean,std; one row per ideal
-    ADC code, at most 2^adc_bits + 1) to path, atomically. Without levels and inputs, from the
-    table's own sampled solves (/samples/*, as `xbar table --neurosim-csv`); with a layer's
-    levels [rows, cols] and input vectors [count, rows], from the table method's prediction of
-    that layer against its ideal. Returns the rows (code, mean, std, count)."""
+def _level_step(table):
+    """I_0 and the current of one level step, (I_{L-1} - I_0) / (L - 1): NeuroSim's ADC step."""
+    current = table.device_current
+    return current[0], (current[-1] - current[0]) / (len(current) - 1)
+
+
+def neurosim_csv(table, path, adc_bits, levels=None, inputs=None):
+    """Writes NeuroSim V1.5's output-error CSV (read with --output_noise -1 --output_noise_file;
+    columns output,mean,std, one row per ideal ADC code 0..2^adc_bits, docs/tables.md) to path,
+    atomically. NeuroSim reads a column in steps of one level's current over an off-state
+    reference: output = (I - n_active I_0) / (I_{L-1} - I_0) * (L - 1). Without levels and inputs,
+    from the table's own sampled solves (/samples/*, as `xbar table --neurosim-csv`); with a
+    layer's levels [rows, cols] and input bits [count, rows], from the table method's prediction
+    of that layer. Select cells only (NeuroSim's inputs are bits). Returns the rows (code, mean,
+    std, count)."""
+    if not table.has_select:
+        raise ValueError("neurosim_csv: NeuroSim indexes its output error by the MAC of binary inputs: "
+                         "it needs select cells (1t1r, 2t-sonos), not 1r")
+    i_0, step = _level_step(table)
     if levels is None and inputs is None:
-        if table.sample_current is None:
-            raise ValueError("neurosim_csv: the table has no /samples (written by an older xbar table): "
+        if table.sample_active_rows is None:
+            raise ValueError("neurosim_csv: the table has no /samples/active_rows (written by an older xbar table): "
                              "give levels and inputs")
-        current, ideal_current = table.sample_current, table.sample_current_ideal
+        mac, current, active_rows = table.sample_level_sum, table.sample_current, table.sample_active_rows
     elif levels is None or inputs is None:
         raise ValueError("neurosim_csv: give both levels and inputs, or neither")
     else:
-        current, ideal_current = ArrayModel(table, levels).column_currents(inputs, with_ideal=True)
-    rows = neurosim_rows(current, ideal_current, adc_bits, full_scale)
+        active = (np.atleast_2d(np.asarray(inputs, dtype=float)) != 0).astype(float)
+        mac, active_rows = active @ np.asarray(levels, dtype=float), active.sum(axis=1)
+        current = ArrayModel(table, levels).column_currents(inputs)
+    rows = neurosim_rows(mac, (current - active_rows[:, None] * i_0) / step, adc_bits)
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".neurosim-", suffix=".csv", dir=folder)
     try:

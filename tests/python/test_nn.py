@@ -247,6 +247,19 @@ def test_table_mode_refuses_a_table_of_another_circuit(tmp_path):
         xnn.convert(torch.nn.Sequential(torch.nn.Linear(4, 3)), config, mode="table", table=path)
 
 
+def test_table_mode_builds_a_config_s_table_once_per_conversion_or_per_caller_cache():
+    # the layers of one model share the table built for it; a caller's dict shares it across
+    # conversions of the same config; without one, each conversion builds its own
+    config = sonos_config(array__r_col=10.0, table__samples=1, table__vectors=1)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    tables = {}
+    first = xnn.convert(model, config, mode="table", tables=tables)
+    second = xnn.convert(model, config, mode="table", tables=tables)
+    assert len(tables) == 1
+    assert first[0].table is first[2].table is second[0].table
+    assert xnn.convert(model, config, mode="table")[0].table is not first[0].table
+
+
 def test_table_mode_scales_cells_by_their_programming_error():
     # with [variation] every mode uses the same programmed cells: table mode still follows exact
     rng = np.random.default_rng(12)
