@@ -27,7 +27,6 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
     for (auto* a : {&v_m, &gate_u, &inv_mm, &j_mc, &d_m}) a->assign(n, 0.0);
   if (upper && g.rows_free()) j_mr.assign(n, 0.0);
   if (lower_transistor) gate_l.assign(n, 0.0);
-  if (!g.rows_free() && g.cols_free()) thomas_scaled.assign(n, 0.0);
   v_src.assign(g.rows, 0.0);
   v_sink.assign(g.cols, 0.0);
   res_r.resize(g.rows_free() ? n : 0);

@@ -121,7 +121,6 @@ struct GridNewton::State {
   // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
   std::vector<double> inv_mm, j_mr, j_mc;
   std::vector<double> d_r, d_c, d_m;  // Newton update
-  std::vector<double> thomas_scaled;  // column blocks' Thomas factors: upper / pivot
 
   LineMatrix matrix;
   std::vector<double> flat;
