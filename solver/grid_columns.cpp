@@ -37,14 +37,13 @@ GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
                 [&] { return update_small(b.base, end(b)); }, [&](double alpha) { apply_update(b.base, end(b), alpha); });
 }
 
-// Returns whether KCL holds at every unknown of the block.
+// Returns whether KCL holds at every unknown of the block (counted as the loads and stamps go).
 bool GridNewton::State::assemble_block(const Block& b) {
-  std::size_t outside = 0;
+  double outside = 0;
   for (std::size_t k0 = b.base; k0 < end(b); k0 += k_block_cells) {
     const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
-    load_cells(k0, k1);
-    if (g.cols_free()) stamp_col_wires(k0, k1, b);
-    outside += count_outside(k0, k1);
+    outside += load_cells(k0, k1);
+    if (g.cols_free()) outside += stamp_col_wires(k0, k1, b);
   }
   return outside == 0;
 }

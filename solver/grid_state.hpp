@@ -72,17 +72,16 @@ struct GridNewton::State {
   void gather(std::span<const double> fixed, std::span<const double> v_free);
   void scatter(std::span<const double> fixed, std::span<double> v_free) const;
   double assemble();
-  void load_cells(std::size_t k0, std::size_t k1);
+  double load_cells(std::size_t k0, std::size_t k1);
   void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
-  void eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
+  double eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   template <bool Upper, bool Rows, bool Cols>
-  void eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
+  double eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   void stamp_row_wires(std::size_t k0, std::size_t k1);
-  void stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
+  double stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
   double tolerance(double scale) const { return options.kcl_tolerance(scale); }
   double range_ratio(std::size_t k0, std::size_t k1) const;
-  std::size_t count_outside(std::size_t k0, std::size_t k1) const;
   bool step(double ratio, double& largest);
   bool update_small(std::size_t k0, std::size_t k1) const;
   void apply_update(std::size_t k0, std::size_t k1, double alpha);
