@@ -65,6 +65,8 @@ struct GridNewton::State {
   };
 
   // Set-up.
+  enum class Source { free, fixed, mixed };
+  Source source_of(const std::vector<NodeIndex>& nodes) const;
   void check_layout() const;
   void build_matrix();
 
@@ -112,6 +114,7 @@ struct GridNewton::State {
   // Per cell, in state order: circuit nodes and device parameters.
   std::vector<Block> blocks;  // column blocks (rows fixed only)
   std::vector<NodeIndex> node_r, node_m, node_c, node_gate_u, node_gate_l, node_enable;
+  Source source_r{}, source_m{}, source_c{}, source_gate_u{}, source_gate_l{}, source_enable{};
   std::vector<double> vt_u, vt_l, g_l;
   // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
