@@ -22,7 +22,8 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
   symmetric = !upper && lower_resistor;  // one two-terminal device per cell: S_RC = S_CR
   const std::size_t n = cells();
   // Memory in proportion to what the cells have (the 4096 x 4096 1r bench case holds 16.8 M).
-  for (auto* a : {&v_r, &v_c, &d_r, &d_c}) a->assign(n, 0.0);
+  for (auto* a : {&v_r, &v_c, &d_c}) a->assign(n, 0.0);
+  if (g.rows_free()) d_r.assign(n, 0.0);  // the column blocks (rows fixed) have no row update
   enable.assign(n, 1.0);  // gathered only if the lower devices are switched
   if (upper)
     for (auto* a : {&v_m, &gate_u, &inv_mm, &j_mc, &d_m}) a->assign(n, 0.0);
