@@ -2,7 +2,8 @@
 // The grid Newton's private state (grid_newton.hpp has the equations), shared by its parts:
 //   grid_setup.cpp        layout: cell order, layout checks, line storage, gather / scatter
 //   grid_loads.cpp        cell loads: device evaluation, cell elimination, line-wire stamps
-//   grid_columns.cpp      column blocks: each block of bit lines its own Newton problem
+//   grid_columns.cpp      column blocks: each block of bit lines its own Newton problem (its
+//                         Thomas solve: the shared kernel of line_sweeps.hpp)
 //   grid_newton.cpp       convergence: residual ratios, the step, the update test, the report
 //
 // State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C, the device loads,
