@@ -5,11 +5,13 @@
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "devices/cell.hpp"
 #include "solver/grid_state.hpp"
+#include "solver/line_sweeps.hpp"
 
 namespace xbar::solver {
 
@@ -35,70 +37,58 @@ GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
                 [&] { return update_small(b.base, end(b)); }, [&](double alpha) { apply_update(b.base, end(b), alpha); });
 }
 
-// Returns whether KCL holds at every unknown of the block.
+// Returns whether KCL holds at every unknown of the block (counted as the loads and stamps go).
 bool GridNewton::State::assemble_block(const Block& b) {
-  std::size_t outside = 0;
+  double outside = 0;
   for (std::size_t k0 = b.base; k0 < end(b); k0 += k_block_cells) {
     const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
-    load_cells(k0, k1);
-    if (g.cols_free()) stamp_col_wires(k0, k1, b);
-    outside += count_outside(k0, k1);
+    outside += load_cells(k0, k1);
+    if (g.cols_free()) outside += stamp_col_wires(k0, k1, b);
   }
   return outside == 0;
 }
 
-// The block's bit lines by the Thomas algorithm (T = L U; chains along i, neighbours one block
-// row of w cells apart, every row a vectorisable loop), then each cell's m by back-substitution;
-// largest = max |dv|. A zero or non-finite pivot shows as a non-finite update: false.
+// The block's bit lines by the Thomas kernel (line_sweeps.hpp: one interleaved group of w chains
+// along i, neighbours one block row of w cells apart; the forward sweep rides on the
+// factorisation, the factors live in this thread's scratch), each cell's m back-substituted as
+// soon as its dc is final; largest = max |dv|. A zero or non-finite pivot: false.
 bool GridNewton::State::step_block(const Block& b, double& largest) {
   const std::size_t w = b.width(), first = b.base, last = end(b), n = matrix.n;
-  double* __restrict dc = d_c.data();
-  if (g.cols_free()) {  // col_offset() = 0: the rows have no unknowns
-    const double* __restrict diag = flat.data();
-    const double* __restrict lower = flat.data() + n;
-    const double* __restrict upper_ = flat.data() + 2 * n;
-    double* __restrict rhs = work.b.data();        // forward-substituted in place
-    double* __restrict scaled = thomas_scaled.data();  // upper / pivot
-    for (std::size_t k = first; k < first + w; ++k) {
-      const double inv = 1.0 / diag[k];
-      scaled[k] = upper_[k] * inv;
-      rhs[k] *= inv;
-    }
-    // Within a block row the w chains are independent (k - w is the previous row): ivdep lets
-    // the compiler vectorise across them, which it cannot prove by itself.
-    for (std::size_t row = first + w; row < last; row += w)
-#pragma GCC ivdep
-      for (std::size_t k = row; k < row + w; ++k) {
-        const double inv = 1.0 / (diag[k] - lower[k] * scaled[k - w]);
-        scaled[k] = upper_[k] * inv;
-        rhs[k] = (rhs[k] - lower[k] * rhs[k - w]) * inv;
-      }
-    for (std::size_t k = last - w; k < last; ++k) dc[k] = rhs[k];
-    for (std::size_t row = last - w; row-- > first;) {
-      row -= w - 1;
-#pragma GCC ivdep
-      for (std::size_t k = row; k < row + w; ++k) dc[k] = rhs[k] - scaled[k] * dc[k + w];
-    }
-  }
-  if (upper) {
-    double* __restrict dm = d_m.data();
-    const double* __restrict inv = inv_mm.data();
-    const double* __restrict fm = res_m.f.data();
-    const double* __restrict jmc = j_mc.data();
-    for (std::size_t k = first; k < last; ++k) dm[k] = inv[k] * (-fm[k] - jmc[k] * dc[k]);
-  }
+  double* __restrict dc = d_c.data() + first;
+  // The cell rows (empty without an upper device).
+  auto at = [&](auto& a) { return a.empty() ? nullptr : a.data() + first; };
+  double* __restrict dm = at(d_m);
+  const double* __restrict inv = at(inv_mm);
+  const double* __restrict fm = at(res_m.f);
+  const double* __restrict jmc = at(j_mc);
   double big = 0, sum = 0;  // locals, not `largest`: a reference would be stored every time
-  auto scan = [&](auto has_m) {
-    const double* __restrict dm = d_m.data();
+  auto finish = [&](auto has_m, std::size_t begin, std::size_t stop) {
 #pragma omp simd reduction(max : big) reduction(+ : sum)
-    for (std::size_t k = first; k < last; ++k) {
-      const double d_mk = has_m ? dm[k] : 0.0;
+    for (std::size_t k = begin; k < stop; ++k) {
+      double d_mk = 0;
+      if constexpr (decltype(has_m)::value) d_mk = dm[k] = inv[k] * (-fm[k] - jmc[k] * dc[k]);
       big = std::max(big, std::max(std::abs(dc[k]), std::abs(d_mk)));
       sum += dc[k] + d_mk;
     }
   };
-  if (upper) scan(std::true_type{});
-  else scan(std::false_type{});
+  auto done = [&](std::int32_t begin, std::int32_t stop, sweeps::Partial&) {
+    if (upper) finish(std::true_type{}, begin, stop);
+    else finish(std::false_type{}, begin, stop);
+  };
+  if (g.cols_free()) {  // col_offset() = 0: the rows have no unknowns
+    thread_local ChainFactors<double> factors;
+    if (factors.inv_pivot.size() < last - first)
+      for (auto* a : {&factors.lower_scaled, &factors.inv_pivot, &factors.upper_scaled}) a->resize(last - first);
+    const Tridiagonal chains{flat.data() + first, flat.data() + n + first, flat.data() + 2 * n + first};
+    const sweeps::ChainGroup group{0, std::int32_t(w), 1, g.rows, std::int32_t(w)};
+    bool symmetric = true;
+    if (sweeps::factor_group(chains, group, factors.rows(), symmetric, work.b.data() + first, dc) >= 0) return false;
+    sweeps::Partial unused;
+    sweeps::backward_group(std::as_const(factors).rows(), group, dc, done, unused);
+  } else {
+    sweeps::Partial unused;
+    done(0, std::int32_t(last - first), unused);
+  }
   largest = big;
   return std::isfinite(largest) && std::isfinite(sum);  // the sum keeps a NaN that max drops
 }

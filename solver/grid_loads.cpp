@@ -14,12 +14,12 @@
 namespace xbar::solver {
 
 // Evaluation and elimination of cells [k0, k1) (at most k_block_cells), through this thread's
-// chunk buffers.
-void GridNewton::State::load_cells(std::size_t k0, std::size_t k1) {
+// chunk buffers; returns how many of their m nodes fail KCL (NaN counts).
+double GridNewton::State::load_cells(std::size_t k0, std::size_t k1) {
   thread_local ChunkLoads loads;
   loads.reserve(k1 - k0);
   evaluate_devices(k0, k1, loads);
-  eliminate_cells(k0, k1, loads);
+  return eliminate_cells(k0, k1, loads);
 }
 
 // Raw device loads of cells [k0, k1): batched EKV, or the resistor law.
@@ -47,30 +47,33 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLo
 }
 
 // Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
-// (grid_newton.hpp). The right-hand side b = -f + J_xm f_m / J_mm is left in work.b.
-void GridNewton::State::eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
+// (grid_newton.hpp). The right-hand side b = -f + J_xm f_m / J_mm is left in work.b. Returns
+// how many m nodes fail KCL.
+double GridNewton::State::eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
   const bool rows = g.rows_free(), cols = g.cols_free();
   auto run = [&](auto has_upper, auto has_rows, auto has_cols) {
-    eliminate<decltype(has_upper)::value, decltype(has_rows)::value, decltype(has_cols)::value>(k0, k1, loads);
+    return eliminate<decltype(has_upper)::value, decltype(has_rows)::value, decltype(has_cols)::value>(k0, k1,
+                                                                                                        loads);
   };
   using T = std::true_type;
   using F = std::false_type;
   if (upper) {
-    if (rows && cols) run(T{}, T{}, T{});
-    else if (rows) run(T{}, T{}, F{});
-    else if (cols) run(T{}, F{}, T{});
-    else run(T{}, F{}, F{});
-  } else {
-    if (rows && cols) run(F{}, T{}, T{});
-    else if (rows) run(F{}, T{}, F{});
-    else if (cols) run(F{}, F{}, T{});
+    if (rows && cols) return run(T{}, T{}, T{});
+    if (rows) return run(T{}, T{}, F{});
+    if (cols) return run(T{}, F{}, T{});
+    return run(T{}, F{}, F{});
   }
+  if (rows && cols) return run(F{}, T{}, T{});
+  if (rows) return run(F{}, T{}, F{});
+  if (cols) return run(F{}, F{}, T{});
+  return 0;
 }
 
 // One loop without branches per case, over restrict pointers, so that it vectorises. Transistors
 // get their G_leak shunt here (I += G_leak (v_t - v_b)), switched lower devices their enable.
+// Returns how many m nodes fail KCL (a select of doubles, so that the loop still vectorises).
 template <bool Upper, bool Rows, bool Cols>
-void GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
+double GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
   const std::size_t c_off = col_offset(), n = matrix.n;
   double* __restrict diag = flat.data();
   double* __restrict rhs = work.b.data();
@@ -98,7 +101,9 @@ void GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoa
   double* __restrict c_f = res_c.f.data();
   double* __restrict c_scale = res_c.scale.data();
   double* __restrict c_diag = res_c.diag.data();
-#pragma omp simd
+  const NewtonOptions::KclTolerance kcl = options.kcl_tolerance();
+  double outside = 0;
+#pragma omp simd reduction(+ : outside)
   for (std::size_t k = k0; k < k1; ++k) {
     const std::size_t c = k - k0;  // chunk index
     const double v_top = Upper ? vm[k] : vr[k];
@@ -118,6 +123,7 @@ void GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoa
       const double jrm = u_b, jcm = -l_t, jmr = -u_t, jmc = l_b;
       m_f[k] = f_m;
       m_scale[k] = std::abs(u_i) + std::abs(l_i);
+      outside += std::abs(f_m) <= kcl(m_scale[k]) ? 0.0 : 1.0;
       m_diag[k] = jmm;
       m_inv[k] = gm;
       if constexpr (Rows) m_r[k] = jmr;
@@ -154,6 +160,7 @@ void GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoa
       if constexpr (Rows) cross[c_off + k] = jcr;
     }
   }
+  return outside;
 }
 
 // Row-line wires of cells [k0, k1) (whole rows): V_src -g_first- R(i,0) -g_row- R(i,1) ...
@@ -178,8 +185,8 @@ void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1) {
 
 // Bit-line wires of cells [k0, k1) of block b: C(i-1,j) -g_col- C(i,j) -g_col- C(i+1,j), the
 // last one -g_col_last- V_sink(j). The first and last block rows apart, every cell has both
-// neighbours on its line: one loop without branches.
-void GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b) {
+// neighbours on its line: one loop without branches. Returns how many C nodes fail KCL.
+double GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b) {
   const std::size_t n = matrix.n, w = b.width(), c_off = col_offset(), last_row = end(b) - w;
   double* __restrict f = res_c.f.data();
   double* __restrict scale = res_c.scale.data();
@@ -189,6 +196,8 @@ void GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Bl
   double* __restrict lower = flat.data() + n + c_off;
   double* __restrict upper_ = flat.data() + 2 * n + c_off;
   const double* __restrict v = v_c.data();
+  const NewtonOptions::KclTolerance kcl = options.kcl_tolerance();
+  double outside = 0;
   auto stamp = [&](std::size_t k, double g_up, double v_up, double g_down, double v_down, bool last) {
     const double current = g_up * (v[k] - v_up) + g_down * (v[k] - v_down);
     f[k] += current;
@@ -198,18 +207,21 @@ void GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Bl
     diag[k] += g_up + g_down;
     lower[k] = -g_up;
     upper_[k] = last ? 0.0 : -g_down;
+    return std::abs(f[k]) <= kcl(scale[k]) ? 0.0 : 1.0;
   };
   auto edge = [&](std::size_t k) {
     const bool first = k < b.base + w, last = k >= last_row;
-    stamp(k, first ? 0.0 : g.g_col, first ? 0.0 : v[k - w], last ? g.g_col_last : g.g_col,
-          last ? v_sink[b.j0 + (k - b.base) % w] : v[k + w], last);
+    outside += stamp(k, first ? 0.0 : g.g_col, first ? 0.0 : v[k - w], last ? g.g_col_last : g.g_col,
+                     last ? v_sink[b.j0 + (k - b.base) % w] : v[k + w], last);
   };
   const std::size_t mid0 = std::clamp(b.base + w, k0, k1), mid1 = std::clamp(last_row, mid0, k1);
   for (std::size_t k = k0; k < mid0; ++k) edge(k);
   const double g_col = g.g_col;
-#pragma omp simd
-  for (std::size_t k = mid0; k < mid1; ++k) stamp(k, g_col, v[k - w], g_col, v[k + w], false);
+  double middle = 0;
+#pragma omp simd reduction(+ : middle)
+  for (std::size_t k = mid0; k < mid1; ++k) middle += stamp(k, g_col, v[k - w], g_col, v[k + w], false);
   for (std::size_t k = mid1; k < k1; ++k) edge(k);
+  return outside + middle;
 }
 
 }  // namespace xbar::solver

@@ -17,19 +17,6 @@
 
 namespace xbar::solver {
 
-// Unknowns of cells [k0, k1) whose |f| exceeds the tolerance (NaN counts), without a branch.
-std::size_t GridNewton::State::count_outside(std::size_t k0, std::size_t k1) const {
-  std::size_t outside = 0;
-  for (const FamilyResidual* r : {&res_r, &res_c, &res_m}) {
-    if (r->f.empty()) continue;
-    const double* __restrict f = r->f.data();
-    const double* __restrict scale = r->scale.data();
-#pragma omp simd reduction(+ : outside)
-    for (std::size_t k = k0; k < k1; ++k) outside += !(std::abs(f[k]) <= tolerance(scale[k]));
-  }
-  return outside;
-}
-
 double GridNewton::State::range_ratio(std::size_t k0, std::size_t k1) const {
   double worst = 0;
   for (const FamilyResidual* r : {&res_r, &res_c, &res_m}) {

@@ -22,12 +22,13 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
   symmetric = !upper && lower_resistor;  // one two-terminal device per cell: S_RC = S_CR
   const std::size_t n = cells();
   // Memory in proportion to what the cells have (the 4096 x 4096 1r bench case holds 16.8 M).
-  for (auto* a : {&v_r, &v_c, &enable, &d_r, &d_c}) a->assign(n, 0.0);
+  for (auto* a : {&v_r, &v_c, &d_c}) a->assign(n, 0.0);
+  if (g.rows_free()) d_r.assign(n, 0.0);  // the column blocks (rows fixed) have no row update
+  enable.assign(n, 1.0);  // gathered only if the lower devices are switched
   if (upper)
     for (auto* a : {&v_m, &gate_u, &inv_mm, &j_mc, &d_m}) a->assign(n, 0.0);
   if (upper && g.rows_free()) j_mr.assign(n, 0.0);
   if (lower_transistor) gate_l.assign(n, 0.0);
-  if (!g.rows_free() && g.cols_free()) thomas_scaled.assign(n, 0.0);
   v_src.assign(g.rows, 0.0);
   v_sink.assign(g.cols, 0.0);
   res_r.resize(g.rows_free() ? n : 0);
@@ -64,6 +65,9 @@ void GridNewton::State::order_cells() {
   if (upper) take(node_gate_u, upper->g), take(vt_u, upper->vt);
   if (lower_transistor) take(node_gate_l, lower_transistor->g), take(vt_l, lower_transistor->vt);
   if (lower_resistor) take(g_l, lower_resistor->g);
+  source_r = source_of(node_r), source_m = source_of(node_m), source_c = source_of(node_c);
+  source_gate_u = source_of(node_gate_u), source_gate_l = source_of(node_gate_l);
+  source_enable = source_of(node_enable);
 }
 
 void GridNewton::State::check_layout() const {
@@ -140,22 +144,39 @@ void GridNewton::State::build_matrix() {
   work.prepare(matrix, symmetric);
 }
 
-// Packed voltages from the circuit's (free, fixed) vectors.
+// Which vector the nodes of a list live in: all free, all fixed, or some of each.
+GridNewton::State::Source GridNewton::State::source_of(const std::vector<NodeIndex>& nodes) const {
+  const bool any_free = std::any_of(nodes.begin(), nodes.end(), [&](NodeIndex x) { return circuit.is_free(x); });
+  const bool any_fixed = std::any_of(nodes.begin(), nodes.end(), [&](NodeIndex x) { return !circuit.is_free(x); });
+  return any_free && any_fixed ? Source::mixed : any_fixed ? Source::fixed : Source::free;
+}
+
+// Packed voltages from the circuit's (free, fixed) vectors: one loop per per-cell list, without a
+// branch per cell where the list's nodes all live in one vector (they do in every crossbar).
 void GridNewton::State::gather(std::span<const double> fixed, std::span<const double> v_free) {
   const NodeIndex n_free = circuit.n_free;
   auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
   for (int i = 0; i < g.rows; ++i) v_src[i] = at(g.row_source[i]);
   for (int j = 0; j < g.cols; ++j) v_sink[j] = at(g.col_sink[j]);
+  struct List {
+    const std::vector<NodeIndex>& nodes;
+    std::vector<double>& out;
+    Source source;
+  };
+  std::vector<List> lists{{node_r, v_r, source_r}, {node_c, v_c, source_c}};
+  if (upper) lists.push_back({node_m, v_m, source_m}), lists.push_back({node_gate_u, gate_u, source_gate_u});
+  if (lower_transistor) lists.push_back({node_gate_l, gate_l, source_gate_l});
+  if (!node_enable.empty()) lists.push_back({node_enable, enable, source_enable});  // else 1 throughout
   for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
-    for (std::size_t k = k0; k < k1; ++k) {
-      v_r[k] = at(node_r[k]);
-      v_c[k] = at(node_c[k]);
-      if (upper) {
-        v_m[k] = at(node_m[k]);
-        gate_u[k] = at(node_gate_u[k]);
-      }
-      if (lower_transistor) gate_l[k] = at(node_gate_l[k]);
-      enable[k] = node_enable.empty() ? 1.0 : at(node_enable[k]);
+    for (const List& l : lists) {
+      const NodeIndex* __restrict node = l.nodes.data();
+      double* __restrict out = l.out.data();
+      if (l.source == Source::free)
+        for (std::size_t k = k0; k < k1; ++k) out[k] = v_free[node[k]];
+      else if (l.source == Source::fixed)
+        for (std::size_t k = k0; k < k1; ++k) out[k] = fixed[node[k] - n_free];
+      else
+        for (std::size_t k = k0; k < k1; ++k) out[k] = at(node[k]);
     }
   });
 }
@@ -165,12 +186,17 @@ void GridNewton::State::scatter(std::span<const double> fixed, std::span<double>
   auto put = [&](NodeIndex x, double value) {
     if (x < n_free) v_free[x] = value;
   };
+  auto scatter_list = [&](const std::vector<NodeIndex>& nodes, const std::vector<double>& v, Source source,
+                          std::size_t k0, std::size_t k1) {
+    if (source == Source::free)
+      for (std::size_t k = k0; k < k1; ++k) v_free[nodes[k]] = v[k];
+    else if (source == Source::mixed)
+      for (std::size_t k = k0; k < k1; ++k) put(nodes[k], v[k]);
+  };
   for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {  // distinct free nodes per cell
-    for (std::size_t k = k0; k < k1; ++k) {
-      put(node_r[k], v_r[k]);
-      put(node_c[k], v_c[k]);
-      if (upper) put(node_m[k], v_m[k]);
-    }
+    scatter_list(node_r, v_r, source_r, k0, k1);
+    scatter_list(node_c, v_c, source_c, k0, k1);
+    if (upper) scatter_list(node_m, v_m, source_m, k0, k1);
   });
   auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
   for (const GridLayout::Junction& x : g.junctions) {

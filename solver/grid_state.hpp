@@ -2,7 +2,8 @@
 // The grid Newton's private state (grid_newton.hpp has the equations), shared by its parts:
 //   grid_setup.cpp        layout: cell order, layout checks, line storage, gather / scatter
 //   grid_loads.cpp        cell loads: device evaluation, cell elimination, line-wire stamps
-//   grid_columns.cpp      column blocks: each block of bit lines its own Newton problem
+//   grid_columns.cpp      column blocks: each block of bit lines its own Newton problem (its
+//                         Thomas solve: the shared kernel of line_sweeps.hpp)
 //   grid_newton.cpp       convergence: residual ratios, the step, the update test, the report
 //
 // State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C, the device loads,
@@ -65,6 +66,8 @@ struct GridNewton::State {
   };
 
   // Set-up.
+  enum class Source { free, fixed, mixed };
+  Source source_of(const std::vector<NodeIndex>& nodes) const;
   void check_layout() const;
   void build_matrix();
 
@@ -72,17 +75,16 @@ struct GridNewton::State {
   void gather(std::span<const double> fixed, std::span<const double> v_free);
   void scatter(std::span<const double> fixed, std::span<double> v_free) const;
   double assemble();
-  void load_cells(std::size_t k0, std::size_t k1);
+  double load_cells(std::size_t k0, std::size_t k1);
   void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
-  void eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
+  double eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   template <bool Upper, bool Rows, bool Cols>
-  void eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
+  double eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   void stamp_row_wires(std::size_t k0, std::size_t k1);
-  void stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
+  double stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
   double tolerance(double scale) const { return options.kcl_tolerance(scale); }
   double range_ratio(std::size_t k0, std::size_t k1) const;
-  std::size_t count_outside(std::size_t k0, std::size_t k1) const;
   bool step(double ratio, double& largest);
   bool update_small(std::size_t k0, std::size_t k1) const;
   void apply_update(std::size_t k0, std::size_t k1, double alpha);
@@ -113,6 +115,7 @@ struct GridNewton::State {
   // Per cell, in state order: circuit nodes and device parameters.
   std::vector<Block> blocks;  // column blocks (rows fixed only)
   std::vector<NodeIndex> node_r, node_m, node_c, node_gate_u, node_gate_l, node_enable;
+  Source source_r{}, source_m{}, source_c{}, source_gate_u{}, source_gate_l{}, source_enable{};
   std::vector<double> vt_u, vt_l, g_l;
   // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
@@ -121,7 +124,6 @@ struct GridNewton::State {
   // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
   std::vector<double> inv_mm, j_mr, j_mc;
   std::vector<double> d_r, d_c, d_m;  // Newton update
-  std::vector<double> thomas_scaled;  // column blocks' Thomas factors: upper / pivot
 
   LineMatrix matrix;
   std::vector<double> flat;

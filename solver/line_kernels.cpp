@@ -22,52 +22,6 @@ double parallel_sum(std::int64_t n, PartFn&& fn) {
          }).dot;
 }
 
-// Whether a stored 1 / pivot is usable: nonzero and finite (a zero, infinite or NaN pivot, or
-// one out of Real's range, is not).
-template <class Real>
-bool usable(Real inv_pivot) {
-  return inv_pivot != 0 && inv_pivot - inv_pivot == 0;
-}
-
-// L D U of one group of chains (pivots carried in double, stored as Real), position by position
-// across the chains (vectorised for interleaved ones); the first row with an unusable pivot, or -1.
-// symmetric &= (l_p == u_{p-s} along the group's chains).
-template <class Real>
-std::int32_t factor_group(const LineMatrix& m, const sweeps::ChainGroup& g, ChainFactors<Real>& out,
-                          bool& symmetric) {
-  thread_local std::vector<double> previous_upper_scaled, previous_inv_pivot;  // of every chain
-  previous_upper_scaled.assign(g.count, 0.0);
-  previous_inv_pivot.assign(g.count, 0.0);
-  double* prev_us = previous_upper_scaled.data();
-  double* prev_inv = previous_inv_pivot.data();
-  const double *diag = m.diag.data(), *lower = m.lower.data(), *upper = m.upper.data();
-  Real *lower_scaled = out.lower_scaled.data(), *inv_pivot = out.inv_pivot.data();
-  Real* upper_scaled = out.upper_scaled.data();
-  double unusable = 0, asymmetric = 0;
-  for (std::int32_t k = 0; k < g.length; ++k) {
-    const std::int32_t row = g.row(0, k), spacing = g.spacing, stride = g.stride;
-#pragma omp simd reduction(+ : unusable, asymmetric)
-    for (std::int32_t c = 0; c < g.count; ++c) {
-      const std::int32_t p = row + c * spacing;
-      const double l = k > 0 ? lower[p] : 0.0;
-      asymmetric += k > 0 && l != upper[p - stride];
-      const double inv = 1.0 / (diag[p] - l * prev_us[c]);
-      lower_scaled[p] = static_cast<Real>(l * prev_inv[c]);
-      inv_pivot[p] = static_cast<Real>(inv);
-      upper_scaled[p] = static_cast<Real>(upper[p] * inv);
-      unusable += !usable(inv_pivot[p]);
-      prev_inv[c] = inv;
-      prev_us[c] = upper[p] * inv;
-    }
-  }
-  if (asymmetric > 0) symmetric = false;
-  if (unusable == 0) return -1;
-  for (std::int32_t k = 0; k < g.length; ++k)
-    for (std::int32_t c = 0; c < g.count; ++c)
-      if (!usable(inv_pivot[g.row(c, k)])) return g.row(c, k);
-  return -1;
-}
-
 template <class Real>
 void allocate(ChainFactors<Real>& factors, std::int32_t n) {
   for (std::vector<Real>* v : {&factors.lower_scaled, &factors.inv_pivot, &factors.upper_scaled}) v->resize(n);
@@ -89,7 +43,7 @@ std::int32_t factor_families(LineMatrix& m, ChainFactors<Real>& out, std::size_t
       for (std::int64_t k = b; k < e; ++k) {
         bool part_symmetric = true;
         sweeps::for_each_group(m, f, k, [&](const sweeps::ChainGroup& g) {
-          const std::int32_t row = factor_group(m, g, out, part_symmetric);
+          const std::int32_t row = sweeps::factor_group(m.chains(), g, out.rows(), part_symmetric);
           if (row >= 0 && bad_of[k] < 0) bad_of[k] = row;
         });
         symmetric_of[k] = part_symmetric;

@@ -13,8 +13,24 @@ namespace xbar::solver {
 ///   pivot_p = d_p - l_p u_{p-s} / pivot_{p-s},
 ///   lower_scaled_p = l_p / pivot_{p-s},  inv_pivot_p = 1 / pivot_p,  upper_scaled_p = u_p / pivot_p.
 template <class Real>
+struct FactorRows;
+
+template <class Real>
 struct ChainFactors {
   std::vector<Real> lower_scaled, inv_pivot, upper_scaled;
+  FactorRows<Real> rows() { return {lower_scaled.data(), inv_pivot.data(), upper_scaled.data()}; }
+  FactorRows<const Real> rows() const { return {lower_scaled.data(), inv_pivot.data(), upper_scaled.data()}; }
+};
+
+/// The Thomas factors of a range of rows, row p at [p] (the same three arrays, unowned).
+template <class Real>
+struct FactorRows {
+  Real *lower_scaled, *inv_pivot, *upper_scaled;
+};
+
+/// The three diagonals of the chains, row p at [p] (unowned): T_pp, T_p,p-s and T_p,p+s.
+struct Tridiagonal {
+  const double *diag, *lower, *upper;
 };
 
 struct LineMatrix {
@@ -26,6 +42,7 @@ struct LineMatrix {
   /// Length of every chain of the family, or 0 when the lengths differ (stride 1 only).
   std::vector<std::int32_t> family_chain_length;
   std::span<const double> diag, lower, upper, cross_val;  ///< values, owned by the backend
+  Tridiagonal chains() const { return {diag.data(), lower.data(), upper.data()}; }
   std::vector<std::int32_t> cross_ptr, cross_col;         ///< CSR of couplings between families
   /// Nonzero when rows pair up (the crossbar's R(i,j) <-> C(i,j)): two families [0, paired) and
   /// [paired, 2 paired) of chains of one length, row p coupled only with p +- paired through

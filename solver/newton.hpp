@@ -52,7 +52,13 @@ struct NewtonOptions {
 
   // The arithmetic of the iteration, written once for every backend (the file comment above).
   /// KCL tolerance of a node with rounding scale `scale` (A): abstol + residual_reltol * scale.
-  double kcl_tolerance(double scale) const { return abstol + residual_reltol * scale; }
+  struct KclTolerance {
+    double abstol, residual_reltol;
+    double operator()(double scale) const { return abstol + residual_reltol * scale; }
+  };
+  /// The same as a value, for loops that must not reload the options (vectorised kernels).
+  KclTolerance kcl_tolerance() const { return {abstol, residual_reltol}; }
+  double kcl_tolerance(double scale) const { return kcl_tolerance()(scale); }
   /// |f| / kcl_tolerance(scale): <= 1 where KCL holds (NaN stays NaN).
   double residual_ratio(double f, double scale) const { return std::abs(f) / kcl_tolerance(scale); }
   /// The update test at one node: dv small in volts, or too small to move the node's own
