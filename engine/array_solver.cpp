@@ -31,7 +31,7 @@ solver::Method choose_method(const netlists::Crossbar& crossbar, solver::Method 
   }
   if (grid_fits) return Method::grid;
   // KLU wins only on tiny systems, where its factorisation costs less than setting up the lines.
-  return crossbar.circuit().n_free <= k_auto_klu_max_unknowns ? Method::klu : Method::lines;
+  return crossbar.free_nodes() <= k_auto_klu_max_unknowns ? Method::klu : Method::lines;
 }
 
 ArraySolver::ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options)
@@ -56,7 +56,7 @@ solver::CircuitSolver& ArraySolver::candidate(Worker& w, std::size_t index) cons
   if (!slot) {
     const Candidate& c = candidates_[index];
     if (c.newton == solver::Newton::grid)
-      slot = std::make_unique<solver::GridNewton>(crossbar_.circuit(), *netlists::grid_layout(crossbar_), options_);
+      slot = std::make_unique<solver::GridNewton>(crossbar_.cell_circuit(), *netlists::grid_layout(crossbar_), options_);
     else
       slot = std::make_unique<solver::NewtonSolver>(
           crossbar_.circuit(),
@@ -83,7 +83,7 @@ std::vector<double> ArraySolver::solve_with(Worker& worker, std::span<const doub
 void ArraySolver::solve_into(Worker& worker, std::span<const double> input, std::vector<double>& guess,
                              solver::SolveStats& stats, std::vector<double>& voltages) const {
   const std::vector<double> fixed = crossbar_.fixed_voltages(input);
-  if (guess.size() != static_cast<std::size_t>(crossbar_.circuit().n_free))
+  if (guess.size() != static_cast<std::size_t>(crossbar_.free_nodes()))
     guess = crossbar_.initial_guess(input);
   // The candidates in order from the same guess; the report adds up what each tried.
   solver::SolveStats tried;
@@ -114,7 +114,7 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
                              std::vector<double>& guess) const {
   using netlists::NodeKind;
   const netlists::ArraySpec& spec = crossbar_.spec();
-  const NodeIndex n_free = crossbar_.circuit().n_free;
+  const NodeIndex n_free = crossbar_.free_nodes();
   for (int i = 0; i < spec.rows; ++i) {
     const bool active = crossbar_.row_active(input, i);
     if (!crossbar_.has_real_select() || active == crossbar_.row_active(previous, i)) continue;
@@ -208,7 +208,7 @@ bool ArraySolver::vectors_in_parallel(std::size_t count) const {
   // A second solver doubles the matrices; worth it when there are vectors enough to share and the
   // array is small enough that its kernels would not use both cores well anyway.
   return count >= 4 && solver::parallel_threads() >= 2 &&
-         crossbar_.circuit().n_free <= k_parallel_vectors_max_unknowns;
+         crossbar_.free_nodes() <= k_parallel_vectors_max_unknowns;
 }
 
 ArrayResults ArraySolver::solve(const Matrix& inputs,

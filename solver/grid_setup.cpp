@@ -56,9 +56,15 @@ void GridNewton::State::order_cells() {
     if (in.empty()) return;
     for (std::size_t c : cell_of) out.push_back(in[c]);
   };
-  take(node_r, g.row_node);
-  take(node_m, g.internal_node);
-  take(node_c, g.col_node);
+  if (g.rows_free()) {  // the state's order is the layout's: its node lists move in, not copied
+    node_r = std::move(g.row_node);
+    node_m = std::move(g.internal_node);
+    node_c = std::move(g.col_node);
+  } else {
+    take(node_r, g.row_node);
+    take(node_m, g.internal_node);
+    take(node_c, g.col_node);
+  }
   const Enables& en = lower_transistor ? static_cast<const Enables&>(*lower_transistor) : *lower_resistor;
   take(node_enable, en.enable);
   if (upper) take(node_gate_u, upper->g), take(vt_u, upper->vt);
