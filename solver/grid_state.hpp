@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "solver/grid_newton.hpp"
@@ -113,7 +114,11 @@ struct GridNewton::State {
   // Per cell, in state order: circuit nodes and device parameters.
   std::vector<Block> blocks;  // column blocks (rows fixed only)
   std::vector<NodeIndex> node_r, node_m, node_c, node_gate_u, node_gate_l, node_enable;
-  std::vector<double> vt_u, vt_l, g_l;
+  std::vector<double> vt_u, vt_l;
+  /// Lower resistors' conductances in state order: the circuit's own array when the order is
+  /// the circuit's (rows free), else g_l_reordered.
+  std::span<const double> g_l;
+  std::vector<double> g_l_reordered;
   // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
   std::vector<double> v_src, v_sink;  // per row / per column
