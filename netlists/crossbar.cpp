@@ -197,13 +197,14 @@ class Crossbar::Builder {
     });
   }
 
-  /// The line wires with a terminal on one of `nodes` (a sorted list of circuit nodes).
+  /// The line wires with a terminal on one of `nodes` (circuit nodes).
   static void add_wires_touching(const Crossbar& xb, std::span<const NodeIndex> nodes,
                                  solver::ConductanceGroup& wires) {
     const auto& node = xb.logical_to_node_;
-    auto in = [&](NodeIndex x) { return std::binary_search(nodes.begin(), nodes.end(), x); };
+    std::vector<bool> wanted(xb.circuit_.n_nodes(), false);
+    for (NodeIndex x : nodes) wanted[x] = true;
     for_each_wire(xb.spec_, LogicalNodes(xb.spec_.rows, xb.spec_.cols), [&](const Wire& w) {
-      if (w.r > 0 && (in(node[w.a]) || in(node[w.b]))) wires.add(node[w.a], node[w.b], 1.0 / w.r);
+      if (w.r > 0 && (wanted[node[w.a]] || wanted[node[w.b]])) wires.add(node[w.a], node[w.b], 1.0 / w.r);
     });
   }
 
@@ -320,9 +321,7 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
   // the line wires elsewhere: the devices (there only when both resistances below a column are
   // 0), then the wires.
   sense_branches_ = solver::incident_subcircuit(circuit_, sense_sources_);
-  std::vector<NodeIndex> sorted = sense_sources_;
-  std::sort(sorted.begin(), sorted.end());
-  Builder::add_wires_touching(*this, sorted, sense_branches_.wires);
+  Builder::add_wires_touching(*this, sense_sources_, sense_branches_.wires);
   if (spec_.ideal_weights().size() != cells)
     throw std::invalid_argument("Crossbar: nominal weights, if given, one per cell");
   // Resistor cells: isolated currents depend on the input (row voltage), computed when asked
