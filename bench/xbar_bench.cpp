@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
       "\"methods\": \"{}\", \"newton_iterations\": {}, \"linear_iterations\": {}, \"unconverged_linear\": {}, "
       "\"problem_s\": [{:.6f}, {:.6f}], \"circuit_s\": [{:.6f}, {:.6f}], \"setup_s\": [{:.6f}, {:.6f}], "
       "\"solve_s\": [{:.6f}, {:.6f}], \"peak_rss_mb\": {:.1f}, \"column0\": {:.17g}}}\n",
-      config.rows, config.cols, problem.inputs.rows, crossbar.circuit().n_free, solver.method(),
+      config.rows, config.cols, problem.inputs.rows, crossbar.free_nodes(), solver::to_string(solver.method()),
       r.summary.methods, r.summary.newton_iterations, r.summary.linear_iterations, r.summary.unconverged_linear, t_problem.first,
       t_problem.second, t_circuit.first, t_circuit.second, t_setup.first, t_setup.second,
       t_solve.first, t_solve.second, usage.ru_maxrss / 1024.0, r.column_current(0, 0));

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/names.hpp"
 #include "devices/root_find.hpp"
 
 namespace xbar::devices {
@@ -19,31 +20,10 @@ BranchCurrent with_leak(const TransistorCurrent& t, double v_d, double v_s) {
           t.di_dvs - k_transistor_leak};
 }
 
-constexpr std::pair<CellKind, std::string_view> k_cell_kinds[] = {
+constexpr NameTable<CellKind> k_cell_kinds[] = {
     {CellKind::resistor_1r, "1r"}, {CellKind::select_resistor_1t1r, "1t1r"}, {CellKind::select_sonos_2t, "2t-sonos"}};
-constexpr std::pair<SelectModel, std::string_view> k_select_models[] = {
+constexpr NameTable<SelectModel> k_select_models[] = {
     {SelectModel::ekv, "ekv"}, {SelectModel::ideal, "ideal"}, {SelectModel::table, "table"}};
-
-template <class Enum, std::size_t N>
-std::string_view name_of(const std::pair<Enum, std::string_view> (&names)[N], Enum value) {
-  for (const auto& [e, name] : names)
-    if (e == value) return name;
-  throw std::logic_error("cell: an enumerator without a name");
-}
-
-template <class Enum, std::size_t N>
-std::vector<std::string> all_names(const std::pair<Enum, std::string_view> (&names)[N]) {
-  std::vector<std::string> out;
-  for (const auto& [e, name] : names) out.emplace_back(name);
-  return out;
-}
-
-template <class Enum, std::size_t N>
-std::optional<Enum> parse_name(const std::pair<Enum, std::string_view> (&names)[N], std::string_view name) {
-  for (const auto& [e, spelling] : names)
-    if (spelling == name) return e;
-  return std::nullopt;
-}
 
 }  // namespace
 

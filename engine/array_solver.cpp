@@ -18,55 +18,53 @@ using xbar::solver::NodeIndex;
 
 namespace xbar::engine {
 
-std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested) {
-  if (requested == "klu" || requested == "lines") return requested;
+solver::Method choose_method(const netlists::Crossbar& crossbar, solver::Method requested) {
+  using solver::Method;
+  if (requested == Method::klu || requested == Method::lines) return requested;
   const bool grid_fits = netlists::grid_fits(crossbar);
-  if (requested == "grid") {
+  if (requested == Method::grid) {
     if (!grid_fits)
       throw std::invalid_argument(
           "solver.method 'grid': this array does not have the grid's shape (a tabulated select, or a "
           "zero-resistance line behind a driver or sense resistance); use auto, klu or lines");
     return requested;
   }
-  if (requested != "auto")
-    throw std::invalid_argument(fmt::format("solver.method '{}': expected auto, grid, klu or lines", requested));
-  if (grid_fits) return "grid";
+  if (grid_fits) return Method::grid;
   // KLU wins only on tiny systems, where its factorisation costs less than setting up the lines.
-  return crossbar.circuit().n_free <= k_auto_klu_max_unknowns ? "klu" : "lines";
+  return crossbar.free_nodes() <= k_auto_klu_max_unknowns ? Method::klu : Method::lines;
 }
-
-namespace {
-
-std::unique_ptr<solver::LinearSolver> make_linear_solver(const netlists::Crossbar& crossbar,
-                                                         const std::string& method) {
-  if (method == "klu") return solver::make_klu_solver();
-  return solver::make_line_solver(netlists::line_partition(crossbar));
-}
-
-}  // namespace
 
 ArraySolver::ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options)
-    : crossbar_(crossbar),
-      options_(std::move(options)),
-      method_(choose_method(crossbar, options_.method)),
-      worker_(make_worker()) {}
+    : crossbar_(crossbar), options_(std::move(options)), method_(choose_method(crossbar, options_.method)) {
+  using solver::Method, solver::Newton;
+  if (method_ == Method::grid)
+    candidates_ = {{Newton::grid, Method::grid}, {Newton::general, Method::lines}};
+  else
+    candidates_ = {{Newton::general, method_}};
+  worker_ = make_worker();
+}
 
 ArraySolver::Worker ArraySolver::make_worker() const {
   Worker w;
-  if (method_ == "grid")
-    w.grid = std::make_unique<solver::GridNewton>(crossbar_.circuit(), *netlists::grid_layout(crossbar_), options_);
-  else
-    general(w);
+  w.solvers.resize(candidates_.size());
+  candidate(w, 0);  // the first is needed at once; the fallbacks only where it fails
   return w;
 }
 
-solver::NewtonSolver& ArraySolver::general(Worker& w) const {
-  if (!w.general) {
-    const std::string backend = method_ != "grid" ? method_ : choose_method(crossbar_, "lines");
-    w.general = std::make_unique<solver::NewtonSolver>(crossbar_.circuit(), make_linear_solver(crossbar_, backend),
-                                                       options_);
+solver::CircuitSolver& ArraySolver::candidate(Worker& w, std::size_t index) const {
+  std::unique_ptr<solver::CircuitSolver>& slot = w.solvers[index];
+  if (!slot) {
+    const Candidate& c = candidates_[index];
+    if (c.newton == solver::Newton::grid)
+      slot = std::make_unique<solver::GridNewton>(crossbar_.cell_circuit(), *netlists::grid_layout(crossbar_), options_);
+    else
+      slot = std::make_unique<solver::NewtonSolver>(
+          crossbar_.circuit(),
+          c.linear == solver::Method::klu ? solver::make_klu_solver()
+                                          : solver::make_line_solver(netlists::line_partition(crossbar_)),
+          options_);
   }
-  return *w.general;
+  return *slot;
 }
 
 std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
@@ -85,30 +83,29 @@ std::vector<double> ArraySolver::solve_with(Worker& worker, std::span<const doub
 void ArraySolver::solve_into(Worker& worker, std::span<const double> input, std::vector<double>& guess,
                              solver::SolveStats& stats, std::vector<double>& voltages) const {
   const std::vector<double> fixed = crossbar_.fixed_voltages(input);
-  if (guess.size() != static_cast<std::size_t>(crossbar_.circuit().n_free))
+  if (guess.size() != static_cast<std::size_t>(crossbar_.free_nodes()))
     guess = crossbar_.initial_guess(input);
-  if (worker.grid) {
-    stats = worker.grid->solve(fixed, guess);
-    if (!stats.converged) {  // the general solver, with its gmin and source stepping, from the same start
-      const solver::SolveStats grid = stats;
-      stats = general(worker).solve(fixed, guess);
-      stats.detail = grid.detail + stats.detail;
-      stats.iterations += grid.iterations;
-      stats.linear_iterations += grid.linear_iterations;
-      stats.unconverged_linear += grid.unconverged_linear;
-      if (stats.converged) stats.method = "general-" + stats.method;  // reported: the grid alone failed
-    }
-  } else {
-    stats = general(worker).solve(fixed, guess);
+  // The candidates in order from the same guess; the report adds up what each tried.
+  solver::SolveStats tried;
+  for (std::size_t i = 0; i < candidates_.size(); ++i) {
+    stats = candidate(worker, i).solve(fixed, guess);
+    stats.method.fallback = i > 0;
+    stats.detail = tried.detail + stats.detail;
+    stats.iterations += tried.iterations;
+    stats.linear_iterations += tried.linear_iterations;
+    stats.unconverged_linear += tried.unconverged_linear;
+    if (stats.converged) break;
+    tried = stats;
   }
+  worker.last = stats;
   if (!stats.converged) {
     const std::string where =
         stats.worst_node >= 0 ? crossbar_.describe(stats.worst_node) : std::string("unknown node");
-    std::string tried = stats.detail;  // "newton: no convergence; gmin-stepping: ...; "
-    while (!tried.empty() && (tried.back() == ' ' || tried.back() == ';')) tried.pop_back();
+    std::string what = stats.detail;  // "newton: no convergence; gmin-stepping: ...; "
+    while (!what.empty() && (what.back() == ' ' || what.back() == ';')) what.pop_back();
     throw SolveFailure(fmt::format(
         "no solution: {} ({} Newton iterations in all); worst node {}, residual {:.3g} A (tolerance {:.3g} A)",
-        tried.empty() ? stats.method : tried, stats.iterations, where, stats.worst_residual, stats.worst_tolerance));
+        what.empty() ? to_string(stats.method) : what, stats.iterations, where, stats.worst_residual, stats.worst_tolerance));
   }
   solver::full_voltages(guess, fixed, voltages);
 }
@@ -117,7 +114,7 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
                              std::vector<double>& guess) const {
   using netlists::NodeKind;
   const netlists::ArraySpec& spec = crossbar_.spec();
-  const NodeIndex n_free = crossbar_.circuit().n_free;
+  const NodeIndex n_free = crossbar_.free_nodes();
   for (int i = 0; i < spec.rows; ++i) {
     const bool active = crossbar_.row_active(input, i);
     if (!crossbar_.has_real_select() || active == crossbar_.row_active(previous, i)) continue;
@@ -197,12 +194,12 @@ void ArraySolver::store_cells(std::span<const double> input, std::span<const dou
 }
 
 std::string distinct_methods(std::span<const solver::SolveStats> stats) {
-  std::vector<std::string_view> seen;  // whole names: "newton" is not "general-newton"
+  std::vector<solver::MethodUsed> seen;
   std::string methods;
   for (const solver::SolveStats& st : stats) {
     if (std::find(seen.begin(), seen.end(), st.method) != seen.end()) continue;
     seen.push_back(st.method);
-    methods += (methods.empty() ? "" : ",") + st.method;
+    methods += (methods.empty() ? "" : ",") + to_string(st.method);
   }
   return methods;
 }
@@ -211,7 +208,7 @@ bool ArraySolver::vectors_in_parallel(std::size_t count) const {
   // A second solver doubles the matrices; worth it when there are vectors enough to share and the
   // array is small enough that its kernels would not use both cores well anyway.
   return count >= 4 && solver::parallel_threads() >= 2 &&
-         crossbar_.circuit().n_free <= k_parallel_vectors_max_unknowns;
+         crossbar_.free_nodes() <= k_parallel_vectors_max_unknowns;
 }
 
 ArrayResults ArraySolver::solve(const Matrix& inputs,
@@ -265,7 +262,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     out.summary.unconverged_linear += st.unconverged_linear;
     out.summary.max_residual = std::max(out.summary.max_residual, st.max_residual);
   }
-  out.summary.backend = method_;
+  out.summary.backend = to_string(method_);
   out.summary.solve_time =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;

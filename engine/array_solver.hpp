@@ -50,13 +50,13 @@ inline constexpr int k_parallel_vectors_max_unknowns = 4 << 20;
 /// unknowns and the line backend above it.
 inline constexpr int k_auto_klu_max_unknowns = 256;
 
-/// The solver for solver.method ("auto" | "grid" | "klu" | "lines"): "auto" is the grid wherever
-/// the array has its shape. Throws invalid_argument for an unknown method, or "grid" where the
-/// grid does not fit.
-std::string choose_method(const netlists::Crossbar& crossbar, const std::string& requested);
+/// The solver for solver.method: automatic is the grid wherever the array has its shape (never
+/// returns automatic). Throws invalid_argument for grid where the grid does not fit.
+solver::Method choose_method(const netlists::Crossbar& crossbar, solver::Method requested);
 
 /// The methods that solved the vectors, each once, in order of first use, joined by commas
-/// (e.g. "newton,gmin-stepping"): SolverSummary::methods.
+/// (e.g. "newton,gmin-stepping"): SolverSummary::methods. Compares whole methods (enums), so
+/// the result does not depend on the order of the vectors beyond the order of first use.
 std::string distinct_methods(std::span<const solver::SolveStats> stats);
 
 class ArraySolver {
@@ -84,18 +84,29 @@ class ArraySolver {
   /// vectors enough, more than one core and the array is small enough, else 1.
   int vector_threads(std::size_t count) const { return vectors_in_parallel(count) ? 2 : 1; }
 
-  /// The solver in use ("grid", "klu" or "lines").
-  const std::string& method() const { return method_; }
+  /// The solver in use (grid, klu or lines; never automatic).
+  solver::Method method() const { return method_; }
+
+  /// The report of the last vector this object's own thread solved (solve_vector, or the
+  /// vectors solve() kept on the calling thread): which solver of the fallback list answered
+  /// (SolveStats::method), and in SolveStats::detail why each earlier one was passed over.
+  const solver::SolveStats& info() const { return worker_.last; }
 
  private:
-  /// The solvers of one thread: the grid (if chosen) and the general Newton solver, which is
-  /// the grid's fallback (with gmin and source stepping), built on first need.
+  /// One entry of the fallback list: a Newton implementation and, for the general one, its
+  /// linear backend (klu or lines).
+  struct Candidate {
+    solver::Newton newton;
+    solver::Method linear;
+  };
+  /// The solvers of one thread, one per candidate, each built on first need; and the report of
+  /// the last vector it solved.
   struct Worker {
-    std::unique_ptr<solver::GridNewton> grid;
-    std::unique_ptr<solver::NewtonSolver> general;
+    std::vector<std::unique_ptr<solver::CircuitSolver>> solvers;
+    solver::SolveStats last;
   };
   Worker make_worker() const;
-  solver::NewtonSolver& general(Worker& worker) const;
+  solver::CircuitSolver& candidate(Worker& worker, std::size_t index) const;
   std::vector<double> solve_with(Worker& worker, std::span<const double> input, std::vector<double>& guess,
                                  solver::SolveStats& stats) const;
   void solve_into(Worker& worker, std::span<const double> input, std::vector<double>& guess,
@@ -109,7 +120,11 @@ class ArraySolver {
 
   const netlists::Crossbar& crossbar_;
   solver::NewtonOptions options_;
-  std::string method_;
+  solver::Method method_;
+  /// Tried in order on each vector until one converges: the grid (when chosen), then the general
+  /// Newton with its gmin and source stepping. Every candidate but the last leaves the guess as
+  /// it was when it fails (GridNewton does), so each starts from the same point.
+  std::vector<Candidate> candidates_;
   Worker worker_;
   std::unique_ptr<Worker> second_;  ///< for the second thread over input vectors
 };

@@ -244,8 +244,9 @@ std::vector<KeySpec> source_keys() {
 
 std::vector<KeySpec> run_keys() {
   std::vector<KeySpec> keys = {
-      string("solver.method", KeyType::choice, {"auto", "grid", "klu", "lines"}, XBAR_FIELD(newton.method),
-             "linear backend (auto: chosen by the array)"),
+      spelled("solver.method", {"auto", "grid", "klu", "lines"}, XBAR_FIELD(newton.method),
+              [](solver::Method m) { return solver::to_string(m); }, solver::parse_method,
+              "linear backend (auto: chosen by the array)"),
       integer("solver.max_iterations", 1, 100000, XBAR_FIELD(newton.max_iterations), "per Newton run"),
       number("solver.vntol", k_positive, XBAR_FIELD(newton.vntol), "absolute update tolerance (V)"),
       number("solver.reltol", k_non_negative, XBAR_FIELD(newton.reltol), "relative update tolerance"),

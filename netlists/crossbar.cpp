@@ -106,102 +106,131 @@ struct UnionFind {
   }
 };
 
+// A resistive wire of the array between two logical nodes (r = 0: the nodes merge).
+struct Wire {
+  int a, b;
+  double r;
+};
+
+// Every wire of the array on logical ids, always in the same order (the circuit's wire order).
+template <class Fn>
+void for_each_wire(const ArraySpec& s, const LogicalNodes& ids, Fn&& fn) {
+  for (int i = 0; i < s.rows; ++i) {
+    fn(Wire{ids.id(NodeKind::row_source, i, 0), ids.id(NodeKind::driver, i, 0), s.lines.r_driver});
+    for (int j = 0; j < s.cols; ++j)
+      fn(Wire{j == 0 ? ids.id(NodeKind::driver, i, 0) : ids.id(NodeKind::row, i, j - 1),
+              ids.id(NodeKind::row, i, j), s.lines.r_row});
+  }
+  for (int j = 0; j < s.cols; ++j) {
+    for (int i = 0; i + 1 < s.rows; ++i)
+      fn(Wire{ids.id(NodeKind::column, i, j), ids.id(NodeKind::column, i + 1, j), s.lines.r_col});
+    fn(Wire{ids.id(NodeKind::column, s.rows - 1, j), ids.id(NodeKind::sense, 0, j), s.lines.r_col});
+    fn(Wire{ids.id(NodeKind::sense, 0, j), ids.id(NodeKind::sense_source, 0, j), s.lines.r_sense});
+  }
+}
+
+// A cell's device on logical ids: gate = -1 for resistors; enable = the fixed node whose 1/0
+// voltage switches the element, or -1.
+struct Device {
+  int a, b, gate, enable;
+  double weight;
+};
+
+// The select devices (select = true) or the storage devices of every cell, in row-major order.
+template <class Fn>
+void for_each_device(const ArraySpec& s, const LogicalNodes& ids, bool select, Fn&& fn) {
+  const bool ideal = s.cell.has_select() && s.cell.select_model == devices::SelectModel::ideal;
+  if (select && (!s.cell.has_select() || ideal)) return;
+  const int word_line = s.cell.is_sonos() ? ids.id(NodeKind::word_line, 0, 0) : -1;
+  for (int i = 0; i < s.rows; ++i)
+    for (int j = 0; j < s.cols; ++j) {
+      const int top = ids.id(NodeKind::row, i, j), bottom = ids.id(NodeKind::column, i, j);
+      const int gate = ids.id(NodeKind::gate, i, 0);
+      const double weight = s.weights[static_cast<std::size_t>(i) * s.cols + j];
+      if (ideal) {  // the ideal select is an enable (1/0 on the gate node) on the storage element
+        fn(Device{top, bottom, word_line, gate, weight});
+      } else if (s.cell.has_select()) {
+        const int m = ids.id(NodeKind::internal, i, j);
+        fn(select ? Device{top, m, gate, -1, 0.0} : Device{m, bottom, word_line, -1, weight});
+      } else {
+        fn(Device{top, bottom, -1, -1, weight});
+      }
+    }
+}
+
 }  // namespace
 
-// Collects wires and devices on logical ids, merges 0-ohm wires, then numbers the circuit nodes.
+// Merges the 0-ohm wires of the logical nodes, numbers the circuit nodes and adds the cells'
+// devices. The wires and devices are generated where needed (for_each_wire, for_each_device),
+// never stored on logical ids; the line wires join the circuit only when it is asked for whole
+// (Crossbar::circuit: the grid models the lines itself).
 class Crossbar::Builder {
  public:
   explicit Builder(Crossbar& xb) : xb_(xb), ids_(xb.spec_.rows, xb.spec_.cols), uf_(ids_.count()) {}
 
   void build() {
-    add_lines();
-    add_cells();
+    const int count = ids_.count();
+    terminal_.assign(count, false);
+    for_each_wire(xb_.spec_, ids_, [&](const Wire& w) {
+      if (w.r == 0) uf_.unite(w.a, w.b);
+      else terminal_[w.a] = terminal_[w.b] = true;
+    });
+    for (bool select : {true, false})
+      for_each_device(xb_.spec_, ids_, select, [&](const Device& d) {
+        terminal_[d.a] = terminal_[d.b] = true;
+        if (d.gate >= 0) terminal_[d.gate] = true;
+        if (d.enable >= 0) terminal_[d.enable] = true;
+      });
     number_nodes();
-    emit_elements();
+    emit_devices();
+  }
+
+  /// The line wires (r > 0) on circuit nodes, in for_each_wire's order.
+  static void add_wires(const Crossbar& xb, solver::ConductanceGroup& wires) {
+    const auto& node = xb.logical_to_node_;
+    const LogicalNodes ids(xb.spec_.rows, xb.spec_.cols);
+    std::size_t count = 0;
+    for_each_wire(xb.spec_, ids, [&](const Wire& w) { count += w.r > 0; });
+    wires.a.reserve(wires.size() + count), wires.b.reserve(wires.size() + count), wires.g.reserve(wires.size() + count);
+    for_each_wire(xb.spec_, ids, [&](const Wire& w) {
+      if (w.r > 0) wires.add(node[w.a], node[w.b], 1.0 / w.r);
+    });
+  }
+
+  /// The line wires with a terminal on one of `nodes` (circuit nodes).
+  static void add_wires_touching(const Crossbar& xb, std::span<const NodeIndex> nodes,
+                                 solver::ConductanceGroup& wires) {
+    const auto& node = xb.logical_to_node_;
+    std::vector<bool> wanted(xb.circuit_.n_nodes(), false);
+    for (NodeIndex x : nodes) wanted[x] = true;
+    for_each_wire(xb.spec_, LogicalNodes(xb.spec_.rows, xb.spec_.cols), [&](const Wire& w) {
+      if (w.r > 0 && (wanted[node[w.a]] || wanted[node[w.b]])) wires.add(node[w.a], node[w.b], 1.0 / w.r);
+    });
   }
 
  private:
-  struct Wire {
-    int a, b;
-    double r;
-  };
-  struct Device {
-    int a, b, gate;  // gate = -1 for resistors
-    int enable;      // fixed node whose 1/0 voltage switches the element, or -1
-    double weight;
-  };
-
-  int id(NodeKind k, int i, int j) const { return ids_.id(k, i, j); }
-  void wire(int a, int b, double r) {
-    if (r == 0) uf_.unite(a, b);
-    else wires_.push_back({a, b, r});
-  }
-
-  void add_lines() {
-    const ArraySpec& s = xb_.spec_;
-    for (int i = 0; i < s.rows; ++i) {
-      wire(id(NodeKind::row_source, i, 0), id(NodeKind::driver, i, 0), s.lines.r_driver);
-      for (int j = 0; j < s.cols; ++j)
-        wire(j == 0 ? id(NodeKind::driver, i, 0) : id(NodeKind::row, i, j - 1),
-             id(NodeKind::row, i, j), s.lines.r_row);
-    }
-    for (int j = 0; j < s.cols; ++j) {
-      for (int i = 0; i + 1 < s.rows; ++i)
-        wire(id(NodeKind::column, i, j), id(NodeKind::column, i + 1, j), s.lines.r_col);
-      wire(id(NodeKind::column, s.rows - 1, j), id(NodeKind::sense, 0, j), s.lines.r_col);
-      wire(id(NodeKind::sense, 0, j), id(NodeKind::sense_source, 0, j), s.lines.r_sense);
-    }
-  }
-
-  void add_cells() {
-    const ArraySpec& s = xb_.spec_;
-    const bool ideal = s.cell.has_select() && s.cell.select_model == devices::SelectModel::ideal;
-    for (int i = 0; i < s.rows; ++i)
-      for (int j = 0; j < s.cols; ++j) {
-        const int top = id(NodeKind::row, i, j), bottom = id(NodeKind::column, i, j);
-        const int gate = id(NodeKind::gate, i, 0);
-        const int word_line = s.cell.is_sonos() ? id(NodeKind::word_line, 0, 0) : -1;
-        const double weight = s.weights[static_cast<std::size_t>(i) * s.cols + j];
-        if (ideal) {  // the ideal select is an enable (1/0 on the gate node) on the storage element
-          storage_.push_back({top, bottom, word_line, gate, weight});
-        } else if (s.cell.has_select()) {
-          const int m = id(NodeKind::internal, i, j);
-          select_.push_back({top, m, gate, -1, 0.0});
-          storage_.push_back({m, bottom, word_line, -1, weight});
-        } else {
-          storage_.push_back({top, bottom, -1, -1, weight});
-        }
-      }
-  }
-
-  void mark(int logical) { used_[uf_.find(logical)] = true; }
-
   void number_nodes() {
     const int count = ids_.count();
-    used_.assign(count, false);
-    fixed_class_.assign(count, -1);
-    for (const Wire& w : wires_) mark(w.a), mark(w.b);
-    for (const auto* list : {&select_, &storage_})
-      for (const Device& d : *list) {
-        mark(d.a), mark(d.b);
-        if (d.gate >= 0) mark(d.gate);
-        if (d.enable >= 0) mark(d.enable);
-      }
+    std::vector<bool> used(count, false);  // per class root: a terminal of some element
+    for (int l = 0; l < count; ++l)
+      if (terminal_[l]) used[uf_.find(l)] = true;
+    std::vector<int> fixed_class(count, -1);
     // Sources in a fixed order: V_row(i), V_sense(j), gate(i), word line.
     std::vector<int> sources;
     for (int l = 0; l < count; ++l)
-      if (is_source(ids_.label(l).kind) && used_[uf_.find(l)]) sources.push_back(l);
+      if (is_source(ids_.label(l).kind) && used[uf_.find(l)]) sources.push_back(l);
     for (int l : sources) {
-      int& owner = fixed_class_[uf_.find(l)];
+      int& owner = fixed_class[uf_.find(l)];
       if (owner >= 0)
         throw std::logic_error("crossbar: two sources merged by zero resistances");
       owner = l;
     }
     std::vector<NodeIndex> index_of_class(count, -1);
     NodeIndex next = 0;
+    xb_.labels_.reserve(count);  // an upper bound: the pages beyond the nodes are never touched
     for (int l = 0; l < count; ++l) {
       const int root = uf_.find(l);
-      if (used_[root] && fixed_class_[root] < 0 && index_of_class[root] < 0) {
+      if (used[root] && fixed_class[root] < 0 && index_of_class[root] < 0) {
         index_of_class[root] = next++;
         xb_.labels_.push_back(ids_.label(l));
       }
@@ -216,10 +245,9 @@ class Crossbar::Builder {
     for (int l = 0; l < count; ++l) xb_.logical_to_node_[l] = index_of_class[uf_.find(l)];
   }
 
-  void emit_elements() {
+  void emit_devices() {
     solver::Circuit& c = xb_.circuit_;
-    const auto& node = xb_.logical_to_node_;
-    for (const Wire& w : wires_) c.wires.add(node[w.a], node[w.b], 1.0 / w.r);
+    const std::size_t cells = xb_.spec_.weights.size();
     const devices::CellModel& cell = xb_.spec_.cell;
     if (cell.select_model == devices::SelectModel::table && cell.has_select()) {
       add_tabulated_select(c);
@@ -227,21 +255,39 @@ class Crossbar::Builder {
       xb_.select_group_ = static_cast<int>(c.transistors.size());
       solver::TransistorGroup& sel = c.transistors.emplace_back();
       sel.law = cell.select;
-      for (const Device& d : select_) sel.add(node[d.a], node[d.gate], node[d.b], cell.select.vt);
+      reserve(cells, sel.d, sel.g, sel.s, sel.vt);
+      each_device(true, [&](const Device& d, const auto& node) {
+        sel.add(node[d.a], node[d.gate], node[d.b], cell.select.vt);
+      });
     }
     if (cell.is_sonos()) {
       xb_.storage_group_ = static_cast<int>(c.transistors.size());
       solver::TransistorGroup& son = c.transistors.emplace_back();
       son.law = cell.sonos;
-      for (const Device& d : storage_) son.add(node[d.a], node[d.gate], node[d.b], d.weight);
+      reserve(cells, son.d, son.g, son.s, son.vt);
+      each_device(false, [&](const Device& d, const auto& node) {
+        son.add(node[d.a], node[d.gate], node[d.b], d.weight);
+      });
       add_enables(son);
     } else {
       xb_.storage_group_ = static_cast<int>(c.resistors.size());
       solver::ResistorGroup& res = c.resistors.emplace_back();
       res.law = cell.resistor;
-      for (const Device& d : storage_) res.add(node[d.a], node[d.b], d.weight);
+      reserve(cells, res.a, res.b, res.g);
+      each_device(false, [&](const Device& d, const auto& node) { res.add(node[d.a], node[d.b], d.weight); });
       add_enables(res);
     }
+  }
+
+  template <class... Vectors>
+  static void reserve(std::size_t n, Vectors&... v) {
+    (v.reserve(n), ...);
+  }
+
+  // fn(device, logical -> circuit node) over the select or storage devices.
+  template <class Fn>
+  void each_device(bool select, Fn&& fn) const {
+    for_each_device(xb_.spec_, ids_, select, [&](const Device& d) { fn(d, xb_.logical_to_node_); });
   }
 
   // A tabulated select: one group sharing the table (the law of the card in spec().cell).
@@ -250,22 +296,19 @@ class Crossbar::Builder {
     if (!table) throw std::invalid_argument("Crossbar: select model 'table' without a table");
     solver::TabulatedTransistorGroup& sel = c.tabulated.emplace_back();
     sel.law = std::shared_ptr<const devices::TableDevice>(table, &table->law);
-    const auto& node = xb_.logical_to_node_;
-    for (const Device& d : select_) sel.add(node[d.a], node[d.gate], node[d.b]);
+    each_device(true, [&](const Device& d, const auto& node) { sel.add(node[d.a], node[d.gate], node[d.b]); });
   }
 
   void add_enables(solver::Enables& group) const {
-    for (const Device& d : storage_)
-      if (d.enable >= 0) group.enable.push_back(xb_.logical_to_node_[d.enable]);
+    each_device(false, [&](const Device& d, const auto& node) {
+      if (d.enable >= 0) group.enable.push_back(node[d.enable]);
+    });
   }
 
   Crossbar& xb_;
   LogicalNodes ids_;
   UnionFind uf_;
-  std::vector<Wire> wires_;
-  std::vector<Device> select_, storage_;
-  std::vector<bool> used_;
-  std::vector<int> fixed_class_;
+  std::vector<bool> terminal_;  ///< per logical node: a terminal of a wire (r > 0) or a device
 };
 
 Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
@@ -274,7 +317,11 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
     throw std::invalid_argument("Crossbar: rows, cols >= 1 and one weight per cell required");
   Builder(*this).build();
   for (int j = 0; j < spec_.cols; ++j) sense_sources_.push_back(node(NodeKind::sense_source, 0, j));
+  // The elements at the sense sources, as incident_subcircuit(circuit(), ...) has them, without
+  // the line wires elsewhere: the devices (there only when both resistances below a column are
+  // 0), then the wires.
   sense_branches_ = solver::incident_subcircuit(circuit_, sense_sources_);
+  Builder::add_wires_touching(*this, sense_sources_, sense_branches_.wires);
   if (spec_.ideal_weights().size() != cells)
     throw std::invalid_argument("Crossbar: nominal weights, if given, one per cell");
   // Resistor cells: isolated currents depend on the input (row voltage), computed when asked
@@ -303,6 +350,11 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
     isolated_v_m_[k] = cell[0].v_m;
     isolated_v_m_off_[k] = cell[1].v_m;
   }
+}
+
+const solver::Circuit& Crossbar::circuit() const {
+  std::call_once(wires_built_, [this] { Builder::add_wires(*this, circuit_.wires); });
+  return circuit_;
 }
 
 NodeIndex Crossbar::node(NodeKind kind, int row, int col) const {

@@ -52,7 +52,14 @@ class Crossbar {
   explicit Crossbar(ArraySpec spec);
 
   const ArraySpec& spec() const { return spec_; }
-  const solver::Circuit& circuit() const { return circuit_; }
+  /// The whole nodal circuit: cells and line wires. The wires are added on the first call (the
+  /// grid Newton models the lines itself and never asks for them); thread-safe.
+  const solver::Circuit& circuit() const;
+  /// The circuit's nodes and the cells' devices, without the line wires (cheap: no call builds
+  /// anything). Everything but the wires is as circuit() has it.
+  const solver::Circuit& cell_circuit() const { return circuit_; }
+  /// Number of unknown (free) node voltages of the circuit.
+  NodeIndex free_nodes() const { return circuit_.n_free; }
 
   /// Whether the cells of this row take part for the given input (select bit 1; always for 1r).
   bool row_active(std::span<const double> input, int row) const;
@@ -103,7 +110,8 @@ class Crossbar {
   /// Grain of parallel_for over rows: whole rows, enough cells per task to be worth a thread.
   std::int64_t rows_per_task() const;
   ArraySpec spec_;
-  solver::Circuit circuit_;
+  mutable solver::Circuit circuit_;  ///< the wires only from the first circuit() call
+  mutable std::once_flag wires_built_;
   std::vector<NodeLabel> labels_;
   mutable std::vector<std::string> names_;
   mutable std::once_flag names_built_;

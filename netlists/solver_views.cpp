@@ -57,6 +57,9 @@ std::optional<solver::GridLayout> grid_layout(const Crossbar& xb) {
                              xb.node(NodeKind::column, xb.spec().rows - 1, j), r.r_sense, r.r_col});
   }
   const bool internal = xb.has_real_select();
+  const std::size_t cells = xb.spec().weights.size();
+  g.row_node.reserve(cells), g.col_node.reserve(cells);
+  if (internal) g.internal_node.reserve(cells);
   for (int i = 0; i < xb.spec().rows; ++i)
     for (int j = 0; j < xb.spec().cols; ++j) {
       g.row_node.push_back(xb.node(NodeKind::row, i, j));

@@ -146,11 +146,11 @@ const NewtonOptions& GridNewton::options() const { return state_->options; }
 SolveStats GridNewton::solve(std::span<const double> fixed, std::span<double> v_free) {
   State& s = *state_;
   SolveStats stats;
-  stats.method = "newton";
+  stats.method = {Newton::grid, Stage::newton};
   if (s.circuit.n_free == 0) {
     stats.converged = true;
-    stats.method = "none (no free node)";
-    return stats;
+    stats.method.stage = Stage::none;
+    return info_ = stats;
   }
   s.linear_iterations = 0;
   s.unconverged_linear = 0;
@@ -163,7 +163,7 @@ SolveStats GridNewton::solve(std::span<const double> fixed, std::span<double> v_
   s.measure(stats);  // at the last point evaluated
   if (r.converged) s.scatter(fixed, v_free);
   else stats.detail = fmt::format("grid newton: no convergence in {} iterations; ", r.iterations);
-  return stats;
+  return info_ = stats;
 }
 
 }  // namespace xbar::solver

@@ -40,7 +40,7 @@
 
 namespace xbar::solver {
 
-class GridNewton {
+class GridNewton final : public CircuitSolver {
  public:
   /// Throws std::logic_error if the layout does not describe the circuit.
   GridNewton(const Circuit& circuit, GridLayout layout, NewtonOptions options);
@@ -48,9 +48,10 @@ class GridNewton {
   GridNewton(GridNewton&&) noexcept;
 
   /// As NewtonSolver::solve, without the stepping fallbacks: v_free holds the initial guess on
-  /// entry and the solution on exit; method "newton". If Newton does not converge, v_free is left
+  /// entry and the solution on exit; method grid newton. If Newton does not converge, v_free is left
   /// as it was (a fallback starts from the same point) and stats describe the last iterate.
-  SolveStats solve(std::span<const double> fixed_voltages, std::span<double> v_free);
+  SolveStats solve(std::span<const double> fixed_voltages, std::span<double> v_free) override;
+  Newton kind() const override { return Newton::grid; }
 
   const NewtonOptions& options() const;
 

@@ -57,14 +57,25 @@ void GridNewton::State::order_cells() {
     if (in.empty()) return;
     for (std::size_t c : cell_of) out.push_back(in[c]);
   };
-  take(node_r, g.row_node);
-  take(node_m, g.internal_node);
-  take(node_c, g.col_node);
+  if (g.rows_free()) {  // the state's order is the layout's: its node lists move in, not copied
+    node_r = std::move(g.row_node);
+    node_m = std::move(g.internal_node);
+    node_c = std::move(g.col_node);
+  } else {
+    take(node_r, g.row_node);
+    take(node_m, g.internal_node);
+    take(node_c, g.col_node);
+  }
   const Enables& en = lower_transistor ? static_cast<const Enables&>(*lower_transistor) : *lower_resistor;
   take(node_enable, en.enable);
   if (upper) take(node_gate_u, upper->g), take(vt_u, upper->vt);
   if (lower_transistor) take(node_gate_l, lower_transistor->g), take(vt_l, lower_transistor->vt);
-  if (lower_resistor) take(g_l, lower_resistor->g);
+  if (lower_resistor && g.rows_free()) {
+    g_l = lower_resistor->g;
+  } else if (lower_resistor) {
+    take(g_l_reordered, lower_resistor->g);
+    g_l = g_l_reordered;
+  }
   source_r = source_of(node_r), source_m = source_of(node_m), source_c = source_of(node_c);
   source_gate_u = source_of(node_gate_u), source_gate_l = source_of(node_gate_l);
   source_enable = source_of(node_enable);
@@ -119,22 +130,27 @@ void GridNewton::State::build_matrix() {
   }
   matrix.n = matrix.family_begin.back();
   const std::size_t n = matrix.n;
-  matrix.cross_ptr.assign(n + 1, 0);
-  matrix.cross_col.clear();
   matrix.paired = g.rows_free() && g.cols_free() ? n_cells : 0;  // R(i,j) <-> C(i,j): line_paired.cpp
-  if (g.rows_free() && g.cols_free()) {
-    for (std::size_t p = 0; p <= n; ++p) matrix.cross_ptr[p] = static_cast<std::int32_t>(p);
-    matrix.cross_col.resize(n);
-    for (std::int32_t k = 0; k < n_cells; ++k) {
-      matrix.cross_col[k] = n_cells + k;
-      matrix.cross_col[n_cells + k] = k;
-    }
-  }
-  flat.assign(3 * n + matrix.cross_col.size(), 0.0);
+  const std::size_t couplings = matrix.paired > 0 ? n : 0;       // cross_val[p]: row p's one coupling
+  flat.assign(3 * n + couplings, 0.0);
   matrix.diag = {flat.data(), n};
   matrix.lower = {flat.data() + n, n};
   matrix.upper = {flat.data() + 2 * n, n};
-  matrix.cross_val = {flat.data() + 3 * n, matrix.cross_col.size()};
+  matrix.cross_val = {flat.data() + 3 * n, couplings};
+  // The paired kernels read the couplings from cross_val alone; the CSR of the general kernels
+  // (16 bytes per cell of fresh memory on a paired grid) only where they are the ones used.
+  matrix.cross_col.clear();
+  if (!matrix.is_paired()) {
+    matrix.cross_ptr.assign(n + 1, 0);
+    if (couplings > 0) {
+      for (std::size_t p = 0; p <= n; ++p) matrix.cross_ptr[p] = static_cast<std::int32_t>(p);
+      matrix.cross_col.resize(n);
+      for (std::int32_t k = 0; k < n_cells; ++k) {
+        matrix.cross_col[k] = n_cells + k;
+        matrix.cross_col[n_cells + k] = k;
+      }
+    }
+  }
   matrix.split_families(chain_begin, parallel_threads());
   if (!blocks.empty()) {  // column blocks: their own Thomas sweep (grid_columns.cpp) needs b alone
     work.b.assign(n, 0.0);

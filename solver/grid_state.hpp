@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "solver/grid_newton.hpp"
@@ -116,7 +117,11 @@ struct GridNewton::State {
   std::vector<Block> blocks;  // column blocks (rows fixed only)
   std::vector<NodeIndex> node_r, node_m, node_c, node_gate_u, node_gate_l, node_enable;
   Source source_r{}, source_m{}, source_c{}, source_gate_u{}, source_gate_l{}, source_enable{};
-  std::vector<double> vt_u, vt_l, g_l;
+  std::vector<double> vt_u, vt_l;
+  /// Lower resistors' conductances in state order: the circuit's own array when the order is
+  /// the circuit's (rows free), else g_l_reordered.
+  std::span<const double> g_l;
+  std::vector<double> g_l_reordered;
   // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
   std::vector<double> v_src, v_sink;  // per row / per column

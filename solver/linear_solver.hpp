@@ -1,5 +1,5 @@
 #pragma once
-// The linear-solver layer has the shape of KLU's life cycle (style.md): analyse the pattern once,
+// The linear-solver layer has the shape of KLU's life cycle: analyse the pattern once,
 // factor the numbers (refactor on every later Newton step, same pattern), solve. Backends are
 // interchangeable behind this interface.
 #include <memory>

@@ -86,18 +86,20 @@ SolveStats NewtonSolver::solve(std::span<const double> fixed, std::span<double> 
   residual_is_current_ = false;
   std::vector<double> v = full_voltages(v_free, fixed);
   const std::vector<double> initial = v;
-  auto attempt = [&](const char* method, auto&& body) {
+  stats.method.newton = Newton::general;
+  auto attempt = [&](Stage stage, auto&& body) {
     if (stats.converged) return;
+    bool singular = false;
     try {
       stats.converged = body();
     } catch (const SingularMatrix& e) {
-      stats.detail += fmt::format("{}: {}; ", method, e.what());
+      stats.detail += fmt::format("{}: {}; ", to_string(stage), e.what());
       if (e.column >= 0) stats.worst_node = e.column;
       stats.converged = false;
+      singular = true;
     }
-    stats.method = method;
-    if (!stats.converged && stats.detail.find(method) == std::string::npos)
-      stats.detail += fmt::format("{}: no convergence; ", method);
+    stats.method.stage = stage;
+    if (!stats.converged && !singular) stats.detail += fmt::format("{}: no convergence; ", to_string(stage));
   };
   auto newton_run = [&](std::span<const double> f, double gmin) {
     const NewtonRun r = run(f, v, gmin);
@@ -106,19 +108,19 @@ SolveStats NewtonSolver::solve(std::span<const double> fixed, std::span<double> 
   };
   if (n == 0) {
     stats.converged = true;
-    stats.method = "none (no free node)";
-    return stats;
+    stats.method.stage = Stage::none;
+    return info_ = stats;
   }
-  attempt("newton", [&] { return newton_run(fixed, 0.0); });
+  attempt(Stage::newton, [&] { return newton_run(fixed, 0.0); });
   if (options_.gmin_stepping)
-    attempt("gmin-stepping", [&] {
+    attempt(Stage::gmin_stepping, [&] {
       v = initial;
       for (double gmin = 1e-2; gmin >= 1e-15; gmin *= 0.1)
         if (!newton_run(fixed, gmin)) return false;
       return newton_run(fixed, 0.0);
     });
   if (options_.source_stepping)
-    attempt("source-stepping", [&] {
+    attempt(Stage::source_stepping, [&] {
       std::fill(v.begin(), v.begin() + n, 0.0);
       std::vector<double> scaled(fixed.size());
       for (int step = 1; step <= 20; ++step) {
@@ -131,7 +133,7 @@ SolveStats NewtonSolver::solve(std::span<const double> fixed, std::span<double> 
   stats.linear_iterations = linear_iterations_;
   stats.unconverged_linear = unconverged_linear_;
   std::copy(v.begin(), v.begin() + n, v_free.begin());
-  return stats;
+  return info_ = stats;
 }
 
 }  // namespace xbar::solver

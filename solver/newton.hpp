@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "solver/linear_solver.hpp"
+#include "solver/method.hpp"
 #include "solver/nodal_system.hpp"
 
 namespace xbar::solver {
@@ -46,9 +47,10 @@ struct NewtonOptions {
   double linear_safety = 1e-3;      ///< final linear residual, as a fraction of the KCL tolerance
   double linear_forcing = 1e-4;    ///< linear residual relative to the Newton residual (nonlinear)
   int max_linear_iterations = 2000; ///< Krylov iterations per linear solve (the grid's)
-  /// Linear backend: "auto" | "klu" | "lines" (line-preconditioned Krylov, direct per chain when
-  /// the lines decouple). Chosen by the caller that builds the LinearSolver (engine/).
-  std::string method = "auto";
+  /// The solver asked for: the grid, or the general Newton over KLU or the line solver
+  /// (line-preconditioned Krylov, direct per chain when the lines decouple). Chosen by the caller
+  /// that builds the solvers (engine/).
+  Method method = Method::automatic;
 
   // The arithmetic of the iteration, written once for every backend (the file comment above).
   /// KCL tolerance of a node with rounding scale `scale` (A): abstol + residual_reltol * scale.
@@ -79,7 +81,7 @@ struct NewtonOptions {
 
 struct SolveStats {
   bool converged = false;
-  std::string method;        ///< "newton", "gmin-stepping", "source-stepping" or what failed
+  MethodUsed method;         ///< the solver and run that answered, or the last one tried
   int iterations = 0;        ///< Newton iterations, all stages
   long linear_iterations = 0; ///< Krylov iterations, all stages (0 for a direct backend)
   /// Linear solves that stopped short of their tolerance (iteration limit or breakdown): Newton
@@ -136,13 +138,31 @@ NewtonRun newton_loop(const NewtonOptions& options, bool linear_circuit, Assembl
   return {false, options.max_iterations};
 }
 
-class NewtonSolver {
+/// A Newton solver of a whole circuit (Eigen's shape: solve, then info() about that solve): the
+/// grid's and the general one are interchangeable behind it (the engine's fallback list).
+class CircuitSolver {
+ public:
+  virtual ~CircuitSolver() = default;
+  /// Solves for the free voltages: v_free holds the initial guess on entry and the solution on
+  /// exit (when not converged: see each solver). Returns the report that info() keeps.
+  virtual SolveStats solve(std::span<const double> fixed_voltages, std::span<double> v_free) = 0;
+  /// The report of the last solve: converged or not, the method, iterations, Krylov solves that
+  /// stopped short (unconverged_linear), the worst node, and what was tried.
+  const SolveStats& info() const { return info_; }
+  virtual Newton kind() const = 0;
+
+ protected:
+  SolveStats info_;
+};
+
+class NewtonSolver final : public CircuitSolver {
  public:
   NewtonSolver(const Circuit& circuit, std::unique_ptr<LinearSolver> linear, NewtonOptions options);
 
-  /// Solves for the free voltages; v_free holds the initial guess on entry and the solution
-  /// (or the last iterate, if !converged) on exit.
-  SolveStats solve(std::span<const double> fixed_voltages, std::span<double> v_free);
+  /// Newton, then gmin stepping, then source stepping (as enabled); if none converges, v_free
+  /// holds the last iterate on exit.
+  SolveStats solve(std::span<const double> fixed_voltages, std::span<double> v_free) override;
+  Newton kind() const override { return Newton::general; }
 
   const NodalSystem& system() const { return system_; }
   const NewtonOptions& options() const { return options_; }

@@ -34,7 +34,7 @@ TEST_CASE("a key's default is the device or solver struct's own default, not a s
   const solver::NewtonOptions newton;
   CHECK(*t.at_path("solver.max_iterations").value<std::int64_t>() == newton.max_iterations);
   CHECK(number(t, "solver.abstol") == newton.abstol);
-  CHECK(*t.at_path("solver.method").value<std::string>() == newton.method);
+  CHECK(*t.at_path("solver.method").value<std::string>() == solver::to_string(newton.method));
 }
 
 TEST_CASE("the effective config holds every key that applies, defaults included, and reads back to itself") {

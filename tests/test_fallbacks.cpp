@@ -22,7 +22,7 @@ netlists::Crossbar sonos_array() {
 
 solver::SolveStats solve_from(const netlists::Crossbar& xb, double start, solver::NewtonOptions options,
                               std::vector<double>& v) {
-  options.method = "klu";
+  options.method = solver::Method::klu;
   solver::NewtonSolver newton(xb.circuit(), solver::make_klu_solver(), options);
   const std::vector<double> input(8, 1.0);
   v.assign(xb.circuit().n_free, start);
@@ -43,9 +43,9 @@ TEST_CASE("source stepping rescues a start far from the answer and says so", "[s
   options.max_iterations = 8;  // plain Newton must travel 5 V in steps of max_step = 0.2 V
   std::vector<double> v;
   const solver::SolveStats stats = solve_from(xb, 5.0, options, v);
-  INFO(stats.method << ": " << stats.detail);
+  INFO(solver::to_string(stats.method) << ": " << stats.detail);
   REQUIRE(stats.converged);
-  CHECK(stats.method == "source-stepping");
+  CHECK(solver::to_string(stats.method) == "source-stepping");
   CHECK(stats.detail.find("newton: no convergence") != std::string::npos);
   CHECK(stats.detail.find("gmin-stepping: no convergence") != std::string::npos);
   CHECK(test::worst_kcl_ratio(xb.circuit(), v) <= 1.0);
@@ -59,28 +59,41 @@ TEST_CASE("a grid Newton that fails hands over to the general solver, and says s
   const netlists::Crossbar xb = sonos_array();
   solver::NewtonOptions options;
   options.max_iterations = 8;
-  options.method = "grid";
+  options.method = solver::Method::grid;
   engine::ArraySolver array(xb, options);
-  REQUIRE(array.method() == "grid");
+  REQUIRE(array.method() == solver::Method::grid);
   const std::vector<double> input(8, 1.0);
   std::vector<double> guess(xb.circuit().n_free, 5.0);  // 5 V from the answer: 8 steps cannot get there
   solver::SolveStats stats;
   const std::vector<double> v = array.solve_vector(input, guess, stats);
-  INFO(stats.method << ": " << stats.detail);
-  CHECK(stats.method == "general-source-stepping");
+  INFO(solver::to_string(stats.method) << ": " << stats.detail);
+  CHECK(solver::to_string(stats.method) == "general-source-stepping");
+  CHECK(stats.method == solver::MethodUsed{solver::Newton::general, solver::Stage::source_stepping, true});
   CHECK(stats.detail.find("grid newton: no convergence") != std::string::npos);
+  CHECK(array.info().method == stats.method);  // info() tells which answered, and why the grid did not
+  CHECK(array.info().detail == stats.detail);
   CHECK(test::worst_kcl_ratio(xb.circuit(), v) <= 1.0);
 }
 
 TEST_CASE("the reported methods name each method once in any order of the vectors", "[solver]") {
   // "general-newton" contains "newton" as a substring: neither may hide the other.
+  using solver::MethodUsed, solver::Newton, solver::Stage;
+  const MethodUsed general_newton{Newton::general, Stage::newton, true}, grid_newton{Newton::grid, Stage::newton, false};
   std::vector<solver::SolveStats> stats(3);
-  stats[0].method = "general-newton";
-  stats[1].method = "newton";
-  stats[2].method = "general-newton";
+  stats[0].method = general_newton;
+  stats[1].method = grid_newton;
+  stats[2].method = general_newton;
   CHECK(engine::distinct_methods(stats) == "general-newton,newton");
   std::swap(stats[0], stats[1]);
   CHECK(engine::distinct_methods(stats) == "newton,general-newton");
-  stats[2].method = "gmin-stepping";
+  stats[2].method = {Newton::general, Stage::gmin_stepping, false};
   CHECK(engine::distinct_methods(stats) == "newton,general-newton,gmin-stepping");
+}
+
+TEST_CASE("solver methods and their spellings map one to one", "[solver]") {
+  for (const solver::Method m : {solver::Method::automatic, solver::Method::grid, solver::Method::klu, solver::Method::lines})
+    CHECK(solver::parse_method(solver::to_string(m)) == m);
+  CHECK(solver::to_string(solver::Method::automatic) == "auto");
+  CHECK_FALSE(solver::parse_method("superlu"));
+  CHECK_FALSE(solver::parse_method("Grid"));
 }

@@ -57,12 +57,12 @@ TEST_CASE("the grid counts Krylov solves that stopped short, and KCL still decid
   const netlists::Crossbar xb(test::random_array(devices::CellKind::resistor_1r, 40, 30, {1.0, 1.0, 0.0, 0.0}, 62));
   const Matrix inputs = test::random_inputs(xb.spec(), 2, 0.5, 8);
   solver::NewtonOptions options;
-  options.method = "grid";
+  options.method = solver::Method::grid;
   const engine::ArrayResults full = engine::ArraySolver(xb, options).solve(inputs);
   CHECK(full.summary.unconverged_linear == 0);
   options.max_linear_iterations = 1;
   engine::ArraySolver limited(xb, options);
-  REQUIRE(limited.method() == "grid");
+  REQUIRE(limited.method() == solver::Method::grid);
   const engine::ArrayResults cut = limited.solve(inputs);
   CHECK(cut.summary.unconverged_linear > 0);
   // Whatever solved it in the end (more Newton steps, or the general fallback), KCL holds and the
@@ -85,8 +85,8 @@ TEST_CASE("1r grids with both line resistances (CG on the Schur complement of th
     const netlists::Crossbar xb(spec);
     const Matrix inputs = test::random_inputs(xb.spec(), 3, 1.0, c.seed);
     solver::NewtonOptions klu, grid;
-    klu.method = "klu";
-    grid.method = "grid";
+    klu.method = solver::Method::klu;
+    grid.method = solver::Method::grid;
     const engine::ArrayResults a = engine::ArraySolver(xb, klu).solve(inputs);
     const engine::ArrayResults b = engine::ArraySolver(xb, grid).solve(inputs);
     CHECK(b.summary.methods == "newton");

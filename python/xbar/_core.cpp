@@ -367,7 +367,7 @@ class CrossbarCore {
   }
   const io::RunConfig& config() const { return config_; }
   int physical_cols() const { return crossbar_.spec().cols; }
-  const std::string& method() const { return solver_.method(); }
+  std::string method() const { return std::string(solver::to_string(solver_.method())); }
 
  private:
   struct PerCell {
