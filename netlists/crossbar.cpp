@@ -4,7 +4,6 @@
 #include <array>
 #include <numeric>
 #include <stdexcept>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -327,22 +326,27 @@ Crossbar::Crossbar(ArraySpec spec) : spec_(std::move(spec)) {
   // Resistor cells: isolated currents depend on the input (row voltage), computed when asked
   // (ideal_reference.cpp).
   if (!spec_.cell.has_select()) return;
-  // V_row = v_read for every row: one isolated solve per distinct weight (programmed arrays hold
-  // a few levels), on and off; the nominal weights' currents (with [variation]) for the ideal
-  // reference.
-  std::unordered_map<double, std::array<devices::IsolatedCell, 2>> solved;
+  // V_row = v_read for every row: one isolated solve per distinct weight, on and off (a nominal
+  // array holds a few levels; with [variation] nearly every cell is its own), the distinct
+  // weights in parallel; the nominal weights' currents (with [variation]) for the ideal reference.
+  const bool varied = !spec_.nominal_weights.empty();
+  std::vector<double> distinct(spec_.weights.begin(), spec_.weights.end());
+  if (varied) distinct.insert(distinct.end(), spec_.nominal_weights.begin(), spec_.nominal_weights.end());
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<std::array<devices::IsolatedCell, 2>> solved(distinct.size());
+  solver::parallel_for(static_cast<std::int64_t>(distinct.size()), 64, [&](int, std::int64_t d0, std::int64_t d1) {
+    for (std::int64_t d = d0; d < d1; ++d)
+      solved[d] = {devices::isolated_cell(spec_.cell, distinct[d], spec_.v_read, spec_.v_sense),
+                   devices::isolated_cell_off(spec_.cell, distinct[d], spec_.v_read, spec_.v_sense)};
+  });
   auto isolated = [&](double w) -> const std::array<devices::IsolatedCell, 2>& {
-    auto [it, fresh] = solved.try_emplace(w);
-    if (fresh)
-      it->second = {devices::isolated_cell(spec_.cell, w, spec_.v_read, spec_.v_sense),
-                    devices::isolated_cell_off(spec_.cell, w, spec_.v_read, spec_.v_sense)};
-    return it->second;
+    return solved[std::lower_bound(distinct.begin(), distinct.end(), w) - distinct.begin()];
   };
   programmed_current_.resize(cells);
   isolated_current_.resize(cells);
   isolated_v_m_.resize(cells);
   isolated_v_m_off_.resize(cells);
-  const bool varied = !spec_.nominal_weights.empty();
   for (std::size_t k = 0; k < cells; ++k) {
     const auto& cell = isolated(spec_.weights[k]);
     programmed_current_[k] = cell[0].current;

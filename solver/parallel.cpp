@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -97,12 +98,23 @@ int parallel_for(std::int64_t n, std::int64_t grain,
     body(0, 0, n);
     return 1;
   }
-  const auto run_part = [&](int part) { body(part, n * part / parts, n * (part + 1) / parts); };
+  // A part that throws does not end the process: its exception is kept, the other parts finish,
+  // and the lowest part's exception is rethrown on the caller.
+  std::vector<std::exception_ptr> failures(parts);
+  const auto run_part = [&](int part) {
+    try {
+      body(part, n * part / parts, n * (part + 1) / parts);
+    } catch (...) {
+      failures[part] = std::current_exception();
+    }
+  };
   // A region that finds the pool busy with another thread's (two solves at once, e.g. from two
   // Python threads) runs its parts on its own thread, one after the other, instead of waiting:
   // the two regions then use both cores, and the parts, hence the results, are the same.
   if (!pool().try_run(run_part))
     for (int part = 0; part < parts; ++part) run_part(part);
+  for (const std::exception_ptr& failure : failures)
+    if (failure) std::rethrow_exception(failure);
   return parts;
 }
 

@@ -28,7 +28,8 @@ class SerialRegion {
   bool previous_;
 };
 
-/// body(part, begin, end) for parts 0..parts-1 covering [0, n); returns the number of parts.
+/// body(part, begin, end) for parts 0..parts-1 covering [0, n); returns the number of parts. An
+/// exception from a part is rethrown here, after every part has finished (the lowest part's).
 int parallel_for(std::int64_t n, std::int64_t grain,
                  const std::function<void(int, std::int64_t, std::int64_t)>& body);
 

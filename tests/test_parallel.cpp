@@ -2,8 +2,11 @@
 // two arrays solved from two Python threads.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -43,4 +46,21 @@ TEST_CASE("a parallel region started while another thread's holds the pool runs 
   REQUIRE(parts_b == 2);
   CHECK(b_parts[0] == std::pair<std::int64_t, std::int64_t>{0, 5});
   CHECK(b_parts[1] == std::pair<std::int64_t, std::int64_t>{5, 10});
+}
+
+TEST_CASE("an exception in any part reaches the caller after every part has run", "[parallel]") {
+  // Part 1 runs on a pool worker where there is one: an exception escaping there would end the
+  // process. Here it is rethrown on the caller, and the other part still finishes its range.
+  for (int thrower : {0, 1}) {
+    std::vector<int> seen(100, 0);
+    auto run = [&] {
+      solver::parallel_for(100, 1, [&](int part, std::int64_t begin, std::int64_t end) {
+        for (std::int64_t k = begin; k < end; ++k) seen[k] = 1;
+        if (part == thrower) throw std::runtime_error("part " + std::to_string(part));
+      });
+    };
+    if (std::thread::hardware_concurrency() < 2 && thrower == 1) continue;  // no part 1
+    REQUIRE_THROWS_WITH(run(), "part " + std::to_string(thrower));
+    CHECK(std::count(seen.begin(), seen.end(), 1) == 100);
+  }
 }
