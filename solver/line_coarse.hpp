@@ -43,6 +43,15 @@ class CoarseSpace {
   /// of Q r (coarse_value reads it).
   void solve(const std::vector<std::vector<double>>& parts, std::vector<double>& g, std::vector<double>& y,
              std::vector<double>& profile) const;
+  /// Row i's place on the bit-line hats: (1 - w) on hat `level`, w on the next.
+  struct RowHat {
+    std::int32_t level;
+    double w;
+  };
+  RowHat row_hat(std::int32_t i) const {
+    const std::int32_t level = i / block_;
+    return {level, static_cast<double>(i - level * block_) / block_};
+  }
   /// (Q r) on the cells of row i (and, through the same hats, of its neighbour rows): value(k)
   /// at cell k = i' cols + j, for i' within one block of i.
   struct Row {

@@ -305,6 +305,18 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
     const CoarseSpace::Row at = coarse.row(profile.data(), i);
     return [at, cols](std::int32_t k) { return at.value(k, cols); };
   };
+  // The same on interior rows, vectorisable: coarse value c(j) of row i = (1 - w) lo[j] + w hi[j]
+  // (also the two rows of an expanded restriction that row i adds to).
+  struct Line {
+    double *lo, *hi;
+    double w;
+  };
+  auto line_in = [&](double* expanded, std::int32_t i) {
+    const CoarseSpace::RowHat h = coarse.row_hat(i);
+    double* lo = expanded + static_cast<std::size_t>(h.level) * cols;
+    return Line{lo, lo + cols, h.w};
+  };
+  auto line_of = [&](std::vector<double>& profile, std::int32_t i) { return line_in(profile.data(), i); };
   // T_0 exact sweep: t_0 = T_0^{-1} C_0 u into z[0, N), u(i) the cell function of row i.
   auto t0_solve = [&](auto&& u_of_row) {
     auto rhs = [&](std::int32_t begin, std::int32_t end, Partial&) {
@@ -334,12 +346,34 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
   for (; state.failed > 0 && it < max_iterations; ++it) {
     // y_1 = Q r; z_2 = T_1^{-1} (r - S_1 y_1) = T_1^{-1} (r - T_1 y_1 + C_1 T_0^{-1} C_0 y_1).
     coarse.solve(parts, g, y, profile1);
-    t0_solve([&](std::int32_t i) { return coarse_row(profile1, i); });
+    auto y1_rhs = [&](std::int32_t begin, std::int32_t end, Partial&) {
+      segments(begin, end, [&](std::int32_t i, std::int32_t k0, std::int32_t k1) {
+        const Line c = line_of(profile1, i);
+        const std::int32_t base = i * cols;
+#pragma omp simd
+        for (std::int32_t k = k0; k < k1; ++k) z[k] = cross[k] * ((1 - c.w) * c.lo[k - base] + c.w * c.hi[k - base]);
+      });
+    };
+    sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, z, y1_rhs, sweeps::nothing);
     auto smooth_rhs = [&](std::int32_t begin, std::int32_t end, Partial&) {
       segments(begin - n_pair, end - n_pair, [&](std::int32_t i, std::int32_t k0, std::int32_t k1) {
-        const auto y1 = coarse_row(profile1, i);
-        for (std::int32_t k = k0; k < k1; ++k)
-          z[n_pair + k] = r[n_pair + k] - t1_times(k, i, y1) + cross[n_pair + k] * z[k];
+        if (i == 0 || i + 1 == rows) {
+          const auto y1 = coarse_row(profile1, i);
+          for (std::int32_t k = k0; k < k1; ++k)
+            z[n_pair + k] = r[n_pair + k] - t1_times(k, i, y1) + cross[n_pair + k] * z[k];
+          return;
+        }
+        const Line a = line_of(profile1, i - 1), c = line_of(profile1, i), d = line_of(profile1, i + 1);
+        const std::int32_t base = i * cols;
+        const double *rq = r + n_pair, *dq = diag + n_pair, *uq = upper + n_pair, *cq = cross + n_pair;
+        double* zq = z + n_pair;
+#pragma omp simd
+        for (std::int32_t k = k0; k < k1; ++k) {
+          const std::int32_t j = k - base;
+          const double above = (1 - a.w) * a.lo[j] + a.w * a.hi[j], here = (1 - c.w) * c.lo[j] + c.w * c.hi[j];
+          const double below = (1 - d.w) * d.lo[j] + d.w * d.hi[j];
+          zq[k] = rq[k] - (dq[k] * here + uq[k - cols] * above + uq[k] * below) + cq[k] * z[k];
+        }
       });
     };
     sweeps::sweep_family<SymmetricChains>(m, m.approx, 1, z, smooth_rhs, sweeps::nothing);
@@ -348,14 +382,31 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
     t0_solve([&](std::int32_t) { return z2; });
     const Partial rz2 = cells([&](double* e, std::int32_t k0, std::int32_t k1, Partial& acc) {
       double dot_rz = 0;
-      for (std::int32_t k = k0; k < k1; ++k) dot_rz += r[n_pair + k] * z2(k);
-      acc.dot += dot_rz;
+      const double *rq = r + n_pair, *dq = diag + n_pair, *uq = upper + n_pair, *cq = cross + n_pair, *zq = z + n_pair;
       segments(k0, k1, [&](std::int32_t i, std::int32_t s0, std::int32_t s1) {
-        coarse.restrict_add(s0, s1, [&](std::int64_t k) {
-          const auto c = static_cast<std::int32_t>(k);
-          return r[n_pair + c] - t1_times(c, i, z2) + cross[n_pair + c] * z[c];
-        }, e);
+        if (i == 0 || i + 1 == rows) {
+          coarse.restrict_add(s0, s1, [&](std::int64_t k) {
+            const auto c = static_cast<std::int32_t>(k);
+            return r[n_pair + c] - t1_times(c, i, z2) + cross[n_pair + c] * z[c];
+          }, e);
+          for (std::int32_t k = s0; k < s1; ++k) dot_rz += rq[k] * zq[k];
+          return;
+        }
+        const Line c = line_in(e, i);
+        double *lo = c.lo, *hi = c.hi;
+        const double w = c.w;
+        const std::int32_t base = i * cols;
+        double dot_part = 0;
+#pragma omp simd reduction(+ : dot_part)
+        for (std::int32_t k = s0; k < s1; ++k) {
+          const double residual = rq[k] - (dq[k] * zq[k] + uq[k - cols] * zq[k - cols] + uq[k] * zq[k + cols]) + cq[k] * z[k];
+          lo[k - base] += (1 - w) * residual;
+          hi[k - base] += w * residual;
+          dot_part += rq[k] * zq[k];
+        }
+        dot_rz += dot_part;
       });
+      acc.dot += dot_rz;
     });
     const std::vector<double> g_r = g;  // Z_C^T r, for r . Q (r - S_1 z_2)
     coarse.solve(parts, g, y, profile3);
@@ -366,11 +417,15 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
     // p = z_2 + Q(...) + b p; t_0 = T_0^{-1} C_0 p; v = T_1 p - C_1 t_0, p . v.
     auto direction = [&](std::int32_t begin, std::int32_t end, Partial&) {
       segments(begin, end, [&](std::int32_t i, std::int32_t k0, std::int32_t k1) {
-        const auto y3 = coarse_row(profile3, i);
+        const Line c = line_of(profile3, i);
+        const std::int32_t base = i * cols;
+        double* pq = p + n_pair;
+        const double* zq = z + n_pair;
+#pragma omp simd
         for (std::int32_t k = k0; k < k1; ++k) {
-          const double pq = z[n_pair + k] + y3(k) + beta * p[n_pair + k];
-          p[n_pair + k] = pq;
-          z[k] = cross[k] * pq;
+          const double value = zq[k] + (1 - c.w) * c.lo[k - base] + c.w * c.hi[k - base] + beta * pq[k];
+          pq[k] = value;
+          z[k] = cross[k] * value;
         }
       });
     };
@@ -379,11 +434,24 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
     const Partial pv = cells([&](double*, std::int32_t k0, std::int32_t k1, Partial& acc) {
       double sum = 0;
       segments(k0, k1, [&](std::int32_t i, std::int32_t s0, std::int32_t s1) {
-        for (std::int32_t k = s0; k < s1; ++k) {
-          const double y_q = t1_times(k, i, pk) - cross[n_pair + k] * z[k];
-          v[n_pair + k] = y_q;
-          sum += pk(k) * y_q;
+        if (i == 0 || i + 1 == rows) {
+          for (std::int32_t k = s0; k < s1; ++k) {
+            const double y_q = t1_times(k, i, pk) - cross[n_pair + k] * z[k];
+            v[n_pair + k] = y_q;
+            sum += pk(k) * y_q;
+          }
+          return;
         }
+        const double *pq = p + n_pair, *dq = diag + n_pair, *uq = upper + n_pair, *cq = cross + n_pair;
+        double* vq = v + n_pair;
+        double part = 0;
+#pragma omp simd reduction(+ : part)
+        for (std::int32_t k = s0; k < s1; ++k) {
+          const double y_q = dq[k] * pq[k] + uq[k - cols] * pq[k - cols] + uq[k] * pq[k + cols] - cq[k] * z[k];
+          vq[k] = y_q;
+          part += pq[k] * y_q;
+        }
+        sum += part;
       });
       acc.dot += sum;
     });
