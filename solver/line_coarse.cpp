@@ -11,8 +11,30 @@ namespace xbar::solver {
 
 namespace {
 
-constexpr std::int32_t k_min_side = 256;     // smaller arrays: the line preconditioner alone (measured)
-constexpr std::int32_t k_coarse_side = 32;   // coarse functions per direction and family (measured)
+constexpr std::int32_t k_min_side = 64;      // lines per family below which the coarse level never pays
+constexpr std::int32_t k_coarse_side = 24;   // coarse functions per direction and family (measured)
+constexpr double k_min_smooth_modes = 3;     // below this many the line preconditioner alone is faster (measured)
+
+// How many modes the line preconditioner leaves, estimated for uniform conductances: mode (k, l)
+// is smooth in both directions when its wire energies (pi k / cols)^2 g_row and (pi l / rows)^2 g_col
+// both stay under the cell conductance g_cell, i.e. k < cols sqrt(g_cell / g_row) / pi, and as
+// many l; the means are taken over a sample of the cells.
+double smooth_modes(const LineMatrix& m, std::int32_t rows, std::int32_t cols) {
+  const std::int64_t n = m.paired, step = std::max<std::int64_t>(1, n / 4096);
+  double cell = 0, row_wire = 0, col_wire = 0;
+  std::int64_t count = 0;
+  for (std::int64_t k = 0; k + cols < n; k += step) {
+    if (k % cols == cols - 1) continue;  // upper = 0 at a row's end (the last row is excluded above)
+    cell += std::abs(m.cross_val[k]);
+    row_wire += std::abs(m.upper[k]);
+    col_wire += std::abs(m.upper[n + k]);
+    ++count;
+  }
+  if (count == 0 || !(row_wire > 0) || !(col_wire > 0)) return 0;
+  cell /= count, row_wire /= count, col_wire /= count;
+  const double pi2 = 9.869604401089358;
+  return double(rows) * cols * cell / (pi2 * std::sqrt(row_wire * col_wire));
+}
 
 // Hat weights of position t (nodes at multiples of b): (1 - w) on hat t / b, w on the next.
 struct Hat {
@@ -29,7 +51,7 @@ void CoarseSpace::add(std::int32_t p, std::int32_t q, double value) {
 
 void CoarseSpace::build(const LineMatrix& m, std::int32_t rows, std::int32_t cols) {
   block_ = 0;
-  if (rows < k_min_side || cols < k_min_side) return;
+  if (rows < k_min_side || cols < k_min_side || smooth_modes(m, rows, cols) < k_min_smooth_modes) return;
   const std::int32_t b = std::max(rows, cols) / k_coarse_side;
   rows_ = rows, cols_ = cols;
   hats_i_ = (rows - 1 + b - 1) / b + 1, blocks_i_ = (rows + b - 1) / b;

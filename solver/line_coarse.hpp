@@ -29,7 +29,8 @@ struct LineMatrix;
 class CoarseSpace {
  public:
   /// Builds and factors E for a paired, symmetric m whose cells are rows x cols (row-major);
-  /// inactive (no coarse level) when the array is small or E is not positive definite.
+  /// inactive (no coarse level) when the line preconditioner leaves too few smooth modes for the
+  /// coarse correction to pay (line_coarse.cpp), or E is not positive definite.
   void build(const LineMatrix& m, std::int32_t rows, std::int32_t cols);
   bool active() const { return block_ > 0; }
 
