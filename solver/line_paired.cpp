@@ -261,7 +261,8 @@ int schur_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWor
 // applied to r as: y_1 = Q r, z_2 = B (r - S_1 y_1), z = z_2 + Q (r - S_1 z_2); and
 // r . z = r . z_2 + g . y_3 (g = Z_C^T r, y_3 the coarse values of the second Q). The coarse
 // correction removes the modes smooth along both families, which the line preconditioner leaves
-// one CG iteration each. One iteration: three T_0 sweeps (the products S_1 y_1, S_1 z_2 and
+// one CG iteration each. One iteration: three T_0 sweeps (the products S_1 y_1, S_1 z_2, these two
+// with T_0 in float factors, and
 // S_1 p), one T_1 sweep and three passes over the bit-line half.
 template <bool SymmetricChains>
 int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
@@ -317,7 +318,10 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
     return Line{lo, lo + cols, h.w};
   };
   auto line_of = [&](std::vector<double>& profile, std::int32_t i) { return line_in(profile.data(), i); };
-  // T_0 exact sweep: t_0 = T_0^{-1} C_0 u into z[0, N), u(i) the cell function of row i.
+  // Inside M^{-1}: t_0 = T_0^{-1} C_0 u into z[0, N), u(i) the cell function of row i, with T_0's
+  // float factors (S_1 so approximated in both places it enters M^{-1} keeps M^{-1} symmetric
+  // positive definite, and the sweep reads half the factor bytes; S_1 p, which makes the
+  // residual, stays exact).
   auto t0_solve = [&](auto&& u_of_row) {
     auto rhs = [&](std::int32_t begin, std::int32_t end, Partial&) {
       segments(begin, end, [&](std::int32_t i, std::int32_t k0, std::int32_t k1) {
@@ -325,7 +329,7 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
         for (std::int32_t k = k0; k < k1; ++k) z[k] = cross[k] * u(k);
       });
     };
-    sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, z, rhs, sweeps::nothing);
+    sweeps::sweep_family<SymmetricChains>(m, m.approx, 0, z, rhs, sweeps::nothing);
   };
   // Start: z_0 = T_0^{-1} b_0; r_1 = b_1 - C_1 z_0, x_1 = 0; g = Z_C^T r.
   auto copy_b0 = [&](std::int32_t begin, std::int32_t end, Partial&) { std::copy(b + begin, b + end, z + begin); };
@@ -354,7 +358,7 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
         for (std::int32_t k = k0; k < k1; ++k) z[k] = cross[k] * ((1 - c.w) * c.lo[k - base] + c.w * c.hi[k - base]);
       });
     };
-    sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, z, y1_rhs, sweeps::nothing);
+    sweeps::sweep_family<SymmetricChains>(m, m.approx, 0, z, y1_rhs, sweeps::nothing);
     auto smooth_rhs = [&](std::int32_t begin, std::int32_t end, Partial&) {
       segments(begin - n_pair, end - n_pair, [&](std::int32_t i, std::int32_t k0, std::int32_t k1) {
         if (i == 0 || i + 1 == rows) {
