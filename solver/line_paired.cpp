@@ -261,9 +261,9 @@ int schur_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWor
 // applied to r as: y_1 = Q r, z_2 = B (r - S_1 y_1), z = z_2 + Q (r - S_1 z_2); and
 // r . z = r . z_2 + g . y_3 (g = Z_C^T r, y_3 the coarse values of the second Q). The coarse
 // correction removes the modes smooth along both families, which the line preconditioner leaves
-// one CG iteration each. One iteration: three T_0 sweeps (the products S_1 y_1, S_1 z_2, these two
-// with T_0 in float factors, and
-// S_1 p), one T_1 sweep and three passes over the bit-line half.
+// one CG iteration each. One iteration: three T_0 sweeps (the products S_1 y_1, S_1 z_2 and
+// S_1 p; the first two with T_0 in float factors), one T_1 sweep and three passes over the
+// bit-line half.
 template <bool SymmetricChains>
 int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
   const CoarseSpace& coarse = m.coarse;
