@@ -106,9 +106,11 @@ void CoarseSpace::build(const LineMatrix& m, std::int32_t rows, std::int32_t col
     }
   };
   for (std::int32_t big = 0; big < blocks_i_; ++big)
-    line(cols, [&](std::int32_t a) { return r_index(big, a); }, &d_r[std::size_t(big) * cols], &u_r[std::size_t(big) * cols]);
+    line(cols, [&](std::int32_t a) { return r_index(big, a); }, &d_r[std::size_t(big) * cols],
+         &u_r[std::size_t(big) * cols]);
   for (std::int32_t big = 0; big < blocks_j_; ++big)
-    line(rows, [&](std::int32_t a) { return c_index(a, big); }, &d_c[std::size_t(big) * rows], &u_c[std::size_t(big) * rows]);
+    line(rows, [&](std::int32_t a) { return c_index(a, big); }, &d_c[std::size_t(big) * rows],
+         &u_c[std::size_t(big) * rows]);
   // Row-line function (I, a) meets bit-line function (A, J) at the cells of blocks I x J.
   for (std::int32_t big = 0; big < blocks_i_; ++big)
     for (std::int32_t j = 0; j < cols; ++j) {

@@ -173,6 +173,18 @@ int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) 
   }
 }
 
+// The row-line unknowns from the bit-line ones: x_0 = T_0^{-1} (b_0 - C_0 x_1) (exact factors).
+template <bool SymmetricChains>
+void back_substitute_rows(const LineMatrix& m, const double* b, double* x) {
+  const std::int32_t n_pair = m.paired;
+  const double* cross = m.cross_val.data();
+  auto back = [&](std::int32_t begin, std::int32_t end, Partial&) {
+#pragma omp simd
+    for (std::int32_t q = begin; q < end; ++q) x[q] = b[q] - cross[q] * x[q + n_pair];
+  };
+  sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, x, back, sweeps::nothing);
+}
+
 // CG on the Schur complement of family 0 (S symmetric, T_0 factored exactly):
 //
 //   S_1 = T_1 - C_1 T_0^{-1} C_0,   S_1 x_1 = b_1 - C_1 T_0^{-1} b_0,   x_0 = T_0^{-1} (b_0 - C_0 x_1),
@@ -243,12 +255,7 @@ int schur_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWor
     beta = sweep.dot / rz;
     rz = sweep.dot;
   }
-  // x_0 = T_0^{-1} (b_0 - C_0 x_1).
-  auto back = [&](std::int32_t begin, std::int32_t end, Partial&) {
-#pragma omp simd
-    for (std::int32_t q = begin; q < end; ++q) x[q] = b[q] - cross[q] * x[q + n_pair];
-  };
-  sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, x, back, sweeps::nothing);
+  back_substitute_rows<SymmetricChains>(m, b, x);
   w.converged = sweep.failed == 0;
   return it;
 }
@@ -403,7 +410,8 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
         double dot_part = 0;
 #pragma omp simd reduction(+ : dot_part)
         for (std::int32_t k = s0; k < s1; ++k) {
-          const double residual = rq[k] - (dq[k] * zq[k] + uq[k - cols] * zq[k - cols] + uq[k] * zq[k + cols]) + cq[k] * z[k];
+          const double t1_z2 = dq[k] * zq[k] + uq[k - cols] * zq[k - cols] + uq[k] * zq[k + cols];
+          const double residual = rq[k] - t1_z2 + cq[k] * z[k];
           lo[k - base] += (1 - w) * residual;
           hi[k - base] += w * residual;
           dot_part += rq[k] * zq[k];
@@ -467,12 +475,7 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
       coarse.restrict_add(k0, k1, [&](std::int64_t k) { return r[n_pair + k]; }, e);
     });
   }
-  // x_0 = T_0^{-1} (b_0 - C_0 x_1).
-  auto back = [&](std::int32_t begin, std::int32_t end, Partial&) {
-#pragma omp simd
-    for (std::int32_t q = begin; q < end; ++q) x[q] = b[q] - cross[q] * x[q + n_pair];
-  };
-  sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, x, back, sweeps::nothing);
+  back_substitute_rows<SymmetricChains>(m, b, x);
   w.converged = state.failed == 0;
   return it;
 }
