@@ -110,13 +110,20 @@ TEST_CASE("1r grids with many modes smooth along both line families (two-level C
   // Where the cells tie the two line families together over many wire segments (about
   // rows cols g_cell / (pi^2 g_wire) modes, here ~4), the Schur CG adds a coarse correction
   // (bilinear functions on blocks of cells, line_coarse.hpp). Its answer must still be KLU's:
-  // column currents to 1e-9 relative, KCL at every node. Non-square, unequal wires (r_row = 10,
-  // r_col = 20 ohm), analog inputs, then the same with nine rows in ten switched to 0 V.
-  const netlists::ArraySpec spec =
-      test::random_array(devices::CellKind::resistor_1r, 224, 240, {10.0, 20.0, 0.0, 0.0}, 81);
-  const netlists::Crossbar xb(spec);
-  Matrix inputs = test::random_inputs(xb.spec(), 2, 1.0, 81);
-  for (int j = 0; j < spec.rows; ++j)
-    if (j % 10 != 3) inputs(1, j) = 0.0;
-  grid_matches_klu(xb, inputs);
+  // column currents to 1e-9 relative, KCL at every node. Non-square, unequal wires, analog
+  // inputs, then the same with nine rows in ten switched to 0 V; the linear law, and the sinh
+  // law (S stays symmetric, a new coarse matrix every Newton step) on a smaller array with
+  // thinner wires.
+  struct Case { int rows, cols; double r_row, r_col, v0; unsigned seed; };
+  for (const Case& c : {Case{224, 240, 10.0, 20.0, 0.0, 81}, Case{100, 110, 50.0, 100.0, 0.05, 82}}) {
+    CAPTURE(c.rows, c.cols, c.v0);
+    netlists::ArraySpec spec =
+        test::random_array(devices::CellKind::resistor_1r, c.rows, c.cols, {c.r_row, c.r_col, 0.0, 0.0}, c.seed);
+    if (c.v0 > 0) spec.cell.resistor.v0 = c.v0;
+    const netlists::Crossbar xb(spec);
+    Matrix inputs = test::random_inputs(xb.spec(), 2, 1.0, c.seed);
+    for (int j = 0; j < spec.rows; ++j)
+      if (j % 10 != 3) inputs(1, j) = 0.0;
+    grid_matches_klu(xb, inputs);
+  }
 }
