@@ -264,15 +264,14 @@ def target_value(number, row):
 LIMITS = """\
 What limits each row (perf profiles of `build/bench/xbar_bench`, this machine):
 
-- 1r 512x512 and 1024x1024 (grid, CG on the paired line matrix): 14 and 21 CG iterations to
-  1e-3 of the KCL tolerance (1e-12 of each node's rounding scale), each preconditioned by a
-  symmetric block Gauss-Seidel sweep over the row and bit-line chains; about 3/4 of the solve
-  at 1024. The kernels are fused to four passes per iteration with float preconditioner factors
-  and are memory-bandwidth bound (~400 MB per iteration at 1024). Iterations are set by the
-  preconditioner: relaxing the final tolerance 100x saves only 2-3 (and breaks the 1e-12
-  conservation of the column currents); block over-relaxation (omega != 1) and a piecewise-
-  constant coarse correction over 8x8..32x32 cell aggregates (additive or balanced) did not
-  reduce them in a prototype. The rest: assembly twice, chain factors, result matrices.
+- 1r 512x512 and 1024x1024 (grid, CG on the Schur complement of the row lines, 1e-3 of the KCL
+  tolerance at every node): 14 and 7 iterations. At 1024 the line preconditioner alone leaves
+  ~5 modes smooth along both line families (rows x cols x g_cell / (pi^2 g_wire)) and needs 23;
+  a balancing coarse correction on ~24x24 blocks of cells removes them (at 512, ~1.3 such
+  modes: the line preconditioner alone is faster and is used). A two-level iteration costs
+  about twice a plain one (three row-line sweeps, one bit-line sweep, three passes), memory
+  bound; the CG is now about half of the solve phase, the rest assembly, elimination, chain
+  factors and the result matrices.
 - 2t-sonos 1152x256, r_col only (grid, independent blocks of 8 bit lines, 2 vectors at a time):
   ~4.2 Newton evaluations per block and vector from a warm start (3 steps and the confirming
   evaluation; a quarter of the blocks need a fourth step, mostly for the cell nodes between two

@@ -74,11 +74,16 @@ bool pairs_symmetric(const LineMatrix& m) {
 std::int32_t LineMatrix::factor_tridiagonal() {
   symmetric_pairs = is_paired() && pairs_symmetric(*this);
   exact_family0 = false;
+  coarse = {};
   if (!has_cross()) return factor_families(*this, exact);
   const std::int32_t bad = factor_families(*this, approx);
   if (bad >= 0 || !symmetric_pairs || !symmetric_chains) return bad;
   exact_family0 = true;
-  return factor_families(*this, exact, 1);
+  const std::int32_t bad_exact = factor_families(*this, exact, 1);
+  const std::int32_t rows = family_chain_length[1], cols = family_chain_length[0];
+  if (bad_exact < 0 && family_stride[1] == cols && std::int64_t(rows) * cols == paired) coarse.build(*this, rows, cols);
+  else coarse = {};
+  return bad_exact;
 }
 
 void LineMatrix::allocate_factors() {

@@ -7,6 +7,8 @@
 #include <span>
 #include <vector>
 
+#include "solver/line_coarse.hpp"
+
 namespace xbar::solver {
 
 /// Thomas factors of the chains, T = L D U with L, U unit triangular (s: the stride):
@@ -59,6 +61,9 @@ struct LineMatrix {
   /// Set by factor_tridiagonal on a paired S with symmetric chains and pairs: `exact` also holds
   /// family 0's factors, and CG works on the Schur complement of family 0 (line_paired.cpp).
   bool exact_family0 = false;
+  /// Set by factor_tridiagonal with exact_family0 on a large enough array whose cells are
+  /// family 1's chain length x family 0's (row-major): the coarse space of the two-level CG.
+  CoarseSpace coarse;
   /// Per family, its split into one part per thread: rows at chain starts (stride 1) or ranges
   /// of chains (interleaved).
   std::vector<std::vector<std::int32_t>> family_parts;

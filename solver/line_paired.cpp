@@ -10,6 +10,9 @@
 // one, one vector less to read). M = (D + L) D^{-1} (D + U) with D = diag(T_0, T_1) in the float
 // factors: symmetric when S is, as CG requires.
 //
+// A symmetric paired S that is the cell grid of a large crossbar adds a coarse correction to that
+// CG (two_level_conjugate_gradients, coarse space in line_coarse.hpp).
+//
 // The solvers are bound by memory bandwidth, so their vector updates ride on the sweeps and
 // products around them: each pass over memory does all the work that needs no global result in
 // between (CG: three sweeps and one product per iteration, instead of a dozen separate loops).
@@ -170,6 +173,18 @@ int conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) 
   }
 }
 
+// The row-line unknowns from the bit-line ones: x_0 = T_0^{-1} (b_0 - C_0 x_1) (exact factors).
+template <bool SymmetricChains>
+void back_substitute_rows(const LineMatrix& m, const double* b, double* x) {
+  const std::int32_t n_pair = m.paired;
+  const double* cross = m.cross_val.data();
+  auto back = [&](std::int32_t begin, std::int32_t end, Partial&) {
+#pragma omp simd
+    for (std::int32_t q = begin; q < end; ++q) x[q] = b[q] - cross[q] * x[q + n_pair];
+  };
+  sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, x, back, sweeps::nothing);
+}
+
 // CG on the Schur complement of family 0 (S symmetric, T_0 factored exactly):
 //
 //   S_1 = T_1 - C_1 T_0^{-1} C_0,   S_1 x_1 = b_1 - C_1 T_0^{-1} b_0,   x_0 = T_0^{-1} (b_0 - C_0 x_1),
@@ -240,13 +255,228 @@ int schur_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWor
     beta = sweep.dot / rz;
     rz = sweep.dot;
   }
-  // x_0 = T_0^{-1} (b_0 - C_0 x_1).
-  auto back = [&](std::int32_t begin, std::int32_t end, Partial&) {
-#pragma omp simd
-    for (std::int32_t q = begin; q < end; ++q) x[q] = b[q] - cross[q] * x[q + n_pair];
-  };
-  sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, x, back, sweeps::nothing);
+  back_substitute_rows<SymmetricChains>(m, b, x);
   w.converged = sweep.failed == 0;
+  return it;
+}
+
+// Two-level CG on the same Schur complement (S_1 as above, B = T_1^{-1} in float factors, Q the
+// coarse correction of line_coarse.hpp), balancing preconditioner
+//
+//   M^{-1} = Q + (I - Q S_1) B (I - S_1 Q)      (symmetric, positive definite for any such Q, B)
+//
+// applied to r as: y_1 = Q r, z_2 = B (r - S_1 y_1), z = z_2 + Q (r - S_1 z_2); and
+// r . z = r . z_2 + g . y_3 (g = Z_C^T r, y_3 the coarse values of the second Q). The coarse
+// correction removes the modes smooth along both families, which the line preconditioner leaves
+// one CG iteration each. One iteration: three T_0 sweeps (the products S_1 y_1, S_1 z_2 and
+// S_1 p; the first two with T_0 in float factors), one T_1 sweep and three passes over the
+// bit-line half.
+template <bool SymmetricChains>
+int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  const CoarseSpace& coarse = m.coarse;
+  const std::int32_t n_pair = m.paired, cols = coarse.cols(), rows = coarse.rows();
+  double *x = w.x.data(), *r = w.r.data(), *z = w.z.data(), *v = w.v.data(), *p = w.p.data();
+  const double *b = w.b.data(), *tolerance = w.tolerance.data(), *cross = m.cross_val.data();
+  const double *diag = m.diag.data(), *upper = m.upper.data();
+  const int threads = std::max(parallel_threads(), 1);
+  std::vector<std::vector<double>> parts(threads);
+  std::vector<double> g, y, profile1, profile3;
+  // fn(part, k0, k1) over the cells in parallel, each part's expanded restriction zeroed first.
+  auto cells = [&](auto&& fn) {
+    std::vector<sweeps::Partial> partial(threads);
+    const int used = parallel_for(n_pair, sweeps::k_grain, [&](int part, std::int64_t k0, std::int64_t k1) {
+      parts[part].assign(coarse.expanded_size(), 0.0);
+      fn(parts[part].data(), static_cast<std::int32_t>(k0), static_cast<std::int32_t>(k1), partial[part]);
+    });
+    for (int k = used; k < threads; ++k) parts[k].clear();
+    partial.resize(used);
+    return sweeps::sum_parts(partial);
+  };
+  // fn(i, k0, k1) over the row segments of cells [begin, end) (row i, cells k0..k1-1).
+  auto segments = [&](std::int32_t begin, std::int32_t end, auto&& fn) {
+    while (begin < end) {
+      const std::int32_t i = begin / cols, stop = std::min(end, (i + 1) * cols);
+      fn(i, begin, stop);
+      begin = stop;
+    }
+  };
+  // (T_1 u)_q at bit-line row q = N + k of cell k in row i; u_k = u(k).
+  auto t1_times = [&](std::int32_t k, std::int32_t i, auto&& u) {
+    const std::int32_t q = n_pair + k;
+    double y_q = diag[q] * u(k);
+    if (i > 0) y_q += upper[q - cols] * u(k - cols);
+    if (i + 1 < rows) y_q += upper[q] * u(k + cols);
+    return y_q;
+  };
+  // The coarse function of a profile on row i's cells (and its neighbour rows): u(k).
+  auto coarse_row = [&](const std::vector<double>& profile, std::int32_t i) {
+    const CoarseSpace::Row at = coarse.row(profile.data(), i);
+    return [at, cols](std::int32_t k) { return at.value(k, cols); };
+  };
+  // The same on interior rows, vectorisable: coarse value c(j) of row i = (1 - w) lo[j] + w hi[j]
+  // (also the two rows of an expanded restriction that row i adds to).
+  struct Line {
+    double *lo, *hi;
+    double w;
+  };
+  auto line_in = [&](double* expanded, std::int32_t i) {
+    const CoarseSpace::RowHat h = coarse.row_hat(i);
+    double* lo = expanded + static_cast<std::size_t>(h.level) * cols;
+    return Line{lo, lo + cols, h.w};
+  };
+  auto line_of = [&](std::vector<double>& profile, std::int32_t i) { return line_in(profile.data(), i); };
+  // Inside M^{-1}: t_0 = T_0^{-1} C_0 u into z[0, N), u(i) the cell function of row i, with T_0's
+  // float factors (S_1 so approximated in both places it enters M^{-1} keeps M^{-1} symmetric
+  // positive definite, and the sweep reads half the factor bytes; S_1 p, which makes the
+  // residual, stays exact).
+  auto t0_solve = [&](auto&& u_of_row) {
+    auto rhs = [&](std::int32_t begin, std::int32_t end, Partial&) {
+      segments(begin, end, [&](std::int32_t i, std::int32_t k0, std::int32_t k1) {
+        const auto u = u_of_row(i);
+        for (std::int32_t k = k0; k < k1; ++k) z[k] = cross[k] * u(k);
+      });
+    };
+    sweeps::sweep_family<SymmetricChains>(m, m.approx, 0, z, rhs, sweeps::nothing);
+  };
+  // Start: z_0 = T_0^{-1} b_0; r_1 = b_1 - C_1 z_0, x_1 = 0; g = Z_C^T r.
+  auto copy_b0 = [&](std::int32_t begin, std::int32_t end, Partial&) { std::copy(b + begin, b + end, z + begin); };
+  sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, z, copy_b0, sweeps::nothing);
+  Partial state = cells([&](double* e, std::int32_t k0, std::int32_t k1, Partial& acc) {
+    double failed = 0;
+    for (std::int32_t k = k0; k < k1; ++k) {
+      const std::int32_t q = n_pair + k;
+      x[q] = 0.0;
+      r[q] = b[q] - cross[q] * z[k];
+      failed += fails(r[q], tolerance[q]);
+    }
+    acc.failed += failed;
+    coarse.restrict_add(k0, k1, [&](std::int64_t k) { return r[n_pair + k]; }, e);
+  });
+  double rz = 0;
+  int it = 0;
+  for (; state.failed > 0 && it < max_iterations; ++it) {
+    // y_1 = Q r; z_2 = T_1^{-1} (r - S_1 y_1) = T_1^{-1} (r - T_1 y_1 + C_1 T_0^{-1} C_0 y_1).
+    coarse.solve(parts, g, y, profile1);
+    auto y1_rhs = [&](std::int32_t begin, std::int32_t end, Partial&) {
+      segments(begin, end, [&](std::int32_t i, std::int32_t k0, std::int32_t k1) {
+        const Line c = line_of(profile1, i);
+        const std::int32_t base = i * cols;
+#pragma omp simd
+        for (std::int32_t k = k0; k < k1; ++k) z[k] = cross[k] * ((1 - c.w) * c.lo[k - base] + c.w * c.hi[k - base]);
+      });
+    };
+    sweeps::sweep_family<SymmetricChains>(m, m.approx, 0, z, y1_rhs, sweeps::nothing);
+    auto smooth_rhs = [&](std::int32_t begin, std::int32_t end, Partial&) {
+      segments(begin - n_pair, end - n_pair, [&](std::int32_t i, std::int32_t k0, std::int32_t k1) {
+        if (i == 0 || i + 1 == rows) {
+          const auto y1 = coarse_row(profile1, i);
+          for (std::int32_t k = k0; k < k1; ++k)
+            z[n_pair + k] = r[n_pair + k] - t1_times(k, i, y1) + cross[n_pair + k] * z[k];
+          return;
+        }
+        const Line a = line_of(profile1, i - 1), c = line_of(profile1, i), d = line_of(profile1, i + 1);
+        const std::int32_t base = i * cols;
+        const double *rq = r + n_pair, *dq = diag + n_pair, *uq = upper + n_pair, *cq = cross + n_pair;
+        double* zq = z + n_pair;
+#pragma omp simd
+        for (std::int32_t k = k0; k < k1; ++k) {
+          const std::int32_t j = k - base;
+          const double above = (1 - a.w) * a.lo[j] + a.w * a.hi[j], here = (1 - c.w) * c.lo[j] + c.w * c.hi[j];
+          const double below = (1 - d.w) * d.lo[j] + d.w * d.hi[j];
+          zq[k] = rq[k] - (dq[k] * here + uq[k - cols] * above + uq[k] * below) + cq[k] * z[k];
+        }
+      });
+    };
+    sweeps::sweep_family<SymmetricChains>(m, m.approx, 1, z, smooth_rhs, sweeps::nothing);
+    // S_1 z_2 = T_1 z_2 - C_1 T_0^{-1} C_0 z_2; restrict r - S_1 z_2; r . z_2.
+    const auto z2 = [&](std::int32_t k) { return z[n_pair + k]; };
+    t0_solve([&](std::int32_t) { return z2; });
+    const Partial rz2 = cells([&](double* e, std::int32_t k0, std::int32_t k1, Partial& acc) {
+      double dot_rz = 0;
+      const double *rq = r + n_pair, *dq = diag + n_pair, *uq = upper + n_pair, *cq = cross + n_pair, *zq = z + n_pair;
+      segments(k0, k1, [&](std::int32_t i, std::int32_t s0, std::int32_t s1) {
+        if (i == 0 || i + 1 == rows) {
+          coarse.restrict_add(s0, s1, [&](std::int64_t k) {
+            const auto c = static_cast<std::int32_t>(k);
+            return r[n_pair + c] - t1_times(c, i, z2) + cross[n_pair + c] * z[c];
+          }, e);
+          for (std::int32_t k = s0; k < s1; ++k) dot_rz += rq[k] * zq[k];
+          return;
+        }
+        const Line c = line_in(e, i);
+        double *lo = c.lo, *hi = c.hi;
+        const double w = c.w;
+        const std::int32_t base = i * cols;
+        double dot_part = 0;
+#pragma omp simd reduction(+ : dot_part)
+        for (std::int32_t k = s0; k < s1; ++k) {
+          const double t1_z2 = dq[k] * zq[k] + uq[k - cols] * zq[k - cols] + uq[k] * zq[k + cols];
+          const double residual = rq[k] - t1_z2 + cq[k] * z[k];
+          lo[k - base] += (1 - w) * residual;
+          hi[k - base] += w * residual;
+          dot_part += rq[k] * zq[k];
+        }
+        dot_rz += dot_part;
+      });
+      acc.dot += dot_rz;
+    });
+    const std::vector<double> g_r = g;  // Z_C^T r, for r . Q (r - S_1 z_2)
+    coarse.solve(parts, g, y, profile3);
+    double rz_next = rz2.dot;
+    for (std::size_t c = 0; c < y.size(); ++c) rz_next += g_r[c] * y[c];
+    const double beta = it == 0 ? 0.0 : rz_next / rz;
+    rz = rz_next;
+    // p = z_2 + Q(...) + b p; t_0 = T_0^{-1} C_0 p; v = T_1 p - C_1 t_0, p . v.
+    auto direction = [&](std::int32_t begin, std::int32_t end, Partial&) {
+      segments(begin, end, [&](std::int32_t i, std::int32_t k0, std::int32_t k1) {
+        const Line c = line_of(profile3, i);
+        const std::int32_t base = i * cols;
+        double* pq = p + n_pair;
+        const double* zq = z + n_pair;
+#pragma omp simd
+        for (std::int32_t k = k0; k < k1; ++k) {
+          const double value = zq[k] + (1 - c.w) * c.lo[k - base] + c.w * c.hi[k - base] + beta * pq[k];
+          pq[k] = value;
+          z[k] = cross[k] * value;
+        }
+      });
+    };
+    sweeps::sweep_family<SymmetricChains>(m, m.exact, 0, z, direction, sweeps::nothing);
+    const auto pk = [&](std::int32_t k) { return p[n_pair + k]; };
+    const Partial pv = cells([&](double*, std::int32_t k0, std::int32_t k1, Partial& acc) {
+      double sum = 0;
+      segments(k0, k1, [&](std::int32_t i, std::int32_t s0, std::int32_t s1) {
+        if (i == 0 || i + 1 == rows) {
+          for (std::int32_t k = s0; k < s1; ++k) {
+            const double y_q = t1_times(k, i, pk) - cross[n_pair + k] * z[k];
+            v[n_pair + k] = y_q;
+            sum += pk(k) * y_q;
+          }
+          return;
+        }
+        const double *pq = p + n_pair, *dq = diag + n_pair, *uq = upper + n_pair, *cq = cross + n_pair;
+        double* vq = v + n_pair;
+        double part = 0;
+#pragma omp simd reduction(+ : part)
+        for (std::int32_t k = s0; k < s1; ++k) {
+          const double y_q = dq[k] * pq[k] + uq[k - cols] * pq[k - cols] + uq[k] * pq[k + cols] - cq[k] * z[k];
+          vq[k] = y_q;
+          part += pq[k] * y_q;
+        }
+        sum += part;
+      });
+      acc.dot += sum;
+    });
+    if (!(pv.dot > 0)) break;  // breakdown: not positive definite (Newton will notice)
+    const double alpha = rz / pv.dot;
+    // x += a p, r -= a v, count |r_q| > tol_q; g = Z_C^T r.
+    state = cells([&](double* e, std::int32_t k0, std::int32_t k1, Partial& acc) {
+      acc.failed += cg_update<false>(x, r, z, p, v, tolerance, cross, n_pair, alpha, n_pair + k0, n_pair + k1);
+      coarse.restrict_add(k0, k1, [&](std::int64_t k) { return r[n_pair + k]; }, e);
+    });
+  }
+  back_substitute_rows<SymmetricChains>(m, b, x);
+  w.converged = state.failed == 0;
   return it;
 }
 
@@ -367,6 +597,9 @@ int bicgstab(const LineMatrix& m, int max_iterations, KrylovWork& w) {
 }  // namespace
 
 int paired_conjugate_gradients(const LineMatrix& m, int max_iterations, KrylovWork& w) {
+  if (m.exact_family0 && m.coarse.active())
+    return m.symmetric_chains ? two_level_conjugate_gradients<true>(m, max_iterations, w)
+                              : two_level_conjugate_gradients<false>(m, max_iterations, w);
   if (m.exact_family0)
     return m.symmetric_chains ? schur_conjugate_gradients<true>(m, max_iterations, w)
                               : schur_conjugate_gradients<false>(m, max_iterations, w);

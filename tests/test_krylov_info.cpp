@@ -73,6 +73,25 @@ TEST_CASE("the grid counts Krylov solves that stopped short, and KCL still decid
   CHECK(test::worst_kcl_ratio(xb.circuit(), cut.voltages) <= 1.0);
 }
 
+namespace {
+
+// The grid's Krylov path gives KLU's column currents to 1e-9 relative, and KCL holds at every node.
+void grid_matches_klu(const netlists::Crossbar& xb, const Matrix& inputs) {
+  solver::NewtonOptions klu, grid;
+  klu.method = solver::Method::klu;
+  grid.method = solver::Method::grid;
+  const engine::ArrayResults a = engine::ArraySolver(xb, klu).solve(inputs);
+  const engine::ArrayResults b = engine::ArraySolver(xb, grid).solve(inputs);
+  CHECK(b.summary.methods == "newton");
+  CHECK(b.summary.linear_iterations > 0);  // the Krylov path, not a direct one
+  for (std::size_t k = 0; k < a.column_current.data.size(); ++k)
+    REQUIRE(std::abs(a.column_current.data[k] - b.column_current.data[k]) <=
+            1e-9 * std::max(std::abs(a.column_current.data[k]), std::abs(b.column_current.data[k])) + 1e-21);
+  REQUIRE(test::worst_kcl_ratio(xb.circuit(), b.voltages) <= 1.0);
+}
+
+}  // namespace
+
 TEST_CASE("1r grids with both line resistances (CG on the Schur complement of the row lines) agree with KLU", "[krylov]") {
   // Random 1r arrays (linear law, and the sinh law: a nonlinear two-terminal cell keeps S
   // symmetric), square and not, random analog inputs: column currents to 1e-9 relative of KLU's,
@@ -83,17 +102,28 @@ TEST_CASE("1r grids with both line resistances (CG on the Schur complement of th
     netlists::ArraySpec spec = test::random_array(devices::CellKind::resistor_1r, c.rows, c.cols, {1.0, 2.0, 0.0, 0.0}, c.seed);
     if (c.v0 > 0) spec.cell.resistor.v0 = c.v0;
     const netlists::Crossbar xb(spec);
-    const Matrix inputs = test::random_inputs(xb.spec(), 3, 1.0, c.seed);
-    solver::NewtonOptions klu, grid;
-    klu.method = solver::Method::klu;
-    grid.method = solver::Method::grid;
-    const engine::ArrayResults a = engine::ArraySolver(xb, klu).solve(inputs);
-    const engine::ArrayResults b = engine::ArraySolver(xb, grid).solve(inputs);
-    CHECK(b.summary.methods == "newton");
-    CHECK(b.summary.linear_iterations > 0);  // the Krylov path, not a direct one
-    for (std::size_t k = 0; k < a.column_current.data.size(); ++k)
-      REQUIRE(std::abs(a.column_current.data[k] - b.column_current.data[k]) <=
-              1e-9 * std::max(std::abs(a.column_current.data[k]), std::abs(b.column_current.data[k])) + 1e-21);
-    REQUIRE(test::worst_kcl_ratio(xb.circuit(), b.voltages) <= 1.0);
+    grid_matches_klu(xb, test::random_inputs(xb.spec(), 3, 1.0, c.seed));
+  }
+}
+
+TEST_CASE("1r grids with many modes smooth along both line families (two-level CG) agree with KLU", "[krylov]") {
+  // Where the cells tie the two line families together over many wire segments (about
+  // rows cols g_cell / (pi^2 g_wire) modes, here ~4), the Schur CG adds a coarse correction
+  // (bilinear functions on blocks of cells, line_coarse.hpp). Its answer must still be KLU's:
+  // column currents to 1e-9 relative, KCL at every node. Non-square, unequal wires, analog
+  // inputs, then the same with nine rows in ten switched to 0 V; the linear law, and the sinh
+  // law (S stays symmetric, a new coarse matrix every Newton step) on a smaller array with
+  // thinner wires.
+  struct Case { int rows, cols; double r_row, r_col, v0; unsigned seed; };
+  for (const Case& c : {Case{224, 240, 10.0, 20.0, 0.0, 81}, Case{100, 110, 50.0, 100.0, 0.05, 82}}) {
+    CAPTURE(c.rows, c.cols, c.v0);
+    netlists::ArraySpec spec =
+        test::random_array(devices::CellKind::resistor_1r, c.rows, c.cols, {c.r_row, c.r_col, 0.0, 0.0}, c.seed);
+    if (c.v0 > 0) spec.cell.resistor.v0 = c.v0;
+    const netlists::Crossbar xb(spec);
+    Matrix inputs = test::random_inputs(xb.spec(), 2, 1.0, c.seed);
+    for (int j = 0; j < spec.rows; ++j)
+      if (j % 10 != 3) inputs(1, j) = 0.0;
+    grid_matches_klu(xb, inputs);
   }
 }
