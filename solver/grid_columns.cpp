@@ -19,7 +19,7 @@ namespace xbar::solver {
 GridNewton::State::RunResult GridNewton::State::run_columns() {
   std::vector<RunResult> results(blocks.size());
   parallel_for(static_cast<std::int64_t>(blocks.size()), 1, [&](int, std::int64_t b0, std::int64_t b1) {
-    for (std::int64_t b = b0; b < b1; ++b) results[b] = run_block(b);
+    for (std::int64_t b = b0; b < b1; ++b) results[b] = run_block(blocks[b]);
   });
   RunResult all{true, 0};
   for (const RunResult& r : results) {
@@ -29,27 +29,12 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
   return all;
 }
 
-GridNewton::State::RunResult GridNewton::State::run_block(std::size_t index) {
-  const Block& b = blocks[index];
-  // Where the state already holds the block's loads at these voltages (a warm start from the
-  // block's own converged solution; only rows whose select switched moved), the first evaluation
-  // redoes only the rows with a moved cell: the others' loads are those a full evaluation would
-  // give, so the certificate at the end is still every cell evaluated at the final voltages.
-  bool reuse = block_current[index] &&
-               std::none_of(moved.begin() + b.base, moved.begin() + end(b), [](std::uint8_t m) { return m & k_moved_line; });
-  block_current[index] = false;
+GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
   // The blocks solve directly: only whether KCL holds matters, not by how much it fails.
-  const RunResult r = newton_loop(
-      options, linear_circuit,
-      [&] {
-        const bool holds = reuse ? assemble_changed_rows(b) : assemble_block(b);
-        reuse = false;
-        return holds ? 0.0 : std::numeric_limits<double>::infinity();
-      },
-      [&](double, double& largest) { return step_block(b, largest); }, [&] { return update_small(b.base, end(b)); },
-      [&](double alpha) { apply_update(b.base, end(b), alpha); });
-  block_current[index] = r.converged;  // converged: the last evaluation was at the point returned, and KCL held
-  return r;
+  return newton_loop(options, linear_circuit,
+                     [&] { return assemble_block(b) ? 0.0 : std::numeric_limits<double>::infinity(); },
+                [&](double, double& largest) { return step_block(b, largest); },
+                [&] { return update_small(b.base, end(b)); }, [&](double alpha) { apply_update(b.base, end(b), alpha); });
 }
 
 // Returns whether KCL holds at every unknown of the block (counted as the loads and stamps go).
@@ -59,20 +44,6 @@ bool GridNewton::State::assemble_block(const Block& b) {
     const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
     outside += load_cells(k0, k1);
     if (g.cols_free()) outside += stamp_col_wires(k0, k1, b);
-  }
-  return outside == 0;
-}
-
-// As assemble_block, for the block rows with a moved cell only (k_moved_cell; no bit-line node
-// moved): each cell's loads and its bit-line node's stamp depend on its own terminals and its
-// neighbours' bit-line voltages alone, and every other node of the block held KCL already.
-bool GridNewton::State::assemble_changed_rows(const Block& b) {
-  const std::size_t w = b.width();
-  double outside = 0;
-  for (std::size_t k0 = b.base; k0 < end(b); k0 += w) {
-    if (std::none_of(moved.begin() + k0, moved.begin() + k0 + w, [](std::uint8_t m) { return m != 0; })) continue;
-    outside += load_cells(k0, k0 + w);
-    if (g.cols_free()) outside += stamp_col_wires(k0, k0 + w, b);
   }
   return outside == 0;
 }

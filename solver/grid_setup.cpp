@@ -1,6 +1,5 @@
 // The grid Newton's layout: cell order, layout checks, line storage, gather and scatter.
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -37,7 +36,6 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
   res_m.resize(g.has_internal() ? n : 0);
   order_cells();
   build_matrix();
-  if (!blocks.empty()) moved.assign(n, 0), block_current.assign(blocks.size(), 0);
 }
 
 // State order of the cells (see the top of this file) and the per-cell inputs in that order.
@@ -175,51 +173,27 @@ void GridNewton::State::gather(std::span<const double> fixed, std::span<const do
   const NodeIndex n_free = circuit.n_free;
   auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
   for (int i = 0; i < g.rows; ++i) v_src[i] = at(g.row_source[i]);
-  bool sink_moved = false;
-  for (int j = 0; j < g.cols; ++j) {
-    const double v = at(g.col_sink[j]);
-    sink_moved = sink_moved || std::bit_cast<std::uint64_t>(v) != std::bit_cast<std::uint64_t>(v_sink[j]);
-    v_sink[j] = v;
-  }
-  if (sink_moved) std::fill(block_current.begin(), block_current.end(), 0);
+  for (int j = 0; j < g.cols; ++j) v_sink[j] = at(g.col_sink[j]);
   struct List {
     const std::vector<NodeIndex>& nodes;
     std::vector<double>& out;
     Source source;
-    std::uint8_t flag;  ///< what a change in this list moves (column blocks)
   };
-  std::vector<List> lists{{node_r, v_r, source_r, k_moved_cell}, {node_c, v_c, source_c, k_moved_line}};
-  if (upper)
-    lists.push_back({node_m, v_m, source_m, k_moved_cell}), lists.push_back({node_gate_u, gate_u, source_gate_u, k_moved_cell});
-  if (lower_transistor) lists.push_back({node_gate_l, gate_l, source_gate_l, k_moved_cell});
-  if (!node_enable.empty()) lists.push_back({node_enable, enable, source_enable, k_moved_cell});  // else 1 throughout
-  // Each list in one loop without branches; with `track`, each value also compared, bit for bit,
-  // with the one it replaces.
-  auto copy = [&](auto track, const List& l, std::size_t k0, std::size_t k1, auto&& value) {
-    const NodeIndex* __restrict node = l.nodes.data();
-    double* __restrict out = l.out.data();
-    std::uint8_t* __restrict flags = moved.data();
-    for (std::size_t k = k0; k < k1; ++k) {
-      const double v = value(node[k]);
-      if constexpr (decltype(track)::value)
-        flags[k] |= std::bit_cast<std::uint64_t>(v) != std::bit_cast<std::uint64_t>(out[k]) ? l.flag : 0;
-      out[k] = v;
-    }
-  };
-  auto copy_lists = [&](auto track, std::size_t k0, std::size_t k1) {
-    for (const List& l : lists) {
-      if (l.source == Source::free)
-        copy(track, l, k0, k1, [&](NodeIndex x) { return v_free[x]; });
-      else if (l.source == Source::fixed)
-        copy(track, l, k0, k1, [&](NodeIndex x) { return fixed[x - n_free]; });
-      else
-        copy(track, l, k0, k1, at);
-    }
-  };
+  std::vector<List> lists{{node_r, v_r, source_r}, {node_c, v_c, source_c}};
+  if (upper) lists.push_back({node_m, v_m, source_m}), lists.push_back({node_gate_u, gate_u, source_gate_u});
+  if (lower_transistor) lists.push_back({node_gate_l, gate_l, source_gate_l});
+  if (!node_enable.empty()) lists.push_back({node_enable, enable, source_enable});  // else 1 throughout
   for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
-    if (moved.empty()) return copy_lists(std::false_type{}, k0, k1);
-    std::fill(moved.begin() + k0, moved.begin() + k1, 0);
-    copy_lists(std::true_type{}, k0, k1);
+    for (const List& l : lists) {
+      const NodeIndex* __restrict node = l.nodes.data();
+      double* __restrict out = l.out.data();
+      if (l.source == Source::free)
+        for (std::size_t k = k0; k < k1; ++k) out[k] = v_free[node[k]];
+      else if (l.source == Source::fixed)
+        for (std::size_t k = k0; k < k1; ++k) out[k] = fixed[node[k] - n_free];
+      else
+        for (std::size_t k = k0; k < k1; ++k) out[k] = at(node[k]);
+    }
   });
 }
 

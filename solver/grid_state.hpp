@@ -98,9 +98,8 @@ struct GridNewton::State {
   Block whole() const { return {0, std::size_t(g.cols), 0}; }
   std::size_t end(const Block& b) const { return b.base + b.width() * g.rows; }
   RunResult run_columns();
-  RunResult run_block(std::size_t index);
+  RunResult run_block(const Block& b);
   bool assemble_block(const Block& b);
-  bool assemble_changed_rows(const Block& b);
   bool step_block(const Block& b, double& largest);
 
   std::size_t cells() const { return static_cast<std::size_t>(g.rows) * g.cols; }
@@ -126,14 +125,6 @@ struct GridNewton::State {
   // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
   std::vector<double> v_src, v_sink;  // per row / per column
-  // Column blocks across solves (warm starts move only the rows whose select switched): which
-  // inputs the last gather changed per cell (k_moved_cell: its own terminals, gates or enable;
-  // k_moved_line: its bit-line node), and per block whether the loads and stamps in the state are
-  // those of its present voltages with KCL holding at every node (the block converged, and no
-  // bit-line sink moved since). Such a block re-evaluates only the rows with a moved cell first.
-  static constexpr std::uint8_t k_moved_cell = 1, k_moved_line = 2;
-  std::vector<std::uint8_t> moved;
-  std::vector<char> block_current;
   FamilyResidual res_r, res_c, res_m;
   // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
   std::vector<double> inv_mm, j_mr, j_mc;
