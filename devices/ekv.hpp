@@ -44,11 +44,12 @@ EkvCurrent ekv_terms(const EkvParams& p, double v_g, double v_d, double v_s, dou
 /// Terminal voltages of a batch of transistors of one law (V_T per instance), and the results.
 struct EkvBatch {
   std::span<const double> vt, v_g, v_d, v_s;  ///< inputs, one per instance
-  std::span<double> i_ds, di_dvg, di_dvd, di_dvs;  ///< outputs, as EkvCurrent
+  std::span<double> i_ds, di_dvg, di_dvd, di_dvs;  ///< outputs, as EkvCurrent; di_dvg may be empty (not computed)
 };
 
-/// ekv_current over a batch, vectorised (exp and log1p in SIMD, a few ulp from the scalar law;
-/// the same equations, the same roundings elsewhere). Every span has the batch's size, any size.
+/// ekv_current over a batch, vectorised (the same equations, a few ulp from the scalar law: exp
+/// and log1p in SIMD, reciprocals multiplied where the scalar law divides). Every span has the
+/// batch's size, any size, but di_dvg, which may also be empty when the gates are fixed.
 /// Runs on the best instruction set of ekv_batch_targets(), picked once, at the first call.
 void ekv_current_batch(const EkvParams& law, const EkvBatch& batch);
 

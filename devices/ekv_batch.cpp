@@ -10,6 +10,7 @@
 //
 // softplus and sigmoid share one exponential that never overflows: with h = v/2, e = exp(-|h|),
 //   softplus(h) = max(h, 0) + log1p(e),   sigmoid(h) = (h > 0 ? 1 : e) / (1 + e).
+// Callers whose gates are fixed (the grid Newton) pass no dI/dV_G and do not pay for it.
 //
 // This file is compiled once per instruction set: AVX-512 (Highway's AVX3), AVX2, SSE4, SSSE3 and
 // the x86-64 baseline (SSE2; Highway's one-lane SCALAR target under GCC < 12.3, EMU128 otherwise).
@@ -88,7 +89,8 @@ struct Currents {
 };
 
 // The law on one vector of instances, operation for operation as ekv_terms(.., -1) (no FMA:
-// this file is compiled with -ffp-contract=off).
+// this file is compiled with -ffp-contract=off). GateToo: also dI/dV_G.
+template <bool GateToo>
 HWY_INLINE Currents ekv_lanes(D d, const EkvParams& p, const Terminals& t) {
   const V n = hn::Set(d, p.n), eta = hn::Set(d, p.eta), ut = hn::Set(d, k_thermal_voltage);
   const V i_s = hn::Set(d, p.i_s), scale = hn::Set(d, p.i_s / k_thermal_voltage);
@@ -103,49 +105,59 @@ HWY_INLINE Currents ekv_lanes(D d, const EkvParams& p, const Terminals& t) {
   const V d_dibl = hn::Div(hn::Mul(d_vp, eta), n);  // (-D eta) / n = -(D eta / n) exactly
   return {
       .i_ds = hn::Mul(i_s, hn::Sub(fwd.f, rev.f)),
-      .di_dvg = hn::Div(d_vp, n),
+      .di_dvg = GateToo ? hn::Div(d_vp, n) : hn::Zero(d),
       .di_dvd = hn::Add(d_dibl, hn::Mul(scale, rev.df_dv)),
       .di_dvs = hn::Sub(hn::Neg(d_dibl), hn::Mul(scale, fwd.df_dv)),
   };
 }
 
-/// Pointers to one vector's worth of instances: inputs vt, v_g, v_d, v_s and outputs as EkvCurrent.
+/// Pointers to one vector's worth of instances: inputs vt, v_g, v_d, v_s and outputs as EkvCurrent
+/// (out[1], dI/dV_G, unused unless GateToo).
 struct Lanes {
   const double* in[4];
   double* out[4];
 };
 
+template <bool GateToo>
 HWY_INLINE void ekv_vector(D d, const EkvParams& p, const Lanes& at) {
-  const Currents c = ekv_lanes(d, p, {hn::LoadU(d, at.in[0]), hn::LoadU(d, at.in[1]),
-                                      hn::LoadU(d, at.in[2]), hn::LoadU(d, at.in[3])});
+  const Currents c = ekv_lanes<GateToo>(d, p, {hn::LoadU(d, at.in[0]), hn::LoadU(d, at.in[1]),
+                                               hn::LoadU(d, at.in[2]), hn::LoadU(d, at.in[3])});
   hn::StoreU(c.i_ds, d, at.out[0]);
-  hn::StoreU(c.di_dvg, d, at.out[1]);
+  if constexpr (GateToo) hn::StoreU(c.di_dvg, d, at.out[1]);
   hn::StoreU(c.di_dvd, d, at.out[2]);
   hn::StoreU(c.di_dvs, d, at.out[3]);
 }
 
 // The last count < Lanes(d) instances, through a zero-padded local vector (no load or store
 // past the caller's arrays; a zero bias is finite).
+template <bool GateToo>
 void ekv_tail(D d, const EkvParams& p, const Lanes& at, std::size_t count) {
   constexpr std::size_t k_max = hn::MaxLanes(D());
   double in[4][k_max] = {}, out[4][k_max];
   for (int a = 0; a < 4; ++a) std::copy_n(at.in[a], count, in[a]);
-  ekv_vector(d, p, {{in[0], in[1], in[2], in[3]}, {out[0], out[1], out[2], out[3]}});
-  for (int a = 0; a < 4; ++a) std::copy_n(out[a], count, at.out[a]);
+  ekv_vector<GateToo>(d, p, {{in[0], in[1], in[2], in[3]}, {out[0], out[1], out[2], out[3]}});
+  for (int a = 0; a < 4; ++a)
+    if (a != 1 || GateToo) std::copy_n(out[a], count, at.out[a]);
+}
+
+template <bool GateToo>
+void ekv_all(const EkvParams& p, const EkvBatch& b) {
+  const D d;
+  const std::size_t lanes = hn::Lanes(d), count = b.vt.size();
+  auto at = [&](std::size_t k) {
+    return Lanes{{b.vt.data() + k, b.v_g.data() + k, b.v_d.data() + k, b.v_s.data() + k},
+                 {b.i_ds.data() + k, GateToo ? b.di_dvg.data() + k : nullptr, b.di_dvd.data() + k, b.di_dvs.data() + k}};
+  };
+  std::size_t k = 0;
+  for (; k + lanes <= count; k += lanes) ekv_vector<GateToo>(d, p, at(k));
+  if (k < count) ekv_tail<GateToo>(d, p, at(k), count - k);
 }
 
 }  // namespace
 
 void EkvCurrentBatch(const EkvParams& p, const EkvBatch& b) {
-  const D d;
-  const std::size_t lanes = hn::Lanes(d), count = b.vt.size();
-  auto at = [&](std::size_t k) {
-    return Lanes{{b.vt.data() + k, b.v_g.data() + k, b.v_d.data() + k, b.v_s.data() + k},
-                 {b.i_ds.data() + k, b.di_dvg.data() + k, b.di_dvd.data() + k, b.di_dvs.data() + k}};
-  };
-  std::size_t k = 0;
-  for (; k + lanes <= count; k += lanes) ekv_vector(d, p, at(k));
-  if (k < count) ekv_tail(d, p, at(k), count - k);
+  if (b.di_dvg.empty()) ekv_all<false>(p, b);
+  else ekv_all<true>(p, b);
 }
 
 }  // namespace xbar::devices::HWY_NAMESPACE

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -111,18 +112,29 @@ void ArraySolver::solve_into(Worker& worker, std::span<const double> input, std:
 }
 
 void ArraySolver::warm_start(std::span<const double> previous, std::span<const double> input,
-                             std::vector<double>& guess) const {
+                             std::vector<double>& guess, SelectMemory& memory) const {
   using netlists::NodeKind;
+  if (!crossbar_.has_real_select()) return;
   const netlists::ArraySpec& spec = crossbar_.spec();
   const NodeIndex n_free = crossbar_.free_nodes();
+  const std::size_t cells = static_cast<std::size_t>(spec.rows) * spec.cols;
+  for (int state = 0; state < 2; ++state)
+    for (auto* a : {&memory.v_m[state], &memory.v_c[state]})
+      if (a->size() != cells) a->assign(cells, std::numeric_limits<double>::quiet_NaN());
   for (int i = 0; i < spec.rows; ++i) {
     const bool active = crossbar_.row_active(input, i);
-    if (!crossbar_.has_real_select() || active == crossbar_.row_active(previous, i)) continue;
+    if (active == crossbar_.row_active(previous, i)) continue;
     for (int j = 0; j < spec.cols; ++j) {
       const NodeIndex m = crossbar_.node(NodeKind::internal, i, j), c = crossbar_.node(NodeKind::column, i, j);
       if (m < 0 || m >= n_free) continue;
+      const std::size_t k = static_cast<std::size_t>(i) * spec.cols + j;
       const double v_c = c < n_free ? guess[c] : spec.v_sense;
-      guess[m] = active ? crossbar_.isolated_v_m(i, j, true) : v_c + crossbar_.isolated_v_m(i, j, false) - spec.v_sense;
+      memory.v_m[!active][k] = guess[m];  // the state left: as solved for `previous`
+      memory.v_c[!active][k] = v_c;
+      if (!std::isnan(memory.v_m[active][k]))
+        guess[m] = memory.v_m[active][k] + (v_c - memory.v_c[active][k]);
+      else
+        guess[m] = active ? crossbar_.isolated_v_m(i, j, true) : v_c + crossbar_.isolated_v_m(i, j, false) - spec.v_sense;
     }
   }
 }
@@ -155,10 +167,11 @@ void ArraySolver::solve_block(Worker& worker, const Matrix& inputs, VectorQueue&
                               ArrayResults& out, std::vector<solver::SolveStats>& stats,
                               const std::function<void()>& done, const VectorObserver& observe) {
   std::vector<double> guess, buffer;  // reused from vector to vector
+  SelectMemory memory;
   std::optional<std::size_t> previous;
   while (const std::optional<std::size_t> next = queue.take(from_front)) {
     const std::size_t v = *next;
-    if (previous) warm_start(inputs.row(*previous), inputs.row(v), guess);
+    if (previous) warm_start(inputs.row(*previous), inputs.row(v), guess, memory);
     previous = v;
     std::vector<double>& voltages = v == 0 ? out.voltages : buffer;  // vector 0's are kept
     try {

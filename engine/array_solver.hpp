@@ -73,12 +73,22 @@ class ArraySolver {
   std::vector<double> solve_vector(std::span<const double> input, std::vector<double>& guess,
                                    solver::SolveStats& stats);
 
-  /// Turns the solution for `previous` into a starting point for `input`: the internal nodes of
-  /// the cells whose select changed move to where the isolated cell has them in the new state,
-  /// relative to the row when switched on (the select holds m near the row) and to the bit line
-  /// when switched off (m follows the bit line); every other node keeps its voltage.
-  void warm_start(std::span<const double> previous, std::span<const double> input,
-                  std::vector<double>& guess) const;
+  /// What one chain of warm-started solves remembers of the cells' internal nodes: for each
+  /// cell and select state (off, on), m and the voltage of its bit-line node the last time the
+  /// cell was solved in that state (NaN: never yet).
+  struct SelectMemory {
+    std::vector<double> v_m[2], v_c[2];
+  };
+
+  /// Turns the solution for `previous` (in guess) into a starting point for `input`. The
+  /// internal nodes of the cells whose select changed move to where they were the last time the
+  /// cell was solved in its new state, shifted by how far its bit-line node has moved since (an
+  /// off cell's m follows its bit line; an on cell's m barely moves with it, but the shift is
+  /// second order there); where the cell was never solved in that state, to where the isolated
+  /// cell has m, relative to the row when switched on and to the bit line when switched off.
+  /// Every other node keeps its voltage. `memory` records the states left behind.
+  void warm_start(std::span<const double> previous, std::span<const double> input, std::vector<double>& guess,
+                  SelectMemory& memory) const;
 
   /// Threads solve() puts on `count` input vectors without an observer: 2 when there are
   /// vectors enough, more than one core and the array is small enough, else 1.

@@ -30,10 +30,10 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLo
   const std::vector<double>& top = upper ? v_m : v_r;
   if (upper)
     devices::ekv_current_batch(upper->law, {part(vt_u), part(gate_u), part(v_r), part(v_m), out(loads.u_i),
-                                            out(loads.gate_partial), out(loads.u_t), out(loads.u_b)});
+                                            {}, out(loads.u_t), out(loads.u_b)});  // gates are fixed: no dI/dV_G
   if (lower_transistor) {
     devices::ekv_current_batch(lower_transistor->law, {part(vt_l), part(gate_l), part(top), part(v_c),
-                                                       out(loads.l_i), out(loads.gate_partial), out(loads.l_t),
+                                                       out(loads.l_i), {}, out(loads.l_t),
                                                        out(loads.l_b)});
   } else {
     const devices::ResistorLaw law = lower_resistor->law;

@@ -32,9 +32,9 @@ constexpr std::size_t k_block_columns = 8;      // bit lines per independent New
 // (top -> bottom terminal) and partials, before the leak shunt and the enable. Small enough to
 // stay in L1 between evaluation and elimination.
 struct ChunkLoads {
-  std::vector<double> u_i, u_t, u_b, l_i, l_t, l_b, gate_partial;
+  std::vector<double> u_i, u_t, u_b, l_i, l_t, l_b;
   void reserve(std::size_t n) {
-    for (auto* a : {&u_i, &u_t, &u_b, &l_i, &l_t, &l_b, &gate_partial})
+    for (auto* a : {&u_i, &u_t, &u_b, &l_i, &l_t, &l_b})
       if (a->size() < n) a->resize(n);
   }
 };

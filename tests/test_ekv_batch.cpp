@@ -252,3 +252,23 @@ TEST_CASE("a NaN terminal voltage gives a NaN current and NaN partials, for its 
       }
   });
 }
+
+TEST_CASE("without dI/dV_G the batch gives the other outputs bit for bit and writes no gate partial",
+          "[devices][ekv-batch]") {
+  on_every_target([](const EkvSimdTarget& target) {
+    const Biases b = bias_grid({-0.3, 0.2, 0.6});
+    for (const std::size_t count : k_batch_sizes) {
+      CAPTURE(count);
+      const std::size_t n = std::min(count, b.size());
+      Results full(n), partial(n, -1.0);
+      target.run(sonos_defaults(), full.batch(b, 0, n));
+      EkvBatch without = partial.batch(b, 0, n);
+      without.di_dvg = {};
+      target.run(sonos_defaults(), without);
+      CHECK(partial.i_ds == full.i_ds);
+      CHECK(partial.di_dvd == full.di_dvd);
+      CHECK(partial.di_dvs == full.di_dvs);
+      CHECK(std::all_of(partial.di_dvg.begin(), partial.di_dvg.end(), [](double x) { return x == -1.0; }));
+    }
+  });
+}
