@@ -117,6 +117,8 @@ class SonosTable(unittest.TestCase):
         model.block = 4  # blocks of 4 and 3 vectors
         np.testing.assert_allclose(model.column_currents(every_row)[:6], reference, rtol=1e-12)
         np.testing.assert_allclose(model.column_currents(sparse), reference, rtol=1e-12)
+        # bits as bytes, as the network stage passes its bit planes: the same currents
+        np.testing.assert_array_equal(model.column_currents(sparse.astype(np.uint8)), model.column_currents(sparse))
 
     def test_correction_beats_the_ideal(self):
         predicted = xt.predict(self.table, self.levels, self.inputs, method="correction")

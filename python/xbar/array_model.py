@@ -242,12 +242,14 @@ class ArrayModel:
     block = 256
 
     def column_currents(self, inputs, with_ideal=False, out=None):
-        """Column currents [count, cols] (A) for inputs [count, rows] (bits for select cells,
-        reals for 1r); with_ideal: also the row-loaded currents without bit-line drop (both with
-        the inactive cells' leakage). out: an array [count, cols] to write the currents into
-        (returned)."""
-        inputs = np.atleast_2d(np.asarray(inputs, dtype=float))
-        if inputs.shape[1] != self.rows:
+        """Column currents [count, cols] (A) for inputs [count, rows] (bits for select cells, any
+        number type, nonzero = active; reals for 1r); with_ideal: also the row-loaded currents
+        without bit-line drop (both with the inactive cells' leakage). out: a float array
+        [count, cols] to write the currents into (returned)."""
+        inputs = np.atleast_2d(np.asarray(inputs))
+        if inputs.dtype.kind not in "biuf":
+            inputs = inputs.astype(float)
+        if inputs.ndim != 2 or inputs.shape[1] != self.rows:
             raise ValueError(f"inputs are {inputs.shape}, expected [count, {self.rows}]")
         count = len(inputs)
         current = np.empty((count, self.cols)) if out is None else out
@@ -256,72 +258,78 @@ class ArrayModel:
         ideal = np.empty((count, self.cols)) if with_ideal else None
         # a row whose input is 0 in every vector adds nothing to any product: leave it out when
         # that saves a good share of the product (a layer after ReLU has whole channels at 0)
-        used = np.flatnonzero(inputs.any(axis=0))
-        rows, terms = (used, self._terms[used]) if len(used) <= 0.9 * self.rows else (slice(None), self._terms)
-        product = np.empty((min(self.block, count), terms.shape[1]))
+        rows = np.flatnonzero(inputs.any(axis=0))
+        if len(rows) > 0.9 * self.rows:
+            rows = None
+        terms = self._terms if rows is None else self._terms[rows]
+        size = min(self.block, count)
+        picked = None if rows is None else np.empty((size, len(rows)), inputs.dtype)
+        active, product = np.empty((size, len(terms))), np.empty((size, terms.shape[1]))
+        scratch = np.empty((2, size, self.cols))
         tally = _DomainTally(self.table)
         for start in range(0, count, self.block):
-            stop = min(start + self.block, count)
-            part = inputs[start:stop, rows]
-            active = (part != 0).astype(float) if self.has_select else part
-            drive, conduct = self._products(np.matmul(active, terms, out=product[:stop - start]))
-            j0 = drive[:, 0]
-            j = self._response(drive, conduct, out=current[start:stop])
-            tally.add(j, j0)
+            n = min(self.block, count - start)
+            part = inputs[start:start + n] if rows is None else np.take(inputs[start:start + n], rows, axis=1,
+                                                                        out=picked[:n])
+            if self.has_select:
+                np.not_equal(part, 0, out=active[:n])
+            else:
+                np.copyto(active[:n], part)
+            drive, conduct = self._products(np.matmul(active[:n], terms, out=product[:n]))
+            j = self._response(drive, conduct, current[start:start + n], scratch[:, :n])
+            tally.add(j, drive[:, 0])
             if ideal is not None:
-                ideal[start:stop] = j0
+                ideal[start:start + n] = drive[:, 0]
         tally.finish()
         return (current, ideal) if with_ideal else current
 
     def _products(self, product):
-        """(drive [count, 1 + R, cols], conduct [count or 1, R + R(R+1)/2, cols]), views of one
-        block's product: the drive terms (j0, the leakage added in place; A0_q), then the
-        conduction terms (sum_i a_i u_ip g_ij; M_qp), the same for every vector for 1r."""
-        count, r = len(product), len(self.lam)
-        product = product.reshape(count, -1, self.cols)
+        """(drive [count, 1 + R, cols], conduct [count or 1, R + R(R+1)/2, cols]) of one block's
+        product, the response's work space: the drive terms (j0, the leakage added here; A0_q),
+        then the conduction terms (sum_i a_i u_ip g_ij; M_qp), for 1r a copy of the fixed ones."""
+        r = len(self.lam)
+        product = product.reshape(len(product), -1, self.cols)
         drive = product[:, :r + 1]
         drive[:, 0] += self._leak_total
-        conduct = product[:, r + 1:] if self.has_select else self._fixed
+        conduct = product[:, r + 1:] if self.has_select else self._fixed.copy()
         return drive, conduct
 
-    def _response(self, drive, conduct, out):
-        """The column currents J = j0 + sum_p c_p lam_p A_p of one block, (1 - M lam) A = A0
-        solved per (vector, column); written into out."""
+    def _response(self, drive, conduct, out, scratch):
+        """The column currents J = j0 + sum_p c_p lam_p A_p of one block, written into out, with
+        (1 - M Lam) A = A0 solved per (vector, column) in its symmetric form
+        (1 - Lam^1/2 M Lam^1/2) B = Lam^1/2 A0, B = Lam^1/2 A (so lam_p A_p = lam_p^1/2 B_p):
+        positive definite (M <= 0), so elimination needs no pivot. In place in the M and A0 slots
+        of drive and conduct; scratch: two arrays of out's shape."""
         r = len(self.lam)
         np.copyto(out, drive[:, 0])
         if r == 0:
             return out
-        system = [[(1.0 if p == q else 0.0) for q in range(r)] for p in range(r)]
+        root = np.sqrt(self.lam)
+        system = {}
         for k, (p, q) in enumerate(self.pairs):
-            m_pq = conduct[:, r + k]
-            system[p][q] = system[p][q] - m_pq * self.lam[q]
-            if p != q:
-                system[q][p] = -m_pq * self.lam[p]
-        amplitude = _solve_small(system, [drive[:, 1 + q] for q in range(r)])
-        for p in range(r):
-            amplitude[p] *= self.lam[p]
-            amplitude[p] *= conduct[:, p]
-            out += amplitude[p]
-        return out
-
-
-def _solve_small(system, rhs):
-    """x with system x = rhs, for a small r x r system whose entries are arrays (one system per
-    element): Gaussian elimination without pivoting, element by element. 1 - M lam has the
-    leading minors of the positive definite 1 - lam^1/2 M lam^1/2 (M <= 0), so no pivot is 0."""
-    r = len(rhs)
-    a = [row[:] for row in system]
-    b = list(rhs)
-    for k in range(r):
-        for i in range(k + 1, r):
-            factor = a[i][k] / a[k][k]
+            system[p, q] = conduct[:, r + k]
+            system[p, q] *= -root[p] * root[q]
+            if p == q:
+                system[p, q] += 1.0
+        b = [drive[:, 1 + q] for q in range(r)]
+        for q in range(r):
+            b[q] *= root[q]
+        factor, term = scratch[0, :len(conduct)], scratch[1]
+        for k in range(r):
+            for i in range(k + 1, r):
+                np.divide(system[i, k], system[k, k], out=factor)
+                for j in range(k + 1, i + 1):
+                    system[i, j] -= np.multiply(factor, system[j, k], out=term[:len(factor)])
+                b[i] -= np.multiply(factor, b[k], out=term)
+        for k in reversed(range(r)):
             for j in range(k + 1, r):
-                a[i][j] = a[i][j] - factor * a[k][j]
-            b[i] = b[i] - factor * b[k]
-    x = [None] * r
-    for k in reversed(range(r)):
-        x[k] = (b[k] - sum(a[k][j] * x[j] for j in range(k + 1, r))) / a[k][k]
-    return x
+                b[k] -= np.multiply(system[j, k], b[j], out=term)
+            b[k] /= system[k, k]
+        for p in range(r):
+            b[p] *= root[p]
+            b[p] *= conduct[:, p]
+            out += b[p]
+        return out
 
 
 def _require_linear_1r(table, law):
