@@ -144,6 +144,10 @@ class ArrayModel:
        Every sum over i is a product of the input matrix [count, rows] with a fixed
        [rows, cols] matrix: 1 + 2R + R(R+1)/2 of them, stacked into one matrix product, then
        count x cols solves of R x R. The feedback (g < 0) keeps 1 - M lam well conditioned.
+       The system is solved in its symmetric form S B = lam^1/2 A0, S = 1 - lam^1/2 M lam^1/2
+       (positive definite: M <= 0), B = lam^1/2 A, J_j = j0_j + sum_p (lam_p^1/2 sum_i a_i u_ip
+       g_ij) B_p: the matrices carry the factors lam^1/2, so the products give S - 1, lam^1/2 A0
+       and the coupling terms directly.
        modes = R, default 2 (8 products, a 2 x 2 solve): one mode follows a column's current
        about as well, but the difference of two columns (a signed output) needs the second to
        see where in the column the active cells sit (docs/tables.md measures R = 1 to 4).
@@ -197,8 +201,10 @@ class ArrayModel:
         # inactive cells' leakage: sum_i (1 - a_i) l_ij = leak_total_j - sum_i a_i l_ij
         leak = self._leakage(cell_weight)
         self._leak_total = leak.sum(axis=0)
-        terms = [w - leak] + [u[:, p, None] * w for p in range(r)] + [u[:, p, None] * g for p in range(r)]
-        terms += [u[:, p, None] * u[:, q, None] * g for p, q in self.pairs]
+        root = np.sqrt(self.lam)
+        terms = [w - leak] + [root[p] * u[:, p, None] * w for p in range(r)]
+        terms += [root[p] * u[:, p, None] * g for p in range(r)]
+        terms += [-root[p] * root[q] * u[:, p, None] * u[:, q, None] * g for p, q in self.pairs]
         stacked = np.stack(terms, axis=1)                                   # [rows, terms, cols]
         if self.has_select:
             self._terms, self._fixed = stacked.reshape(self.rows, -1), None
@@ -285,8 +291,9 @@ class ArrayModel:
 
     def _products(self, product):
         """(drive [count, 1 + R, cols], conduct [count or 1, R + R(R+1)/2, cols]) of one block's
-        product, the response's work space: the drive terms (j0, the leakage added here; A0_q),
-        then the conduction terms (sum_i a_i u_ip g_ij; M_qp), for 1r a copy of the fixed ones."""
+        product, the response's work space: the drive terms (j0, the leakage added here;
+        lam^1/2 A0), then the conduction terms (lam_p^1/2 sum_i a_i u_ip g_ij; S - 1), for 1r a
+        copy of the fixed ones."""
         r = len(self.lam)
         product = product.reshape(len(product), -1, self.cols)
         drive = product[:, :r + 1]
@@ -295,25 +302,17 @@ class ArrayModel:
         return drive, conduct
 
     def _response(self, drive, conduct, out, scratch):
-        """The column currents J = j0 + sum_p c_p lam_p A_p of one block, written into out, with
-        (1 - M Lam) A = A0 solved per (vector, column) in its symmetric form
-        (1 - Lam^1/2 M Lam^1/2) B = Lam^1/2 A0, B = Lam^1/2 A (so lam_p A_p = lam_p^1/2 B_p):
-        positive definite (M <= 0), so elimination needs no pivot. In place in the M and A0 slots
-        of drive and conduct; scratch: two arrays of out's shape."""
+        """The column currents J = j0 + sum_p (lam_p^1/2 c_p) B_p of one block, written into out,
+        S B = lam^1/2 A0 solved per (vector, column) by elimination without pivoting (S is
+        positive definite), in place in the S and A0 slots of conduct and drive; scratch: two
+        arrays of out's shape."""
         r = len(self.lam)
-        np.copyto(out, drive[:, 0])
         if r == 0:
-            return out
-        root = np.sqrt(self.lam)
-        system = {}
-        for k, (p, q) in enumerate(self.pairs):
-            system[p, q] = conduct[:, r + k]
-            system[p, q] *= -root[p] * root[q]
-            if p == q:
-                system[p, q] += 1.0
+            return np.copyto(out, drive[:, 0]) or out
+        system = {pair: conduct[:, r + k] for k, pair in enumerate(self.pairs)}
+        for p in range(r):
+            system[p, p] += 1.0
         b = [drive[:, 1 + q] for q in range(r)]
-        for q in range(r):
-            b[q] *= root[q]
         factor, term = scratch[0, :len(conduct)], scratch[1]
         for k in range(r):
             for i in range(k + 1, r):
@@ -325,10 +324,9 @@ class ArrayModel:
             for j in range(k + 1, r):
                 b[k] -= np.multiply(system[j, k], b[j], out=term)
             b[k] /= system[k, k]
-        for p in range(r):
-            b[p] *= root[p]
-            b[p] *= conduct[:, p]
-            out += b[p]
+        np.add(drive[:, 0], np.multiply(conduct[:, 0], b[0], out=b[0]), out=out)
+        for p in range(1, r):
+            out += np.multiply(conduct[:, p], b[p], out=b[p])
         return out
 
 
