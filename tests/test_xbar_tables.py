@@ -104,6 +104,22 @@ class SonosTable(unittest.TestCase):
         self.assertEqual(predicted.shape, (6, 10))
         self.assertLess(share_left(predicted, self.result), 0.03)
 
+    def test_blocks_and_rows_no_vector_drives_change_nothing(self):
+        """The method goes through a batch in blocks of vectors and leaves the rows no vector of
+        the batch drives out of its products: neither changes a vector's currents. Reference: the
+        same vectors in one block with a vector that drives every row (nothing left out)."""
+        sparse = self.inputs.copy()
+        sparse[:, 8:40] = 0
+        every_row = np.vstack([sparse, np.ones((1, 48))])
+        model = xt.ArrayModel(self.table, self.levels)
+        reference = model.column_currents(every_row)[:6]
+        np.testing.assert_allclose(model.column_currents(sparse), reference, rtol=1e-12)
+        model.block = 4  # blocks of 4 and 3 vectors
+        np.testing.assert_allclose(model.column_currents(every_row)[:6], reference, rtol=1e-12)
+        np.testing.assert_allclose(model.column_currents(sparse), reference, rtol=1e-12)
+        # bits as bytes, as the network stage passes its bit planes: the same currents
+        np.testing.assert_array_equal(model.column_currents(sparse.astype(np.uint8)), model.column_currents(sparse))
+
     def test_correction_beats_the_ideal(self):
         predicted = xt.predict(self.table, self.levels, self.inputs, method="correction")
         self.assertLess(share_left(predicted, self.result), 1 / 3)
@@ -272,6 +288,18 @@ class Domain(unittest.TestCase):
         levels, inputs, _ = fresh_array(keys, 77)
         with self.assertWarnsRegex(xt.DomainWarning, "more than the table method's 50 %"):
             xt.predict(table, levels, inputs)
+        # counted block by block as on the whole batch: the pairs above the limit among those whose
+        # ideal current exceeds 1e-3 of the batch's largest, or whose load exceeds the sampled ones
+        model = xt.ArrayModel(table, levels)
+        current, ideal = model.column_currents(inputs, with_ideal=True)
+        counted = ideal > 1e-3 * ideal.max()
+        outside = (np.abs(current / ideal - 1) > xt.DEVIATION_LIMIT) & counted
+        outside |= ideal > table.domain["load"][1] * table.attr("full_scale_current") * (1 + 1e-9)
+        self.assertGreater(outside.sum(), 0)
+        for block in (256, 1):
+            model.block = block
+            with self.assertWarnsRegex(xt.DomainWarning, f" {outside.sum()} of {outside.size} column currents"):
+                model.column_currents(inputs)
 
     def test_loads_above_the_sampled_ones_warn_and_inside_do_not(self):
         keys = ARRAY + ["table.samples=2", "table.vectors=2", "weights.distribution=laplace", "inputs.activity=0.2"]

@@ -11,6 +11,10 @@ For each circuit: the digits CNN in exact, table and ideal mode on the first N t
     the faster of the two; tables built and tiles prepared before timing).
 
     PYTHONPATH=build/python /usr/bin/python3 examples/network/table_mode.py [--images N] [--only NAME] [--model PT]
+        [--time-only [--repeats K]]
+
+--time-only skips exact mode and the layer error: ideal and table mode only, timed K times each
+(default 5), interleaved, the fastest kept.
 """
 import argparse
 import os
@@ -63,6 +67,24 @@ def report(what, ideal, table, exact):
           f"deviation from ideal", flush=True)
 
 
+def forward_times(models, images, repeats):
+    """{mode: the fastest of repeats forward passes}, the modes interleaved; and the last logits."""
+    times, logits = {mode: [] for mode in models}, {}
+    for _ in range(repeats):
+        for mode, analog in models.items():
+            logits[mode], seconds = timed(analog, images)
+            times[mode].append(seconds)
+    return {mode: min(t) for mode, t in times.items()}, logits
+
+
+def time_only(name, config, model, calibration, images, repeats):
+    print(f"== {name}", flush=True)
+    models = {mode: converted(model, config, mode, calibration) for mode in ("ideal", "table")}
+    times, _ = forward_times(models, images, repeats)
+    print(f"forward time: ideal {times['ideal']:.4f} s, table {times['table']:.4f} s "
+          f"({times['table'] / times['ideal']:.2f}x); load {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def compare(name, config, model, calibration, images, labels):
     print(f"== {name}", flush=True)
     models = {mode: converted(model, config, mode, calibration) for mode in ("ideal", "table", "exact")}
@@ -84,12 +106,7 @@ def compare(name, config, model, calibration, images, labels):
     for mode in ("ideal", "table"):
         before_adc[mode] = planes_sum(models[mode].conv3, models[mode].conv3.column_currents(vectors, mode))
     report("before the ADC", before_adc["ideal"], before_adc["table"], before_adc["exact"])
-    times = {"ideal": [], "table": []}
-    logits = {}
-    for _ in range(2):
-        for mode in ("ideal", "table"):
-            logits[mode], seconds = timed(models[mode], images)
-            times[mode].append(seconds)
+    times, logits = forward_times({mode: models[mode] for mode in ("ideal", "table")}, images, 2)
     logits["exact"] = logits_exact
     predicted = {mode: v.argmax(1).numpy() for mode, v in logits.items()}
     truth = labels.numpy()
@@ -100,7 +117,7 @@ def compare(name, config, model, calibration, images, labels):
                       / (logits["exact"] - logits["ideal"]).double().pow(2).mean().sqrt())
     print(f"table vs exact: {len(disagree)} image(s) decided differently {list(disagree)}; "
           f"logits rms(table - exact) / rms(exact - ideal) = {logit_err:.3g}")
-    ideal_time, table_time = min(times["ideal"]), min(times["table"])
+    ideal_time, table_time = times["ideal"], times["table"]
     print(f"forward time: ideal {ideal_time:.3f} s, table {table_time:.3f} s ({table_time / ideal_time:.2f}x), "
           f"exact {exact_time:.1f} s; load {os.getloadavg()[0]:.1f}", flush=True)
 
@@ -111,12 +128,18 @@ def main():
     parser.add_argument("--model", default=study.DEFAULT_MODEL,
                         help=f"trained network: loaded if it exists, else trained and saved (default {study.DEFAULT_MODEL})")
     parser.add_argument("--only", help="run only the circuits whose name contains this")
+    parser.add_argument("--time-only", action="store_true", help="only time ideal and table mode (no exact mode)")
+    parser.add_argument("--repeats", type=int, default=5, help="forward passes per mode with --time-only (default 5)")
     args = parser.parse_args()
     model, train_set, test_set, accuracy, _, _ = study.trained_model(args.model)
     print(f"float accuracy {100 * accuracy:.1f} %", flush=True)
     images, labels = test_set[0][:args.images], test_set[1][:args.images]
     for name, config in circuits().items():
-        if args.only is None or args.only in name:
+        if args.only is not None and args.only not in name:
+            continue
+        if args.time_only:
+            time_only(name, config, model, train_set[0][:64], images, args.repeats)
+        else:
             compare(name, config, model, train_set[0][:64], images, labels)
 
 

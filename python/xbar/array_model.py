@@ -144,6 +144,10 @@ class ArrayModel:
        Every sum over i is a product of the input matrix [count, rows] with a fixed
        [rows, cols] matrix: 1 + 2R + R(R+1)/2 of them, stacked into one matrix product, then
        count x cols solves of R x R. The feedback (g < 0) keeps 1 - M lam well conditioned.
+       The system is solved in its symmetric form S B = lam^1/2 A0, S = 1 - lam^1/2 M lam^1/2
+       (positive definite: M <= 0), B = lam^1/2 A, J_j = j0_j + sum_p (lam_p^1/2 sum_i a_i u_ip
+       g_ij) B_p: the matrices carry the factors lam^1/2, so the products give S - 1, lam^1/2 A0
+       and the coupling terms directly.
        modes = R, default 2 (8 products, a 2 x 2 solve): one mode follows a column's current
        about as well, but the difference of two columns (a signed output) needs the second to
        see where in the column the active cells sit (docs/tables.md measures R = 1 to 4).
@@ -197,8 +201,10 @@ class ArrayModel:
         # inactive cells' leakage: sum_i (1 - a_i) l_ij = leak_total_j - sum_i a_i l_ij
         leak = self._leakage(cell_weight)
         self._leak_total = leak.sum(axis=0)
-        terms = [w - leak] + [u[:, p, None] * w for p in range(r)] + [u[:, p, None] * g for p in range(r)]
-        terms += [u[:, p, None] * u[:, q, None] * g for p, q in self.pairs]
+        root = np.sqrt(self.lam)
+        terms = [w - leak] + [root[p] * u[:, p, None] * w for p in range(r)]
+        terms += [root[p] * u[:, p, None] * g for p in range(r)]
+        terms += [-root[p] * root[q] * u[:, p, None] * u[:, q, None] * g for p, q in self.pairs]
         stacked = np.stack(terms, axis=1)                                   # [rows, terms, cols]
         if self.has_select:
             self._terms, self._fixed = stacked.reshape(self.rows, -1), None
@@ -235,52 +241,93 @@ class ArrayModel:
                       RuntimeWarning, stacklevel=3)
         return rho
 
-    def column_currents(self, inputs, with_ideal=False):
-        """Column currents [count, cols] (A) for inputs [count, rows] (bits for select cells,
-        reals for 1r); with_ideal: also the row-loaded currents without bit-line drop (both with
-        the inactive cells' leakage)."""
-        inputs = np.atleast_2d(np.asarray(inputs, dtype=float))
-        if inputs.shape[1] != self.rows:
+    #: input vectors per matrix product in column_currents. The response is element-wise work on
+    #: [vectors, cols] arrays: in blocks of this many vectors its arrays stay in cache and their
+    #: memory is reused from block to block, where whole-batch temporaries (8 MB for 4096 vectors of
+    #: 256 columns) cost more in fresh pages than in arithmetic
+    block = 256
+
+    def column_currents(self, inputs, with_ideal=False, out=None):
+        """Column currents [count, cols] (A) for inputs [count, rows] (bits for select cells, any
+        number type, nonzero = active; reals for 1r); with_ideal: also the row-loaded currents
+        without bit-line drop (both with the inactive cells' leakage). out: a float array
+        [count, cols] to write the currents into (returned)."""
+        inputs = np.atleast_2d(np.asarray(inputs))
+        if inputs.dtype.kind not in "biuf":
+            inputs = inputs.astype(float)
+        if inputs.ndim != 2 or inputs.shape[1] != self.rows:
             raise ValueError(f"inputs are {inputs.shape}, expected [count, {self.rows}]")
-        active = (inputs != 0).astype(float) if self.has_select else inputs
-        count, r = len(inputs), len(self.lam)
-        product = (active @ self._terms).reshape(count, -1, self.cols)
+        count = len(inputs)
+        current = np.empty((count, self.cols)) if out is None else out
+        if current.shape != (count, self.cols):
+            raise ValueError(f"out is {current.shape}, expected [{count}, {self.cols}]")
+        ideal = np.empty((count, self.cols)) if with_ideal else None
+        # a row whose input is 0 in every vector adds nothing to any product: leave it out when
+        # that saves a good share of the product (a layer after ReLU has whole channels at 0)
+        rows = np.flatnonzero(inputs.any(axis=0))
+        if len(rows) > 0.9 * self.rows:
+            rows = None
+        terms = self._terms if rows is None else self._terms[rows]
+        size = min(self.block, count)
+        picked = None if rows is None else np.empty((size, len(rows)), inputs.dtype)
+        active, product = np.empty((size, len(terms))), np.empty((size, terms.shape[1]))
+        scratch = np.empty((2, size, self.cols))
+        tally = _DomainTally(self.table)
+        for start in range(0, count, self.block):
+            n = min(self.block, count - start)
+            part = inputs[start:start + n] if rows is None else np.take(inputs[start:start + n], rows, axis=1,
+                                                                        out=picked[:n])
+            if self.has_select:
+                np.not_equal(part, 0, out=active[:n])
+            else:
+                np.copyto(active[:n], part)
+            drive, conduct = self._products(np.matmul(active[:n], terms, out=product[:n]))
+            j = self._response(drive, conduct, current[start:start + n], scratch[:, :n])
+            tally.add(j, drive[:, 0])
+            if ideal is not None:
+                ideal[start:start + n] = drive[:, 0]
+        tally.finish()
+        return (current, ideal) if with_ideal else current
+
+    def _products(self, product):
+        """(drive [count, 1 + R, cols], conduct [count or 1, R + R(R+1)/2, cols]) of one block's
+        product, the response's work space: the drive terms (j0, the leakage added here;
+        lam^1/2 A0), then the conduction terms (lam_p^1/2 sum_i a_i u_ip g_ij; S - 1), for 1r a
+        copy of the fixed ones."""
+        r = len(self.lam)
+        product = product.reshape(len(product), -1, self.cols)
         drive = product[:, :r + 1]
-        conduct = product[:, r + 1:] if self.has_select else np.broadcast_to(self._fixed, (count,) + self._fixed.shape[1:])
-        j0 = drive[:, 0] + self._leak_total
+        drive[:, 0] += self._leak_total
+        conduct = product[:, r + 1:] if self.has_select else self._fixed.copy()
+        return drive, conduct
+
+    def _response(self, drive, conduct, out, scratch):
+        """The column currents J = j0 + sum_p (lam_p^1/2 c_p) B_p of one block, written into out,
+        S B = lam^1/2 A0 solved per (vector, column) by elimination without pivoting (S is
+        positive definite), in place in the S and A0 slots of conduct and drive; scratch: two
+        arrays of out's shape."""
+        r = len(self.lam)
         if r == 0:
-            check_domain(self.table, j0, j0)
-            return (j0, j0) if with_ideal else j0
-        # (1 - M lam) A = A0, every entry a [count, cols] array
-        system = [[(1.0 if p == q else 0.0) for q in range(r)] for p in range(r)]
-        for k, (p, q) in enumerate(self.pairs):
-            m_pq = conduct[:, r + k]
-            system[p][q] = system[p][q] - m_pq * self.lam[q]
-            if p != q:
-                system[q][p] = -m_pq * self.lam[p]
-        amplitude = _solve_small(system, [drive[:, 1 + q] for q in range(r)])
-        j = j0 + sum(conduct[:, p] * (self.lam[p] * amplitude[p]) for p in range(r))
-        check_domain(self.table, j, j0)
-        return (j, j0) if with_ideal else j
-
-
-def _solve_small(system, rhs):
-    """x with system x = rhs, for a small r x r system whose entries are arrays (one system per
-    element): Gaussian elimination without pivoting, element by element. 1 - M lam has the
-    leading minors of the positive definite 1 - lam^1/2 M lam^1/2 (M <= 0), so no pivot is 0."""
-    r = len(rhs)
-    a = [row[:] for row in system]
-    b = list(rhs)
-    for k in range(r):
-        for i in range(k + 1, r):
-            factor = a[i][k] / a[k][k]
+            return np.copyto(out, drive[:, 0]) or out
+        system = {pair: conduct[:, r + k] for k, pair in enumerate(self.pairs)}
+        for p in range(r):
+            system[p, p] += 1.0
+        b = [drive[:, 1 + q] for q in range(r)]
+        factor, term = scratch[0, :len(conduct)], scratch[1]
+        for k in range(r):
+            for i in range(k + 1, r):
+                np.divide(system[i, k], system[k, k], out=factor)
+                for j in range(k + 1, i + 1):
+                    system[i, j] -= np.multiply(factor, system[j, k], out=term[:len(factor)])
+                b[i] -= np.multiply(factor, b[k], out=term)
+        for k in reversed(range(r)):
             for j in range(k + 1, r):
-                a[i][j] = a[i][j] - factor * a[k][j]
-            b[i] = b[i] - factor * b[k]
-    x = [None] * r
-    for k in reversed(range(r)):
-        x[k] = (b[k] - sum(a[k][j] * x[j] for j in range(k + 1, r))) / a[k][k]
-    return x
+                b[k] -= np.multiply(system[j, k], b[j], out=term)
+            b[k] /= system[k, k]
+        np.add(drive[:, 0], np.multiply(conduct[:, 0], b[0], out=b[0]), out=out)
+        for p in range(1, r):
+            out += np.multiply(conduct[:, p], b[p], out=b[p])
+        return out
 
 
 def _require_linear_1r(table, law):
@@ -310,24 +357,52 @@ def check_domain(table, current, current_ideal, floor=1e-3):
     the largest the table sampled (/domain/load), or its predicted relative change exceeds
     DEVIATION_LIMIT; counts the (vector, column) pairs whose ideal current exceeds floor times
     the largest. Returns the number of pairs outside."""
-    j0, current = np.asarray(current_ideal, dtype=float), np.asarray(current, dtype=float)
-    top_ideal = j0.max(initial=0.0)
-    if top_ideal <= 0:
-        return 0
-    messages, outside = [], np.zeros(j0.shape, dtype=bool)
-    full_scale = table.attr("full_scale_current")
-    if table.domain is not None and top_ideal > table.domain["load"][1] * full_scale * (1 + 1e-9):
-        top = table.domain["load"][1]
-        outside |= j0 > top * full_scale * (1 + 1e-9)
-        messages.append(f"column load up to {top_ideal / full_scale:.4g} (in units of I_max), above the largest "
-                        f"the table sampled ({top:.4g})")
-    large = (np.abs(current - j0) > DEVIATION_LIMIT * j0) & (j0 > floor * top_ideal)
-    if large.any():
-        change = np.abs(current[large] / j0[large] - 1).max()
-        messages.append(f"the line resistance changes a column current by up to {100 * change:.0f} %, "
-                        f"more than the table method's {100 * DEVIATION_LIMIT:.0f} %")
-        outside |= large
-    if messages:
-        warnings.warn(f"xbar.tables: {int(outside.sum())} of {outside.size} column currents outside the "
-                      f"table's domain: " + "; ".join(messages), DomainWarning, stacklevel=3)
-    return int(outside.sum())
+    tally = _DomainTally(table, floor)
+    tally.add(np.asarray(current, dtype=float), np.asarray(current_ideal, dtype=float))
+    return tally.finish(stacklevel=4)
+
+
+class _DomainTally:
+    """check_domain over a batch given block by block: counts the loads above the sampled ones
+    per block, keeps the few pairs whose change exceeds DEVIATION_LIMIT, and applies the floor
+    (relative to the batch's largest ideal current) once all blocks are in."""
+
+    def __init__(self, table, floor=1e-3):
+        self.table, self.floor = table, floor
+        top = None if table.domain is None else table.domain["load"][1]
+        self.load_limit = None if top is None else top * table.attr("full_scale_current") * (1 + 1e-9)
+        self.top_ideal, self.over_load, self.size = 0.0, 0, 0
+        self.changed = []  # (current, ideal, ideal above the load limit) of the pairs changed by more than the limit
+
+    def add(self, current, current_ideal):
+        self.size += current_ideal.size
+        self.top_ideal = max(self.top_ideal, current_ideal.max(initial=0.0))
+        over = None
+        if self.load_limit is not None:
+            over = current_ideal > self.load_limit
+            self.over_load += int(np.count_nonzero(over))
+        changed = np.abs(current - current_ideal) > DEVIATION_LIMIT * current_ideal
+        if changed.any():
+            self.changed.append((current[changed], current_ideal[changed],
+                                 over[changed] if over is not None else np.zeros(np.count_nonzero(changed), bool)))
+
+    def finish(self, stacklevel=3):
+        """Warns as check_domain; returns the number of pairs outside."""
+        if self.top_ideal <= 0:
+            return 0
+        messages, outside = [], self.over_load
+        if self.over_load:
+            full_scale = self.table.attr("full_scale_current")
+            messages.append(f"column load up to {self.top_ideal / full_scale:.4g} (in units of I_max), above the "
+                            f"largest the table sampled ({self.table.domain['load'][1]:.4g})")
+        current, ideal, over = (np.concatenate(v) for v in zip(*self.changed)) if self.changed else (np.zeros(0),) * 3
+        large = ideal > self.floor * self.top_ideal
+        if large.any():
+            change = np.abs(current[large] / ideal[large] - 1).max()
+            messages.append(f"the line resistance changes a column current by up to {100 * change:.0f} %, "
+                            f"more than the table method's {100 * DEVIATION_LIMIT:.0f} %")
+            outside += int(np.count_nonzero(large & ~over.astype(bool)))
+        if messages:
+            warnings.warn(f"xbar.tables: {outside} of {self.size} column currents outside the "
+                          f"table's domain: " + "; ".join(messages), DomainWarning, stacklevel=stacklevel)
+        return outside

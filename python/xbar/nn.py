@@ -248,16 +248,19 @@ class _AnalogLayer(torch.nn.Module):
 
     # -- the product -------------------------------------------------------------------------
 
-    def input_vectors(self, x, planes=True):
-        """Input vectors [planes, n, in] from x [n, in] (float64): bit planes, or q/(2^B-1);
-        with planes=False (select cells) q itself, one plane of weight 1."""
+    def input_vectors(self, x, planes=True, bits=np.float64):
+        """Input vectors [planes, n, in] from x [n, in] (float64): bit planes (of type bits), or
+        q/(2^B-1); with planes=False (select cells) q itself, one plane of weight 1."""
         top = 2 ** self.settings.input_bits - 1
         q = np.rint(np.clip(x, 0.0, self.x_max.item()) / self.x_max.item() * top).astype(np.int64)
         if not self.settings.select:
             return (q / top)[None]
         if not planes:
             return q[None].astype(np.float64)
-        return np.stack([(q >> b) & 1 for b in range(self.settings.input_bits)]).astype(np.float64)
+        vectors = np.empty((self.settings.input_bits,) + q.shape, bits)
+        for b, plane in enumerate(vectors):
+            plane[...] = (q >> b) & 1
+        return vectors
 
     def signed(self, currents):
         """Section-7 outputs [..., out] from physical column currents [..., physical cols]."""
@@ -271,7 +274,7 @@ class _AnalogLayer(torch.nn.Module):
         out = {}
         jobs = []
         for row_slice, col_slice, key in self.tiles():
-            block = out.setdefault(key[0], np.zeros((planes, n, self.levels.shape[1])))
+            block = out.setdefault(key[0], np.empty((planes, n, self.levels.shape[1])))  # every column written
             tile_in = vectors[:, :, row_slice].reshape(planes * n, -1)
             jobs.append((row_slice, col_slice, key, tile_in, block))
         if mode == "ideal":
@@ -280,8 +283,8 @@ class _AnalogLayer(torch.nn.Module):
                 block[:, :, col_slice] = (tile_in @ programmed).reshape(planes, n, -1)
         elif mode == "table":
             for row_slice, col_slice, key, tile_in, block in jobs:
-                currents = self.array_model(row_slice, col_slice, key).column_currents(tile_in)
-                block[:, :, col_slice] = currents.reshape(planes, n, -1)
+                model = self.array_model(row_slice, col_slice, key)
+                model.column_currents(tile_in, out=block.reshape(planes * n, -1)[:, col_slice])
         else:
             self.solve_tiles(jobs, planes, n)
         return out
@@ -328,7 +331,9 @@ class _AnalogLayer(torch.nn.Module):
         # Ideal mode without ADC is linear in the input: sum_b 2^b (bits_b @ I) = q @ I, one
         # product instead of B (equal to rounding)
         planes = not (mode == "ideal" and not self.calibrating and st.adc_bits == 0)
-        per_tile = [self.signed(c) for c in self.column_currents(self.input_vectors(x, planes), mode).values()]
+        # table mode reads its bit planes as bytes (the method only asks which rows are active)
+        vectors = self.input_vectors(x, planes, np.uint8 if mode == "table" else np.float64)
+        per_tile = [self.signed(c) for c in self.column_currents(vectors, mode).values()]
         if self.calibrating:  # r: the largest |y^(b)| of any row tile
             self.adc_range.fill_(max(float(np.max(np.abs(y))) for y in per_tile) or 1e-30)
         y_planes = sum(self.adc(y) for y in per_tile)
