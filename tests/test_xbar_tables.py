@@ -12,7 +12,6 @@ import tempfile
 import unittest
 import warnings
 
-import h5py
 import numpy as np
 
 import xbar
