@@ -47,9 +47,9 @@ struct EkvBatch {
   std::span<double> i_ds, di_dvg, di_dvd, di_dvs;  ///< outputs, as EkvCurrent; di_dvg may be empty (not computed)
 };
 
-/// ekv_current over a batch, vectorised (the same equations, a few ulp from the scalar law: exp
-/// and log1p in SIMD, reciprocals multiplied where the scalar law divides). Every span has the
-/// batch's size, any size, but di_dvg, which may also be empty when the gates are fixed.
+/// ekv_current over a batch, vectorised (exp and log1p in SIMD, a few ulp from the scalar law;
+/// the same equations, the same roundings elsewhere). Every span has the batch's size, any size,
+/// but di_dvg, which may also be empty when the gates are fixed (then not computed).
 /// Runs on the best instruction set of ekv_batch_targets(), picked once, at the first call.
 void ekv_current_batch(const EkvParams& law, const EkvBatch& batch);
 

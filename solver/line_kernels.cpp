@@ -82,7 +82,6 @@ std::int32_t LineMatrix::factor_tridiagonal() {
   const std::int32_t bad_exact = factor_families(*this, exact, 1);
   const std::int32_t rows = family_chain_length[1], cols = family_chain_length[0];
   if (bad_exact < 0 && family_stride[1] == cols && std::int64_t(rows) * cols == paired) coarse.build(*this, rows, cols);
-  else coarse = {};
   return bad_exact;
 }
 

@@ -308,7 +308,8 @@ class ArrayModel:
         arrays of out's shape."""
         r = len(self.lam)
         if r == 0:
-            return np.copyto(out, drive[:, 0]) or out
+            np.copyto(out, drive[:, 0])
+            return out
         system = {pair: conduct[:, r + k] for k, pair in enumerate(self.pairs)}
         for p in range(r):
             system[p, p] += 1.0
