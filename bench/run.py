@@ -270,8 +270,10 @@ What limits each row (perf profiles of `build/bench/xbar_bench`, this machine):
   a balancing coarse correction on ~24x24 blocks of cells removes them (at 512, ~1.3 such
   modes: the line preconditioner alone is faster and is used). A two-level iteration costs
   about twice a plain one (three row-line sweeps, one bit-line sweep, three passes), memory
-  bound; the CG is now about half of the solve phase, the rest assembly, elimination, chain
-  factors and the result matrices.
+  bound; the CG is about half of the solve phase at 1024, the first touch of the results' fresh
+  memory (every node's voltage and five per-cell matrices, 64 MB: the kernel zeroes each page,
+  0.1-2 ms per MB on this VM) about a quarter, chain factors and the coarse matrix ~10%, the two
+  assemblies (the second evaluates only the residual) ~8%.
 - 2t-sonos 1152x256, r_col only (grid, independent blocks of 8 bit lines, 2 vectors at a time):
   ~4.2 Newton evaluations per block and vector from a warm start (3 steps and the confirming
   evaluation; a quarter of the blocks need a fourth step, mostly for the cell nodes between two

@@ -42,14 +42,10 @@ BranchCurrent transistor_branch(const TableDevice& law, double v_g, double v_d, 
   return with_leak(law.current(v_g, v_d, v_s), v_d, v_s);
 }
 
-BranchCurrent storage_current(const CellModel& cell, double weight, double v_m, double v_bl) {
-  if (cell.is_sonos()) {
-    EkvParams sonos = cell.sonos;
-    sonos.vt = weight;
-    return transistor_branch(sonos, cell.v_wl, v_m, v_bl);
-  }
-  const TwoTerminalCurrent r = resistor_current(cell.resistor, weight, v_m - v_bl);
-  return {r.i, r.di_dv, -r.di_dv};
+BranchCurrent sonos_storage_current(const CellModel& cell, double vt, double v_m, double v_bl) {
+  EkvParams sonos = cell.sonos;
+  sonos.vt = vt;
+  return transistor_branch(sonos, cell.v_wl, v_m, v_bl);
 }
 
 BranchCurrent select_current(const CellModel& cell, double v_gate, double v_row, double v_m) {

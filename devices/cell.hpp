@@ -63,8 +63,15 @@ struct BranchCurrent {
   double di_db;  ///< S
 };
 
-/// Storage element m -> bit line, with its leak shunt for SONOS.
-BranchCurrent storage_current(const CellModel& cell, double weight, double v_m, double v_bl);
+/// A SONOS storage transistor at V_T = vt as the branch m -> bit line, with its leak shunt.
+BranchCurrent sonos_storage_current(const CellModel& cell, double vt, double v_m, double v_bl);
+/// Storage element m -> bit line, with its leak shunt for SONOS. Inline: the per-cell loops over
+/// a 1r array (cell currents, the ideal reference) call it once per cell.
+inline BranchCurrent storage_current(const CellModel& cell, double weight, double v_m, double v_bl) {
+  if (cell.is_sonos()) return sonos_storage_current(cell, weight, v_m, v_bl);
+  const TwoTerminalCurrent r = resistor_current(cell.resistor, weight, v_m - v_bl);
+  return {r.i, r.di_dv, -r.di_dv};
+}
 /// Select FET row -> m at gate voltage v_gate, with its leak shunt.
 BranchCurrent select_current(const CellModel& cell, double v_gate, double v_row, double v_m);
 /// A transistor with a fixed gate as a branch drain -> source, with its leak shunt.

@@ -3,6 +3,7 @@
 //   linear:  I = G V
 //   sinh:    I = G V0 sinh(V / V0)      (V0 > 0; tends to the linear law as V0 -> infinity)
 // with V = V_a - V_b the voltage across the cell, I flowing a -> b.
+#include <cmath>
 #include <string>
 
 namespace xbar::devices {
@@ -17,7 +18,12 @@ struct TwoTerminalCurrent {
   double di_dv;  ///< dI/dV (S)
 };
 
-TwoTerminalCurrent resistor_current(const ResistorLaw& law, double g, double v);
+// Inline: every per-cell loop over a 1r array (cell currents, the ideal reference) calls it.
+inline TwoTerminalCurrent resistor_current(const ResistorLaw& law, double g, double v) {
+  if (law.is_linear()) return {g * v, g};
+  const double x = v / law.v0;
+  return {g * law.v0 * std::sinh(x), g * std::cosh(x)};
+}
 
 /// B-source current expression of the law between nodes a and b (decks use plain R elements
 /// for linear cells unless they are switched).

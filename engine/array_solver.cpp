@@ -76,16 +76,34 @@ std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
 
 std::vector<double> ArraySolver::solve_with(Worker& worker, std::span<const double> input,
                                             std::vector<double>& guess, solver::SolveStats& stats) const {
+  const std::size_t n_free = crossbar_.free_nodes();
   std::vector<double> voltages;
-  solve_into(worker, input, guess, stats, voltages);
+  if (guess.size() == n_free) {
+    voltages.reserve(n_free + crossbar_.circuit().n_fixed);
+    voltages.assign(guess.begin(), guess.end());
+  }
+  try {
+    solve_into(worker, input, stats, voltages);
+  } catch (...) {
+    if (voltages.size() >= n_free) guess.assign(voltages.begin(), voltages.begin() + n_free);
+    throw;
+  }
+  guess.assign(voltages.begin(), voltages.begin() + n_free);
   return voltages;
 }
 
-void ArraySolver::solve_into(Worker& worker, std::span<const double> input, std::vector<double>& guess,
-                             solver::SolveStats& stats, std::vector<double>& voltages) const {
+// Solves in place: the free part of voltages (its first free_nodes() values) is the starting
+// point when voltages holds every node or just the free ones, else the initial guess is; on
+// return voltages holds every node. One vector for both, so a solve writes no copy of the
+// array's nodes and touches no fresh memory beyond its result.
+void ArraySolver::solve_into(Worker& worker, std::span<const double> input, solver::SolveStats& stats,
+                             std::vector<double>& voltages) const {
   const std::vector<double> fixed = crossbar_.fixed_voltages(input);
-  if (guess.size() != static_cast<std::size_t>(crossbar_.free_nodes()))
-    guess = crossbar_.initial_guess(input);
+  const std::size_t n_free = crossbar_.free_nodes();
+  const bool started = voltages.size() == n_free || voltages.size() == n_free + fixed.size();
+  voltages.resize(n_free + fixed.size());
+  const std::span<double> guess(voltages.data(), n_free);
+  if (!started) crossbar_.initial_guess(input, guess);
   // The candidates in order from the same guess; the report adds up what each tried.
   solver::SolveStats tried;
   for (std::size_t i = 0; i < candidates_.size(); ++i) {
@@ -108,11 +126,11 @@ void ArraySolver::solve_into(Worker& worker, std::span<const double> input, std:
         "no solution: {} ({} Newton iterations in all); worst node {}, residual {:.3g} A (tolerance {:.3g} A)",
         what.empty() ? to_string(stats.method) : what, stats.iterations, where, stats.worst_residual, stats.worst_tolerance));
   }
-  solver::full_voltages(guess, fixed, voltages);
+  std::copy(fixed.begin(), fixed.end(), voltages.begin() + n_free);
 }
 
 void ArraySolver::warm_start(std::span<const double> previous, std::span<const double> input,
-                             std::vector<double>& guess, SelectMemory& memory) const {
+                             std::span<double> guess, SelectMemory& memory) const {
   using netlists::NodeKind;
   if (!crossbar_.has_real_select()) return;
   const netlists::ArraySpec& spec = crossbar_.spec();
@@ -166,19 +184,23 @@ class ArraySolver::VectorQueue {
 void ArraySolver::solve_block(Worker& worker, const Matrix& inputs, VectorQueue& queue, bool from_front,
                               ArrayResults& out, std::vector<solver::SolveStats>& stats,
                               const std::function<void()>& done, const VectorObserver& observe) {
-  std::vector<double> guess, buffer;  // reused from vector to vector
+  std::vector<double> buffer;  // the voltages of every vector but 0, reused from vector to vector
+  const std::vector<double>* last = nullptr;  // the previous vector's voltages: the next one's start
+  const std::size_t n_free = crossbar_.free_nodes();
   SelectMemory memory;
   std::optional<std::size_t> previous;
   while (const std::optional<std::size_t> next = queue.take(from_front)) {
     const std::size_t v = *next;
-    if (previous) warm_start(inputs.row(*previous), inputs.row(v), guess, memory);
-    previous = v;
     std::vector<double>& voltages = v == 0 ? out.voltages : buffer;  // vector 0's are kept
+    if (last && last != &voltages) voltages.assign(last->begin(), last->end());
+    if (previous) warm_start(inputs.row(*previous), inputs.row(v), std::span(voltages).first(n_free), memory);
+    previous = v;
     try {
-      solve_into(worker, inputs.row(v), guess, stats[v], voltages);
+      solve_into(worker, inputs.row(v), stats[v], voltages);
     } catch (const SolveFailure& e) {
       throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
     }
+    last = &voltages;
     const std::vector<double> columns = crossbar_.column_currents(voltages);
     std::copy(columns.begin(), columns.end(), out.column_current.row(v).begin());
     if (v == 0) {

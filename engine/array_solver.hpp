@@ -87,7 +87,7 @@ class ArraySolver {
   /// second order there); where the cell was never solved in that state, to where the isolated
   /// cell has m, relative to the row when switched on and to the bit line when switched off.
   /// Every other node keeps its voltage. `memory` records the states left behind.
-  void warm_start(std::span<const double> previous, std::span<const double> input, std::vector<double>& guess,
+  void warm_start(std::span<const double> previous, std::span<const double> input, std::span<double> guess,
                   SelectMemory& memory) const;
 
   /// Threads solve() puts on `count` input vectors without an observer: 2 when there are
@@ -119,8 +119,8 @@ class ArraySolver {
   solver::CircuitSolver& candidate(Worker& worker, std::size_t index) const;
   std::vector<double> solve_with(Worker& worker, std::span<const double> input, std::vector<double>& guess,
                                  solver::SolveStats& stats) const;
-  void solve_into(Worker& worker, std::span<const double> input, std::vector<double>& guess,
-                  solver::SolveStats& stats, std::vector<double>& voltages) const;
+  void solve_into(Worker& worker, std::span<const double> input, solver::SolveStats& stats,
+                  std::vector<double>& voltages) const;
   class VectorQueue;
   void solve_block(Worker& worker, const Matrix& inputs, VectorQueue& queue, bool from_front, ArrayResults& out,
                    std::vector<solver::SolveStats>& stats, const std::function<void()>& done,

@@ -419,6 +419,13 @@ double Crossbar::isolated_v_m(int row, int col, bool select_on) const {
 
 std::vector<double> Crossbar::initial_guess(std::span<const double> input) const {
   std::vector<double> v(circuit_.n_free);
+  initial_guess(input, v);
+  return v;
+}
+
+void Crossbar::initial_guess(std::span<const double> input, std::span<double> v) const {
+  if (v.size() != static_cast<std::size_t>(circuit_.n_free))
+    throw std::logic_error("crossbar: initial guess of the wrong size");
   const std::int64_t grain = rows_per_task() * std::max(1, spec_.cols);
   solver::parallel_for(circuit_.n_free, grain, [&](int, std::int64_t n0, std::int64_t n1) {
     for (std::int64_t n = n0; n < n1; ++n) {
@@ -433,7 +440,6 @@ std::vector<double> Crossbar::initial_guess(std::span<const double> input) const
       }
     }
   });
-  return v;
 }
 
 std::vector<double> Crossbar::column_currents(std::span<const double> voltages) const {

@@ -72,6 +72,8 @@ class Crossbar {
   std::vector<double> fixed_voltages(std::span<const double> input) const;
   /// Starting point for Newton: every node at its source's voltage, m at its isolated value.
   std::vector<double> initial_guess(std::span<const double> input) const;
+  /// The same written into out (free_nodes() values).
+  void initial_guess(std::span<const double> input, std::span<double> out) const;
 
   /// Internal node m(i,j) of the cell alone at nominal bias, select on (or off), in V: the
   /// starting point initial_guess and warm starts use.

@@ -5,6 +5,8 @@
 // [variation] the reference is the nominal array (ArraySpec::ideal_weights), not the programmed one.
 #include "netlists/crossbar.hpp"
 
+#include "solver/parallel.hpp"
+
 namespace xbar::netlists {
 
 double Crossbar::ideal_cell_current(std::span<const double> input, int row, int col) const {
@@ -17,17 +19,21 @@ double Crossbar::ideal_cell_current(std::span<const double> input, int row, int 
 std::vector<double> Crossbar::programmed_cell_currents() const {
   if (spec_.cell.has_select()) return programmed_current_;
   std::vector<double> out(spec_.weights.size());
-  for (std::size_t k = 0; k < out.size(); ++k)
-    out[k] = devices::isolated_cell(spec_.cell, spec_.weights[k], spec_.v_read, spec_.v_sense).current;
+  solver::parallel_for(spec_.rows, rows_per_task(), [&](int, std::int64_t i0, std::int64_t i1) {
+    for (std::size_t k = i0 * spec_.cols, end = i1 * spec_.cols; k < end; ++k)
+      out[k] = devices::isolated_cell(spec_.cell, spec_.weights[k], spec_.v_read, spec_.v_sense).current;
+  });
   return out;
 }
 
 std::vector<double> Crossbar::ideal_cell_currents(std::span<const double> input) const {
   std::vector<double> out(spec_.weights.size(), 0.0);
-  for (int i = 0; i < spec_.rows; ++i) {
-    if (!row_active(input, i)) continue;
-    for (int j = 0; j < spec_.cols; ++j) out[static_cast<std::size_t>(i) * spec_.cols + j] = ideal_cell_current(input, i, j);
-  }
+  solver::parallel_for(spec_.rows, rows_per_task(), [&](int, std::int64_t i0, std::int64_t i1) {
+    for (int i = static_cast<int>(i0); i < i1; ++i) {
+      if (!row_active(input, i)) continue;
+      for (int j = 0; j < spec_.cols; ++j) out[static_cast<std::size_t>(i) * spec_.cols + j] = ideal_cell_current(input, i, j);
+    }
+  });
   return out;
 }
 

@@ -15,11 +15,11 @@ namespace xbar::solver {
 
 // Evaluation and elimination of cells [k0, k1) (at most k_block_cells), through this thread's
 // chunk buffers; returns how many of their m nodes fail KCL (NaN counts).
-double GridNewton::State::load_cells(std::size_t k0, std::size_t k1) {
+double GridNewton::State::load_cells(std::size_t k0, std::size_t k1, bool jacobian) {
   thread_local ChunkLoads loads;
   loads.reserve(k1 - k0);
   evaluate_devices(k0, k1, loads);
-  return eliminate_cells(k0, k1, loads);
+  return eliminate_cells(k0, k1, loads, jacobian);
 }
 
 // Raw device loads of cells [k0, k1): batched EKV, or the resistor law.
@@ -48,31 +48,38 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLo
 
 // Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
 // (grid_newton.hpp). The right-hand side b = -f + J_xm f_m / J_mm is left in work.b. Returns
-// how many m nodes fail KCL.
-double GridNewton::State::eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
+// how many m nodes fail KCL. Without jacobian (cells without m only): f, scale and b alone.
+double GridNewton::State::eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads, bool jacobian) {
   const bool rows = g.rows_free(), cols = g.cols_free();
-  auto run = [&](auto has_upper, auto has_rows, auto has_cols) {
-    return eliminate<decltype(has_upper)::value, decltype(has_rows)::value, decltype(has_cols)::value>(k0, k1,
-                                                                                                        loads);
+  auto run = [&](auto has_upper, auto has_rows, auto has_cols, auto with_jacobian) {
+    return eliminate<decltype(has_upper)::value, decltype(has_rows)::value, decltype(has_cols)::value,
+                     decltype(with_jacobian)::value>(k0, k1, loads);
   };
   using T = std::true_type;
   using F = std::false_type;
-  if (upper) {
-    if (rows && cols) return run(T{}, T{}, T{});
-    if (rows) return run(T{}, T{}, F{});
-    if (cols) return run(T{}, F{}, T{});
-    return run(T{}, F{}, F{});
+  if (!jacobian && upper) throw std::logic_error("grid newton: an internal node's row needs the Jacobian");
+  if (!jacobian) {
+    if (rows && cols) return run(F{}, T{}, T{}, F{});
+    if (rows) return run(F{}, T{}, F{}, F{});
+    if (cols) return run(F{}, F{}, T{}, F{});
+    return 0;
   }
-  if (rows && cols) return run(F{}, T{}, T{});
-  if (rows) return run(F{}, T{}, F{});
-  if (cols) return run(F{}, F{}, T{});
+  if (upper) {
+    if (rows && cols) return run(T{}, T{}, T{}, T{});
+    if (rows) return run(T{}, T{}, F{}, T{});
+    if (cols) return run(T{}, F{}, T{}, T{});
+    return run(T{}, F{}, F{}, T{});
+  }
+  if (rows && cols) return run(F{}, T{}, T{}, T{});
+  if (rows) return run(F{}, T{}, F{}, T{});
+  if (cols) return run(F{}, F{}, T{}, T{});
   return 0;
 }
 
 // One loop without branches per case, over restrict pointers, so that it vectorises. Transistors
 // get their G_leak shunt here (I += G_leak (v_t - v_b)), switched lower devices their enable.
 // Returns how many m nodes fail KCL (a select of doubles, so that the loop still vectorises).
-template <bool Upper, bool Rows, bool Cols>
+template <bool Upper, bool Rows, bool Cols, bool Jacobian>
 double GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
   const std::size_t c_off = col_offset(), n = matrix.n;
   double* __restrict diag = flat.data();
@@ -124,6 +131,7 @@ double GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkL
       m_f[k] = f_m;
       m_scale[k] = std::abs(u_i) + std::abs(l_i);
       outside += std::abs(f_m) <= kcl(m_scale[k]) ? 0.0 : 1.0;
+      static_assert(Jacobian, "m's eliminated row changes with v");
       m_diag[k] = jmm;
       m_inv[k] = gm;
       if constexpr (Rows) m_r[k] = jmr;
@@ -146,25 +154,30 @@ double GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkL
     if constexpr (Rows) {
       r_f[k] = i_r;
       r_scale[k] = std::abs(i_r);
-      r_diag[k] = Upper ? u_t : l_t;
-      diag[k] = jrr;
       rhs[k] = b_r;
-      if constexpr (Cols) cross[k] = jrc;
+      if constexpr (Jacobian) {
+        r_diag[k] = Upper ? u_t : l_t;
+        diag[k] = jrr;
+        if constexpr (Cols) cross[k] = jrc;
+      }
     }
     if constexpr (Cols) {
       c_f[k] = -l_i;
       c_scale[k] = std::abs(l_i);
-      c_diag[k] = -l_b;
-      diag[c_off + k] = jcc;
       rhs[c_off + k] = b_c;
-      if constexpr (Rows) cross[c_off + k] = jcr;
+      if constexpr (Jacobian) {
+        c_diag[k] = -l_b;
+        diag[c_off + k] = jcc;
+        if constexpr (Rows) cross[c_off + k] = jcr;
+      }
     }
   }
   return outside;
 }
 
 // Row-line wires of cells [k0, k1) (whole rows): V_src -g_first- R(i,0) -g_row- R(i,1) ...
-void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1) {
+// Without jacobian: f, scale and b alone.
+void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1, bool jacobian) {
   const std::size_t n = matrix.n, cols = g.cols;
   for (std::size_t k = k0; k < k1; ++k) {
     const std::size_t j = k % cols;
@@ -176,6 +189,7 @@ void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1) {
     res_r.f[k] += current;
     work.b[k] -= current;
     res_r.scale[k] += g_left * (std::abs(v_r[k]) + std::abs(v_left)) + g_right * (std::abs(v_r[k]) + std::abs(v_right));
+    if (!jacobian) continue;
     res_r.diag[k] += g_left + g_right;
     flat[k] += g_left + g_right;
     flat[n + k] = j == 0 ? 0.0 : -g_left;
@@ -185,8 +199,14 @@ void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1) {
 
 // Bit-line wires of cells [k0, k1) of block b: C(i-1,j) -g_col- C(i,j) -g_col- C(i+1,j), the
 // last one -g_col_last- V_sink(j). The first and last block rows apart, every cell has both
-// neighbours on its line: one loop without branches. Returns how many C nodes fail KCL.
-double GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b) {
+// neighbours on its line: one loop without branches. Returns how many C nodes fail KCL. Without
+// jacobian: f, scale and b alone.
+double GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b, bool jacobian) {
+  return jacobian ? stamp_col_wires_as<true>(k0, k1, b) : stamp_col_wires_as<false>(k0, k1, b);
+}
+
+template <bool Jacobian>
+double GridNewton::State::stamp_col_wires_as(std::size_t k0, std::size_t k1, const Block& b) {
   const std::size_t n = matrix.n, w = b.width(), c_off = col_offset(), last_row = end(b) - w;
   double* __restrict f = res_c.f.data();
   double* __restrict scale = res_c.scale.data();
@@ -203,10 +223,12 @@ double GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const 
     f[k] += current;
     rhs[k] -= current;
     scale[k] += g_up * (std::abs(v[k]) + std::abs(v_up)) + g_down * (std::abs(v[k]) + std::abs(v_down));
-    jdiag[k] += g_up + g_down;
-    diag[k] += g_up + g_down;
-    lower[k] = -g_up;
-    upper_[k] = last ? 0.0 : -g_down;
+    if constexpr (Jacobian) {
+      jdiag[k] += g_up + g_down;
+      diag[k] += g_up + g_down;
+      lower[k] = -g_up;
+      upper_[k] = last ? 0.0 : -g_down;
+    }
     return std::abs(f[k]) <= kcl(scale[k]) ? 0.0 : 1.0;
   };
   auto edge = [&](std::size_t k) {

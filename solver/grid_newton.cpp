@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -17,30 +18,36 @@
 
 namespace xbar::solver {
 
+// One vectorised loop per family: the largest ratio, and NaNs counted on the side (max drops
+// them), so that a NaN still propagates.
 double GridNewton::State::range_ratio(std::size_t k0, std::size_t k1) const {
-  double worst = 0;
+  const NewtonOptions::KclTolerance kcl = options.kcl_tolerance();
+  double worst = 0, nan = 0;
   for (const FamilyResidual* r : {&res_r, &res_c, &res_m}) {
     if (r->f.empty()) continue;
+    const double *__restrict f = r->f.data(), *__restrict scale = r->scale.data();
+#pragma omp simd reduction(max : worst) reduction(+ : nan)
     for (std::size_t k = k0; k < k1; ++k) {
-      const double ratio = options.residual_ratio(r->f[k], r->scale[k]);
-      if (!(ratio <= worst)) worst = ratio;  // NaN propagates
+      const double ratio = std::abs(f[k]) / kcl(scale[k]);  // options.residual_ratio
+      worst = std::max(worst, ratio);
+      nan += ratio == ratio ? 0.0 : 1.0;
     }
   }
-  return worst;
+  return nan > 0 ? std::numeric_limits<double>::quiet_NaN() : worst;
 }
 
-// f, scale, the reduced matrix and right-hand side at the current voltages, in parallel over
-// whole rows; returns max |f| / tolerance over every unknown.
-double GridNewton::State::assemble() {
+// f, scale, the reduced matrix (unless not jacobian) and right-hand side at the current
+// voltages, in parallel over whole rows; returns max |f| / tolerance over every unknown.
+double GridNewton::State::assemble(bool jacobian) {
   double worst[64] = {};
   const std::int64_t grain = std::max<std::int64_t>(1, k_grain_cells / g.cols);
   const int parts = parallel_for(g.rows, grain, [&](int part, std::int64_t i0, std::int64_t i1) {
     // In cache-sized blocks: each block's device loads are read back while still in cache.
     for (std::size_t k0 = i0 * g.cols, end = i1 * g.cols; k0 < end; k0 += k_block_cells) {
       const std::size_t k1 = std::min(end, k0 + k_block_cells);
-      load_cells(k0, k1);
-      if (g.rows_free()) stamp_row_wires(k0, k1);
-      if (g.cols_free()) stamp_col_wires(k0, k1, whole());
+      load_cells(k0, k1, jacobian);
+      if (g.rows_free()) stamp_row_wires(k0, k1, jacobian);
+      if (g.cols_free()) stamp_col_wires(k0, k1, whole(), jacobian);
       const double ratio = range_ratio(k0, k1);
       if (!(ratio <= worst[part])) worst[part] = ratio;  // NaN propagates
     }
@@ -118,8 +125,16 @@ GridNewton::State::RunResult GridNewton::State::run() {
     });
     return std::all_of(part_small, part_small + parts, [](bool b) { return b; });
   };
+  // A linear circuit's matrix does not depend on v: built by the first assemble of the solve (the
+  // enables are the solve's), then only f, scale and b (the certificate, and any further step).
+  bool matrix_built = false;
+  auto evaluate = [&] {
+    const double ratio = assemble(!matrix_built);
+    matrix_built = linear_circuit && !upper;
+    return ratio;
+  };
   return newton_loop(
-      options, linear_circuit, [&] { return assemble(); }, [&](double ratio, double& largest) { return step(ratio, largest); }, small,
+      options, linear_circuit, evaluate, [&](double ratio, double& largest) { return step(ratio, largest); }, small,
       [&](double alpha) {
         for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) { apply_update(k0, k1, alpha); });
       });

@@ -75,14 +75,19 @@ struct GridNewton::State {
   // One Newton iteration's pieces.
   void gather(std::span<const double> fixed, std::span<const double> v_free);
   void scatter(std::span<const double> fixed, std::span<double> v_free) const;
-  double assemble();
-  double load_cells(std::size_t k0, std::size_t k1);
+  // jacobian = false (cells without an internal node only): f, scale and the right-hand side
+  // alone; the matrix, the unreduced diagonals and the eliminated rows stay those of the last
+  // assemble (a linear circuit's do not depend on v).
+  double assemble(bool jacobian = true);
+  double load_cells(std::size_t k0, std::size_t k1, bool jacobian = true);
   void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
-  double eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
-  template <bool Upper, bool Rows, bool Cols>
+  double eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads, bool jacobian);
+  template <bool Upper, bool Rows, bool Cols, bool Jacobian>
   double eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
-  void stamp_row_wires(std::size_t k0, std::size_t k1);
-  double stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
+  void stamp_row_wires(std::size_t k0, std::size_t k1, bool jacobian = true);
+  double stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b, bool jacobian = true);
+  template <bool Jacobian>
+  double stamp_col_wires_as(std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
   double tolerance(double scale) const { return options.kcl_tolerance(scale); }
   double range_ratio(std::size_t k0, std::size_t k1) const;

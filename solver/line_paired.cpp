@@ -115,8 +115,8 @@ inline double dot(const double* a, const double* b, std::int32_t begin, std::int
 }
 
 // CG's step over rows [begin, end): x += a p, r -= a v, z = r (- C z_partner when Coupled: rows
-// of family 1). Returns the rows with |r_q| > tol_q.
-template <bool Coupled>
+// of family 1; no z when not StoreZ). Returns the rows with |r_q| > tol_q.
+template <bool Coupled, bool StoreZ = true>
 double cg_update(double* x, double* r, double* z, const double* p, const double* v, const double* tolerance,
                  const double* cross, std::int32_t n_pair, double alpha, std::int32_t begin, std::int32_t end) {
   double failed = 0;
@@ -126,7 +126,7 @@ double cg_update(double* x, double* r, double* z, const double* p, const double*
     const double residual = r[q] - alpha * v[q];
     r[q] = residual;
     failed += fails(residual, tolerance[q]);
-    z[q] = Coupled ? residual - cross[q] * z[q - n_pair] : residual;
+    if constexpr (StoreZ) z[q] = Coupled ? residual - cross[q] * z[q - n_pair] : residual;
   }
   return failed;
 }
@@ -469,9 +469,9 @@ int two_level_conjugate_gradients(const LineMatrix& m, int max_iterations, Krylo
     });
     if (!(pv.dot > 0)) break;  // breakdown: not positive definite (Newton will notice)
     const double alpha = rz / pv.dot;
-    // x += a p, r -= a v, count |r_q| > tol_q; g = Z_C^T r.
+    // x += a p, r -= a v, count |r_q| > tol_q; g = Z_C^T r (z is rewritten before it is read).
     state = cells([&](double* e, std::int32_t k0, std::int32_t k1, Partial& acc) {
-      acc.failed += cg_update<false>(x, r, z, p, v, tolerance, cross, n_pair, alpha, n_pair + k0, n_pair + k1);
+      acc.failed += cg_update<false, false>(x, r, z, p, v, tolerance, cross, n_pair, alpha, n_pair + k0, n_pair + k1);
       coarse.restrict_add(k0, k1, [&](std::int64_t k) { return r[n_pair + k]; }, e);
     });
   }
