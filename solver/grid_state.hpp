@@ -48,6 +48,25 @@ struct FamilyResidual {
   }
 };
 
+// The per-cell arrays of one Newton iteration for cells [base, base + cells): residuals, the
+// eliminated cell rows, the update, the line matrix's values [diag | lower | upper | cross] and its
+// right-hand side; cell k at local position k - base (a family's arrays are empty where it has no
+// unknowns). When the rows have unknowns this is the whole grid (base 0), and the values and
+// right-hand side are the state's LineMatrix and KrylovWork; when they do not, it is one column
+// block's, in the scratch of the thread that solves the block, so that a grid's state holds only
+// the voltages and device parameters (memory: the second vector worker builds one per batch) and
+// a block's working set is its own.
+struct CellWork {
+  std::size_t base = 0;
+  FamilyResidual res_r, res_c, res_m;
+  // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
+  std::vector<double> inv_mm, j_mr, j_mc;
+  std::vector<double> d_r, d_c, d_m;  // Newton update
+  std::size_t n = 0;                   // line unknowns: flat holds 3 n (+ n couplings) values
+  std::span<double> flat, rhs;         // the state's (rows free) or own_flat / own_rhs
+  std::vector<double> own_flat, own_rhs;
+};
+
 // fn(k0, k1) over [0, n) in parallel parts (serial below k_grain_cells or inside a SerialRegion);
 // returns the number of parts (part p covers the p-th range, in order).
 template <class Fn>
@@ -72,25 +91,30 @@ struct GridNewton::State {
   void check_layout() const;
   void build_matrix();
 
-  // One Newton iteration's pieces.
+  // One Newton iteration's pieces (w: the arrays of the cells worked on, CellWork).
   void gather(std::span<const double> fixed, std::span<const double> v_free);
   void scatter(std::span<const double> fixed, std::span<double> v_free) const;
+  void size_work(CellWork& w, std::size_t base, std::size_t count);
   double assemble();
-  double load_cells(std::size_t k0, std::size_t k1);
+  double load_cells(CellWork& w, std::size_t k0, std::size_t k1);
   void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
-  double eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
+  double eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   template <bool Upper, bool Rows, bool Cols>
-  double eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
-  void stamp_row_wires(std::size_t k0, std::size_t k1);
-  double stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b);
+  double eliminate(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads);
+  void stamp_row_wires(CellWork& w, std::size_t k0, std::size_t k1);
+  double stamp_col_wires(CellWork& w, std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
   double tolerance(double scale) const { return options.kcl_tolerance(scale); }
-  double range_ratio(std::size_t k0, std::size_t k1) const;
+  double range_ratio(const CellWork& w, std::size_t k0, std::size_t k1) const;
   bool step(double ratio, double& largest);
-  bool update_small(std::size_t k0, std::size_t k1) const;
-  void apply_update(std::size_t k0, std::size_t k1, double alpha);
-  void measure(SolveStats& stats) const;
-  using RunResult = NewtonRun;
+  bool update_small(const CellWork& w, std::size_t k0, std::size_t k1) const;
+  void apply_update(const CellWork& w, std::size_t k0, std::size_t k1, double alpha);
+  /// Adds the residuals of cells [k0, k1) at the last point evaluated to the report.
+  void measure(const CellWork& w, std::size_t k0, std::size_t k1, SolveStats& stats, double& worst_ratio) const;
+  struct RunResult {
+    NewtonRun run;
+    SolveStats residuals;  ///< max_residual and the worst node at the returned point
+  };
   RunResult run();
 
   // Rows fixed: the bit lines decouple, and every block of columns is a Newton problem of its
@@ -99,8 +123,8 @@ struct GridNewton::State {
   std::size_t end(const Block& b) const { return b.base + b.width() * g.rows; }
   RunResult run_columns();
   RunResult run_block(const Block& b);
-  bool assemble_block(const Block& b);
-  bool step_block(const Block& b, double& largest);
+  bool assemble_block(CellWork& w, const Block& b);
+  bool step_block(CellWork& w, const Block& b, double& largest);
 
   std::size_t cells() const { return static_cast<std::size_t>(g.rows) * g.cols; }
   std::size_t col_offset() const { return g.rows_free() ? cells() : 0; }
@@ -125,10 +149,7 @@ struct GridNewton::State {
   // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
   std::vector<double> v_src, v_sink;  // per row / per column
-  FamilyResidual res_r, res_c, res_m;
-  // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
-  std::vector<double> inv_mm, j_mr, j_mc;
-  std::vector<double> d_r, d_c, d_m;  // Newton update
+  CellWork all;  // rows free: the whole grid's iteration arrays (column blocks: their threads')
 
   LineMatrix matrix;
   std::vector<double> flat;
