@@ -22,7 +22,6 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
   parallel_for(static_cast<std::int64_t>(blocks.size()), 1, [&](int, std::int64_t b0, std::int64_t b1) {
     for (std::int64_t b = b0; b < b1; ++b) results[b] = run_block(blocks[b]);
   });
-  kept_valid = true;  // every block returned at the point it evaluated last
   RunResult all_blocks{{true, 0}, {}};
   double worst_ratio = -1;
   SolveStats& report = all_blocks.residuals;
@@ -46,15 +45,10 @@ GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
   thread_local CellWork w;
   size_work(w, b.base, end(b) - b.base);
   RunResult result;
-  bool first = true;  // the first evaluation may reuse the kept loads of cells that did not move
-  auto assemble = [&] {
-    const bool reuse = first && kept_valid;
-    first = false;
-    return assemble_block(w, b, reuse);
-  };
   // The blocks solve directly: only whether KCL holds matters, not by how much it fails.
   result.run = newton_loop(
-      options, linear_circuit, [&] { return assemble() ? 0.0 : std::numeric_limits<double>::infinity(); },
+      options, linear_circuit,
+      [&] { return assemble_block(w, b) ? 0.0 : std::numeric_limits<double>::infinity(); },
       [&](double, double& largest) { return step_block(w, b, largest); },
       [&] { return update_small(w, b.base, end(b)); }, [&](double alpha) { apply_update(w, b.base, end(b), alpha); });
   double worst_ratio = -1;
@@ -63,11 +57,11 @@ GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
 }
 
 // Returns whether KCL holds at every unknown of the block (counted as the loads and stamps go).
-bool GridNewton::State::assemble_block(CellWork& w, const Block& b, bool reuse) {
+bool GridNewton::State::assemble_block(CellWork& w, const Block& b) {
   double outside = 0;
   for (std::size_t k0 = b.base; k0 < end(b); k0 += k_block_cells) {
     const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
-    outside += load_cells(w, k0, k1, reuse);
+    outside += load_cells(w, k0, k1);
     if (g.cols_free()) outside += stamp_col_wires(w, k0, k1, b);
   }
   return outside == 0;

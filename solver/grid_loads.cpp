@@ -13,51 +13,35 @@
 
 namespace xbar::solver {
 
-// Evaluation and elimination of cells [k0, k1) (at most k_block_cells); returns how many of their
-// m nodes fail KCL (NaN counts). Rows free: through this thread's chunk buffers. Column blocks:
-// into the kept loads, and with reuse only the lane groups that hold a moved cell.
-double GridNewton::State::load_cells(CellWork& w, std::size_t k0, std::size_t k1, bool reuse) {
-  if (kept.l_i.empty()) {
-    thread_local ChunkLoads loads;
-    loads.reserve(k1 - k0);
-    const RawLoads chunk = loads.at(0);
-    evaluate_devices(k0, k1, chunk);
-    return eliminate_cells(w, k0, k1, chunk);
-  }
-  if (!reuse) {
-    evaluate_devices(k0, k1, kept.at(k0));
-  } else {
-    std::size_t run = k1;  // start of the current run of moved groups (k1: none)
-    for (std::size_t a = k0; a < k1; a += k_lane_group) {
-      const std::size_t z = std::min(k1, a + k_lane_group);
-      const bool any = std::any_of(moved.begin() + a, moved.begin() + z, [](unsigned char m) { return m != 0; });
-      if (any && run == k1) run = a;
-      if (!any && run != k1) evaluate_devices(run, a, kept.at(run)), run = k1;
-    }
-    if (run != k1) evaluate_devices(run, k1, kept.at(run));
-  }
-  return eliminate_cells(w, k0, k1, kept.at(k0));
+// Evaluation and elimination of cells [k0, k1) (at most k_block_cells), through this thread's
+// chunk buffers; returns how many of their m nodes fail KCL (NaN counts).
+double GridNewton::State::load_cells(CellWork& w, std::size_t k0, std::size_t k1) {
+  thread_local ChunkLoads loads;
+  loads.reserve(k1 - k0);
+  evaluate_devices(k0, k1, loads);
+  return eliminate_cells(w, k0, k1, loads);
 }
 
-// Raw device loads of cells [k0, k1) into out (at cell k0): batched EKV, or the resistor law.
-void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, const RawLoads& out) const {
+// Raw device loads of cells [k0, k1): batched EKV, or the resistor law.
+void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const {
   const std::size_t m = k1 - k0;
   auto part = [&](const std::vector<double>& a) { return std::span(a).subspan(k0, m); };
-  auto to = [&](double* a) { return std::span(a, m); };
+  auto out = [&](std::vector<double>& a) { return std::span(a).first(m); };
   const std::vector<double>& top = upper ? v_m : v_r;
   if (upper)
-    devices::ekv_current_batch(upper->law, {part(vt_u), part(gate_u), part(v_r), part(v_m), to(out.u_i),
-                                            {}, to(out.u_t), to(out.u_b)});  // gates are fixed: no dI/dV_G
+    devices::ekv_current_batch(upper->law, {part(vt_u), part(gate_u), part(v_r), part(v_m), out(loads.u_i),
+                                            {}, out(loads.u_t), out(loads.u_b)});  // gates are fixed: no dI/dV_G
   if (lower_transistor) {
     devices::ekv_current_batch(lower_transistor->law, {part(vt_l), part(gate_l), part(top), part(v_c),
-                                                       to(out.l_i), {}, to(out.l_t), to(out.l_b)});
+                                                       out(loads.l_i), {}, out(loads.l_t),
+                                                       out(loads.l_b)});
   } else {
     const devices::ResistorLaw law = lower_resistor->law;
     for (std::size_t k = k0; k < k1; ++k) {
       const devices::TwoTerminalCurrent r = devices::resistor_current(law, g_l[k], top[k] - v_c[k]);
-      out.l_i[k - k0] = r.i;
-      out.l_t[k - k0] = r.di_dv;
-      out.l_b[k - k0] = -r.di_dv;
+      loads.l_i[k - k0] = r.i;
+      loads.l_t[k - k0] = r.di_dv;
+      loads.l_b[k - k0] = -r.di_dv;
     }
   }
 }
@@ -65,7 +49,7 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, const R
 // Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
 // (grid_newton.hpp). The right-hand side b = -f + J_xm f_m / J_mm is left in work.b. Returns
 // how many m nodes fail KCL.
-double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const RawLoads& loads) {
+double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
   const bool rows = g.rows_free(), cols = g.cols_free();
   auto run = [&](auto has_upper, auto has_rows, auto has_cols) {
     return eliminate<decltype(has_upper)::value, decltype(has_rows)::value, decltype(has_cols)::value>(w, k0, k1,
@@ -90,19 +74,19 @@ double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size
 // Returns how many m nodes fail KCL (a select of doubles, so that the loop still vectorises).
 // Cell k's arrays in w are at chunk index k - k0 from their chunk pointers (at local k0 - w.base).
 template <bool Upper, bool Rows, bool Cols>
-double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1, const RawLoads& loads) {
+double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
   const std::size_t c_off = col_offset(), n = w.n, t0 = k0 - w.base;
   auto at = [&](std::vector<double>& a) { return a.empty() ? nullptr : a.data() + t0; };
   double* __restrict diag = Rows || Cols ? w.flat.data() + t0 : nullptr;
   double* __restrict rhs = Rows || Cols ? w.rhs.data() + t0 : nullptr;
   double* __restrict cross = Rows && Cols ? w.flat.data() + 3 * n + t0 : nullptr;
   const double leak_u = devices::k_transistor_leak, leak_l = lower_transistor ? leak_u : 0.0;
-  const double* __restrict raw_u_i = loads.u_i;
-  const double* __restrict raw_u_t = loads.u_t;
-  const double* __restrict raw_u_b = loads.u_b;
-  const double* __restrict raw_l_i = loads.l_i;
-  const double* __restrict raw_l_t = loads.l_t;
-  const double* __restrict raw_l_b = loads.l_b;
+  const double* __restrict raw_u_i = loads.u_i.data();
+  const double* __restrict raw_u_t = loads.u_t.data();
+  const double* __restrict raw_u_b = loads.u_b.data();
+  const double* __restrict raw_l_i = loads.l_i.data();
+  const double* __restrict raw_l_t = loads.l_t.data();
+  const double* __restrict raw_l_b = loads.l_b.data();
   const double* __restrict en = enable.data();
   const double* __restrict vr = v_r.data();
   const double* __restrict vm = v_m.data();

@@ -31,14 +31,7 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
   v_sink.assign(g.cols, 0.0);
   order_cells();
   build_matrix();
-  if (blocks.empty()) {
-    size_work(all, 0, n);
-  } else {  // column blocks: their iteration arrays are their threads' scratch (run_block)
-    for (auto* a : {&kept.l_i, &kept.l_t, &kept.l_b}) a->assign(n, 0.0);
-    if (upper)
-      for (auto* a : {&kept.u_i, &kept.u_t, &kept.u_b}) a->assign(n, 0.0);
-    moved.assign(n, 1);
-  }
+  if (blocks.empty()) size_work(all, 0, n);  // column blocks: their threads' scratch (run_block)
 }
 
 // w's arrays for cells [base, base + count), as far as the grid has them; the line values and
@@ -212,29 +205,16 @@ void GridNewton::State::gather(std::span<const double> fixed, std::span<const do
   if (upper) lists.push_back({node_m, v_m, source_m}), lists.push_back({node_gate_u, gate_u, source_gate_u});
   if (lower_transistor) lists.push_back({node_gate_l, gate_l, source_gate_l});
   if (!node_enable.empty()) lists.push_back({node_enable, enable, source_enable});  // else 1 throughout
-  // Column blocks: also which cells' voltages change here (moved; != also flags a NaN).
-  unsigned char* const flag = moved.empty() ? nullptr : moved.data();
   for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
-    if (flag) std::fill(flag + k0, flag + k1, 0);
     for (const List& l : lists) {
       const NodeIndex* __restrict node = l.nodes.data();
       double* __restrict out = l.out.data();
-      auto copy = [&](auto&& value) {
-        if (flag)
-          for (std::size_t k = k0; k < k1; ++k) {
-            const double x = value(node[k]);
-            flag[k] |= out[k] != x;
-            out[k] = x;
-          }
-        else
-          for (std::size_t k = k0; k < k1; ++k) out[k] = value(node[k]);
-      };
       if (l.source == Source::free)
-        copy([&](NodeIndex x) { return v_free[x]; });
+        for (std::size_t k = k0; k < k1; ++k) out[k] = v_free[node[k]];
       else if (l.source == Source::fixed)
-        copy([&](NodeIndex x) { return fixed[x - n_free]; });
+        for (std::size_t k = k0; k < k1; ++k) out[k] = fixed[node[k] - n_free];
       else
-        copy(at);
+        for (std::size_t k = k0; k < k1; ++k) out[k] = at(node[k]);
     }
   });
 }

@@ -28,33 +28,16 @@ constexpr std::int64_t k_grain_cells = 1 << 14;  // cells below which a loop sta
 constexpr std::size_t k_block_cells = 1024;      // cells evaluated and stamped in one pass
 constexpr std::size_t k_block_columns = 8;      // bit lines per independent Newton problem
 
-// Raw device loads of a range of cells, from its first cell on: the upper and lower devices'
-// current (top -> bottom terminal) and partials, before the leak shunt and the enable.
-struct RawLoads {
-  double *u_i, *u_t, *u_b, *l_i, *l_t, *l_b;
-};
-
-// Storage for raw loads: one chunk's (rows free: small enough to stay in L1 between evaluation
-// and elimination), or every cell's (column blocks: kept from one solve to the next).
+// Raw device loads of one chunk of cells (index k - k0): the upper and lower devices' current
+// (top -> bottom terminal) and partials, before the leak shunt and the enable. Small enough to
+// stay in L1 between evaluation and elimination.
 struct ChunkLoads {
   std::vector<double> u_i, u_t, u_b, l_i, l_t, l_b;
   void reserve(std::size_t n) {
     for (auto* a : {&u_i, &u_t, &u_b, &l_i, &l_t, &l_b})
       if (a->size() < n) a->resize(n);
   }
-  /// Pointers at cell k (the upper ones null where there are no upper devices).
-  RawLoads at(std::size_t k) {
-    auto p = [&](std::vector<double>& a) { return a.empty() ? nullptr : a.data() + k; };
-    return {p(u_i), p(u_t), p(u_b), p(l_i), p(l_t), p(l_b)};
-  }
 };
-
-// Lane groups of the batched device law: it evaluates instances in groups of its vector's lanes
-// from the start of each batch (at most 8 doubles: AVX-512), and a group's roundings may depend on
-// its other lanes (ekv_batch.cpp: the series for log1p only where every lane allows it). A
-// re-evaluation of part of a chunk starts and ends on these boundaries, so that every cell gets
-// the numbers a whole-chunk evaluation gives it.
-constexpr std::size_t k_lane_group = 8;
 
 // Node residuals of one unknown family (per cell), their rounding scales and the unreduced
 // Jacobian diagonal (for the update test).
@@ -113,11 +96,11 @@ struct GridNewton::State {
   void scatter(std::span<const double> fixed, std::span<double> v_free) const;
   void size_work(CellWork& w, std::size_t base, std::size_t count);
   double assemble();
-  double load_cells(CellWork& w, std::size_t k0, std::size_t k1, bool reuse = false);
-  void evaluate_devices(std::size_t k0, std::size_t k1, const RawLoads& out) const;
-  double eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const RawLoads& loads);
+  double load_cells(CellWork& w, std::size_t k0, std::size_t k1);
+  void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
+  double eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   template <bool Upper, bool Rows, bool Cols>
-  double eliminate(CellWork& w, std::size_t k0, std::size_t k1, const RawLoads& loads);
+  double eliminate(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   void stamp_row_wires(CellWork& w, std::size_t k0, std::size_t k1);
   double stamp_col_wires(CellWork& w, std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
@@ -140,7 +123,7 @@ struct GridNewton::State {
   std::size_t end(const Block& b) const { return b.base + b.width() * g.rows; }
   RunResult run_columns();
   RunResult run_block(const Block& b);
-  bool assemble_block(CellWork& w, const Block& b, bool reuse);
+  bool assemble_block(CellWork& w, const Block& b);
   bool step_block(CellWork& w, const Block& b, double& largest);
 
   std::size_t cells() const { return static_cast<std::size_t>(g.rows) * g.cols; }
@@ -167,13 +150,6 @@ struct GridNewton::State {
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
   std::vector<double> v_src, v_sink;  // per row / per column
   CellWork all;  // rows free: the whole grid's iteration arrays (column blocks: their threads')
-  // Column blocks: every cell's raw loads at the last point evaluated (its voltages in the state
-  // when a solve returns), and whether gather() changed any of its voltages since (moved). A
-  // block's first evaluation of a solve evaluates only the lane groups with a moved cell: the
-  // others' loads are those of the same voltages, bit for bit.
-  ChunkLoads kept;
-  std::vector<unsigned char> moved;
-  bool kept_valid = false;  ///< kept holds every cell's loads at the state's voltages
 
   LineMatrix matrix;
   std::vector<double> flat;

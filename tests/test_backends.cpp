@@ -303,37 +303,3 @@ TEST_CASE("a cell switched back to a select state starts where it was last solve
   check_close(xb.column_currents(klu.solve_vector(inputs.row(0), klu_guess, stats)), xb.column_currents(v), 1e-21);
   check_kcl(xb, v);
 }
-
-TEST_CASE("a warm-started grid solve that keeps the loads of the cells that did not move gives a fresh solver's numbers",
-          "[backends]") {
-  // Rows fixed: the grid's column blocks keep every cell's device loads from one solve to the
-  // next and re-evaluate, in a solve's first iteration, only the cells whose voltages changed
-  // (whole lane groups of the batched law). Those kept loads must be what an evaluation would
-  // give: the second vector's solve equals, bit for bit, a new solver's solve from the same guess
-  // (which evaluates every cell), and KLU's answer to 1e-9.
-  for (devices::CellKind kind : k_all_kinds)
-    for (double activity : {0.01, 0.1, 0.5}) {
-      CAPTURE(static_cast<int>(kind), activity);
-      const Crossbar xb(random_array(kind, 70, 19, {0.0, 1.0, 0.0, 0.0}, 54));  // blocks of 8, 8 and 3 bit lines
-      const Matrix inputs = random_inputs(xb.spec(), 3, activity, 8);
-      engine::ArraySolver warm(xb, with_method("grid")), fresh(xb, with_method("grid")), klu(xb, with_method("klu"));
-      engine::ArraySolver::SelectMemory memory;
-      std::vector<double> guess;
-      solver::SolveStats stats;
-      warm.solve_vector(inputs.row(0), guess, stats);
-      for (int v = 1; v < 3; ++v) {
-        warm.warm_start(inputs.row(v - 1), inputs.row(v), guess, memory);
-        std::vector<double> same_guess = guess, klu_guess;
-        const std::vector<double> a = warm.solve_vector(inputs.row(v), guess, stats);
-        const int iterations = stats.iterations;
-        const std::vector<double> b = fresh.solve_vector(inputs.row(v), same_guess, stats);
-        CHECK(iterations == stats.iterations);
-        REQUIRE(a.size() == b.size());
-        std::size_t differ = 0;
-        for (std::size_t k = 0; k < a.size(); ++k) differ += a[k] != b[k];
-        CHECK(differ == 0);
-        check_close(xb.column_currents(klu.solve_vector(inputs.row(v), klu_guess, stats)), xb.column_currents(a), 1e-21);
-        check_kcl(xb, a);
-      }
-    }
-}
