@@ -52,8 +52,9 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLo
 double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
   const bool rows = g.rows_free(), cols = g.cols_free();
   auto run = [&](auto has_upper, auto has_rows, auto has_cols) {
-    return eliminate<decltype(has_upper)::value, decltype(has_rows)::value, decltype(has_cols)::value>(w, k0, k1,
-                                                                                                        loads);
+    constexpr bool U = decltype(has_upper)::value, R = decltype(has_rows)::value, C = decltype(has_cols)::value;
+    // Unswitched lower devices: no enable to read (1 throughout).
+    return enable.empty() ? eliminate<U, R, C, false>(w, k0, k1, loads) : eliminate<U, R, C, true>(w, k0, k1, loads);
   };
   using T = std::true_type;
   using F = std::false_type;
@@ -70,10 +71,11 @@ double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size
 }
 
 // One loop without branches per case, over restrict pointers, so that it vectorises. Transistors
-// get their G_leak shunt here (I += G_leak (v_t - v_b)), switched lower devices their enable.
+// get their G_leak shunt here (I += G_leak (v_t - v_b)), switched lower devices their enable
+// (Switched: the enables are gathered per cell; else they are 1).
 // Returns how many m nodes fail KCL (a select of doubles, so that the loop still vectorises).
 // Cell k's arrays in w are at chunk index k - k0 from their chunk pointers (at local k0 - w.base).
-template <bool Upper, bool Rows, bool Cols>
+template <bool Upper, bool Rows, bool Cols, bool Switched>
 double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
   const std::size_t c_off = col_offset(), n = w.n, t0 = k0 - w.base;
   auto at = [&](std::vector<double>& a) { return a.empty() ? nullptr : a.data() + t0; };
@@ -87,7 +89,7 @@ double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1,
   const double* __restrict raw_l_i = loads.l_i.data();
   const double* __restrict raw_l_t = loads.l_t.data();
   const double* __restrict raw_l_b = loads.l_b.data();
-  const double* __restrict en = enable.data();
+  const double* __restrict en = Switched ? enable.data() : nullptr;
   const double* __restrict vr = v_r.data();
   const double* __restrict vm = v_m.data();
   const double* __restrict vc = v_c.data();
@@ -109,8 +111,8 @@ double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1,
   for (std::size_t k = k0; k < k1; ++k) {
     const std::size_t c = k - k0;  // chunk index
     const double v_top = Upper ? vm[k] : vr[k];
-    const double l_i = en[k] * (raw_l_i[c] + leak_l * (v_top - vc[k]));
-    const double l_t = en[k] * (raw_l_t[c] + leak_l), l_b = en[k] * (raw_l_b[c] - leak_l);
+    double l_i = raw_l_i[c] + leak_l * (v_top - vc[k]), l_t = raw_l_t[c] + leak_l, l_b = raw_l_b[c] - leak_l;
+    if constexpr (Switched) l_i *= en[k], l_t *= en[k], l_b *= en[k];
     double u_i = 0, u_t = 0, u_b = 0;
     if constexpr (Upper) {
       u_i = raw_u_i[c] + leak_u * (vr[k] - vm[k]);

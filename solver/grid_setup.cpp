@@ -23,13 +23,13 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
   const std::size_t n = cells();
   // Memory in proportion to what the cells have (the 4096 x 4096 1r bench case holds 16.8 M).
   for (auto* a : {&v_r, &v_c}) a->assign(n, 0.0);
-  enable.assign(n, 1.0);  // gathered only if the lower devices are switched
   if (upper)
     for (auto* a : {&v_m, &gate_u}) a->assign(n, 0.0);
   if (lower_transistor) gate_l.assign(n, 0.0);
   v_src.assign(g.rows, 0.0);
   v_sink.assign(g.cols, 0.0);
   order_cells();
+  if (!node_enable.empty()) enable.assign(n, 1.0);  // else no per-cell enable (1 throughout)
   build_matrix();
   if (blocks.empty()) size_work(all, 0, n);  // column blocks: their threads' scratch (run_block)
 }
@@ -204,7 +204,7 @@ void GridNewton::State::gather(std::span<const double> fixed, std::span<const do
   std::vector<List> lists{{node_r, v_r, source_r}, {node_c, v_c, source_c}};
   if (upper) lists.push_back({node_m, v_m, source_m}), lists.push_back({node_gate_u, gate_u, source_gate_u});
   if (lower_transistor) lists.push_back({node_gate_l, gate_l, source_gate_l});
-  if (!node_enable.empty()) lists.push_back({node_enable, enable, source_enable});  // else 1 throughout
+  if (!node_enable.empty()) lists.push_back({node_enable, enable, source_enable});
   for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
     for (const List& l : lists) {
       const NodeIndex* __restrict node = l.nodes.data();

@@ -99,7 +99,7 @@ struct GridNewton::State {
   double load_cells(CellWork& w, std::size_t k0, std::size_t k1);
   void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
   double eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads);
-  template <bool Upper, bool Rows, bool Cols>
+  template <bool Upper, bool Rows, bool Cols, bool Switched>
   double eliminate(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   void stamp_row_wires(CellWork& w, std::size_t k0, std::size_t k1);
   double stamp_col_wires(CellWork& w, std::size_t k0, std::size_t k1, const Block& b);
@@ -146,7 +146,8 @@ struct GridNewton::State {
   /// the circuit's (rows free), else g_l_reordered.
   std::span<const double> g_l;
   std::vector<double> g_l_reordered;
-  // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
+  // Per cell (packed): voltages, fixed gate voltages and enables of this solve (enable: empty
+  // unless the lower devices are switched).
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
   std::vector<double> v_src, v_sink;  // per row / per column
   CellWork all;  // rows free: the whole grid's iteration arrays (column blocks: their threads')
