@@ -47,8 +47,8 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLo
 }
 
 // Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
-// (grid_newton.hpp). The right-hand side b = -f + J_xm f_m / J_mm is left in work.b. Returns
-// how many m nodes fail KCL.
+// (grid_newton.hpp), into w. The right-hand side b = -f + J_xm f_m / J_mm is left in w.rhs.
+// Returns how many m nodes fail KCL.
 double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
   const bool rows = g.rows_free(), cols = g.cols_free();
   auto run = [&](auto has_upper, auto has_rows, auto has_cols) {

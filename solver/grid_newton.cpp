@@ -1,8 +1,9 @@
 // Structured Newton on crossbar-shaped circuits: see grid_newton.hpp for the equations.
 //
-// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C, the device loads,
-// the residuals and the eliminated rows of every cell. Device evaluation, cell elimination and
-// the line stamps are loops over contiguous arrays. The cells are stored row-major (k = i * cols
+// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C and the device
+// parameters of every cell; an iteration's residuals, eliminated rows and line values are in a
+// CellWork (grid_state.hpp). Device evaluation, cell elimination and the line stamps are loops
+// over contiguous arrays. The cells are stored row-major (k = i * cols
 // + j) when the rows have unknowns; when they do not, the bit lines decouple and the cells are
 // stored by blocks of k_block_columns bit lines, each block row-major on its own, so that every
 // block is one contiguous Newton problem that stays in cache.
@@ -55,8 +56,8 @@ double GridNewton::State::assemble() {
 // false when the factorisation breaks down.
 bool GridNewton::State::step(double ratio, double& largest) {
   const FamilyResidual &res_r = all.res_r, &res_c = all.res_c, &res_m = all.res_m;
-  const std::vector<double>&inv_mm = all.inv_mm, &j_mr = all.j_mr, &j_mc = all.j_mc;
-  std::vector<double>&d_r = all.d_r, &d_c = all.d_c, &d_m = all.d_m;
+  const std::vector<double> &inv_mm = all.inv_mm, &j_mr = all.j_mr, &j_mc = all.j_mc;
+  std::vector<double> &d_r = all.d_r, &d_c = all.d_c, &d_m = all.d_m;
   if (matrix.n > 0) {
     if (matrix.factor_tridiagonal() >= 0) return false;
     const double fraction = options.linear_fraction(ratio, linear_circuit);

@@ -6,9 +6,10 @@
 //                         Thomas solve: the shared kernel of line_sweeps.hpp)
 //   grid_newton.cpp       convergence: residual ratios, the step, the update test, the report
 //
-// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C, the device loads,
-// the residuals and the eliminated rows of every cell. Device evaluation, cell elimination and
-// the line stamps are loops over contiguous arrays. The cells are stored row-major (k = i * cols
+// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C and the device
+// parameters of every cell; an iteration's residuals, eliminated rows and line values are in a
+// CellWork (the whole grid's, or one column block's in its thread's scratch). Device evaluation,
+// cell elimination and the line stamps are loops over contiguous arrays. The cells are stored row-major (k = i * cols
 // + j) when the rows have unknowns; when they do not, the bit lines decouple and the cells are
 // stored by blocks of k_block_columns bit lines, each block row-major on its own, so that every
 // block is one contiguous Newton problem that stays in cache.
