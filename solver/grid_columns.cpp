@@ -15,35 +15,54 @@
 
 namespace xbar::solver {
 
-// The column blocks in parallel, each to its own convergence. Iterations: the most any block took.
+// The column blocks in parallel, each to its own convergence. Iterations: the most any block
+// took; the residual report: the worst node of any block.
 GridNewton::State::RunResult GridNewton::State::run_columns() {
   std::vector<RunResult> results(blocks.size());
   parallel_for(static_cast<std::int64_t>(blocks.size()), 1, [&](int, std::int64_t b0, std::int64_t b1) {
     for (std::int64_t b = b0; b < b1; ++b) results[b] = run_block(blocks[b]);
   });
-  RunResult all{true, 0};
+  RunResult all_blocks{{true, 0}, {}};
+  double worst_ratio = -1;
+  SolveStats& report = all_blocks.residuals;
   for (const RunResult& r : results) {
-    all.converged = all.converged && r.converged;
-    all.iterations = std::max(all.iterations, r.iterations);
+    all_blocks.run.converged = all_blocks.run.converged && r.run.converged;
+    all_blocks.run.iterations = std::max(all_blocks.run.iterations, r.run.iterations);
+    if (r.residuals.worst_node < 0) continue;
+    const double max_residual = report.max_residual;
+    record_residual(report, worst_ratio, r.residuals.worst_node, r.residuals.worst_residual,
+                    r.residuals.worst_tolerance);
+    report.max_residual = std::isnan(r.residuals.max_residual) || r.residuals.max_residual > max_residual
+                              ? r.residuals.max_residual
+                              : max_residual;
   }
-  return all;
+  return all_blocks;
 }
 
+// One block in this thread's scratch (CellWork): the state keeps only its voltages. The report
+// holds its residuals at the last point evaluated.
 GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
+  thread_local CellWork w;
+  size_work(w, b.base, end(b) - b.base);
+  RunResult result;
   // The blocks solve directly: only whether KCL holds matters, not by how much it fails.
-  return newton_loop(options, linear_circuit,
-                     [&] { return assemble_block(b) ? 0.0 : std::numeric_limits<double>::infinity(); },
-                [&](double, double& largest) { return step_block(b, largest); },
-                [&] { return update_small(b.base, end(b)); }, [&](double alpha) { apply_update(b.base, end(b), alpha); });
+  result.run = newton_loop(
+      options, linear_circuit,
+      [&] { return assemble_block(w, b) ? 0.0 : std::numeric_limits<double>::infinity(); },
+      [&](double, double& largest) { return step_block(w, b, largest); },
+      [&] { return update_small(w, b.base, end(b)); }, [&](double alpha) { apply_update(w, b.base, end(b), alpha); });
+  double worst_ratio = -1;
+  measure(w, b.base, end(b), result.residuals, worst_ratio);
+  return result;
 }
 
 // Returns whether KCL holds at every unknown of the block (counted as the loads and stamps go).
-bool GridNewton::State::assemble_block(const Block& b) {
+bool GridNewton::State::assemble_block(CellWork& w, const Block& b) {
   double outside = 0;
   for (std::size_t k0 = b.base; k0 < end(b); k0 += k_block_cells) {
     const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
-    outside += load_cells(k0, k1);
-    if (g.cols_free()) outside += stamp_col_wires(k0, k1, b);
+    outside += load_cells(w, k0, k1);
+    if (g.cols_free()) outside += stamp_col_wires(w, k0, k1, b);
   }
   return outside == 0;
 }
@@ -52,15 +71,15 @@ bool GridNewton::State::assemble_block(const Block& b) {
 // along i, neighbours one block row of w cells apart; the forward sweep rides on the
 // factorisation, the factors live in this thread's scratch), each cell's m back-substituted as
 // soon as its dc is final; largest = max |dv|. A zero or non-finite pivot: false.
-bool GridNewton::State::step_block(const Block& b, double& largest) {
-  const std::size_t w = b.width(), first = b.base, last = end(b), n = matrix.n;
-  double* __restrict dc = d_c.data() + first;
+bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest) {
+  const std::size_t w = b.width(), cells = end(b) - b.base, n = work.n;  // work: this block's cells
+  double* __restrict dc = work.d_c.data();
   // The cell rows (empty without an upper device).
-  auto at = [&](auto& a) { return a.empty() ? nullptr : a.data() + first; };
-  double* __restrict dm = at(d_m);
-  const double* __restrict inv = at(inv_mm);
-  const double* __restrict fm = at(res_m.f);
-  const double* __restrict jmc = at(j_mc);
+  auto at = [&](auto& a) { return a.empty() ? nullptr : a.data(); };
+  double* __restrict dm = at(work.d_m);
+  const double* __restrict inv = at(work.inv_mm);
+  const double* __restrict fm = at(work.res_m.f);
+  const double* __restrict jmc = at(work.j_mc);
   double big = 0, sum = 0;  // locals, not `largest`: a reference would be stored every time
   auto finish = [&](auto has_m, std::size_t begin, std::size_t stop) {
 #pragma omp simd reduction(max : big) reduction(+ : sum)
@@ -77,17 +96,17 @@ bool GridNewton::State::step_block(const Block& b, double& largest) {
   };
   if (g.cols_free()) {  // col_offset() = 0: the rows have no unknowns
     thread_local ChainFactors<double> factors;
-    if (factors.inv_pivot.size() < last - first)
-      for (auto* a : {&factors.lower_scaled, &factors.inv_pivot, &factors.upper_scaled}) a->resize(last - first);
-    const Tridiagonal chains{flat.data() + first, flat.data() + n + first, flat.data() + 2 * n + first};
+    if (factors.inv_pivot.size() < cells)
+      for (auto* a : {&factors.lower_scaled, &factors.inv_pivot, &factors.upper_scaled}) a->resize(cells);
+    const Tridiagonal chains{work.flat.data(), work.flat.data() + n, work.flat.data() + 2 * n};
     const sweeps::ChainGroup group{0, std::int32_t(w), 1, g.rows, std::int32_t(w)};
     bool symmetric = true;
-    if (sweeps::factor_group(chains, group, factors.rows(), symmetric, work.b.data() + first, dc) >= 0) return false;
+    if (sweeps::factor_group(chains, group, factors.rows(), symmetric, work.rhs.data(), dc) >= 0) return false;
     sweeps::Partial unused;
     sweeps::backward_group(std::as_const(factors).rows(), group, dc, done, unused);
   } else {
     sweeps::Partial unused;
-    done(0, std::int32_t(last - first), unused);
+    done(0, std::int32_t(cells), unused);
   }
   largest = big;
   return std::isfinite(largest) && std::isfinite(sum);  // the sum keeps a NaN that max drops

@@ -15,11 +15,11 @@ namespace xbar::solver {
 
 // Evaluation and elimination of cells [k0, k1) (at most k_block_cells), through this thread's
 // chunk buffers; returns how many of their m nodes fail KCL (NaN counts).
-double GridNewton::State::load_cells(std::size_t k0, std::size_t k1, bool jacobian) {
+double GridNewton::State::load_cells(CellWork& w, std::size_t k0, std::size_t k1, bool jacobian) {
   thread_local ChunkLoads loads;
   loads.reserve(k1 - k0);
   evaluate_devices(k0, k1, loads);
-  return eliminate_cells(k0, k1, loads, jacobian);
+  return eliminate_cells(w, k0, k1, loads, jacobian);
 }
 
 // Raw device loads of cells [k0, k1): batched EKV, or the resistor law.
@@ -47,13 +47,17 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLo
 }
 
 // Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
-// (grid_newton.hpp). The right-hand side b = -f + J_xm f_m / J_mm is left in work.b. Returns
-// how many m nodes fail KCL. Without jacobian (cells without m only): f, scale and b alone.
-double GridNewton::State::eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads, bool jacobian) {
+// (grid_newton.hpp), into w. The right-hand side b = -f + J_xm f_m / J_mm is left in w.rhs.
+// Returns how many m nodes fail KCL. Without jacobian (cells without m only): f, scale and b alone.
+double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads,
+                                          bool jacobian) {
   const bool rows = g.rows_free(), cols = g.cols_free();
   auto run = [&](auto has_upper, auto has_rows, auto has_cols, auto with_jacobian) {
-    return eliminate<decltype(has_upper)::value, decltype(has_rows)::value, decltype(has_cols)::value,
-                     decltype(with_jacobian)::value>(k0, k1, loads);
+    constexpr bool U = decltype(has_upper)::value, R = decltype(has_rows)::value, C = decltype(has_cols)::value,
+                   J = decltype(with_jacobian)::value;
+    // Unswitched lower devices: no enable to read (1 throughout).
+    return enable.empty() ? eliminate<U, R, C, false, J>(w, k0, k1, loads)
+                          : eliminate<U, R, C, true, J>(w, k0, k1, loads);
   };
   using T = std::true_type;
   using F = std::false_type;
@@ -77,14 +81,17 @@ double GridNewton::State::eliminate_cells(std::size_t k0, std::size_t k1, const 
 }
 
 // One loop without branches per case, over restrict pointers, so that it vectorises. Transistors
-// get their G_leak shunt here (I += G_leak (v_t - v_b)), switched lower devices their enable.
+// get their G_leak shunt here (I += G_leak (v_t - v_b)), switched lower devices their enable
+// (Switched: the enables are gathered per cell; else they are 1).
 // Returns how many m nodes fail KCL (a select of doubles, so that the loop still vectorises).
-template <bool Upper, bool Rows, bool Cols, bool Jacobian>
-double GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
-  const std::size_t c_off = col_offset(), n = matrix.n;
-  double* __restrict diag = flat.data();
-  double* __restrict rhs = work.b.data();
-  double* __restrict cross = flat.data() + 3 * n;
+// Cell k's arrays in w are at chunk index k - k0 from their chunk pointers (at local k0 - w.base).
+template <bool Upper, bool Rows, bool Cols, bool Switched, bool Jacobian>
+double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
+  const std::size_t c_off = col_offset(), n = w.n, t0 = k0 - w.base;
+  auto at = [&](std::vector<double>& a) { return a.empty() ? nullptr : a.data() + t0; };
+  double* __restrict diag = Rows || Cols ? w.flat.data() + t0 : nullptr;
+  double* __restrict rhs = Rows || Cols ? w.rhs.data() + t0 : nullptr;
+  double* __restrict cross = Rows && Cols ? w.flat.data() + 3 * n + t0 : nullptr;
   const double leak_u = devices::k_transistor_leak, leak_l = lower_transistor ? leak_u : 0.0;
   const double* __restrict raw_u_i = loads.u_i.data();
   const double* __restrict raw_u_t = loads.u_t.data();
@@ -92,30 +99,30 @@ double GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkL
   const double* __restrict raw_l_i = loads.l_i.data();
   const double* __restrict raw_l_t = loads.l_t.data();
   const double* __restrict raw_l_b = loads.l_b.data();
-  const double* __restrict en = enable.data();
+  const double* __restrict en = Switched ? enable.data() : nullptr;
   const double* __restrict vr = v_r.data();
   const double* __restrict vm = v_m.data();
   const double* __restrict vc = v_c.data();
-  double* __restrict m_f = res_m.f.data();
-  double* __restrict m_scale = res_m.scale.data();
-  double* __restrict m_diag = res_m.diag.data();
-  double* __restrict m_inv = inv_mm.data();
-  double* __restrict m_r = j_mr.data();
-  double* __restrict m_c = j_mc.data();
-  double* __restrict r_f = res_r.f.data();
-  double* __restrict r_scale = res_r.scale.data();
-  double* __restrict r_diag = res_r.diag.data();
-  double* __restrict c_f = res_c.f.data();
-  double* __restrict c_scale = res_c.scale.data();
-  double* __restrict c_diag = res_c.diag.data();
+  double* __restrict m_f = at(w.res_m.f);
+  double* __restrict m_scale = at(w.res_m.scale);
+  double* __restrict m_diag = at(w.res_m.diag);
+  double* __restrict m_inv = at(w.inv_mm);
+  double* __restrict m_r = at(w.j_mr);
+  double* __restrict m_c = at(w.j_mc);
+  double* __restrict r_f = at(w.res_r.f);
+  double* __restrict r_scale = at(w.res_r.scale);
+  double* __restrict r_diag = at(w.res_r.diag);
+  double* __restrict c_f = at(w.res_c.f);
+  double* __restrict c_scale = at(w.res_c.scale);
+  double* __restrict c_diag = at(w.res_c.diag);
   const NewtonOptions::KclTolerance kcl = options.kcl_tolerance();
   double outside = 0;
 #pragma omp simd reduction(+ : outside)
   for (std::size_t k = k0; k < k1; ++k) {
     const std::size_t c = k - k0;  // chunk index
     const double v_top = Upper ? vm[k] : vr[k];
-    const double l_i = en[k] * (raw_l_i[c] + leak_l * (v_top - vc[k]));
-    const double l_t = en[k] * (raw_l_t[c] + leak_l), l_b = en[k] * (raw_l_b[c] - leak_l);
+    double l_i = raw_l_i[c] + leak_l * (v_top - vc[k]), l_t = raw_l_t[c] + leak_l, l_b = raw_l_b[c] - leak_l;
+    if constexpr (Switched) l_i *= en[k], l_t *= en[k], l_b *= en[k];
     double u_i = 0, u_t = 0, u_b = 0;
     if constexpr (Upper) {
       u_i = raw_u_i[c] + leak_u * (vr[k] - vm[k]);
@@ -128,14 +135,14 @@ double GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkL
     if constexpr (Upper) {
       const double f_m = l_i - u_i, jmm = l_t - u_b, gm = 1.0 / jmm;
       const double jrm = u_b, jcm = -l_t, jmr = -u_t, jmc = l_b;
-      m_f[k] = f_m;
-      m_scale[k] = std::abs(u_i) + std::abs(l_i);
-      outside += std::abs(f_m) <= kcl(m_scale[k]) ? 0.0 : 1.0;
+      m_f[c] = f_m;
+      m_scale[c] = std::abs(u_i) + std::abs(l_i);
+      outside += std::abs(f_m) <= kcl(m_scale[c]) ? 0.0 : 1.0;
       static_assert(Jacobian, "m's eliminated row changes with v");
-      m_diag[k] = jmm;
-      m_inv[k] = gm;
-      if constexpr (Rows) m_r[k] = jmr;
-      m_c[k] = jmc;
+      m_diag[c] = jmm;
+      m_inv[c] = gm;
+      if constexpr (Rows) m_r[c] = jmr;
+      m_c[c] = jmc;
       i_r = u_i;
       jrr = u_t - jrm * jmr * gm;
       jrc = -jrm * jmc * gm;
@@ -152,23 +159,23 @@ double GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkL
       b_c = l_i;
     }
     if constexpr (Rows) {
-      r_f[k] = i_r;
-      r_scale[k] = std::abs(i_r);
-      rhs[k] = b_r;
+      r_f[c] = i_r;
+      r_scale[c] = std::abs(i_r);
+      rhs[c] = b_r;
       if constexpr (Jacobian) {
-        r_diag[k] = Upper ? u_t : l_t;
-        diag[k] = jrr;
-        if constexpr (Cols) cross[k] = jrc;
+        r_diag[c] = Upper ? u_t : l_t;
+        diag[c] = jrr;
+        if constexpr (Cols) cross[c] = jrc;
       }
     }
     if constexpr (Cols) {
-      c_f[k] = -l_i;
-      c_scale[k] = std::abs(l_i);
-      rhs[c_off + k] = b_c;
+      c_f[c] = -l_i;
+      c_scale[c] = std::abs(l_i);
+      rhs[c_off + c] = b_c;
       if constexpr (Jacobian) {
-        c_diag[k] = -l_b;
-        diag[c_off + k] = jcc;
-        if constexpr (Rows) cross[c_off + k] = jcr;
+        c_diag[c] = -l_b;
+        diag[c_off + c] = jcc;
+        if constexpr (Rows) cross[c_off + c] = jcr;
       }
     }
   }
@@ -176,9 +183,11 @@ double GridNewton::State::eliminate(std::size_t k0, std::size_t k1, const ChunkL
 }
 
 // Row-line wires of cells [k0, k1) (whole rows): V_src -g_first- R(i,0) -g_row- R(i,1) ...
-// Without jacobian: f, scale and b alone.
-void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1, bool jacobian) {
-  const std::size_t n = matrix.n, cols = g.cols;
+// Rows free only: w is the whole grid (base 0). Without jacobian: f, scale and b alone.
+void GridNewton::State::stamp_row_wires(CellWork& w, std::size_t k0, std::size_t k1, bool jacobian) {
+  const std::size_t n = w.n, cols = g.cols;
+  FamilyResidual& res_r = w.res_r;
+  const std::span<double> flat = w.flat, rhs = w.rhs;
   for (std::size_t k = k0; k < k1; ++k) {
     const std::size_t j = k % cols;
     const double g_left = j == 0 ? g.g_row_first : g.g_row;
@@ -187,7 +196,7 @@ void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1, bool jac
     const double v_right = j + 1 < cols ? v_r[k + 1] : 0.0;
     const double current = g_left * (v_r[k] - v_left) + g_right * (v_r[k] - v_right);
     res_r.f[k] += current;
-    work.b[k] -= current;
+    rhs[k] -= current;
     res_r.scale[k] += g_left * (std::abs(v_r[k]) + std::abs(v_left)) + g_right * (std::abs(v_r[k]) + std::abs(v_right));
     if (!jacobian) continue;
     res_r.diag[k] += g_left + g_right;
@@ -201,35 +210,38 @@ void GridNewton::State::stamp_row_wires(std::size_t k0, std::size_t k1, bool jac
 // last one -g_col_last- V_sink(j). The first and last block rows apart, every cell has both
 // neighbours on its line: one loop without branches. Returns how many C nodes fail KCL. Without
 // jacobian: f, scale and b alone.
-double GridNewton::State::stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b, bool jacobian) {
-  return jacobian ? stamp_col_wires_as<true>(k0, k1, b) : stamp_col_wires_as<false>(k0, k1, b);
+double GridNewton::State::stamp_col_wires(CellWork& work, std::size_t k0, std::size_t k1, const Block& b,
+                                          bool jacobian) {
+  return jacobian ? stamp_col_wires_as<true>(work, k0, k1, b) : stamp_col_wires_as<false>(work, k0, k1, b);
 }
 
+// Cell k's arrays in work are at index k - k0 from the pointers below (local k0 - work.base).
 template <bool Jacobian>
-double GridNewton::State::stamp_col_wires_as(std::size_t k0, std::size_t k1, const Block& b) {
-  const std::size_t n = matrix.n, w = b.width(), c_off = col_offset(), last_row = end(b) - w;
-  double* __restrict f = res_c.f.data();
-  double* __restrict scale = res_c.scale.data();
-  double* __restrict jdiag = res_c.diag.data();
-  double* __restrict rhs = work.b.data() + c_off;
-  double* __restrict diag = flat.data() + c_off;
-  double* __restrict lower = flat.data() + n + c_off;
-  double* __restrict upper_ = flat.data() + 2 * n + c_off;
+double GridNewton::State::stamp_col_wires_as(CellWork& work, std::size_t k0, std::size_t k1, const Block& b) {
+  const std::size_t n = work.n, w = b.width(), t0 = col_offset() + k0 - work.base, last_row = end(b) - w;
+  double* __restrict f = work.res_c.f.data() + (k0 - work.base);
+  double* __restrict scale = work.res_c.scale.data() + (k0 - work.base);
+  double* __restrict jdiag = work.res_c.diag.data() + (k0 - work.base);
+  double* __restrict rhs = work.rhs.data() + t0;
+  double* __restrict diag = work.flat.data() + t0;
+  double* __restrict lower = work.flat.data() + n + t0;
+  double* __restrict upper_ = work.flat.data() + 2 * n + t0;
   const double* __restrict v = v_c.data();
   const NewtonOptions::KclTolerance kcl = options.kcl_tolerance();
   double outside = 0;
   auto stamp = [&](std::size_t k, double g_up, double v_up, double g_down, double v_down, bool last) {
+    const std::size_t t = k - k0;
     const double current = g_up * (v[k] - v_up) + g_down * (v[k] - v_down);
-    f[k] += current;
-    rhs[k] -= current;
-    scale[k] += g_up * (std::abs(v[k]) + std::abs(v_up)) + g_down * (std::abs(v[k]) + std::abs(v_down));
+    f[t] += current;
+    rhs[t] -= current;
+    scale[t] += g_up * (std::abs(v[k]) + std::abs(v_up)) + g_down * (std::abs(v[k]) + std::abs(v_down));
     if constexpr (Jacobian) {
-      jdiag[k] += g_up + g_down;
-      diag[k] += g_up + g_down;
-      lower[k] = -g_up;
-      upper_[k] = last ? 0.0 : -g_down;
+      jdiag[t] += g_up + g_down;
+      diag[t] += g_up + g_down;
+      lower[t] = -g_up;
+      upper_[t] = last ? 0.0 : -g_down;
     }
-    return std::abs(f[k]) <= kcl(scale[k]) ? 0.0 : 1.0;
+    return std::abs(f[t]) <= kcl(scale[t]) ? 0.0 : 1.0;
   };
   auto edge = [&](std::size_t k) {
     const bool first = k < b.base + w, last = k >= last_row;

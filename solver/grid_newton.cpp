@@ -1,8 +1,9 @@
 // Structured Newton on crossbar-shaped circuits: see grid_newton.hpp for the equations.
 //
-// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C, the device loads,
-// the residuals and the eliminated rows of every cell. Device evaluation, cell elimination and
-// the line stamps are loops over contiguous arrays. The cells are stored row-major (k = i * cols
+// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C and the device
+// parameters of every cell; an iteration's residuals, eliminated rows and line values are in a
+// CellWork (grid_state.hpp). Device evaluation, cell elimination and the line stamps are loops
+// over contiguous arrays. The cells are stored row-major (k = i * cols
 // + j) when the rows have unknowns; when they do not, the bit lines decouple and the cells are
 // stored by blocks of k_block_columns bit lines, each block row-major on its own, so that every
 // block is one contiguous Newton problem that stays in cache.
@@ -20,14 +21,14 @@ namespace xbar::solver {
 
 // One vectorised loop per family: the largest ratio, and NaNs counted on the side (max drops
 // them), so that a NaN still propagates.
-double GridNewton::State::range_ratio(std::size_t k0, std::size_t k1) const {
+double GridNewton::State::range_ratio(const CellWork& w, std::size_t k0, std::size_t k1) const {
   const NewtonOptions::KclTolerance kcl = options.kcl_tolerance();
   double worst = 0, nan = 0;
-  for (const FamilyResidual* r : {&res_r, &res_c, &res_m}) {
+  for (const FamilyResidual* r : {&w.res_r, &w.res_c, &w.res_m}) {
     if (r->f.empty()) continue;
     const double *__restrict f = r->f.data(), *__restrict scale = r->scale.data();
 #pragma omp simd reduction(max : worst) reduction(+ : nan)
-    for (std::size_t k = k0; k < k1; ++k) {
+    for (std::size_t k = k0 - w.base; k < k1 - w.base; ++k) {
       const double ratio = std::abs(f[k]) / kcl(scale[k]);  // options.residual_ratio
       worst = std::max(worst, ratio);
       nan += ratio == ratio ? 0.0 : 1.0;
@@ -45,10 +46,10 @@ double GridNewton::State::assemble(bool jacobian) {
     // In cache-sized blocks: each block's device loads are read back while still in cache.
     for (std::size_t k0 = i0 * g.cols, end = i1 * g.cols; k0 < end; k0 += k_block_cells) {
       const std::size_t k1 = std::min(end, k0 + k_block_cells);
-      load_cells(k0, k1, jacobian);
-      if (g.rows_free()) stamp_row_wires(k0, k1, jacobian);
-      if (g.cols_free()) stamp_col_wires(k0, k1, whole(), jacobian);
-      const double ratio = range_ratio(k0, k1);
+      load_cells(all, k0, k1, jacobian);
+      if (g.rows_free()) stamp_row_wires(all, k0, k1, jacobian);
+      if (g.cols_free()) stamp_col_wires(all, k0, k1, whole(), jacobian);
+      const double ratio = range_ratio(all, k0, k1);
       if (!(ratio <= worst[part])) worst[part] = ratio;  // NaN propagates
     }
   });
@@ -61,6 +62,9 @@ double GridNewton::State::assemble(bool jacobian) {
 // Solves the reduced system and back-substitutes the cell nodes; largest = max |dv|. Returns
 // false when the factorisation breaks down.
 bool GridNewton::State::step(double ratio, double& largest) {
+  const FamilyResidual &res_r = all.res_r, &res_c = all.res_c, &res_m = all.res_m;
+  const std::vector<double> &inv_mm = all.inv_mm, &j_mr = all.j_mr, &j_mc = all.j_mc;
+  std::vector<double> &d_r = all.d_r, &d_c = all.d_c, &d_m = all.d_m;
   if (matrix.n > 0) {
     if (matrix.factor_tridiagonal() >= 0) return false;
     const double fraction = options.linear_fraction(ratio, linear_circuit);
@@ -96,24 +100,26 @@ bool GridNewton::State::step(double ratio, double& largest) {
 
 // Whether the update dv of cells [k0, k1) is small at every unknown (NewtonSolver's test): in
 // volts, or too small to move the node's own current by its KCL tolerance.
-bool GridNewton::State::update_small(std::size_t k0, std::size_t k1) const {
+bool GridNewton::State::update_small(const CellWork& w, std::size_t k0, std::size_t k1) const {
   auto small = [&](const std::vector<double>& v, const std::vector<double>& d, const FamilyResidual& r) {
     if (r.f.empty()) return true;
-    for (std::size_t k = k0; k < k1; ++k)
-      if (!options.update_small(d[k], v[k], r.diag[k], r.scale[k])) return false;
+    for (std::size_t k = k0; k < k1; ++k) {
+      const std::size_t t = k - w.base;
+      if (!options.update_small(d[t], v[k], r.diag[t], r.scale[t])) return false;
+    }
     return true;
   };
-  return small(v_r, d_r, res_r) && small(v_c, d_c, res_c) && small(v_m, d_m, res_m);
+  return small(v_r, w.d_r, w.res_r) && small(v_c, w.d_c, w.res_c) && small(v_m, w.d_m, w.res_m);
 }
 
-void GridNewton::State::apply_update(std::size_t k0, std::size_t k1, double alpha) {
+void GridNewton::State::apply_update(const CellWork& w, std::size_t k0, std::size_t k1, double alpha) {
   auto update = [&](std::vector<double>& v, const std::vector<double>& d, const FamilyResidual& r) {
     if (r.f.empty()) return;
-    for (std::size_t k = k0; k < k1; ++k) v[k] += alpha * d[k];
+    for (std::size_t k = k0; k < k1; ++k) v[k] += alpha * d[k - w.base];
   };
-  update(v_r, d_r, res_r);
-  update(v_c, d_c, res_c);
-  update(v_m, d_m, res_m);
+  update(v_r, w.d_r, w.res_r);
+  update(v_c, w.d_c, w.res_c);
+  update(v_m, w.d_m, w.res_m);
 }
 
 GridNewton::State::RunResult GridNewton::State::run() {
@@ -121,7 +127,7 @@ GridNewton::State::RunResult GridNewton::State::run() {
   auto small = [&] {
     bool part_small[64];
     const int parts = for_cells(cells(), [&](int part, std::size_t k0, std::size_t k1) {
-      part_small[part] = update_small(k0, k1);
+      part_small[part] = update_small(all, k0, k1);
     });
     return std::all_of(part_small, part_small + parts, [](bool b) { return b; });
   };
@@ -133,22 +139,31 @@ GridNewton::State::RunResult GridNewton::State::run() {
     matrix_built = linear_circuit && !upper;
     return ratio;
   };
-  return newton_loop(
+  RunResult result;
+  result.run = newton_loop(
       options, linear_circuit, evaluate, [&](double ratio, double& largest) { return step(ratio, largest); }, small,
       [&](double alpha) {
-        for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) { apply_update(k0, k1, alpha); });
+        for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) { apply_update(all, k0, k1, alpha); });
       });
+  double worst_ratio = -1;
+  measure(all, 0, cells(), result.residuals, worst_ratio);  // at the last point evaluated
+  return result;
 }
 
-// Largest residual and the worst node relative to its tolerance, from the last assemble().
-void GridNewton::State::measure(SolveStats& stats) const {
-  double worst_ratio = -1;
+// Largest residual and the worst node relative to its tolerance, from the last evaluation of
+// cells [k0, k1) (by family: row, bit-line, internal nodes).
+void GridNewton::State::measure(const CellWork& w, std::size_t k0, std::size_t k1, SolveStats& stats,
+                                double& worst_ratio) const {
   auto scan = [&](const FamilyResidual& r, const std::vector<NodeIndex>& nodes) {
-    for (std::size_t k = 0; k < r.f.size(); ++k) record_residual(stats, worst_ratio, nodes[k], r.f[k], tolerance(r.scale[k]));
+    if (r.f.empty()) return;
+    for (std::size_t k = k0; k < k1; ++k) {
+      const std::size_t t = k - w.base;
+      record_residual(stats, worst_ratio, nodes[k], r.f[t], tolerance(r.scale[t]));
+    }
   };
-  scan(res_r, node_r);
-  scan(res_c, node_c);
-  scan(res_m, node_m);
+  scan(w.res_r, node_r);
+  scan(w.res_c, node_c);
+  scan(w.res_m, node_m);
 }
 
 GridNewton::GridNewton(const Circuit& circuit, GridLayout layout, NewtonOptions options)
@@ -171,13 +186,16 @@ SolveStats GridNewton::solve(std::span<const double> fixed, std::span<double> v_
   s.unconverged_linear = 0;
   s.gather(fixed, v_free);
   const State::RunResult r = s.run();
-  stats.converged = r.converged;
-  stats.iterations = r.iterations;
+  stats.converged = r.run.converged;
+  stats.iterations = r.run.iterations;
   stats.linear_iterations = s.linear_iterations;
   stats.unconverged_linear = s.unconverged_linear;
-  s.measure(stats);  // at the last point evaluated
-  if (r.converged) s.scatter(fixed, v_free);
-  else stats.detail = fmt::format("grid newton: no convergence in {} iterations; ", r.iterations);
+  stats.max_residual = r.residuals.max_residual;
+  stats.worst_node = r.residuals.worst_node;
+  stats.worst_residual = r.residuals.worst_residual;
+  stats.worst_tolerance = r.residuals.worst_tolerance;
+  if (r.run.converged) s.scatter(fixed, v_free);
+  else stats.detail = fmt::format("grid newton: no convergence in {} iterations; ", r.run.iterations);
   return info_ = stats;
 }
 

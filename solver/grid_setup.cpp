@@ -22,20 +22,44 @@ GridNewton::State::State(const Circuit& c, GridLayout l, NewtonOptions o)
   symmetric = !upper && lower_resistor;  // one two-terminal device per cell: S_RC = S_CR
   const std::size_t n = cells();
   // Memory in proportion to what the cells have (the 4096 x 4096 1r bench case holds 16.8 M).
-  for (auto* a : {&v_r, &v_c, &d_c}) a->assign(n, 0.0);
-  if (g.rows_free()) d_r.assign(n, 0.0);  // the column blocks (rows fixed) have no row update
-  enable.assign(n, 1.0);  // gathered only if the lower devices are switched
+  for (auto* a : {&v_r, &v_c}) a->assign(n, 0.0);
   if (upper)
-    for (auto* a : {&v_m, &gate_u, &inv_mm, &j_mc, &d_m}) a->assign(n, 0.0);
-  if (upper && g.rows_free()) j_mr.assign(n, 0.0);
+    for (auto* a : {&v_m, &gate_u}) a->assign(n, 0.0);
   if (lower_transistor) gate_l.assign(n, 0.0);
   v_src.assign(g.rows, 0.0);
   v_sink.assign(g.cols, 0.0);
-  res_r.resize(g.rows_free() ? n : 0);
-  res_c.resize(g.cols_free() ? n : 0);
-  res_m.resize(g.has_internal() ? n : 0);
   order_cells();
+  if (!node_enable.empty()) enable.assign(n, 1.0);  // else no per-cell enable (1 throughout)
   build_matrix();
+  if (blocks.empty()) size_work(all, 0, n);  // column blocks: their threads' scratch (run_block)
+}
+
+// w's arrays for cells [base, base + count), as far as the grid has them; the line values and
+// right-hand side are the state's when w covers the grid with its rows free, else w's own.
+void GridNewton::State::size_work(CellWork& w, std::size_t base, std::size_t count) {
+  auto size = [&](std::vector<double>& a, bool present) {
+    if (a.size() != (present ? count : 0)) a.assign(present ? count : 0, 0.0);
+  };
+  w.base = base;
+  // Internal nodes: where the upper devices are (the layout's node lists may have moved out).
+  for (auto* r : {&w.res_r, &w.res_c, &w.res_m})
+    for (auto* a : {&r->f, &r->scale, &r->diag})
+      size(*a, r == &w.res_r ? g.rows_free() : r == &w.res_c ? g.cols_free() : upper != nullptr);
+  size(w.d_c, true);  // zero where the bit lines are fixed (the step reads it)
+  size(w.d_r, g.rows_free());
+  for (auto* a : {&w.inv_mm, &w.j_mc, &w.d_m}) size(*a, upper != nullptr);
+  size(w.j_mr, upper && g.rows_free());
+  if (blocks.empty()) {
+    w.n = matrix.n;
+    w.flat = flat;
+    w.rhs = {work.b.data(), static_cast<std::size_t>(matrix.n)};
+  } else {  // one block: its bit lines alone (the rows are fixed)
+    w.n = g.cols_free() ? count : 0;
+    if (w.own_flat.size() < 3 * w.n) w.own_flat.resize(3 * w.n);
+    if (w.own_rhs.size() < w.n) w.own_rhs.resize(w.n);
+    w.flat = {w.own_flat.data(), 3 * w.n};
+    w.rhs = {w.own_rhs.data(), w.n};
+  }
 }
 
 // State order of the cells (see the top of this file) and the per-cell inputs in that order.
@@ -55,6 +79,7 @@ void GridNewton::State::order_cells() {
   auto take = [&](auto& out, const auto& in) {
     out.clear();
     if (in.empty()) return;
+    out.reserve(cell_of.size());
     for (std::size_t c : cell_of) out.push_back(in[c]);
   };
   if (g.rows_free()) {  // the state's order is the layout's: its node lists move in, not copied
@@ -129,6 +154,7 @@ void GridNewton::State::build_matrix() {
     if (g.cols == 1) chain_begin.push_back(begin);  // stride 1: one chain stored in a run
   }
   matrix.n = matrix.family_begin.back();
+  if (!blocks.empty()) return;  // column blocks: each solves its bit lines in its own scratch
   const std::size_t n = matrix.n;
   matrix.paired = g.rows_free() && g.cols_free() ? n_cells : 0;  // R(i,j) <-> C(i,j): line_paired.cpp
   const std::size_t couplings = matrix.paired > 0 ? n : 0;       // cross_val[p]: row p's one coupling
@@ -152,10 +178,6 @@ void GridNewton::State::build_matrix() {
     }
   }
   matrix.split_families(chain_begin, parallel_threads());
-  if (!blocks.empty()) {  // column blocks: their own Thomas sweep (grid_columns.cpp) needs b alone
-    work.b.assign(n, 0.0);
-    return;
-  }
   matrix.allocate_factors();  // every array a solve uses, here, once per geometry
   work.prepare(matrix, symmetric);
 }
@@ -182,7 +204,7 @@ void GridNewton::State::gather(std::span<const double> fixed, std::span<const do
   std::vector<List> lists{{node_r, v_r, source_r}, {node_c, v_c, source_c}};
   if (upper) lists.push_back({node_m, v_m, source_m}), lists.push_back({node_gate_u, gate_u, source_gate_u});
   if (lower_transistor) lists.push_back({node_gate_l, gate_l, source_gate_l});
-  if (!node_enable.empty()) lists.push_back({node_enable, enable, source_enable});  // else 1 throughout
+  if (!node_enable.empty()) lists.push_back({node_enable, enable, source_enable});
   for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
     for (const List& l : lists) {
       const NodeIndex* __restrict node = l.nodes.data();

@@ -6,9 +6,10 @@
 //                         Thomas solve: the shared kernel of line_sweeps.hpp)
 //   grid_newton.cpp       convergence: residual ratios, the step, the update test, the report
 //
-// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C, the device loads,
-// the residuals and the eliminated rows of every cell. Device evaluation, cell elimination and
-// the line stamps are loops over contiguous arrays. The cells are stored row-major (k = i * cols
+// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C and the device
+// parameters of every cell; an iteration's residuals, eliminated rows and line values are in a
+// CellWork (the whole grid's, or one column block's in its thread's scratch). Device evaluation,
+// cell elimination and the line stamps are loops over contiguous arrays. The cells are stored row-major (k = i * cols
 // + j) when the rows have unknowns; when they do not, the bit lines decouple and the cells are
 // stored by blocks of k_block_columns bit lines, each block row-major on its own, so that every
 // block is one contiguous Newton problem that stays in cache.
@@ -48,6 +49,25 @@ struct FamilyResidual {
   }
 };
 
+// The per-cell arrays of one Newton iteration for cells [base, base + cells): residuals, the
+// eliminated cell rows, the update, the line matrix's values [diag | lower | upper | cross] and its
+// right-hand side; cell k at local position k - base (a family's arrays are empty where it has no
+// unknowns). When the rows have unknowns this is the whole grid (base 0), and the values and
+// right-hand side are the state's LineMatrix and KrylovWork; when they do not, it is one column
+// block's, in the scratch of the thread that solves the block, so that a grid's state holds only
+// the voltages and device parameters (memory: the second vector worker builds one per batch) and
+// a block's working set is its own.
+struct CellWork {
+  std::size_t base = 0;
+  FamilyResidual res_r, res_c, res_m;
+  // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
+  std::vector<double> inv_mm, j_mr, j_mc;
+  std::vector<double> d_r, d_c, d_m;  // Newton update
+  std::size_t n = 0;                   // line unknowns: flat holds 3 n (+ n couplings) values
+  std::span<double> flat, rhs;         // the state's (rows free) or own_flat / own_rhs
+  std::vector<double> own_flat, own_rhs;
+};
+
 // fn(k0, k1) over [0, n) in parallel parts (serial below k_grain_cells or inside a SerialRegion);
 // returns the number of parts (part p covers the p-th range, in order).
 template <class Fn>
@@ -72,30 +92,35 @@ struct GridNewton::State {
   void check_layout() const;
   void build_matrix();
 
-  // One Newton iteration's pieces.
+  // One Newton iteration's pieces (w: the arrays of the cells worked on, CellWork).
   void gather(std::span<const double> fixed, std::span<const double> v_free);
   void scatter(std::span<const double> fixed, std::span<double> v_free) const;
+  void size_work(CellWork& w, std::size_t base, std::size_t count);
   // jacobian = false (cells without an internal node only): f, scale and the right-hand side
   // alone; the matrix, the unreduced diagonals and the eliminated rows stay those of the last
   // assemble (a linear circuit's do not depend on v).
   double assemble(bool jacobian = true);
-  double load_cells(std::size_t k0, std::size_t k1, bool jacobian = true);
+  double load_cells(CellWork& w, std::size_t k0, std::size_t k1, bool jacobian = true);
   void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
-  double eliminate_cells(std::size_t k0, std::size_t k1, const ChunkLoads& loads, bool jacobian);
-  template <bool Upper, bool Rows, bool Cols, bool Jacobian>
-  double eliminate(std::size_t k0, std::size_t k1, const ChunkLoads& loads);
-  void stamp_row_wires(std::size_t k0, std::size_t k1, bool jacobian = true);
-  double stamp_col_wires(std::size_t k0, std::size_t k1, const Block& b, bool jacobian = true);
+  double eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads, bool jacobian);
+  template <bool Upper, bool Rows, bool Cols, bool Switched, bool Jacobian>
+  double eliminate(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads);
+  void stamp_row_wires(CellWork& w, std::size_t k0, std::size_t k1, bool jacobian = true);
+  double stamp_col_wires(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, bool jacobian = true);
   template <bool Jacobian>
-  double stamp_col_wires_as(std::size_t k0, std::size_t k1, const Block& b);
+  double stamp_col_wires_as(CellWork& w, std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
   double tolerance(double scale) const { return options.kcl_tolerance(scale); }
-  double range_ratio(std::size_t k0, std::size_t k1) const;
+  double range_ratio(const CellWork& w, std::size_t k0, std::size_t k1) const;
   bool step(double ratio, double& largest);
-  bool update_small(std::size_t k0, std::size_t k1) const;
-  void apply_update(std::size_t k0, std::size_t k1, double alpha);
-  void measure(SolveStats& stats) const;
-  using RunResult = NewtonRun;
+  bool update_small(const CellWork& w, std::size_t k0, std::size_t k1) const;
+  void apply_update(const CellWork& w, std::size_t k0, std::size_t k1, double alpha);
+  /// Adds the residuals of cells [k0, k1) at the last point evaluated to the report.
+  void measure(const CellWork& w, std::size_t k0, std::size_t k1, SolveStats& stats, double& worst_ratio) const;
+  struct RunResult {
+    NewtonRun run;
+    SolveStats residuals;  ///< max_residual and the worst node at the returned point
+  };
   RunResult run();
 
   // Rows fixed: the bit lines decouple, and every block of columns is a Newton problem of its
@@ -104,8 +129,8 @@ struct GridNewton::State {
   std::size_t end(const Block& b) const { return b.base + b.width() * g.rows; }
   RunResult run_columns();
   RunResult run_block(const Block& b);
-  bool assemble_block(const Block& b);
-  bool step_block(const Block& b, double& largest);
+  bool assemble_block(CellWork& w, const Block& b);
+  bool step_block(CellWork& w, const Block& b, double& largest);
 
   std::size_t cells() const { return static_cast<std::size_t>(g.rows) * g.cols; }
   std::size_t col_offset() const { return g.rows_free() ? cells() : 0; }
@@ -127,13 +152,11 @@ struct GridNewton::State {
   /// the circuit's (rows free), else g_l_reordered.
   std::span<const double> g_l;
   std::vector<double> g_l_reordered;
-  // Per cell (packed): voltages, fixed gate voltages and enables of this solve.
+  // Per cell (packed): voltages, fixed gate voltages and enables of this solve (enable: empty
+  // unless the lower devices are switched).
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
   std::vector<double> v_src, v_sink;  // per row / per column
-  FamilyResidual res_r, res_c, res_m;
-  // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
-  std::vector<double> inv_mm, j_mr, j_mc;
-  std::vector<double> d_r, d_c, d_m;  // Newton update
+  CellWork all;  // rows free: the whole grid's iteration arrays (column blocks: their threads')
 
   LineMatrix matrix;
   std::vector<double> flat;

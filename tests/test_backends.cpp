@@ -303,3 +303,31 @@ TEST_CASE("a cell switched back to a select state starts where it was last solve
   check_close(xb.column_currents(klu.solve_vector(inputs.row(0), klu_guess, stats)), xb.column_currents(v), 1e-21);
   check_kcl(xb, v);
 }
+
+TEST_CASE("the grid's report over column blocks names a node of the array and its residual at the answer", "[backends]") {
+  // Rows fixed: every block of 8 bit lines is solved on its own and reports its worst node; the
+  // solve's report is the worst of all blocks (here 3: 8, 8 and 3 bit lines). The node it names
+  // is a free node of the circuit whose tolerance node_currents computes alike, and at the answer
+  // its residual and every other are within their tolerances.
+  for (devices::CellKind kind : k_all_kinds) {
+    CAPTURE(static_cast<int>(kind));
+    const Crossbar xb(random_array(kind, 30, 19, {0.0, 1.0, 0.0, 0.0}, 55));
+    const Matrix inputs = random_inputs(xb.spec(), 1, 0.3, 9);
+    engine::ArraySolver grid(xb, with_method("grid"));
+    std::vector<double> guess;
+    solver::SolveStats stats;
+    const std::vector<double> v = grid.solve_vector(inputs.row(0), guess, stats);
+    REQUIRE(stats.converged);
+    REQUIRE(stats.worst_node >= 0);
+    REQUIRE(stats.worst_node < xb.circuit().n_free);
+    const solver::NodeCurrents kcl = solver::node_currents(xb.circuit(), v);
+    CHECK(std::abs(stats.worst_tolerance - test::kcl_tolerance(kcl, stats.worst_node)) <= 1e-6 * stats.worst_tolerance);
+    CHECK(stats.worst_residual <= stats.worst_tolerance);
+    CHECK(stats.max_residual >= stats.worst_residual);
+    double largest_tolerance = 0;
+    for (solver::NodeIndex n = 0; n < xb.circuit().n_free; ++n)
+      largest_tolerance = std::max(largest_tolerance, test::kcl_tolerance(kcl, n));
+    CHECK(stats.max_residual <= largest_tolerance);
+    check_kcl(xb, v);
+  }
+}
