@@ -15,31 +15,42 @@ struct InterpolationValue {
   double df_dv;  ///< softplus(v/2) * sigmoid(v/2)
 };
 
+/// The softplus argument h = v/2 = (V_P - V_x) / (2 U_T) of one term and e = exp(-|h|), in [0, 1].
+struct Half {
+  double h, e;
+};
+
+Half half(double v_p, double v_x) {
+  const double h = (v_p - v_x) * k_half_inverse_thermal_voltage;
+  return {h, std::exp(-std::abs(h))};
+}
+
 // F and dF/dv share one exp: with h = v/2 and e = exp(-|h|),
-//   softplus(h) = max(h,0) + log1p(e),  sigmoid(h) = h > 0 ? 1/(1+e) : e/(1+e).
-InterpolationValue interpolation(double v) {
-  const double h = 0.5 * v;
-  const double e = std::exp(-std::abs(h));
-  const double sp = (h > 0 ? h : 0.0) + std::log1p(e);
-  const double sig = h > 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+//   softplus(h) = max(h,0) + log1p(e),  sigmoid(h) = (h > 0 ? 1 : e) / (1 + e).
+// (The two terms' sigmoids could share one division, 1/((1 + e_f)(1 + e_r)), but its two more
+// roundings double the batched law's distance from this one where dI/dV_S's terms cancel.)
+InterpolationValue interpolation(const Half& x) {
+  const double sp = (x.h > 0 ? x.h : 0.0) + std::log1p(x.e);
+  const double sig = (x.h > 0 ? 1.0 : x.e) / (1.0 + x.e);
   return {sp * sp, sp * sig};
 }
 
 }  // namespace
 
 EkvCurrent ekv_terms(const EkvParams& p, double v_g, double v_d, double v_s, double reverse_sign) {
-  const double ut = k_thermal_voltage;
-  const double v_p = (v_g - p.vt + p.eta * (v_d - v_s)) / p.n;
-  const InterpolationValue fwd = interpolation((v_p - v_s) / ut);
-  const InterpolationValue rev = interpolation((v_p - v_d) / ut);
+  // Multiplications by 1/n and 1/U_T rather than divisions (ekv_batch.cpp: the same, in order).
+  const double inv_n = 1.0 / p.n, eta_n = p.eta * inv_n;
+  const double v_p = (v_g - p.vt + p.eta * (v_d - v_s)) * inv_n;
+  const InterpolationValue fwd = interpolation(half(v_p, v_s));
+  const InterpolationValue rev = interpolation(half(v_p, v_d));
   // dV_P/dV_G = 1/n, dV_P/dV_D = eta/n, dV_P/dV_S = -eta/n; d(arg)/dV_S = d(arg)/dV_D = -1/U_T.
-  const double scale = p.i_s / ut;
+  const double scale = p.i_s * k_inverse_thermal_voltage;
   const double d_vp = scale * (fwd.df_dv + reverse_sign * rev.df_dv);
   return {
       .i_ds = p.i_s * (fwd.f + reverse_sign * rev.f),
-      .di_dvg = d_vp / p.n,
-      .di_dvd = d_vp * p.eta / p.n - reverse_sign * scale * rev.df_dv,
-      .di_dvs = -d_vp * p.eta / p.n - scale * fwd.df_dv,
+      .di_dvg = d_vp * inv_n,
+      .di_dvd = d_vp * eta_n - reverse_sign * scale * rev.df_dv,
+      .di_dvs = -d_vp * eta_n - scale * fwd.df_dv,
   };
 }
 
@@ -66,7 +77,7 @@ std::string ekv_spice_functions() {
   return fmt::format(
       ".param ekv_h={:.17g}\n"
       ".func ekvsp(x) {{x > 30 ? x + exp(-x) : (x < -15 ? exp(x)*(1-0.5*exp(x)) : ln(1+exp(x)))}}\n",
-      0.5 / k_thermal_voltage);
+      k_half_inverse_thermal_voltage);
 }
 
 // I = I_S [softplus(h_f)^2 - softplus(h_r)^2], h_x = (V_P - V_x) / (2 U_T). ngspice expands each

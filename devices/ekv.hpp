@@ -14,6 +14,9 @@
 namespace xbar::devices {
 
 inline constexpr double k_thermal_voltage = 0.025852;  ///< U_T (V), fixed
+/// 1/U_T and 1/(2 U_T) (1/V): the law multiplies by them, in the scalar and the batched code alike.
+inline constexpr double k_inverse_thermal_voltage = 1.0 / k_thermal_voltage;
+inline constexpr double k_half_inverse_thermal_voltage = 0.5 / k_thermal_voltage;
 inline constexpr double k_transistor_leak = 1e-15;     ///< G_leak drain-source shunt (S)
 
 struct EkvParams {

@@ -10,6 +10,8 @@
 //
 // softplus and sigmoid share one exponential that never overflows: with h = v/2, e = exp(-|h|),
 //   softplus(h) = max(h, 0) + log1p(e),   sigmoid(h) = (h > 0 ? 1 : e) / (1 + e).
+// As in ekv.cpp, every division but the sigmoids' is a multiplication by a reciprocal computed once per
+// batch: 1/n, eta/n, I_S/U_T and 1/(2 U_T), the last one folding the halving of v into it.
 // Callers whose gates are fixed (the grid Newton) pass no dI/dV_G and do not pay for it.
 //
 // This file is compiled once per instruction set: AVX-512 (Highway's AVX3), AVX2, SSE4, SSSE3 and
@@ -58,12 +60,12 @@ HWY_INLINE V log1p_small(D d, V e) {
   return hn::Mul(e, sum);
 }
 
-// The argument of F's softplus and sigmoid: h = v/2 and e = exp(-|h|), in [0, 1].
+// The argument of F's softplus and sigmoid: h = v/2 = (V_P - V_x) / (2 U_T) and e = exp(-|h|), in [0, 1].
 struct Halves {
   V h, e;
 };
-HWY_INLINE Halves halves(D d, V v) {
-  const V h = hn::Mul(hn::Set(d, 0.5), v);
+HWY_INLINE Halves halves(D d, V v_p, V v_x) {
+  const V h = hn::Mul(hn::Sub(v_p, v_x), hn::Set(d, k_half_inverse_thermal_voltage));
   return {h, hn::Exp(d, hn::Neg(hn::Abs(h)))};
 }
 
@@ -81,6 +83,13 @@ HWY_INLINE InterpolationLanes interpolation(D d, const Halves& x, bool small) {
           hn::IfThenElse(nan, h, hn::Mul(softplus, sigmoid))};
 }
 
+/// The law's constants, computed once per batch as ekv_terms computes them.
+struct Law {
+  double inv_n, eta, eta_n, i_s, scale;
+  explicit Law(const EkvParams& p)
+      : inv_n(1.0 / p.n), eta(p.eta), eta_n(p.eta * inv_n), i_s(p.i_s), scale(p.i_s * k_inverse_thermal_voltage) {}
+};
+
 struct Terminals {
   V vt, v_g, v_d, v_s;
 };
@@ -91,21 +100,21 @@ struct Currents {
 // The law on one vector of instances, operation for operation as ekv_terms(.., -1) (no FMA:
 // this file is compiled with -ffp-contract=off). GateToo: also dI/dV_G.
 template <bool GateToo>
-HWY_INLINE Currents ekv_lanes(D d, const EkvParams& p, const Terminals& t) {
-  const V n = hn::Set(d, p.n), eta = hn::Set(d, p.eta), ut = hn::Set(d, k_thermal_voltage);
-  const V i_s = hn::Set(d, p.i_s), scale = hn::Set(d, p.i_s / k_thermal_voltage);
-  const V v_p = hn::Div(hn::Add(hn::Sub(t.v_g, t.vt), hn::Mul(eta, hn::Sub(t.v_d, t.v_s))), n);
-  const Halves h_f = halves(d, hn::Div(hn::Sub(v_p, t.v_s), ut)), h_r = halves(d, hn::Div(hn::Sub(v_p, t.v_d), ut));
+HWY_INLINE Currents ekv_lanes(D d, const Law& law, const Terminals& t) {
+  const V inv_n = hn::Set(d, law.inv_n), eta = hn::Set(d, law.eta), eta_n = hn::Set(d, law.eta_n);
+  const V i_s = hn::Set(d, law.i_s), scale = hn::Set(d, law.scale);
+  const V v_p = hn::Mul(hn::Add(hn::Sub(t.v_g, t.vt), hn::Mul(eta, hn::Sub(t.v_d, t.v_s))), inv_n);
+  const Halves h_f = halves(d, v_p, t.v_s), h_r = halves(d, v_p, t.v_d);
   // One log1p for both terms of every lane, so that V_D = V_S gives F(v_f) - F(v_r) = 0 exactly.
   const V limit = hn::Set(d, k_series_limit);
   const bool small = hn::AllTrue(d, hn::And(hn::Le(h_f.e, limit), hn::Le(h_r.e, limit)));
   const InterpolationLanes fwd = interpolation(d, h_f, small);
   const InterpolationLanes rev = interpolation(d, h_r, small);
   const V d_vp = hn::Mul(scale, hn::Sub(fwd.df_dv, rev.df_dv));
-  const V d_dibl = hn::Div(hn::Mul(d_vp, eta), n);  // (-D eta) / n = -(D eta / n) exactly
+  const V d_dibl = hn::Mul(d_vp, eta_n);  // (-D) (eta/n) = -(D (eta/n)) exactly
   return {
       .i_ds = hn::Mul(i_s, hn::Sub(fwd.f, rev.f)),
-      .di_dvg = GateToo ? hn::Div(d_vp, n) : hn::Zero(d),
+      .di_dvg = GateToo ? hn::Mul(d_vp, inv_n) : hn::Zero(d),
       .di_dvd = hn::Add(d_dibl, hn::Mul(scale, rev.df_dv)),
       .di_dvs = hn::Sub(hn::Neg(d_dibl), hn::Mul(scale, fwd.df_dv)),
   };
@@ -119,8 +128,8 @@ struct Lanes {
 };
 
 template <bool GateToo>
-HWY_INLINE void ekv_vector(D d, const EkvParams& p, const Lanes& at) {
-  const Currents c = ekv_lanes<GateToo>(d, p, {hn::LoadU(d, at.in[0]), hn::LoadU(d, at.in[1]),
+HWY_INLINE void ekv_vector(D d, const Law& law, const Lanes& at) {
+  const Currents c = ekv_lanes<GateToo>(d, law, {hn::LoadU(d, at.in[0]), hn::LoadU(d, at.in[1]),
                                                hn::LoadU(d, at.in[2]), hn::LoadU(d, at.in[3])});
   hn::StoreU(c.i_ds, d, at.out[0]);
   if constexpr (GateToo) hn::StoreU(c.di_dvg, d, at.out[1]);
@@ -131,11 +140,11 @@ HWY_INLINE void ekv_vector(D d, const EkvParams& p, const Lanes& at) {
 // The last count < Lanes(d) instances, through a zero-padded local vector (no load or store
 // past the caller's arrays; a zero bias is finite).
 template <bool GateToo>
-void ekv_tail(D d, const EkvParams& p, const Lanes& at, std::size_t count) {
+void ekv_tail(D d, const Law& law, const Lanes& at, std::size_t count) {
   constexpr std::size_t k_max = hn::MaxLanes(D());
   double in[4][k_max] = {}, out[4][k_max];
   for (int a = 0; a < 4; ++a) std::copy_n(at.in[a], count, in[a]);
-  ekv_vector<GateToo>(d, p, {{in[0], in[1], in[2], in[3]}, {out[0], out[1], out[2], out[3]}});
+  ekv_vector<GateToo>(d, law, {{in[0], in[1], in[2], in[3]}, {out[0], out[1], out[2], out[3]}});
   for (int a = 0; a < 4; ++a)
     if (a != 1 || GateToo) std::copy_n(out[a], count, at.out[a]);
 }
@@ -143,14 +152,15 @@ void ekv_tail(D d, const EkvParams& p, const Lanes& at, std::size_t count) {
 template <bool GateToo>
 void ekv_all(const EkvParams& p, const EkvBatch& b) {
   const D d;
+  const Law law(p);  // in registers: the outputs' stores cannot alias it, unlike p
   const std::size_t lanes = hn::Lanes(d), count = b.vt.size();
   auto at = [&](std::size_t k) {
     return Lanes{{b.vt.data() + k, b.v_g.data() + k, b.v_d.data() + k, b.v_s.data() + k},
                  {b.i_ds.data() + k, GateToo ? b.di_dvg.data() + k : nullptr, b.di_dvd.data() + k, b.di_dvs.data() + k}};
   };
   std::size_t k = 0;
-  for (; k + lanes <= count; k += lanes) ekv_vector<GateToo>(d, p, at(k));
-  if (k < count) ekv_tail<GateToo>(d, p, at(k), count - k);
+  for (; k + lanes <= count; k += lanes) ekv_vector<GateToo>(d, law, at(k));
+  if (k < count) ekv_tail<GateToo>(d, law, at(k), count - k);
 }
 
 }  // namespace
