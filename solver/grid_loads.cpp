@@ -19,48 +19,32 @@ namespace xbar::solver {
 double GridNewton::State::load_cells(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, bool jacobian) {
   thread_local ChunkLoads loads;
   loads.reserve(k1 - k0);
-  evaluate_devices(k0, k1, b, loads);
+  evaluate_devices(k0, k1, loads);
   return eliminate_cells(w, k0, k1, b, loads, jacobian);
 }
 
-// Raw device loads of cells [k0, k1) of block b: batched EKV, or the resistor law.
-void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, const Block& b, ChunkLoads& loads) const {
+// Raw device loads of cells [k0, k1): batched EKV, or the resistor law.
+void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const {
   const std::size_t m = k1 - k0;
   auto part = [&](const std::vector<double>& a) { return std::span(a).subspan(k0, m); };
   auto out = [&](std::vector<double>& a) { return std::span(a).first(m); };
-  const std::span<const double> r = cell_input(row_v_r, v_r, b, k0, k1, loads.v_r);
-  const std::span<const double> top = upper ? part(v_m) : r;
+  const std::vector<double>& top = upper ? v_m : v_r;
   if (upper)
-    devices::ekv_current_batch(upper->law, {cell_input(row_vt_u, vt_u, b, k0, k1, loads.vt_u),
-                                            cell_input(row_gate_u, gate_u, b, k0, k1, loads.gate_u), r, part(v_m),
-                                            out(loads.u_i), {}, out(loads.u_t), out(loads.u_b)});  // gates are fixed: no dI/dV_G
+    devices::ekv_current_batch(upper->law, {part(vt_u), part(gate_u), part(v_r), part(v_m), out(loads.u_i),
+                                            {}, out(loads.u_t), out(loads.u_b)});  // gates are fixed: no dI/dV_G
   if (lower_transistor) {
-    devices::ekv_current_batch(lower_transistor->law, {part(vt_l), cell_input(row_gate_l, gate_l, b, k0, k1, loads.gate_l),
-                                                       top, part(v_c), out(loads.l_i), {}, out(loads.l_t),
+    devices::ekv_current_batch(lower_transistor->law, {part(vt_l), part(gate_l), part(top), part(v_c),
+                                                       out(loads.l_i), {}, out(loads.l_t),
                                                        out(loads.l_b)});
   } else {
     const devices::ResistorLaw law = lower_resistor->law;
-    for (std::size_t c = 0; c < m; ++c) {
-      const devices::TwoTerminalCurrent i = devices::resistor_current(law, g_l[k0 + c], top[c] - v_c[k0 + c]);
-      loads.l_i[c] = i.i;
-      loads.l_t[c] = i.di_dv;
-      loads.l_b[c] = -i.di_dv;
+    for (std::size_t k = k0; k < k1; ++k) {
+      const devices::TwoTerminalCurrent r = devices::resistor_current(law, g_l[k], top[k] - v_c[k]);
+      loads.l_i[k - k0] = r.i;
+      loads.l_t[k - k0] = r.di_dv;
+      loads.l_b[k - k0] = -r.di_dv;
     }
   }
-}
-
-std::span<const double> GridNewton::State::cell_input(const RowInput& r, const std::vector<double>& per_cell,
-                                                      const Block& b, std::size_t k0, std::size_t k1,
-                                                      std::vector<double>& chunk) const {
-  const std::size_t m = k1 - k0;
-  if (!r.per_row()) return std::span(per_cell).subspan(k0, m);
-  const std::size_t w = b.width();
-  std::size_t i = (k0 - b.base) / w, t = (k0 - b.base) % w;  // cell (i, b.j0 + t)
-  for (std::size_t c = 0; c < m; ++c) {
-    chunk[c] = r.values[i];
-    if (++t == w) t = 0, ++i;
-  }
-  return std::span(chunk).first(m);
 }
 
 // Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
@@ -125,7 +109,7 @@ double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1,
   const double* __restrict raw_l_t = loads.l_t.data();
   const double* __restrict raw_l_b = loads.l_b.data();
   const double* __restrict en = Switched ? enable.data() : nullptr;
-  const double* __restrict vr = row_v_r.per_row() ? loads.v_r.data() : v_r.data() + k0;  // chunk index
+  const double* __restrict vr = v_r.data();
   const double* __restrict vm = v_m.data();
   const double* __restrict vc = v_c.data();
   double* __restrict m_f = at(w.res_m.f);
@@ -145,12 +129,12 @@ double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1,
   auto cell = [&](std::size_t k, double g_up, double v_up, double g_down, double v_down, bool last) {
     const std::size_t c = k - k0;  // chunk index
     double outside = 0;
-    const double v_top = Upper ? vm[k] : vr[c];
+    const double v_top = Upper ? vm[k] : vr[k];
     double l_i = raw_l_i[c] + leak_l * (v_top - vc[k]), l_t = raw_l_t[c] + leak_l, l_b = raw_l_b[c] - leak_l;
     if constexpr (Switched) l_i *= en[k], l_t *= en[k], l_b *= en[k];
     double u_i = 0, u_t = 0, u_b = 0;
     if constexpr (Upper) {
-      u_i = raw_u_i[c] + leak_u * (vr[c] - vm[k]);
+      u_i = raw_u_i[c] + leak_u * (vr[k] - vm[k]);
       u_t = raw_u_t[c] + leak_u;
       u_b = raw_u_b[c] - leak_u;
     }

@@ -104,34 +104,6 @@ void GridNewton::State::order_cells() {
   source_r = source_of(node_r), source_m = source_of(node_m), source_c = source_of(node_c);
   source_gate_u = source_of(node_gate_u), source_gate_l = source_of(node_gate_l);
   source_enable = source_of(node_enable);
-  if (!blocks.empty()) find_row_inputs();
-}
-
-// Which device inputs are the same along every row (same node, or same V_T): those are held per row.
-void GridNewton::State::find_row_inputs() {
-  const std::size_t rows = g.rows;
-  const Block& first = blocks.front();
-  auto row_start = [&](std::size_t i) { return first.base + i * first.width(); };  // cell (i, 0)
-  auto uniform = [&](const auto& per_cell) {
-    if (per_cell.empty()) return false;
-    for (const Block& b : blocks)
-      for (std::size_t i = 0; i < rows; ++i)
-        for (std::size_t t = 0; t < b.width(); ++t)
-          if (per_cell[b.base + i * b.width() + t] != per_cell[row_start(i)]) return false;
-    return true;
-  };
-  if (uniform(node_r)) row_v_r.values.assign(rows, 0.0);
-  if (uniform(node_gate_u)) row_gate_u.values.assign(rows, 0.0);
-  if (uniform(node_gate_l)) row_gate_l.values.assign(rows, 0.0);
-  if (uniform(vt_u))
-    for (std::size_t i = 0; i < rows; ++i) row_vt_u.values.push_back(vt_u[row_start(i)]);
-}
-
-// The per-row voltages of this solve, from the gathered per-cell arrays.
-void GridNewton::State::gather_row_inputs() {
-  const Block* first = blocks.empty() ? nullptr : &blocks.front();
-  for (auto [r, per_cell] : {std::pair{&row_v_r, &v_r}, std::pair{&row_gate_u, &gate_u}, std::pair{&row_gate_l, &gate_l}})
-    for (std::size_t i = 0; i < r->values.size(); ++i) r->values[i] = (*per_cell)[first->base + i * first->width()];
 }
 
 void GridNewton::State::check_layout() const {
@@ -245,7 +217,6 @@ void GridNewton::State::gather(std::span<const double> fixed, std::span<const do
         for (std::size_t k = k0; k < k1; ++k) out[k] = at(node[k]);
     }
   });
-  gather_row_inputs();
 }
 
 void GridNewton::State::scatter(std::span<const double> fixed, std::span<double> v_free) const {

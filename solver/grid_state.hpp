@@ -31,14 +31,12 @@ constexpr std::size_t k_block_cells = 1024;      // cells evaluated and stamped 
 constexpr std::size_t k_block_columns = 8;      // bit lines per independent Newton problem
 
 // Raw device loads of one chunk of cells (index k - k0): the upper and lower devices' current
-// (top -> bottom terminal) and partials, before the leak shunt and the enable, and the inputs
-// held per row (GridNewton::State::RowInput) expanded per cell. Small enough to stay in L1
-// between evaluation and elimination.
+// (top -> bottom terminal) and partials, before the leak shunt and the enable. Small enough to
+// stay in L1 between evaluation and elimination.
 struct ChunkLoads {
   std::vector<double> u_i, u_t, u_b, l_i, l_t, l_b;
-  std::vector<double> vt_u, gate_u, v_r, gate_l;  // expanded row inputs (where held per row)
   void reserve(std::size_t n) {
-    for (auto* a : {&u_i, &u_t, &u_b, &l_i, &l_t, &l_b, &vt_u, &gate_u, &v_r, &gate_l})
+    for (auto* a : {&u_i, &u_t, &u_b, &l_i, &l_t, &l_b})
       if (a->size() < n) a->resize(n);
   }
 };
@@ -104,7 +102,7 @@ struct GridNewton::State {
   // assemble (a linear circuit's do not depend on v).
   double assemble(bool jacobian = true);
   double load_cells(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, bool jacobian = true);
-  void evaluate_devices(std::size_t k0, std::size_t k1, const Block& b, ChunkLoads& loads) const;
+  void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
   double eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, const ChunkLoads& loads,
                          bool jacobian);
   template <bool Upper, bool Rows, bool Cols, bool Switched, bool Jacobian>
@@ -157,20 +155,6 @@ struct GridNewton::State {
   // unless the lower devices are switched).
   std::vector<double> v_r, v_m, v_c, gate_u, gate_l, enable;
   std::vector<double> v_src, v_sink;  // per row / per column
-
-  // Rows fixed: a device input that is the same along every row (the row voltage, a row's gate,
-  // the select devices' V_T), held once per row and expanded into the thread's evaluation chunk,
-  // so that an evaluation streams fewer per-cell arrays (the per-cell array stays filled too).
-  struct RowInput {
-    std::vector<double> values;  ///< per row; empty: the input differs along some row
-    bool per_row() const { return !values.empty(); }
-  };
-  RowInput row_vt_u, row_gate_u, row_v_r, row_gate_l;
-  void find_row_inputs();
-  void gather_row_inputs();
-  /// Cells [k0, k1) of block b of an input: per_cell's own, or r's expanded into chunk.
-  std::span<const double> cell_input(const RowInput& r, const std::vector<double>& per_cell, const Block& b,
-                                     std::size_t k0, std::size_t k1, std::vector<double>& chunk) const;
   CellWork all;  // rows free: the whole grid's iteration arrays (column blocks: their threads')
 
   LineMatrix matrix;
