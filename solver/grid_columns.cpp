@@ -61,7 +61,8 @@ bool GridNewton::State::assemble_block(CellWork& w, const Block& b) {
   double outside = 0;
   for (std::size_t k0 = b.base; k0 < end(b); k0 += k_block_cells) {
     const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
-    outside += load_cells(w, k0, k1, b);
+    outside += load_cells(w, k0, k1);
+    if (g.cols_free()) outside += stamp_col_wires(w, k0, k1, b);
   }
   return outside == 0;
 }

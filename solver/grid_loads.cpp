@@ -1,5 +1,5 @@
 // The grid Newton's cell loads: batched device evaluation, local elimination of each cell's
-// internal node with the bit-line wires, and the row wire stamps (grid_newton.hpp has the equations).
+// internal node, and the row and bit-line wire stamps (grid_newton.hpp has the equations).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,14 +13,13 @@
 
 namespace xbar::solver {
 
-// Evaluation and elimination of cells [k0, k1) (at most k_block_cells, in block b: whole() when
-// the rows have unknowns) with their bit-line wires, through this thread's chunk buffers; returns
-// how many of their m and C nodes fail KCL (NaN counts).
-double GridNewton::State::load_cells(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, bool jacobian) {
+// Evaluation and elimination of cells [k0, k1) (at most k_block_cells), through this thread's
+// chunk buffers; returns how many of their m nodes fail KCL (NaN counts).
+double GridNewton::State::load_cells(CellWork& w, std::size_t k0, std::size_t k1, bool jacobian) {
   thread_local ChunkLoads loads;
   loads.reserve(k1 - k0);
   evaluate_devices(k0, k1, loads);
-  return eliminate_cells(w, k0, k1, b, loads, jacobian);
+  return eliminate_cells(w, k0, k1, loads, jacobian);
 }
 
 // Raw device loads of cells [k0, k1): batched EKV, or the resistor law.
@@ -48,18 +47,17 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLo
 }
 
 // Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
-// (grid_newton.hpp), with the bit-line wires when the bit lines have unknowns, into w. The
-// right-hand side b = -f + J_xm f_m / J_mm is left in w.rhs. Returns how many m and C nodes fail
-// KCL. Without jacobian (cells without m only): f, scale and b alone.
-double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const Block& b,
-                                          const ChunkLoads& loads, bool jacobian) {
+// (grid_newton.hpp), into w. The right-hand side b = -f + J_xm f_m / J_mm is left in w.rhs.
+// Returns how many m nodes fail KCL. Without jacobian (cells without m only): f, scale and b alone.
+double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads,
+                                          bool jacobian) {
   const bool rows = g.rows_free(), cols = g.cols_free();
   auto run = [&](auto has_upper, auto has_rows, auto has_cols, auto with_jacobian) {
     constexpr bool U = decltype(has_upper)::value, R = decltype(has_rows)::value, C = decltype(has_cols)::value,
                    J = decltype(with_jacobian)::value;
     // Unswitched lower devices: no enable to read (1 throughout).
-    return enable.empty() ? eliminate<U, R, C, false, J>(w, k0, k1, b, loads)
-                          : eliminate<U, R, C, true, J>(w, k0, k1, b, loads);
+    return enable.empty() ? eliminate<U, R, C, false, J>(w, k0, k1, loads)
+                          : eliminate<U, R, C, true, J>(w, k0, k1, loads);
   };
   using T = std::true_type;
   using F = std::false_type;
@@ -85,20 +83,13 @@ double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size
 // One loop without branches per case, over restrict pointers, so that it vectorises. Transistors
 // get their G_leak shunt here (I += G_leak (v_t - v_b)), switched lower devices their enable
 // (Switched: the enables are gathered per cell; else they are 1).
-// With Cols, each C node also gets its bit-line wires in the same pass (its arrays are written
-// once): C(i-1,j) -g_col- C(i,j) -g_col- C(i+1,j), the last one -g_col_last- V_sink(j), block b
-// row-major with b.width() cells a row; the first and last block rows apart every cell has both
-// neighbours on its line, so the middle rows run without branches.
-// Returns how many m and C nodes fail KCL (a select of doubles, so that the loop still vectorises).
+// Returns how many m nodes fail KCL (a select of doubles, so that the loop still vectorises).
 // Cell k's arrays in w are at chunk index k - k0 from their chunk pointers (at local k0 - w.base).
 template <bool Upper, bool Rows, bool Cols, bool Switched, bool Jacobian>
-double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1, const Block& b,
-                                    const ChunkLoads& loads) {
+double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) {
   const std::size_t c_off = col_offset(), n = w.n, t0 = k0 - w.base;
   auto at = [&](std::vector<double>& a) { return a.empty() ? nullptr : a.data() + t0; };
   double* __restrict diag = Rows || Cols ? w.flat.data() + t0 : nullptr;
-  double* __restrict lower_c = Cols ? w.flat.data() + n + c_off + t0 : nullptr;
-  double* __restrict upper_c = Cols ? w.flat.data() + 2 * n + c_off + t0 : nullptr;
   double* __restrict rhs = Rows || Cols ? w.rhs.data() + t0 : nullptr;
   double* __restrict cross = Rows && Cols ? w.flat.data() + 3 * n + t0 : nullptr;
   const double leak_u = devices::k_transistor_leak, leak_l = lower_transistor ? leak_u : 0.0;
@@ -125,10 +116,10 @@ double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1,
   double* __restrict c_scale = at(w.res_c.scale);
   double* __restrict c_diag = at(w.res_c.diag);
   const NewtonOptions::KclTolerance kcl = options.kcl_tolerance();
-  // Cell k with its bit-line neighbours (conductance and voltage above and below; Cols only).
-  auto cell = [&](std::size_t k, double g_up, double v_up, double g_down, double v_down, bool last) {
+  double outside = 0;
+#pragma omp simd reduction(+ : outside)
+  for (std::size_t k = k0; k < k1; ++k) {
     const std::size_t c = k - k0;  // chunk index
-    double outside = 0;
     const double v_top = Upper ? vm[k] : vr[k];
     double l_i = raw_l_i[c] + leak_l * (v_top - vc[k]), l_t = raw_l_t[c] + leak_l, l_b = raw_l_b[c] - leak_l;
     if constexpr (Switched) l_i *= en[k], l_t *= en[k], l_b *= en[k];
@@ -178,42 +169,15 @@ double GridNewton::State::eliminate(CellWork& w, std::size_t k0, std::size_t k1,
       }
     }
     if constexpr (Cols) {
-      const double v = vc[k], wire = g_up * (v - v_up) + g_down * (v - v_down);
-      const double f_c = -l_i + wire;
-      const double scale_c = std::abs(l_i) + (g_up * (std::abs(v) + std::abs(v_up)) + g_down * (std::abs(v) + std::abs(v_down)));
-      c_f[c] = f_c;
-      c_scale[c] = scale_c;
-      rhs[c_off + c] = b_c - wire;
-      outside += std::abs(f_c) <= kcl(scale_c) ? 0.0 : 1.0;
+      c_f[c] = -l_i;
+      c_scale[c] = std::abs(l_i);
+      rhs[c_off + c] = b_c;
       if constexpr (Jacobian) {
-        c_diag[c] = -l_b + (g_up + g_down);
-        diag[c_off + c] = jcc + (g_up + g_down);
-        lower_c[c] = -g_up;
-        upper_c[c] = last ? 0.0 : -g_down;
+        c_diag[c] = -l_b;
+        diag[c_off + c] = jcc;
         if constexpr (Rows) cross[c_off + c] = jcr;
       }
     }
-    return outside;
-  };
-  double outside = 0;
-  if constexpr (Cols) {
-    const std::size_t width = b.width(), last_row = end(b) - width;
-    auto edge = [&](std::size_t k) {
-      const bool first = k < b.base + width, last = k >= last_row;
-      return cell(k, first ? 0.0 : g.g_col, first ? 0.0 : vc[k - width], last ? g.g_col_last : g.g_col,
-                  last ? v_sink[b.j0 + (k - b.base) % width] : vc[k + width], last);
-    };
-    const std::size_t mid0 = std::clamp(b.base + width, k0, k1), mid1 = std::clamp(last_row, mid0, k1);
-    for (std::size_t k = k0; k < mid0; ++k) outside += edge(k);
-    const double g_col = g.g_col;
-    double middle = 0;
-#pragma omp simd reduction(+ : middle)
-    for (std::size_t k = mid0; k < mid1; ++k) middle += cell(k, g_col, vc[k - width], g_col, vc[k + width], false);
-    for (std::size_t k = mid1; k < k1; ++k) outside += edge(k);
-    outside += middle;
-  } else {
-#pragma omp simd reduction(+ : outside)
-    for (std::size_t k = k0; k < k1; ++k) outside += cell(k, 0.0, 0.0, 0.0, 0.0, false);
   }
   return outside;
 }
@@ -240,6 +204,58 @@ void GridNewton::State::stamp_row_wires(CellWork& w, std::size_t k0, std::size_t
     flat[n + k] = j == 0 ? 0.0 : -g_left;
     flat[2 * n + k] = -g_right;
   }
+}
+
+// Bit-line wires of cells [k0, k1) of block b: C(i-1,j) -g_col- C(i,j) -g_col- C(i+1,j), the
+// last one -g_col_last- V_sink(j). The first and last block rows apart, every cell has both
+// neighbours on its line: one loop without branches. Returns how many C nodes fail KCL. Without
+// jacobian: f, scale and b alone.
+double GridNewton::State::stamp_col_wires(CellWork& work, std::size_t k0, std::size_t k1, const Block& b,
+                                          bool jacobian) {
+  return jacobian ? stamp_col_wires_as<true>(work, k0, k1, b) : stamp_col_wires_as<false>(work, k0, k1, b);
+}
+
+// Cell k's arrays in work are at index k - k0 from the pointers below (local k0 - work.base).
+template <bool Jacobian>
+double GridNewton::State::stamp_col_wires_as(CellWork& work, std::size_t k0, std::size_t k1, const Block& b) {
+  const std::size_t n = work.n, w = b.width(), t0 = col_offset() + k0 - work.base, last_row = end(b) - w;
+  double* __restrict f = work.res_c.f.data() + (k0 - work.base);
+  double* __restrict scale = work.res_c.scale.data() + (k0 - work.base);
+  double* __restrict jdiag = work.res_c.diag.data() + (k0 - work.base);
+  double* __restrict rhs = work.rhs.data() + t0;
+  double* __restrict diag = work.flat.data() + t0;
+  double* __restrict lower = work.flat.data() + n + t0;
+  double* __restrict upper_ = work.flat.data() + 2 * n + t0;
+  const double* __restrict v = v_c.data();
+  const NewtonOptions::KclTolerance kcl = options.kcl_tolerance();
+  double outside = 0;
+  auto stamp = [&](std::size_t k, double g_up, double v_up, double g_down, double v_down, bool last) {
+    const std::size_t t = k - k0;
+    const double current = g_up * (v[k] - v_up) + g_down * (v[k] - v_down);
+    f[t] += current;
+    rhs[t] -= current;
+    scale[t] += g_up * (std::abs(v[k]) + std::abs(v_up)) + g_down * (std::abs(v[k]) + std::abs(v_down));
+    if constexpr (Jacobian) {
+      jdiag[t] += g_up + g_down;
+      diag[t] += g_up + g_down;
+      lower[t] = -g_up;
+      upper_[t] = last ? 0.0 : -g_down;
+    }
+    return std::abs(f[t]) <= kcl(scale[t]) ? 0.0 : 1.0;
+  };
+  auto edge = [&](std::size_t k) {
+    const bool first = k < b.base + w, last = k >= last_row;
+    outside += stamp(k, first ? 0.0 : g.g_col, first ? 0.0 : v[k - w], last ? g.g_col_last : g.g_col,
+                     last ? v_sink[b.j0 + (k - b.base) % w] : v[k + w], last);
+  };
+  const std::size_t mid0 = std::clamp(b.base + w, k0, k1), mid1 = std::clamp(last_row, mid0, k1);
+  for (std::size_t k = k0; k < mid0; ++k) edge(k);
+  const double g_col = g.g_col;
+  double middle = 0;
+#pragma omp simd reduction(+ : middle)
+  for (std::size_t k = mid0; k < mid1; ++k) middle += stamp(k, g_col, v[k - w], g_col, v[k + w], false);
+  for (std::size_t k = mid1; k < k1; ++k) edge(k);
+  return outside + middle;
 }
 
 }  // namespace xbar::solver

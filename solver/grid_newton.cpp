@@ -46,8 +46,9 @@ double GridNewton::State::assemble(bool jacobian) {
     // In cache-sized blocks: each block's device loads are read back while still in cache.
     for (std::size_t k0 = i0 * g.cols, end = i1 * g.cols; k0 < end; k0 += k_block_cells) {
       const std::size_t k1 = std::min(end, k0 + k_block_cells);
-      load_cells(all, k0, k1, whole(), jacobian);
+      load_cells(all, k0, k1, jacobian);
       if (g.rows_free()) stamp_row_wires(all, k0, k1, jacobian);
+      if (g.cols_free()) stamp_col_wires(all, k0, k1, whole(), jacobian);
       const double ratio = range_ratio(all, k0, k1);
       if (!(ratio <= worst[part])) worst[part] = ratio;  // NaN propagates
     }

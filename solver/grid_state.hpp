@@ -1,8 +1,7 @@
 #pragma once
 // The grid Newton's private state (grid_newton.hpp has the equations), shared by its parts:
 //   grid_setup.cpp        layout: cell order, layout checks, line storage, gather / scatter
-//   grid_loads.cpp        cell loads: device evaluation, cell elimination with the bit-line
-//                         wires, row-wire stamps
+//   grid_loads.cpp        cell loads: device evaluation, cell elimination, line-wire stamps
 //   grid_columns.cpp      column blocks: each block of bit lines its own Newton problem (its
 //                         Thomas solve: the shared kernel of line_sweeps.hpp)
 //   grid_newton.cpp       convergence: residual ratios, the step, the update test, the report
@@ -101,13 +100,15 @@ struct GridNewton::State {
   // alone; the matrix, the unreduced diagonals and the eliminated rows stay those of the last
   // assemble (a linear circuit's do not depend on v).
   double assemble(bool jacobian = true);
-  double load_cells(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, bool jacobian = true);
+  double load_cells(CellWork& w, std::size_t k0, std::size_t k1, bool jacobian = true);
   void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
-  double eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, const ChunkLoads& loads,
-                         bool jacobian);
+  double eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads, bool jacobian);
   template <bool Upper, bool Rows, bool Cols, bool Switched, bool Jacobian>
-  double eliminate(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, const ChunkLoads& loads);
+  double eliminate(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   void stamp_row_wires(CellWork& w, std::size_t k0, std::size_t k1, bool jacobian = true);
+  double stamp_col_wires(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, bool jacobian = true);
+  template <bool Jacobian>
+  double stamp_col_wires_as(CellWork& w, std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
   double tolerance(double scale) const { return options.kcl_tolerance(scale); }
   double range_ratio(const CellWork& w, std::size_t k0, std::size_t k1) const;
