@@ -6,6 +6,7 @@
 // reference), and ekv_current_batch (Highway) on the instruction set dispatch picks and on every
 // other one this CPU runs. Best of several passes. Never a test.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -126,8 +127,31 @@ std::pair<double, double> report(const char* name, Instances& x, const EkvParams
   return t;
 }
 
+// The transistor count from the command line: a whole number >= 1, nothing else.
+bool parse_count(const char* text, std::size_t& count) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long value = std::strtoull(text, &end, 10);
+  if (end == text || *end != '\0' || errno == ERANGE || value < 1 || text[0] == '-') return false;
+  count = static_cast<std::size_t>(value);
+  return true;
+}
+
 int main(int argc, char** argv) {
-  const std::size_t count = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
+  std::size_t count = 1000000;
+  const char* usage = "usage: ekv_bench [TRANSISTORS]   (a whole number >= 1; default 1000000)\n";
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  if (argc > 2) {
+    std::fprintf(stderr, "ekv_bench: %d arguments given, one at most is allowed\n%s", argc - 1, usage);
+    return 2;
+  }
+  if (argc == 2 && !parse_count(argv[1], count)) {
+    std::fprintf(stderr, "ekv_bench: bad TRANSISTORS '%s': a whole number >= 1 is allowed\n%s", argv[1], usage);
+    return 2;
+  }
   Instances x(count);
   const EkvParams law = sonos_defaults();
   std::printf("EKV law (I_DS and 3 partials), %zu SONOS transistors in blocks of %zu, best of 15.\n", count, k_block);
