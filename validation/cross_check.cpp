@@ -97,9 +97,9 @@ CrossCheck cross_check(const netlists::Crossbar& crossbar, const Matrix& inputs,
     const SpiceSolution spice = run_spice(crossbar, netlists::spice_deck(crossbar, inputs.row(v), title(v)));
     std::copy(spice.column_current.begin(), spice.column_current.end(), out.current_spice.row(v).begin());
     // The batch solve keeps node voltages of vector 0 only: solve this vector again for all of them.
-    std::vector<double> guess;
+    std::vector<double> voltages;
     solver::SolveStats stats;
-    const std::vector<double> voltages = solver.solve_vector(inputs.row(v), guess, stats);
+    solver.solve_vector(inputs.row(v), voltages, stats);
     out.vectors.push_back(compare_vector(crossbar, out.xbar.column_current.row(v),
                                          out.xbar.column_current_ideal.row(v), voltages, spice));
     accumulate(out.overall, out.vectors.back());
