@@ -305,6 +305,60 @@ TEST_CASE("a cell switched back to a select state starts where it was last solve
   check_kcl(xb, guess);
 }
 
+namespace {
+
+// A linear circuit's grid Newton builds and factors its matrix once a solve; later iterations
+// reassemble f and b only. Two vectors, the second warm-started from the first with 7 inputs in
+// 8 switched to 0 V; with the default step limit (one step a solve), and with `damped_step`, so
+// small that every solve takes damped steps on the factors of its first. Column currents as
+// KLU's to 1e-12 relative, KCL at every node.
+void check_kept_factors(const Crossbar& xb, double damped_step) {
+  Matrix inputs = random_inputs(xb.spec(), 2, 1.0, 10);
+  for (int i = 0; i < xb.spec().rows; ++i)
+    if (i % 8 != 0) inputs(1, i) = 0.0;
+  engine::ArraySolver klu(xb, with_method("klu"));
+  for (const double max_step : {0.2, damped_step}) {
+    solver::NewtonOptions options = with_method("grid");
+    options.max_step = max_step;
+    engine::ArraySolver grid(xb, options);
+    std::vector<double> v;  // vector 1 starts from vector 0's answer
+    for (std::size_t k = 0; k < inputs.rows; ++k) {
+      CAPTURE(max_step, k);
+      solver::SolveStats stats, klu_stats;
+      grid.solve_vector(inputs.row(k), v, stats);
+      CHECK(stats.method == solver::MethodUsed{solver::Newton::grid, solver::Stage::newton, false});
+      if (max_step < 0.2 && k == 1) CHECK(stats.iterations > 2);  // damped steps on kept factors
+      std::vector<double> reference;
+      klu.solve_vector(inputs.row(k), reference, klu_stats);
+      const std::vector<double> expected = xb.column_currents(reference);
+      const std::vector<double> columns = xb.column_currents(v);
+      for (std::size_t j = 0; j < columns.size(); ++j) {
+        INFO("column " << j << std::setprecision(17) << ": " << expected[j] << " " << columns[j]);
+        CHECK(std::abs(columns[j] - expected[j]) <= 1e-12 * std::abs(expected[j]));
+      }
+      check_kcl(xb, v);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("1r, bit-line resistance only: column blocks keeping matrix and factors match KLU",
+          "[backends]") {
+  // Rows without resistance: every block of bit lines is its own Newton loop, in its thread's
+  // scratch (the next block on the thread overwrites it).
+  const Crossbar xb(random_array(devices::CellKind::resistor_1r, 64, 21, {0.0, 1.0, 0.0, 0.0}, 57));
+  REQUIRE_FALSE(netlists::grid_layout(xb)->rows_free());
+  check_kept_factors(xb, 1e-4);  // the bit lines move by mV
+}
+
+TEST_CASE("1r, row and bit-line resistance: the grid keeping matrix and factors matches KLU",
+          "[backends]") {
+  const Crossbar xb(random_array(devices::CellKind::resistor_1r, 64, 21, {1.0, 1.0, 0.0, 0.0}, 58));
+  REQUIRE(netlists::grid_layout(xb)->rows_free());
+  check_kept_factors(xb, 1e-2);  // the rows move by up to V_read
+}
+
 TEST_CASE("the grid's report over column blocks names a node of the array and its residual at the answer", "[backends]") {
   // Rows fixed: every block of 8 bit lines is solved on its own and reports its worst node; the
   // solve's report is the worst of all blocks (here 3: 8, 8 and 3 bit lines). The node it names
