@@ -75,7 +75,8 @@ class ArraySolver {
   /// return it holds every circuit node's voltage, free nodes first. On SolveFailure it holds
   /// every node too: the fixed ones at their driven values, the free ones where the last solver
   /// of the fallback list stopped (not a solution).
-  void solve_vector(std::span<const double> input, std::vector<double>& voltages, solver::SolveStats& stats);
+  void solve_vector(std::span<const double> input, std::vector<double>& voltages,
+                    solver::SolveStats& stats);
 
   /// What one chain of warm-started solves remembers of the cells' internal nodes: for each
   /// cell and select state (off, on), m and the voltage of its bit-line node the last time the

@@ -1,12 +1,6 @@
-// Structured Newton on crossbar-shaped circuits: see grid_newton.hpp for the equations.
-//
-// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C and the device
-// parameters of every cell; an iteration's residuals, eliminated rows and line values are in a
-// CellWork (grid_state.hpp). Device evaluation, cell elimination and the line stamps are loops
-// over contiguous arrays. The cells are stored row-major (k = i * cols
-// + j) when the rows have unknowns; when they do not, the bit lines decouple and the cells are
-// stored by blocks of k_block_columns bit lines, each block row-major on its own, so that every
-// block is one contiguous Newton problem that stays in cache.
+// Structured Newton on crossbar-shaped circuits: see grid_newton.hpp for the equations, and
+// grid_state.hpp for how the state is stored (packed per-cell arrays, whole grid or column
+// blocks) and which file does what.
 #include "solver/grid_newton.hpp"
 
 #include <algorithm>

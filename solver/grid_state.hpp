@@ -9,10 +9,10 @@
 // State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C and the device
 // parameters of every cell; an iteration's residuals, eliminated rows and line values are in a
 // CellWork (the whole grid's, or one column block's in its thread's scratch). Device evaluation,
-// cell elimination and the line stamps are loops over contiguous arrays. The cells are stored row-major (k = i * cols
-// + j) when the rows have unknowns; when they do not, the bit lines decouple and the cells are
-// stored by blocks of k_block_columns bit lines, each block row-major on its own, so that every
-// block is one contiguous Newton problem that stays in cache.
+// cell elimination and the line stamps are loops over contiguous arrays. The cells are stored
+// row-major (k = i * cols + j) when the rows have unknowns; when they do not, the bit lines
+// decouple and the cells are stored by blocks of k_block_columns bit lines, each block row-major
+// on its own, so that every block is one contiguous Newton problem that stays in cache.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -102,7 +102,8 @@ struct GridNewton::State {
   /// Bit lines [j0, j1) of every row, as one contiguous row-major piece of the state.
   struct Block {
     std::size_t j0, j1;  ///< columns [j0, j1)
-    std::size_t base;    ///< state position of cell (0, j0); cell (i, j) is at base + i (j1 - j0) + j - j0
+    /// State position of cell (0, j0); cell (i, j) is at base + i (j1 - j0) + j - j0.
+    std::size_t base;
     std::size_t width() const { return j1 - j0; }
   };
 

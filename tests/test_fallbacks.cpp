@@ -76,7 +76,8 @@ TEST_CASE("a grid Newton that fails hands over to the general solver, and says s
   CHECK(test::worst_kcl_ratio(xb.circuit(), v) <= 1.0);
 }
 
-TEST_CASE("a vector with no solution leaves every node in the caller's vector: where Newton stopped", "[solver]") {
+TEST_CASE("a vector with no solution leaves every node in the caller's vector, as Newton left it",
+          "[solver]") {
   // Plain Newton alone, 8 steps of at most max_step from 5 V: it fails, and the caller's vector
   // then holds the fixed nodes at their driven values and the free ones where it stopped.
   const netlists::Crossbar xb = sonos_array();
