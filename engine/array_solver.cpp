@@ -68,40 +68,22 @@ solver::CircuitSolver& ArraySolver::candidate(Worker& w, std::size_t index) cons
   return *slot;
 }
 
-std::vector<double> ArraySolver::solve_vector(std::span<const double> input,
-                                              std::vector<double>& guess,
-                                              solver::SolveStats& stats) {
-  return solve_with(worker_, input, guess, stats);
-}
-
-std::vector<double> ArraySolver::solve_with(Worker& worker, std::span<const double> input,
-                                            std::vector<double>& guess, solver::SolveStats& stats) const {
-  const std::size_t n_free = crossbar_.free_nodes();
-  std::vector<double> voltages;
-  if (guess.size() == n_free) {
-    voltages.reserve(n_free + crossbar_.circuit().n_fixed);
-    voltages.assign(guess.begin(), guess.end());
-  }
-  try {
-    solve_into(worker, input, stats, voltages);
-  } catch (...) {
-    if (voltages.size() >= n_free) guess.assign(voltages.begin(), voltages.begin() + n_free);
-    throw;
-  }
-  guess.assign(voltages.begin(), voltages.begin() + n_free);
-  return voltages;
+void ArraySolver::solve_vector(std::span<const double> input, std::vector<double>& voltages,
+                               solver::SolveStats& stats) {
+  solve_into(worker_, input, stats, voltages);
 }
 
 // Solves in place: the free part of voltages (its first free_nodes() values) is the starting
 // point when voltages holds every node or just the free ones, else the initial guess is; on
-// return voltages holds every node. One vector for both, so a solve writes no copy of the
-// array's nodes and touches no fresh memory beyond its result.
+// return, or on SolveFailure, voltages holds every node (solve_vector). One vector for both, so
+// a solve writes no copy of the array's nodes and touches no fresh memory beyond its result.
 void ArraySolver::solve_into(Worker& worker, std::span<const double> input, solver::SolveStats& stats,
                              std::vector<double>& voltages) const {
   const std::vector<double> fixed = crossbar_.fixed_voltages(input);
   const std::size_t n_free = crossbar_.free_nodes();
   const bool started = voltages.size() == n_free || voltages.size() == n_free + fixed.size();
   voltages.resize(n_free + fixed.size());
+  std::copy(fixed.begin(), fixed.end(), voltages.begin() + n_free);
   const std::span<double> guess(voltages.data(), n_free);
   if (!started) crossbar_.initial_guess(input, guess);
   // The candidates in order from the same guess; the report adds up what each tried.
@@ -126,7 +108,6 @@ void ArraySolver::solve_into(Worker& worker, std::span<const double> input, solv
         "no solution: {} ({} Newton iterations in all); worst node {}, residual {:.3g} A (tolerance {:.3g} A)",
         what.empty() ? to_string(stats.method) : what, stats.iterations, where, stats.worst_residual, stats.worst_tolerance));
   }
-  std::copy(fixed.begin(), fixed.end(), voltages.begin() + n_free);
 }
 
 void ArraySolver::warm_start(std::span<const double> previous, std::span<const double> input,

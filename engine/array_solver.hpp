@@ -69,9 +69,14 @@ class ArraySolver {
                      const std::function<void(std::size_t, std::size_t)>& progress = {},
                      const VectorObserver& observe = {});
 
-  /// Full node voltages for one input vector, warm-started from guess if non-empty.
-  std::vector<double> solve_vector(std::span<const double> input, std::vector<double>& guess,
-                                   solver::SolveStats& stats);
+  /// Solves one input vector in place, in the caller's `voltages` (no copy of the nodes). On
+  /// entry it is the starting point when it holds free_nodes() values or every node's (as a
+  /// previous solve left it); any other size (e.g. empty) starts from the initial guess. On
+  /// return it holds every circuit node's voltage, free nodes first. On SolveFailure it holds
+  /// every node too: the fixed ones at their driven values, the free ones where the last solver
+  /// of the fallback list stopped (not a solution).
+  void solve_vector(std::span<const double> input, std::vector<double>& voltages,
+                    solver::SolveStats& stats);
 
   /// What one chain of warm-started solves remembers of the cells' internal nodes: for each
   /// cell and select state (off, on), m and the voltage of its bit-line node the last time the
@@ -117,8 +122,6 @@ class ArraySolver {
   };
   Worker make_worker() const;
   solver::CircuitSolver& candidate(Worker& worker, std::size_t index) const;
-  std::vector<double> solve_with(Worker& worker, std::span<const double> input, std::vector<double>& guess,
-                                 solver::SolveStats& stats) const;
   void solve_into(Worker& worker, std::span<const double> input, solver::SolveStats& stats,
                   std::vector<double>& voltages) const;
   class VectorQueue;

@@ -44,12 +44,15 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
 GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
   thread_local CellWork w;
   size_work(w, b.base, end(b) - b.base);
+  JacobianReuse reuse(fixed_jacobian());  // this block's loop only: w and the factors are shared
   RunResult result;
   // The blocks solve directly: only whether KCL holds matters, not by how much it fails.
   result.run = newton_loop(
       options, linear_circuit,
-      [&] { return assemble_block(w, b) ? 0.0 : std::numeric_limits<double>::infinity(); },
-      [&](double, double& largest) { return step_block(w, b, largest); },
+      [&] {
+        return assemble_block(w, b, reuse.build()) ? 0.0 : std::numeric_limits<double>::infinity();
+      },
+      [&](double, double& largest) { return step_block(w, b, largest, reuse.factor()); },
       [&] { return update_small(w, b.base, end(b)); }, [&](double alpha) { apply_update(w, b.base, end(b), alpha); });
   double worst_ratio = -1;
   measure(w, b.base, end(b), result.residuals, worst_ratio);
@@ -57,12 +60,13 @@ GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
 }
 
 // Returns whether KCL holds at every unknown of the block (counted as the loads and stamps go).
-bool GridNewton::State::assemble_block(CellWork& w, const Block& b) {
+// Without jacobian: f, scale and b alone, as assemble.
+bool GridNewton::State::assemble_block(CellWork& w, const Block& b, bool jacobian) {
   double outside = 0;
   for (std::size_t k0 = b.base; k0 < end(b); k0 += k_block_cells) {
     const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
-    outside += load_cells(w, k0, k1);
-    if (g.cols_free()) outside += stamp_col_wires(w, k0, k1, b);
+    outside += load_cells(w, k0, k1, jacobian);
+    if (g.cols_free()) outside += stamp_col_wires(w, k0, k1, b, jacobian);
   }
   return outside == 0;
 }
@@ -70,8 +74,9 @@ bool GridNewton::State::assemble_block(CellWork& w, const Block& b) {
 // The block's bit lines by the Thomas kernel (line_sweeps.hpp: one interleaved group of w chains
 // along i, neighbours one block row of w cells apart; the forward sweep rides on the
 // factorisation, the factors live in this thread's scratch), each cell's m back-substituted as
-// soon as its dc is final; largest = max |dv|. A zero or non-finite pivot: false.
-bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest) {
+// soon as its dc is final; largest = max |dv|. A zero or non-finite pivot: false. factor =
+// false: the factors are this block's from its last step (JacobianReuse), only the sweeps run.
+bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest, bool factor) {
   const std::size_t w = b.width(), cells = end(b) - b.base, n = work.n;  // work: this block's cells
   double* __restrict dc = work.d_c.data();
   // The cell rows (empty without an upper device).
@@ -101,7 +106,9 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
     const Tridiagonal chains{work.flat.data(), work.flat.data() + n, work.flat.data() + 2 * n};
     const sweeps::ChainGroup group{0, std::int32_t(w), 1, g.rows, std::int32_t(w)};
     bool symmetric = true;
-    if (sweeps::factor_group(chains, group, factors.rows(), symmetric, work.rhs.data(), dc) >= 0) return false;
+    if (!factor) sweeps::forward_group(std::as_const(factors).rows(), group, work.rhs.data(), dc);
+    else if (sweeps::factor_group(chains, group, factors.rows(), symmetric, work.rhs.data(), dc) >= 0)
+      return false;
     sweeps::Partial unused;
     sweeps::backward_group(std::as_const(factors).rows(), group, dc, done, unused);
   } else {

@@ -1,12 +1,6 @@
-// Structured Newton on crossbar-shaped circuits: see grid_newton.hpp for the equations.
-//
-// State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C and the device
-// parameters of every cell; an iteration's residuals, eliminated rows and line values are in a
-// CellWork (grid_state.hpp). Device evaluation, cell elimination and the line stamps are loops
-// over contiguous arrays. The cells are stored row-major (k = i * cols
-// + j) when the rows have unknowns; when they do not, the bit lines decouple and the cells are
-// stored by blocks of k_block_columns bit lines, each block row-major on its own, so that every
-// block is one contiguous Newton problem that stays in cache.
+// Structured Newton on crossbar-shaped circuits: see grid_newton.hpp for the equations, and
+// grid_state.hpp for how the state is stored (packed per-cell arrays, whole grid or column
+// blocks) and which file does what.
 #include "solver/grid_newton.hpp"
 
 #include <algorithm>
@@ -60,13 +54,14 @@ double GridNewton::State::assemble(bool jacobian) {
 }
 
 // Solves the reduced system and back-substitutes the cell nodes; largest = max |dv|. Returns
-// false when the factorisation breaks down.
-bool GridNewton::State::step(double ratio, double& largest) {
+// false when the factorisation breaks down. factor = false: the matrix is the one factored by
+// the last step (JacobianReuse).
+bool GridNewton::State::step(double ratio, double& largest, bool factor) {
   const FamilyResidual &res_r = all.res_r, &res_c = all.res_c, &res_m = all.res_m;
   const std::vector<double> &inv_mm = all.inv_mm, &j_mr = all.j_mr, &j_mc = all.j_mc;
   std::vector<double> &d_r = all.d_r, &d_c = all.d_c, &d_m = all.d_m;
   if (matrix.n > 0) {
-    if (matrix.factor_tridiagonal() >= 0) return false;
+    if (factor && matrix.factor_tridiagonal() >= 0) return false;
     const double fraction = options.linear_fraction(ratio, linear_circuit);
     const std::size_t c_off = col_offset();
     for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {
@@ -131,17 +126,11 @@ GridNewton::State::RunResult GridNewton::State::run() {
     });
     return std::all_of(part_small, part_small + parts, [](bool b) { return b; });
   };
-  // A linear circuit's matrix does not depend on v: built by the first assemble of the solve (the
-  // enables are the solve's), then only f, scale and b (the certificate, and any further step).
-  bool matrix_built = false;
-  auto evaluate = [&] {
-    const double ratio = assemble(!matrix_built);
-    matrix_built = linear_circuit && !upper;
-    return ratio;
-  };
+  JacobianReuse reuse(fixed_jacobian());  // once a solve: the enables are the solve's
   RunResult result;
   result.run = newton_loop(
-      options, linear_circuit, evaluate, [&](double ratio, double& largest) { return step(ratio, largest); }, small,
+      options, linear_circuit, [&] { return assemble(reuse.build()); },
+      [&](double ratio, double& largest) { return step(ratio, largest, reuse.factor()); }, small,
       [&](double alpha) {
         for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) { apply_update(all, k0, k1, alpha); });
       });

@@ -9,14 +9,15 @@
 // State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C and the device
 // parameters of every cell; an iteration's residuals, eliminated rows and line values are in a
 // CellWork (the whole grid's, or one column block's in its thread's scratch). Device evaluation,
-// cell elimination and the line stamps are loops over contiguous arrays. The cells are stored row-major (k = i * cols
-// + j) when the rows have unknowns; when they do not, the bit lines decouple and the cells are
-// stored by blocks of k_block_columns bit lines, each block row-major on its own, so that every
-// block is one contiguous Newton problem that stays in cache.
+// cell elimination and the line stamps are loops over contiguous arrays. The cells are stored
+// row-major (k = i * cols + j) when the rows have unknowns; when they do not, the bit lines
+// decouple and the cells are stored by blocks of k_block_columns bit lines, each block row-major
+// on its own, so that every block is one contiguous Newton problem that stays in cache.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "solver/grid_newton.hpp"
@@ -68,6 +69,25 @@ struct CellWork {
   std::vector<double> own_flat, own_rhs;
 };
 
+// What one Newton loop may keep of its last iteration. A linear circuit whose cells have no
+// internal node (linear resistors, or switches whose enables are fixed for the solve) has a
+// Jacobian that does not depend on v: after the loop's first assemble only f, scale and the
+// right-hand side change (the line matrix and the unreduced diagonals stay), and the factors of
+// its first step serve every later one. One per Newton loop, never shared: a column block's
+// matrix and factors are in its thread's scratch, which the next block on that thread overwrites.
+class JacobianReuse {
+ public:
+  explicit JacobianReuse(bool fixed) : fixed_(fixed) {}
+  /// Whether this assemble must build the matrix (the first of the loop, or every one when the
+  /// Jacobian moves with v).
+  bool build() { return !std::exchange(built_, fixed_); }
+  /// Whether this step must factor the matrix (as build, for the factors).
+  bool factor() { return !std::exchange(factored_, fixed_); }
+
+ private:
+  bool fixed_, built_ = false, factored_ = false;
+};
+
 // fn(k0, k1) over [0, n) in parallel parts (serial below k_grain_cells or inside a SerialRegion);
 // returns the number of parts (part p covers the p-th range, in order).
 template <class Fn>
@@ -82,7 +102,8 @@ struct GridNewton::State {
   /// Bit lines [j0, j1) of every row, as one contiguous row-major piece of the state.
   struct Block {
     std::size_t j0, j1;  ///< columns [j0, j1)
-    std::size_t base;    ///< state position of cell (0, j0); cell (i, j) is at base + i (j1 - j0) + j - j0
+    /// State position of cell (0, j0); cell (i, j) is at base + i (j1 - j0) + j - j0.
+    std::size_t base;
     std::size_t width() const { return j1 - j0; }
   };
 
@@ -98,7 +119,7 @@ struct GridNewton::State {
   void size_work(CellWork& w, std::size_t base, std::size_t count);
   // jacobian = false (cells without an internal node only): f, scale and the right-hand side
   // alone; the matrix, the unreduced diagonals and the eliminated rows stay those of the last
-  // assemble (a linear circuit's do not depend on v).
+  // assemble (a linear circuit's do not depend on v: JacobianReuse).
   double assemble(bool jacobian = true);
   double load_cells(CellWork& w, std::size_t k0, std::size_t k1, bool jacobian = true);
   void evaluate_devices(std::size_t k0, std::size_t k1, ChunkLoads& loads) const;
@@ -111,8 +132,10 @@ struct GridNewton::State {
   double stamp_col_wires_as(CellWork& w, std::size_t k0, std::size_t k1, const Block& b);
   void order_cells();
   double tolerance(double scale) const { return options.kcl_tolerance(scale); }
+  /// Whether the Jacobian is the same at every v (JacobianReuse).
+  bool fixed_jacobian() const { return linear_circuit && !upper; }
   double range_ratio(const CellWork& w, std::size_t k0, std::size_t k1) const;
-  bool step(double ratio, double& largest);
+  bool step(double ratio, double& largest, bool factor = true);
   bool update_small(const CellWork& w, std::size_t k0, std::size_t k1) const;
   void apply_update(const CellWork& w, std::size_t k0, std::size_t k1, double alpha);
   /// Adds the residuals of cells [k0, k1) at the last point evaluated to the report.
@@ -129,8 +152,8 @@ struct GridNewton::State {
   std::size_t end(const Block& b) const { return b.base + b.width() * g.rows; }
   RunResult run_columns();
   RunResult run_block(const Block& b);
-  bool assemble_block(CellWork& w, const Block& b);
-  bool step_block(CellWork& w, const Block& b, double& largest);
+  bool assemble_block(CellWork& w, const Block& b, bool jacobian = true);
+  bool step_block(CellWork& w, const Block& b, double& largest, bool factor = true);
 
   std::size_t cells() const { return static_cast<std::size_t>(g.rows) * g.cols; }
   std::size_t col_offset() const { return g.rows_free() ? cells() : 0; }

@@ -141,6 +141,19 @@ std::int32_t factor_group(const Tridiagonal& m, const ChainGroup& g, FactorRows<
   return -1;
 }
 
+/// The forward sweep that factor_group runs along, on factors it stored earlier (a matrix that
+/// has not changed since): z_p = w_p - lower_scaled_p z_{p-s}, position by position across the
+/// chains, as there.
+template <class Real>
+void forward_group(FactorRows<const Real> t, const ChainGroup& g, const double* w, double* z) {
+  for (std::int32_t c = 0; c < g.count; ++c) z[g.row(c, 0)] = w[g.row(c, 0)];
+  for (std::int32_t k = 1; k < g.length; ++k)
+    for (std::int32_t c = 0; c < g.count; ++c) {
+      const std::int32_t p = g.row(c, k);
+      z[p] = w[p] - double(t.lower_scaled[p]) * z[p - g.stride];
+    }
+}
+
 /// The backward half of z = T^{-1} w over one group: on entry z holds the forward sweep's y,
 /// on exit z; done(begin, end, partial) sees final z over a contiguous range of rows.
 template <class Real, class Done>

@@ -114,9 +114,10 @@ SampleResult solve_sample(const io::RunConfig& config, int s, const IdealCurrent
   const int cols = p.spec.cols;
   SampleResult r;
   for (std::size_t v = 0; v < p.inputs.rows; ++v) {
-    std::vector<double> guess;  // cold start: the select pattern changes from vector to vector
+    std::vector<double> voltages;  // cold start: the select pattern changes from vector to vector
     solver::SolveStats stats;
-    const std::vector<double> actual = xb.cell_currents(solver.solve_vector(p.inputs.row(v), guess, stats));
+    solver.solve_vector(p.inputs.row(v), voltages, stats);
+    const std::vector<double> actual = xb.cell_currents(voltages);
     const std::vector<double> nominal = ideal.cells(xb, p.inputs.row(v));
     const std::vector<double> load = ideal.loads(nominal, cols);
     r.loads.insert(r.loads.end(), load.begin(), load.end());

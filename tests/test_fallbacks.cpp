@@ -3,6 +3,7 @@
 // reported and the answer meets KCL like any other.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/array_solver.hpp"
@@ -63,9 +64,9 @@ TEST_CASE("a grid Newton that fails hands over to the general solver, and says s
   engine::ArraySolver array(xb, options);
   REQUIRE(array.method() == solver::Method::grid);
   const std::vector<double> input(8, 1.0);
-  std::vector<double> guess(xb.circuit().n_free, 5.0);  // 5 V from the answer: 8 steps cannot get there
+  std::vector<double> v(xb.circuit().n_free, 5.0);  // 5 V from the answer: 8 steps cannot get there
   solver::SolveStats stats;
-  const std::vector<double> v = array.solve_vector(input, guess, stats);
+  array.solve_vector(input, v, stats);
   INFO(solver::to_string(stats.method) << ": " << stats.detail);
   CHECK(solver::to_string(stats.method) == "general-source-stepping");
   CHECK(stats.method == solver::MethodUsed{solver::Newton::general, solver::Stage::source_stepping, true});
@@ -73,6 +74,32 @@ TEST_CASE("a grid Newton that fails hands over to the general solver, and says s
   CHECK(array.info().method == stats.method);  // info() tells which answered, and why the grid did not
   CHECK(array.info().detail == stats.detail);
   CHECK(test::worst_kcl_ratio(xb.circuit(), v) <= 1.0);
+}
+
+TEST_CASE("a vector with no solution leaves every node in the caller's vector, as Newton left it",
+          "[solver]") {
+  // Plain Newton alone, 8 steps of at most max_step from 5 V: it fails, and the caller's vector
+  // then holds the fixed nodes at their driven values and the free ones where it stopped.
+  const netlists::Crossbar xb = sonos_array();
+  solver::NewtonOptions options;
+  options.max_iterations = 8;
+  options.gmin_stepping = options.source_stepping = false;
+  options.method = solver::Method::klu;
+  engine::ArraySolver array(xb, options);
+  const std::vector<double> input(8, 1.0);
+  const std::size_t n_free = xb.circuit().n_free;
+  std::vector<double> v(n_free, 5.0);
+  solver::SolveStats stats;
+  CHECK_THROWS_AS(array.solve_vector(input, v, stats), engine::SolveFailure);
+  CHECK_FALSE(stats.converged);
+  const std::vector<double> fixed = xb.fixed_voltages(input);
+  REQUIRE(v.size() == n_free + fixed.size());
+  CHECK(std::equal(fixed.begin(), fixed.end(), v.begin() + n_free));
+  double moved = 0;
+  for (std::size_t n = 0; n < n_free; ++n) moved = std::max(moved, std::abs(v[n] - 5.0));
+  CHECK(moved > 0.1);                            // Newton's last iterate, not the start
+  CHECK(moved <= 8 * options.max_step + 1e-12);  // eight limited steps from it
+  CHECK(test::worst_kcl_ratio(xb.circuit(), v) > 1.0);  // and not a solution
 }
 
 TEST_CASE("the reported methods name each method once in any order of the vectors", "[solver]") {

@@ -130,9 +130,9 @@ TEST_CASE("random arrays of every kind solve and obey KCL, conservation and the 
       check_ideal_limit(xb, array.inputs.row(0), batch.column_current.row(0), kcl);
     }
     // Vector 1 was warm-started from vector 0 (1r); solved from the cold guess it must agree.
-    std::vector<double> guess;
+    std::vector<double> cold;
     solver::SolveStats stats;
-    const std::vector<double> cold = solver.solve_vector(array.inputs.row(1), guess, stats);
+    solver.solve_vector(array.inputs.row(1), cold, stats);
     const solver::NodeCurrents cold_kcl = solver::node_currents(xb.circuit(), cold);
     const std::vector<double> cold_columns = xb.column_currents(cold);
     for (int j = 0; j < array.spec.cols; ++j)

@@ -96,10 +96,10 @@ CrossCheck cross_check(const netlists::Crossbar& crossbar, const Matrix& inputs,
   for (std::size_t v = 0; v < inputs.rows; ++v) {
     const SpiceSolution spice = run_spice(crossbar, netlists::spice_deck(crossbar, inputs.row(v), title(v)));
     std::copy(spice.column_current.begin(), spice.column_current.end(), out.current_spice.row(v).begin());
-    // The batch solve keeps node voltages of vector 0 only: solve this vector again for all of them.
-    std::vector<double> guess;
+    // The batch solve keeps vector 0's node voltages only: solve this one again for all of them.
+    std::vector<double> voltages;
     solver::SolveStats stats;
-    const std::vector<double> voltages = solver.solve_vector(inputs.row(v), guess, stats);
+    solver.solve_vector(inputs.row(v), voltages, stats);
     out.vectors.push_back(compare_vector(crossbar, out.xbar.column_current.row(v),
                                          out.xbar.column_current_ideal.row(v), voltages, spice));
     accumulate(out.overall, out.vectors.back());
