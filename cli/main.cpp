@@ -4,8 +4,11 @@
 #include <CLI/CLI.hpp>
 
 #include <new>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
 #include "devices/cell.hpp"
@@ -26,9 +29,18 @@ int report(std::string_view what, int status) {
 }
 
 // --help and --version print and succeed; every other command-line error is one line, status 2
-// (CLI11's own printer adds a second "Run with --help" line).
-int command_line_error(const CLI::App& app, const CLI::ParseError& e) {
+// (CLI11's own printer adds a second "Run with --help" line). A first word that is no subcommand
+// is named with the subcommands there are (CLI11 would only say that one is required).
+int command_line_error(CLI::App& app, const CLI::ParseError& e) {
   if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+  const std::vector<std::string> extra = app.remaining();
+  if (app.get_subcommands().empty() && !extra.empty() && !extra.front().starts_with('-')) {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+    return report(fmt::format("unknown subcommand '{}': expected one of {} (see xbar --help)", extra.front(),
+                              fmt::join(names, ", ")),
+                  k_bad_input);
+  }
   return report(fmt::format("{} (see xbar --help)", e.what()), k_bad_input);
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The tables of examples/seed_study.md, from the sweep file of examples/seed_study.toml.
 
-    /usr/bin/python3 examples/seed_study_tables.py seed_study.h5 > tables.md
+    PYTHONPATH=build/python /usr/bin/python3 examples/seed_study_tables.py seed_study.h5 > tables.md
 
 Errors in %; ratios are of the same metric at the same point otherwise.
 """

@@ -254,6 +254,7 @@ BAD_INPUTS = [
     Case("flag_unknown", solve("--bogus"), names=("--bogus",)),
     Case("output_flag_missing", ["solve", "cfg.toml"], names=("--output",)),
     Case("no_subcommand", [], names=("subcommand",)),
+    Case("unknown_subcommand", ["solv", "cfg.toml", "-o", OUT], names=("solv", "solve", "config")),
     # Subnormal and absurd numbers (they overflowed into NaN or Inf results, or an internal error)
     Case("r_sense_subnormal", solve(), cfg='[array]\nrows = 2\ncols = 2\ncell = "1t1r"\nr_sense = 1e-320\n',
          names=("array.r_sense", "1e-320", "subnormal")),

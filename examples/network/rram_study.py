@@ -52,7 +52,7 @@ def config(r_wire, g_sigma, seed, mode="exact"):
 
 
 def main():
-    args = study.arguments(__doc__.splitlines()[0], "rram_study_out", "sigmas",
+    args = study.arguments(__doc__.split("\n\n")[0], "rram_study_out", "sigmas",
                            "programming error sigmas (fraction of G_max - G_min), in the order run")
     os.makedirs(args.out, exist_ok=True)
     v = dict(VARIANTS["quick" if args.quick else "full"])

@@ -59,7 +59,7 @@ def configs(circuit, scheme, r_hat_p, error, draws):
 
 
 def main():
-    args = study.arguments(__doc__.splitlines()[0], "sonos_study_out", "r_hat_ps", "R_hat_p values, in the order run")
+    args = study.arguments(__doc__.split("\n\n")[0], "sonos_study_out", "r_hat_ps", "R_hat_p values, in the order run")
     os.makedirs(args.out, exist_ok=True)
     v = dict(VARIANTS["quick" if args.quick else "full"])
     v.update({k: getattr(args, k) for k in ("images", "draws", "exact_draws", "r_hat_ps") if getattr(args, k)})

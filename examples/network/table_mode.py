@@ -123,7 +123,7 @@ def compare(name, config, model, calibration, images, labels):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=4, help="test images (default 4)")
     parser.add_argument("--model", default=study.DEFAULT_MODEL,
                         help=f"trained network: loaded if it exists, else trained and saved (default {study.DEFAULT_MODEL})")
