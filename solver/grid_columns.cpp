@@ -22,10 +22,14 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
   parallel_for(static_cast<std::int64_t>(blocks.size()), 1, [&](int, std::int64_t b0, std::int64_t b1) {
     for (std::int64_t b = b0; b < b1; ++b) results[b] = run_block(blocks[b]);
   });
+  return combine(results);
+}
+
+GridNewton::State::RunResult GridNewton::State::combine(std::span<const RunResult> parts) {
   RunResult all_blocks{{true, 0}, {}};
   double worst_ratio = -1;
   SolveStats& report = all_blocks.residuals;
-  for (const RunResult& r : results) {
+  for (const RunResult& r : parts) {
     all_blocks.run.converged = all_blocks.run.converged && r.run.converged;
     all_blocks.run.iterations = std::max(all_blocks.run.iterations, r.run.iterations);
     if (r.residuals.worst_node < 0) continue;
@@ -39,17 +43,33 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
   return all_blocks;
 }
 
-// One block in this thread's scratch (CellWork): the state keeps only its voltages. The report
-// holds its residuals at the last point evaluated.
-GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
+// This thread's scratch for column blocks (one block's CellWork at a time).
+CellWork& block_scratch() {
   thread_local CellWork w;
+  return w;
+}
+
+// One block in this thread's scratch (CellWork): the state keeps only its voltages.
+GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
+  CellWork& w = block_scratch();
   size_work(w, b.base, end(b) - b.base);
+  return solve_block_vector(w, b, nullptr);
+}
+
+// Newton on block b with its arrays in w. With `dirty`, the first evaluation covers the flagged
+// rows alone: w must then hold the evaluation of every other row at the current voltages. The
+// report holds the block's residuals at the last point evaluated.
+GridNewton::State::RunResult GridNewton::State::solve_block_vector(CellWork& w, const Block& b,
+                                                                   const std::vector<char>* dirty) {
   RunResult result;
   // The blocks solve directly: only whether KCL holds matters, not by how much it fails.
+  auto evaluate = [&] {
+    const bool holds = dirty ? assemble_rows(w, b, *dirty) : assemble_block(w, b);
+    dirty = nullptr;
+    return holds ? 0.0 : std::numeric_limits<double>::infinity();
+  };
   result.run = newton_loop(
-      options, linear_circuit,
-      [&] { return assemble_block(w, b) ? 0.0 : std::numeric_limits<double>::infinity(); },
-      [&](double, double& largest) { return step_block(w, b, largest); },
+      options, linear_circuit, evaluate, [&](double, double& largest) { return step_block(w, b, largest); },
       [&] { return update_small(w, b.base, end(b)); }, [&](double alpha) { apply_update(w, b.base, end(b), alpha); });
   double worst_ratio = -1;
   measure(w, b.base, end(b), result.residuals, worst_ratio);
@@ -58,11 +78,35 @@ GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
 
 // Returns whether KCL holds at every unknown of the block (counted as the loads and stamps go).
 bool GridNewton::State::assemble_block(CellWork& w, const Block& b) {
+  return assemble_range(w, b, b.base, end(b)) == 0;
+}
+
+// Cells [k0, k1) of block b (whole block rows): loads and stamps; returns how many of their
+// unknowns fail KCL.
+double GridNewton::State::assemble_range(CellWork& w, const Block& b, std::size_t k0, std::size_t k1) {
   double outside = 0;
-  for (std::size_t k0 = b.base; k0 < end(b); k0 += k_block_cells) {
-    const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
-    outside += load_cells(w, k0, k1);
-    if (g.cols_free()) outside += stamp_col_wires(w, k0, k1, b);
+  for (std::size_t c0 = k0; c0 < k1; c0 += k_block_cells) {
+    const std::size_t c1 = std::min(k1, c0 + k_block_cells);
+    outside += load_cells(w, c0, c1);
+    if (g.cols_free()) outside += stamp_col_wires(w, c0, c1, b);
+  }
+  return outside;
+}
+
+// The flagged rows of b, each run of consecutive ones in one go. Every other unknown passed KCL
+// at the evaluation w holds (the converged end of the vector before).
+bool GridNewton::State::assemble_rows(CellWork& w, const Block& b, const std::vector<char>& dirty) {
+  double outside = 0;
+  const std::size_t width = b.width();
+  for (std::size_t i = 0; i < dirty.size();) {
+    if (!dirty[i]) {
+      ++i;
+      continue;
+    }
+    std::size_t stop = i;
+    while (stop < dirty.size() && dirty[stop]) ++stop;
+    outside += assemble_range(w, b, b.base + i * width, b.base + stop * width);
+    i = stop;
   }
   return outside == 0;
 }
