@@ -124,19 +124,24 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
   const double* __restrict inv = at(work.inv_mm);
   const double* __restrict fm = at(work.res_m.f);
   const double* __restrict jmc = at(work.j_mc);
-  double big = 0, sum = 0;  // locals, not `largest`: a reference would be stored every time
-  auto finish = [&](auto has_m, std::size_t begin, std::size_t stop) {
-#pragma omp simd reduction(max : big) reduction(+ : sum)
-    for (std::size_t k = begin; k < stop; ++k) {
+  // Per bit line of the block: the largest |dv| and the sum of dv so far, reduced at the end (a
+  // reduction per block row would cost more than the row's own work).
+  double lane_big[k_block_columns] = {}, lane_sum[k_block_columns] = {};
+  auto finish = [&](auto has_m, std::size_t row_begin) {
+#pragma omp simd
+    for (std::size_t c = 0; c < w; ++c) {
+      const std::size_t k = row_begin + c;
       double d_mk = 0;
       if constexpr (decltype(has_m)::value) d_mk = dm[k] = inv[k] * (-fm[k] - jmc[k] * dc[k]);
-      big = std::max(big, std::max(std::abs(dc[k]), std::abs(d_mk)));
-      sum += dc[k] + d_mk;
+      lane_big[c] = std::max(lane_big[c], std::max(std::abs(dc[k]), std::abs(d_mk)));
+      lane_sum[c] += dc[k] + d_mk;
     }
   };
-  auto done = [&](std::int32_t begin, std::int32_t stop, sweeps::Partial&) {
-    if (upper) finish(std::true_type{}, begin, stop);
-    else finish(std::false_type{}, begin, stop);
+  auto done = [&](std::int32_t begin, std::int32_t stop, sweeps::Partial&) {  // whole block rows
+    for (std::size_t row = begin; row < std::size_t(stop); row += w) {
+      if (upper) finish(std::true_type{}, row);
+      else finish(std::false_type{}, row);
+    }
   };
   if (g.cols_free()) {  // col_offset() = 0: the rows have no unknowns
     thread_local ChainFactors<double> factors;
@@ -152,6 +157,8 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
     sweeps::Partial unused;
     done(0, std::int32_t(cells), unused);
   }
+  double big = 0, sum = 0;
+  for (std::size_t c = 0; c < w; ++c) big = std::max(big, lane_big[c]), sum += lane_sum[c];
   largest = big;
   return std::isfinite(largest) && std::isfinite(sum);  // the sum keeps a NaN that max drops
 }
