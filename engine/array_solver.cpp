@@ -243,6 +243,13 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     if (progress) progress(finished, inputs.rows);
   };
   const auto start = std::chrono::steady_clock::now();
+  std::optional<ArrayResults> batched;
+  if (!observe) batched = solve_as_batch(inputs, progress, stats);
+  if (batched) {
+    out = std::move(*batched);
+    out.summary = summarize(stats, start);
+    return out;
+  }
   VectorQueue queue(inputs.rows);
   if (observe || !vectors_in_parallel(inputs.rows)) {  // observers need not be thread-safe
     solve_block(worker_, inputs, queue, true, out, stats, done, observe);
@@ -271,16 +278,84 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     helper.join();
     if (failure) std::rethrow_exception(failure);
   }
-  out.summary.methods = distinct_methods(stats);
+  out.summary = summarize(stats, start);
+  return out;
+}
+
+SolverSummary ArraySolver::summarize(std::span<const solver::SolveStats> stats,
+                                     std::chrono::steady_clock::time_point start) const {
+  SolverSummary summary;
+  summary.methods = distinct_methods(stats);
   for (const solver::SolveStats& st : stats) {
-    out.summary.newton_iterations += st.iterations;
-    out.summary.linear_iterations += st.linear_iterations;
-    out.summary.unconverged_linear += st.unconverged_linear;
-    out.summary.max_residual = std::max(out.summary.max_residual, st.max_residual);
+    summary.newton_iterations += st.iterations;
+    summary.linear_iterations += st.linear_iterations;
+    summary.unconverged_linear += st.unconverged_linear;
+    summary.max_residual = std::max(summary.max_residual, st.max_residual);
   }
-  out.summary.backend = to_string(method_);
-  out.summary.solve_time =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.backend = to_string(method_);
+  summary.solve_time = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+// The grid's batch path: with fixed rows and free bit lines every block of bit lines goes
+// through all the vectors in turn (solver::GridNewton::solve_batch). nullopt where it does not
+// apply, or where a vector does not converge there: the vectors are then solved one by one, with
+// the fallbacks (and the reasons, should they fail too).
+std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
+                                                        const std::function<void(std::size_t, std::size_t)>& progress,
+                                                        std::vector<solver::SolveStats>& stats) {
+  if (method_ != solver::Method::grid || inputs.rows < 2) return std::nullopt;
+  auto* grid = dynamic_cast<solver::GridNewton*>(&candidate(worker_, 0));
+  if (!grid || !grid->solves_batches()) return std::nullopt;
+  const netlists::ArraySpec& spec = crossbar_.spec();
+  const std::size_t count = inputs.rows, rows = spec.rows, cols = spec.cols;
+  std::vector<std::vector<double>> fixed(count);
+  for (std::size_t v = 0; v < count; ++v) fixed[v] = crossbar_.fixed_voltages(inputs.row(v));
+  solver::GridNewton::Batch batch;
+  batch.fixed = fixed;
+  // The select state of each row keys the internal nodes' warm start (as warm_start does).
+  std::vector<std::uint8_t> row_state;
+  if (crossbar_.has_real_select()) {
+    row_state.resize(count * rows);
+    for (std::size_t v = 0; v < count; ++v)
+      for (std::size_t i = 0; i < rows; ++i) row_state[v * rows + i] = crossbar_.row_active(inputs.row(v), int(i));
+    if (start_on_.empty()) {
+      start_on_.resize(rows * cols), start_off_above_c_.resize(rows * cols);
+      for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) {
+          start_on_[i * cols + j] = crossbar_.isolated_v_m(int(i), int(j), true);
+          start_off_above_c_[i * cols + j] = crossbar_.isolated_v_m(int(i), int(j), false) - spec.v_sense;
+        }
+    }
+    batch.row_state = row_state;
+    batch.start_on = start_on_;
+    batch.start_off_above_c = start_off_above_c_;
+  }
+  std::mutex progress_mutex;
+  if (progress)
+    batch.block_done = [&](std::size_t done, std::size_t total) {
+      const std::lock_guard lock(progress_mutex);
+      progress(count * done / total, count);
+    };
+  const std::size_t n_free = crossbar_.free_nodes();
+  std::vector<double> voltages(n_free);
+  crossbar_.initial_guess(inputs.row(0), voltages);
+  solver::GridNewton::BatchResult r = grid->solve_batch(batch, voltages);
+  if (!r.converged) return std::nullopt;
+  worker_.last = r.stats.back();
+  std::copy(r.stats.begin(), r.stats.end(), stats.begin());
+  ArrayResults out;
+  out.column_current = Matrix(count, cols, std::move(r.sink_current));
+  out.column_current_ideal = Matrix(count, cols);
+  solver::parallel_for(static_cast<std::int64_t>(count), 16, [&](int, std::int64_t v0, std::int64_t v1) {
+    for (std::int64_t v = std::max<std::int64_t>(v0, 1); v < v1; ++v) {
+      const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
+      std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
+    }
+  });
+  voltages.insert(voltages.end(), fixed[0].begin(), fixed[0].end());
+  store_cells(inputs.row(0), voltages, out);
+  out.voltages = std::move(voltages);
   return out;
 }
 

@@ -1,8 +1,11 @@
 #pragma once
 // Solves a crossbar for a batch of input vectors: one Newton solver per geometry (pattern and
 // symbolic factorisation built once), each vector warm-started from the previous solution.
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -130,6 +133,11 @@ class ArraySolver {
                    const VectorObserver& observe);
   void store_cells(std::span<const double> input, std::span<const double> voltages, ArrayResults& out) const;
   bool vectors_in_parallel(std::size_t count) const;
+  std::optional<ArrayResults> solve_as_batch(const Matrix& inputs,
+                                             const std::function<void(std::size_t, std::size_t)>& progress,
+                                             std::vector<solver::SolveStats>& stats);
+  SolverSummary summarize(std::span<const solver::SolveStats> stats,
+                          std::chrono::steady_clock::time_point start) const;
 
   const netlists::Crossbar& crossbar_;
   solver::NewtonOptions options_;
@@ -140,6 +148,9 @@ class ArraySolver {
   std::vector<Candidate> candidates_;
   Worker worker_;
   std::unique_ptr<Worker> second_;  ///< for the second thread over input vectors
+  /// Per cell (row-major): the internal node's first start when selected and not (above its
+  /// bit-line node), for the grid's batches; filled on first need.
+  std::vector<double> start_on_, start_off_above_c_;
 };
 
 }  // namespace xbar::engine

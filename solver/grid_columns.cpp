@@ -22,10 +22,14 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
   parallel_for(static_cast<std::int64_t>(blocks.size()), 1, [&](int, std::int64_t b0, std::int64_t b1) {
     for (std::int64_t b = b0; b < b1; ++b) results[b] = run_block(blocks[b]);
   });
+  return combine(results);
+}
+
+GridNewton::State::RunResult GridNewton::State::combine(std::span<const RunResult> parts) {
   RunResult all_blocks{{true, 0}, {}};
   double worst_ratio = -1;
   SolveStats& report = all_blocks.residuals;
-  for (const RunResult& r : results) {
+  for (const RunResult& r : parts) {
     all_blocks.run.converged = all_blocks.run.converged && r.run.converged;
     all_blocks.run.iterations = std::max(all_blocks.run.iterations, r.run.iterations);
     if (r.residuals.worst_node < 0) continue;
@@ -39,19 +43,35 @@ GridNewton::State::RunResult GridNewton::State::run_columns() {
   return all_blocks;
 }
 
-// One block in this thread's scratch (CellWork): the state keeps only its voltages. The report
-// holds its residuals at the last point evaluated.
-GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
+// This thread's scratch for column blocks (one block's CellWork at a time).
+CellWork& block_scratch() {
   thread_local CellWork w;
+  return w;
+}
+
+// One block in this thread's scratch (CellWork): the state keeps only its voltages.
+GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
+  CellWork& w = block_scratch();
   size_work(w, b.base, end(b) - b.base);
+  return solve_block_vector(w, b, nullptr);
+}
+
+// Newton on block b with its arrays in w. With `dirty`, the first evaluation covers the flagged
+// rows alone: w must then hold the evaluation of every other row at the current voltages. The
+// report holds the block's residuals at the last point evaluated.
+GridNewton::State::RunResult GridNewton::State::solve_block_vector(CellWork& w, const Block& b,
+                                                                   const std::vector<char>* dirty) {
   JacobianReuse reuse(fixed_jacobian());  // this block's loop only: w and the factors are shared
   RunResult result;
   // The blocks solve directly: only whether KCL holds matters, not by how much it fails.
+  auto evaluate = [&] {
+    const bool build = reuse.build();
+    const bool holds = dirty ? assemble_rows(w, b, *dirty, build) : assemble_block(w, b, build);
+    dirty = nullptr;
+    return holds ? 0.0 : std::numeric_limits<double>::infinity();
+  };
   result.run = newton_loop(
-      options, linear_circuit,
-      [&] {
-        return assemble_block(w, b, reuse.build()) ? 0.0 : std::numeric_limits<double>::infinity();
-      },
+      options, linear_circuit, evaluate,
       [&](double, double& largest) { return step_block(w, b, largest, reuse.factor()); },
       [&] { return update_small(w, b.base, end(b)); }, [&](double alpha) { apply_update(w, b.base, end(b), alpha); });
   double worst_ratio = -1;
@@ -62,11 +82,36 @@ GridNewton::State::RunResult GridNewton::State::run_block(const Block& b) {
 // Returns whether KCL holds at every unknown of the block (counted as the loads and stamps go).
 // Without jacobian: f, scale and b alone, as assemble.
 bool GridNewton::State::assemble_block(CellWork& w, const Block& b, bool jacobian) {
+  return assemble_range(w, b, b.base, end(b), jacobian) == 0;
+}
+
+// Cells [k0, k1) of block b (whole block rows): loads and stamps; returns how many of their
+// unknowns fail KCL.
+double GridNewton::State::assemble_range(CellWork& w, const Block& b, std::size_t k0, std::size_t k1,
+                                         bool jacobian) {
   double outside = 0;
-  for (std::size_t k0 = b.base; k0 < end(b); k0 += k_block_cells) {
-    const std::size_t k1 = std::min(end(b), k0 + k_block_cells);
-    outside += load_cells(w, k0, k1, jacobian);
-    if (g.cols_free()) outside += stamp_col_wires(w, k0, k1, b, jacobian);
+  for (std::size_t c0 = k0; c0 < k1; c0 += k_block_cells) {
+    const std::size_t c1 = std::min(k1, c0 + k_block_cells);
+    outside += load_cells(w, c0, c1, jacobian);
+    if (g.cols_free()) outside += stamp_col_wires(w, c0, c1, b, jacobian);
+  }
+  return outside;
+}
+
+// The flagged rows of b, each run of consecutive ones in one go. Every other unknown passed KCL
+// at the evaluation w holds (the converged end of the vector before).
+bool GridNewton::State::assemble_rows(CellWork& w, const Block& b, const std::vector<char>& dirty, bool jacobian) {
+  double outside = 0;
+  const std::size_t width = b.width();
+  for (std::size_t i = 0; i < dirty.size();) {
+    if (!dirty[i]) {
+      ++i;
+      continue;
+    }
+    std::size_t stop = i;
+    while (stop < dirty.size() && dirty[stop]) ++stop;
+    outside += assemble_range(w, b, b.base + i * width, b.base + stop * width, jacobian);
+    i = stop;
   }
   return outside == 0;
 }
@@ -85,19 +130,24 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
   const double* __restrict inv = at(work.inv_mm);
   const double* __restrict fm = at(work.res_m.f);
   const double* __restrict jmc = at(work.j_mc);
-  double big = 0, sum = 0;  // locals, not `largest`: a reference would be stored every time
-  auto finish = [&](auto has_m, std::size_t begin, std::size_t stop) {
-#pragma omp simd reduction(max : big) reduction(+ : sum)
-    for (std::size_t k = begin; k < stop; ++k) {
+  // Per bit line of the block: the largest |dv| and the sum of dv so far, reduced at the end (a
+  // reduction per block row would cost more than the row's own work).
+  double lane_big[k_block_columns] = {}, lane_sum[k_block_columns] = {};
+  auto finish = [&](auto has_m, std::size_t row_begin) {
+#pragma omp simd
+    for (std::size_t c = 0; c < w; ++c) {
+      const std::size_t k = row_begin + c;
       double d_mk = 0;
       if constexpr (decltype(has_m)::value) d_mk = dm[k] = inv[k] * (-fm[k] - jmc[k] * dc[k]);
-      big = std::max(big, std::max(std::abs(dc[k]), std::abs(d_mk)));
-      sum += dc[k] + d_mk;
+      lane_big[c] = std::max(lane_big[c], std::max(std::abs(dc[k]), std::abs(d_mk)));
+      lane_sum[c] += dc[k] + d_mk;
     }
   };
-  auto done = [&](std::int32_t begin, std::int32_t stop, sweeps::Partial&) {
-    if (upper) finish(std::true_type{}, begin, stop);
-    else finish(std::false_type{}, begin, stop);
+  auto done = [&](std::int32_t begin, std::int32_t stop, sweeps::Partial&) {  // whole block rows
+    for (std::size_t row = begin; row < std::size_t(stop); row += w) {
+      if (upper) finish(std::true_type{}, row);
+      else finish(std::false_type{}, row);
+    }
   };
   if (g.cols_free()) {  // col_offset() = 0: the rows have no unknowns
     thread_local ChainFactors<double> factors;
@@ -115,6 +165,8 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
     sweeps::Partial unused;
     done(0, std::int32_t(cells), unused);
   }
+  double big = 0, sum = 0;
+  for (std::size_t c = 0; c < w; ++c) big = std::max(big, lane_big[c]), sum += lane_sum[c];
   largest = big;
   return std::isfinite(largest) && std::isfinite(sum);  // the sum keeps a NaN that max drops
 }

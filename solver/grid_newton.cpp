@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -175,17 +176,35 @@ SolveStats GridNewton::solve(std::span<const double> fixed, std::span<double> v_
   s.unconverged_linear = 0;
   s.gather(fixed, v_free);
   const State::RunResult r = s.run();
+  stats = s.report(r);
+  if (r.run.converged) s.scatter(fixed, v_free);
+  return info_ = stats;
+}
+
+SolveStats GridNewton::State::report(const RunResult& r) const {
+  SolveStats stats;
+  stats.method = {Newton::grid, Stage::newton};
   stats.converged = r.run.converged;
   stats.iterations = r.run.iterations;
-  stats.linear_iterations = s.linear_iterations;
-  stats.unconverged_linear = s.unconverged_linear;
+  stats.linear_iterations = linear_iterations;
+  stats.unconverged_linear = unconverged_linear;
   stats.max_residual = r.residuals.max_residual;
   stats.worst_node = r.residuals.worst_node;
   stats.worst_residual = r.residuals.worst_residual;
   stats.worst_tolerance = r.residuals.worst_tolerance;
-  if (r.run.converged) s.scatter(fixed, v_free);
-  else stats.detail = fmt::format("grid newton: no convergence in {} iterations; ", r.run.iterations);
-  return info_ = stats;
+  if (!r.run.converged) stats.detail = fmt::format("grid newton: no convergence in {} iterations; ", r.run.iterations);
+  return stats;
+}
+
+bool GridNewton::solves_batches() const { return state_->batches(); }
+
+GridNewton::BatchResult GridNewton::solve_batch(const Batch& batch, std::span<double> v_free) {
+  if (!state_->batches()) throw std::logic_error("grid newton: batches need fixed rows and free bit lines");
+  state_->linear_iterations = 0;
+  state_->unconverged_linear = 0;
+  BatchResult result = state_->run_batch(batch, v_free);
+  if (result.converged && !result.stats.empty()) info_ = result.stats.back();
+  return result;
 }
 
 }  // namespace xbar::solver

@@ -30,6 +30,8 @@
 // returned: KCL holds there and the Newton step from it is small (the step is computed, not
 // taken). The grid has no gmin or source stepping: a caller falls back to
 // NewtonSolver, which has both.
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -54,6 +56,41 @@ class GridNewton final : public CircuitSolver {
   Newton kind() const override { return Newton::grid; }
 
   const NewtonOptions& options() const;
+
+  /// A batch of vectors that differ only in their fixed voltages (solve_batch).
+  struct Batch {
+    /// Per vector: the circuit's fixed voltages (as solve's fixed_voltages).
+    std::span<const std::vector<double>> fixed;
+    /// Per vector and row (rows x count, vector-major): the state (0 or 1) of the row's upper
+    /// devices' gates, which keys the warm start of the internal nodes; empty: no such memory.
+    std::span<const std::uint8_t> row_state;
+    /// Per cell (row-major, i * cols + j), where its internal node starts the first time the cell
+    /// is solved in state 1 (absolute) and in state 0 (above its bit-line node).
+    std::span<const double> start_on, start_off_above_c;
+    /// Called as each block of bit lines is finished, from the thread that solved it, with the
+    /// blocks finished so far and in all (the calls may overlap: it must be thread-safe).
+    std::function<void(std::size_t done, std::size_t total)> block_done;
+  };
+  struct BatchResult {
+    bool converged = false;             ///< every vector; else the rest of the result is void
+    std::vector<SolveStats> stats;      ///< per vector: the most iterations and the worst node of any block
+    std::vector<double> sink_current;   ///< [count x cols] A, from each bit line into its sink
+  };
+
+  /// Whether solve_batch applies: the rows have no unknowns (their bit lines decouple into
+  /// blocks) and every per-cell node list lies wholly among the free or the fixed nodes.
+  bool solves_batches() const;
+
+  /// Solves the vectors of `batch` block by block: each block of bit lines goes through every
+  /// vector in order, warm-started from its own solution of the one before, while its arrays stay
+  /// in its thread's cache. Where a row's state changes, its cells' internal nodes start where they
+  /// were the last time in the new state, moved with their bit-line node since (first time:
+  /// batch.start_*). A vector's first evaluation re-evaluates only the rows whose fixed voltages
+  /// changed: every other cell is at exactly the point of the last evaluation of the vector before.
+  /// The result does not depend on the thread count or timing. v_free: vector 0's starting point
+  /// on entry, its solution on exit when every vector converged. Vectors that do not converge are
+  /// reported (converged false), not thrown: the caller falls back to solving one by one.
+  BatchResult solve_batch(const Batch& batch, std::span<double> v_free);
 
  private:
   struct State;

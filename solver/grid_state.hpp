@@ -4,6 +4,7 @@
 //   grid_loads.cpp        cell loads: device evaluation, cell elimination, line-wire stamps
 //   grid_columns.cpp      column blocks: each block of bit lines its own Newton problem (its
 //                         Thomas solve: the shared kernel of line_sweeps.hpp)
+//   grid_batch.cpp        batches on column blocks: each block through every vector in turn
 //   grid_newton.cpp       convergence: residual ratios, the step, the update test, the report
 //
 // State lives in packed per-cell arrays: the terminal voltages V_R, V_m, V_C and the device
@@ -88,6 +89,9 @@ class JacobianReuse {
   bool fixed_, built_ = false, factored_ = false;
 };
 
+/// This thread's scratch for column blocks (one block's arrays at a time).
+CellWork& block_scratch();
+
 // fn(k0, k1) over [0, n) in parallel parts (serial below k_grain_cells or inside a SerialRegion);
 // returns the number of parts (part p covers the p-th range, in order).
 template <class Fn>
@@ -145,6 +149,10 @@ struct GridNewton::State {
     SolveStats residuals;  ///< max_residual and the worst node at the returned point
   };
   RunResult run();
+  /// The blocks' results as one: converged if all are, the most iterations, the worst node.
+  static RunResult combine(std::span<const RunResult> parts);
+  /// A run's report (method grid newton).
+  SolveStats report(const RunResult& r) const;
 
   // Rows fixed: the bit lines decouple, and every block of columns is a Newton problem of its
   // own, solved to convergence while its data stays in cache.
@@ -153,7 +161,25 @@ struct GridNewton::State {
   RunResult run_columns();
   RunResult run_block(const Block& b);
   bool assemble_block(CellWork& w, const Block& b, bool jacobian = true);
+  double assemble_range(CellWork& w, const Block& b, std::size_t k0, std::size_t k1, bool jacobian);
   bool step_block(CellWork& w, const Block& b, double& largest, bool factor = true);
+
+  // Batches (rows fixed; grid_batch.cpp): every block through every vector of the batch.
+  bool batches() const;
+  GridNewton::BatchResult run_batch(const GridNewton::Batch& batch, std::span<double> v_free);
+  /// Per cell (state order) and row state: m and its bit-line node the last time in that state.
+  struct RowStateMemory {
+    std::vector<double> v_m[2], v_c[2];
+  };
+  /// Block b's fixed inputs for the vector with fixed voltages `fixed`; marks in `dirty` (one flag
+  /// per row) the rows whose inputs changed.
+  void refresh_block(const Block& b, std::span<const double> fixed, std::vector<char>& dirty);
+  /// Moves the internal nodes of the rows of b whose state changed (batch.row_state) from vector
+  /// v - 1 to v, as GridNewton::solve_batch describes.
+  void warm_start_block(const Block& b, const GridNewton::Batch& batch, std::size_t v, RowStateMemory& memory);
+  /// assemble_block over the rows flagged in `dirty` alone (the others keep w's values).
+  bool assemble_rows(CellWork& w, const Block& b, const std::vector<char>& dirty, bool jacobian);
+  RunResult solve_block_vector(CellWork& w, const Block& b, const std::vector<char>* dirty);
 
   std::size_t cells() const { return static_cast<std::size_t>(g.rows) * g.cols; }
   std::size_t col_offset() const { return g.rows_free() ? cells() : 0; }

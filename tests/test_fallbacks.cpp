@@ -124,3 +124,38 @@ TEST_CASE("solver methods and their spellings map one to one", "[solver]") {
   CHECK_FALSE(solver::parse_method("superlu"));
   CHECK_FALSE(solver::parse_method("Grid"));
 }
+
+TEST_CASE("a batch the grid cannot finish is solved again vector by vector, with the fallbacks", "[solver]") {
+  // Rows fixed: the grid takes the batch block by block. With 2 Newton iterations per run no
+  // vector can converge there, so the batch goes vector by vector, where every fallback is tried
+  // (and fails too, with 2 iterations per run): the error names the vector and each method tried.
+  netlists::ArraySpec spec = sonos_array().spec();
+  spec.lines = {0.0, 1.0, 0.0, 0.0};
+  const netlists::Crossbar xb(spec);
+  solver::NewtonOptions options;
+  options.max_iterations = 2;
+  options.method = solver::Method::grid;
+  engine::ArraySolver array(xb, options);
+  Matrix inputs(4, 8);
+  for (std::size_t v = 0; v < inputs.rows; ++v)
+    for (int i = 0; i < 8; ++i) inputs(v, i) = (v + i) % 3 == 0;
+  try {
+    array.solve(inputs);
+    FAIL("no SolveFailure");
+  } catch (const engine::SolveFailure& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(what.find("input vector 0 of 4: no solution: grid newton: no convergence in 2 iterations") == 0);
+    CHECK(what.find("gmin-stepping") != std::string::npos);
+    CHECK(what.find("source-stepping") != std::string::npos);
+  }
+  // With enough iterations the same batch solves on the grid alone, as KLU does.
+  options.max_iterations = 100;
+  const engine::ArrayResults r = engine::ArraySolver(xb, options).solve(inputs);
+  CHECK(r.summary.methods == "newton");  // plain Newton, no stepping
+  options.method = solver::Method::klu;
+  const engine::ArrayResults klu = engine::ArraySolver(xb, options).solve(inputs);
+  for (std::size_t k = 0; k < klu.column_current.data.size(); ++k)
+    CHECK(r.column_current.data[k] == Approx(klu.column_current.data[k]).epsilon(1e-9).margin(1e-21));
+  CHECK(test::worst_kcl_ratio(xb.circuit(), r.voltages) <= 1.0);
+}

@@ -1,0 +1,128 @@
+// Batches on the grid with fixed rows (grid_newton.hpp: GridNewton::solve_batch): every block of
+// bit lines is independent of the others, so each one runs through all vectors of the batch in
+// order while its arrays stay in its thread's cache, and a vector's first evaluation redoes only
+// the rows whose inputs changed since the vector before.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+#include "solver/grid_state.hpp"
+
+namespace xbar::solver {
+
+bool GridNewton::State::batches() const {
+  const Source sources[] = {source_r, source_m, source_c, source_gate_u, source_gate_l, source_enable};
+  return !blocks.empty() && g.cols_free() &&
+         std::none_of(std::begin(sources), std::end(sources), [](Source s) { return s == Source::mixed; });
+}
+
+// The per-cell lists fed by fixed nodes (the row voltages, the gates, the enables), and the
+// block's sinks.
+void GridNewton::State::refresh_block(const Block& b, std::span<const double> fixed, std::vector<char>& dirty) {
+  const NodeIndex n_free = circuit.n_free;
+  const std::size_t w = b.width();
+  dirty.assign(g.rows, 0);
+  // Row by row without a branch per cell (a count of doubles, so that the loop vectorises).
+  auto refresh = [&](const std::vector<NodeIndex>& nodes, std::vector<double>& values, Source source) {
+    if (source != Source::fixed) return;
+    const NodeIndex* __restrict node = nodes.data();
+    double* __restrict value = values.data();
+    for (std::size_t i = 0, k0 = b.base; i < dirty.size(); ++i, k0 += w) {
+      double changed = 0;
+#pragma omp simd reduction(+ : changed)
+      for (std::size_t k = k0; k < k0 + w; ++k) {
+        const double v = fixed[node[k] - n_free];
+        changed += v != value[k] ? 1.0 : 0.0;
+        value[k] = v;
+      }
+      dirty[i] |= changed > 0;
+    }
+  };
+  refresh(node_r, v_r, source_r);
+  if (upper) refresh(node_gate_u, gate_u, source_gate_u);
+  if (lower_transistor) refresh(node_gate_l, gate_l, source_gate_l);
+  if (!node_enable.empty()) refresh(node_enable, enable, source_enable);
+  for (std::size_t j = b.j0; j < b.j1; ++j) {
+    const double v = fixed[g.col_sink[j] - n_free];
+    if (v == v_sink[j]) continue;
+    v_sink[j] = v;
+    dirty[g.rows - 1] = 1;  // the last row's wire to the sink
+  }
+}
+
+void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch& batch, std::size_t v,
+                                         RowStateMemory& memory) {
+  if (!upper || batch.row_state.empty() || v == 0) return;
+  const std::size_t w = b.width(), rows = g.rows;
+  const std::uint8_t* before = batch.row_state.data() + (v - 1) * rows;
+  const std::uint8_t* now = batch.row_state.data() + v * rows;
+  double* vm = v_m.data();  // each block owns its cells' range
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (before[i] == now[i]) continue;
+    const int left = before[i] != 0, entered = now[i] != 0;
+    for (std::size_t j = b.j0; j < b.j1; ++j) {
+      const std::size_t k = b.base + i * w + (j - b.j0), cell = i * g.cols + j;
+      memory.v_m[left][k] = vm[k];
+      memory.v_c[left][k] = v_c[k];
+      if (!std::isnan(memory.v_m[entered][k]))
+        vm[k] = memory.v_m[entered][k] + (v_c[k] - memory.v_c[entered][k]);
+      else
+        vm[k] = entered ? batch.start_on[cell] : v_c[k] + batch.start_off_above_c[cell];
+    }
+  }
+}
+
+GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& batch, std::span<double> v_free) {
+  const std::size_t count = batch.fixed.size();
+  GridNewton::BatchResult out;
+  out.stats.resize(count);
+  out.sink_current.assign(count * g.cols, 0.0);
+  if (count == 0) return out.converged = true, out;
+  gather(batch.fixed[0], v_free);
+  RowStateMemory memory;
+  if (upper && !batch.row_state.empty())
+    for (int s = 0; s < 2; ++s)
+      for (auto* a : {&memory.v_m[s], &memory.v_c[s]}) a->assign(cells(), std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> first_c(cells()), first_m(upper ? cells() : 0);  // vector 0's solution
+  std::vector<RunResult> results(count * blocks.size());              // [vector][block]
+  std::atomic<bool> failed = false;
+  std::atomic<std::size_t> blocks_done = 0;
+  parallel_for(static_cast<std::int64_t>(blocks.size()), 1, [&](int, std::int64_t b0, std::int64_t b1) {
+    std::vector<char> dirty;
+    for (std::int64_t bi = b0; bi < b1 && !failed; ++bi) {
+      const Block& b = blocks[bi];
+      CellWork& w = block_scratch();
+      size_work(w, b.base, end(b) - b.base);
+      for (std::size_t v = 0; v < count && !failed; ++v) {
+        if (v > 0) refresh_block(b, batch.fixed[v], dirty);
+        warm_start_block(b, batch, v, memory);
+        RunResult& r = results[v * blocks.size() + bi] = solve_block_vector(w, b, v > 0 ? &dirty : nullptr);
+        if (!r.run.converged) {
+          failed = true;
+          break;
+        }
+        const std::size_t last_row = end(b) - b.width();
+        for (std::size_t j = b.j0; j < b.j1; ++j)
+          out.sink_current[v * g.cols + j] = g.g_col_last * (v_c[last_row + j - b.j0] - v_sink[j]);
+        if (v == 0) {
+          std::copy(v_c.begin() + b.base, v_c.begin() + end(b), first_c.begin() + b.base);
+          if (upper) std::copy(v_m.begin() + b.base, v_m.begin() + end(b), first_m.begin() + b.base);
+        }
+      }
+      const std::size_t done = ++blocks_done;
+      if (batch.block_done && !failed) batch.block_done(done, blocks.size());
+    }
+  });
+  if (failed) return out;
+  // Each vector's report: its slowest block's iterations and its worst node (run_columns).
+  for (std::size_t v = 0; v < count; ++v)
+    out.stats[v] = report(combine(std::span<const RunResult>(results).subspan(v * blocks.size(), blocks.size())));
+  v_c.swap(first_c);
+  if (upper) v_m.swap(first_m);
+  scatter(batch.fixed[0], v_free);
+  out.converged = true;
+  return out;
+}
+
+}  // namespace xbar::solver
