@@ -309,51 +309,58 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
   if (!grid || !grid->solves_batches()) return std::nullopt;
   const netlists::ArraySpec& spec = crossbar_.spec();
   const std::size_t count = inputs.rows, rows = spec.rows, cols = spec.cols;
-  std::vector<std::vector<double>> fixed(count);
-  for (std::size_t v = 0; v < count; ++v) fixed[v] = crossbar_.fixed_voltages(inputs.row(v));
-  solver::GridNewton::Batch batch;
-  batch.fixed = fixed;
-  // The select state of each row keys the internal nodes' warm start (as warm_start does).
-  std::vector<std::uint8_t> row_state;
-  if (crossbar_.has_real_select()) {
-    row_state.resize(count * rows);
-    for (std::size_t v = 0; v < count; ++v)
-      for (std::size_t i = 0; i < rows; ++i) row_state[v * rows + i] = crossbar_.row_active(inputs.row(v), int(i));
-    if (start_on_.empty()) {
-      start_on_.resize(rows * cols), start_off_above_c_.resize(rows * cols);
-      for (std::size_t i = 0; i < rows; ++i)
-        for (std::size_t j = 0; j < cols; ++j) {
-          start_on_[i * cols + j] = crossbar_.isolated_v_m(int(i), int(j), true);
-          start_off_above_c_[i * cols + j] = crossbar_.isolated_v_m(int(i), int(j), false) - spec.v_sense;
-        }
+  const bool selects = crossbar_.has_real_select();
+  if (selects && start_on_.empty()) {  // where a cell's internal node starts the first time in a state
+    start_on_.resize(rows * cols), start_off_above_c_.resize(rows * cols);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < cols; ++j) {
+        start_on_[i * cols + j] = crossbar_.isolated_v_m(int(i), int(j), true);
+        start_off_above_c_[i * cols + j] = crossbar_.isolated_v_m(int(i), int(j), false) - spec.v_sense;
+      }
+  }
+  ArrayResults out;
+  out.column_current = Matrix(count, cols);
+  out.column_current_ideal = Matrix(count, cols);
+  std::vector<double> voltages(crossbar_.free_nodes());
+  crossbar_.initial_guess(inputs.row(0), voltages);
+  std::vector<double> first_fixed;
+  std::mutex progress_mutex;
+  // In parts of k_batch_vectors, each continuing the one before (the same answer as one batch).
+  for (std::size_t start = 0; start < count; start += k_batch_vectors) {
+    const std::size_t n = std::min(k_batch_vectors, count - start);
+    std::vector<std::vector<double>> fixed(n);
+    std::vector<std::uint8_t> row_state(selects ? n * rows : 0);
+    for (std::size_t v = 0; v < n; ++v) {
+      fixed[v] = crossbar_.fixed_voltages(inputs.row(start + v));
+      for (std::size_t i = 0; i < row_state.size() / n; ++i)
+        row_state[v * rows + i] = crossbar_.row_active(inputs.row(start + v), int(i));
     }
+    solver::GridNewton::Batch batch;
+    batch.fixed = fixed;
     batch.row_state = row_state;
     batch.start_on = start_on_;
     batch.start_off_above_c = start_off_above_c_;
+    batch.continues = start > 0;
+    if (progress)
+      batch.block_done = [&](std::size_t done, std::size_t total) {
+        const std::lock_guard lock(progress_mutex);
+        progress(start + n * done / total, count);
+      };
+    const std::span<double> first = start == 0 ? std::span(voltages) : std::span<double>();  // vector 0's
+    solver::GridNewton::BatchResult r = grid->solve_batch(batch, first);
+    if (!r.converged) return std::nullopt;
+    std::copy(r.sink_current.begin(), r.sink_current.end(), out.column_current.data.begin() + start * cols);
+    std::copy(r.stats.begin(), r.stats.end(), stats.begin() + start);
+    worker_.last = r.stats.back();
+    if (start == 0) first_fixed = std::move(fixed[0]);
   }
-  std::mutex progress_mutex;
-  if (progress)
-    batch.block_done = [&](std::size_t done, std::size_t total) {
-      const std::lock_guard lock(progress_mutex);
-      progress(count * done / total, count);
-    };
-  const std::size_t n_free = crossbar_.free_nodes();
-  std::vector<double> voltages(n_free);
-  crossbar_.initial_guess(inputs.row(0), voltages);
-  solver::GridNewton::BatchResult r = grid->solve_batch(batch, voltages);
-  if (!r.converged) return std::nullopt;
-  worker_.last = r.stats.back();
-  std::copy(r.stats.begin(), r.stats.end(), stats.begin());
-  ArrayResults out;
-  out.column_current = Matrix(count, cols, std::move(r.sink_current));
-  out.column_current_ideal = Matrix(count, cols);
   solver::parallel_for(static_cast<std::int64_t>(count), 16, [&](int, std::int64_t v0, std::int64_t v1) {
     for (std::int64_t v = std::max<std::int64_t>(v0, 1); v < v1; ++v) {
       const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
       std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
     }
   });
-  voltages.insert(voltages.end(), fixed[0].begin(), fixed[0].end());
+  voltages.insert(voltages.end(), first_fixed.begin(), first_fixed.end());
   store_cells(inputs.row(0), voltages, out);
   out.voltages = std::move(voltages);
   return out;

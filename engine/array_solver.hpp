@@ -49,6 +49,10 @@ using VectorObserver = std::function<void(std::size_t vector, std::span<const do
 /// Arrays up to this many unknowns solve their input vectors on two threads (one solver each).
 inline constexpr int k_parallel_vectors_max_unknowns = 4 << 20;
 
+/// The grid's batches (rows fixed) go in parts of this many vectors, each continuing the one
+/// before: memory in proportion to a part, whatever the batch.
+inline constexpr std::size_t k_batch_vectors = 256;
+
 /// Where the grid does not fit (netlists::grid_layout), "auto" picks KLU below this many
 /// unknowns and the line backend above it.
 inline constexpr int k_auto_klu_max_unknowns = 256;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include "solver/grid_state.hpp"
 
@@ -51,12 +52,11 @@ void GridNewton::State::refresh_block(const Block& b, std::span<const double> fi
   }
 }
 
-void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch& batch, std::size_t v,
-                                         RowStateMemory& memory) {
-  if (!upper || batch.row_state.empty() || v == 0) return;
+void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch& batch,
+                                         const std::uint8_t* before, const std::uint8_t* now) {
+  if (!upper || !before || !now) return;
   const std::size_t w = b.width(), rows = g.rows;
-  const std::uint8_t* before = batch.row_state.data() + (v - 1) * rows;
-  const std::uint8_t* now = batch.row_state.data() + v * rows;
+  RowStateMemory& memory = batch_memory;
   double* vm = v_m.data();  // each block owns its cells' range
   for (std::size_t i = 0; i < rows; ++i) {
     if (before[i] == now[i]) continue;
@@ -74,16 +74,30 @@ void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch
 }
 
 GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& batch, std::span<double> v_free) {
-  const std::size_t count = batch.fixed.size();
+  const std::size_t count = batch.fixed.size(), rows = g.rows;
   GridNewton::BatchResult out;
   out.stats.resize(count);
   out.sink_current.assign(count * g.cols, 0.0);
   if (count == 0) return out.converged = true, out;
-  gather(batch.fixed[0], v_free);
-  RowStateMemory memory;
-  if (upper && !batch.row_state.empty())
+  const bool continues = batch.continues && batch_continuable;
+  if (batch.continues && !continues) throw std::logic_error("grid newton: no batch to continue");
+  if (!batch.row_state.empty() && batch.row_state.size() != count * rows)
+    throw std::logic_error("grid newton: a batch's row states are not rows x vectors");
+  batch_continuable = false;
+  if (!continues) {
+    if (v_free.size() != std::size_t(circuit.n_free)) throw std::logic_error("grid newton: no starting point");
+    gather(batch.fixed[0], v_free);
+    batch_last_state.clear();
     for (int s = 0; s < 2; ++s)
-      for (auto* a : {&memory.v_m[s], &memory.v_c[s]}) a->assign(cells(), std::numeric_limits<double>::quiet_NaN());
+      for (auto* a : {&batch_memory.v_m[s], &batch_memory.v_c[s]})
+        a->assign(upper && !batch.row_state.empty() ? cells() : 0, std::numeric_limits<double>::quiet_NaN());
+  }
+  // Vector v's row states; v = count: the last vector's of the batch this one continues.
+  auto state_of = [&](std::size_t v) -> const std::uint8_t* {
+    if (batch.row_state.empty()) return nullptr;
+    if (v < count) return batch.row_state.data() + v * rows;
+    return batch_last_state.empty() ? nullptr : batch_last_state.data();
+  };
   std::vector<double> first_c(cells()), first_m(upper ? cells() : 0);  // vector 0's solution
   std::vector<RunResult> results(count * blocks.size());              // [vector][block]
   std::atomic<bool> failed = false;
@@ -95,8 +109,9 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
       CellWork& w = block_scratch();
       size_work(w, b.base, end(b) - b.base);
       for (std::size_t v = 0; v < count && !failed; ++v) {
-        if (v > 0) refresh_block(b, batch.fixed[v], dirty);
-        warm_start_block(b, batch, v, memory);
+        if (v > 0 || continues) refresh_block(b, batch.fixed[v], dirty);
+        // Vector 0 is evaluated whole: w holds no evaluation of this block yet.
+        if (v > 0 || continues) warm_start_block(b, batch, state_of(v > 0 ? v - 1 : count), state_of(v));
         RunResult& r = results[v * blocks.size() + bi] = solve_block_vector(w, b, v > 0 ? &dirty : nullptr);
         if (!r.run.converged) {
           failed = true;
@@ -118,9 +133,15 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
   // Each vector's report: its slowest block's iterations and its worst node (run_columns).
   for (std::size_t v = 0; v < count; ++v)
     out.stats[v] = report(combine(std::span<const RunResult>(results).subspan(v * blocks.size(), blocks.size())));
-  v_c.swap(first_c);
-  if (upper) v_m.swap(first_m);
-  scatter(batch.fixed[0], v_free);
+  if (!v_free.empty()) {  // vector 0's voltages; the last vector's stay for a batch that continues
+    v_c.swap(first_c);
+    if (upper) v_m.swap(first_m);
+    scatter(batch.fixed[0], v_free);
+    v_c.swap(first_c);
+    if (upper) v_m.swap(first_m);
+  }
+  if (!batch.row_state.empty()) batch_last_state.assign(state_of(count - 1), state_of(count - 1) + rows);
+  batch_continuable = true;
   out.converged = true;
   return out;
 }

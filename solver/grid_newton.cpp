@@ -174,6 +174,7 @@ SolveStats GridNewton::solve(std::span<const double> fixed, std::span<double> v_
   }
   s.linear_iterations = 0;
   s.unconverged_linear = 0;
+  s.batch_continuable = false;  // the state is this solve's now
   s.gather(fixed, v_free);
   const State::RunResult r = s.run();
   stats = s.report(r);

@@ -67,6 +67,9 @@ class GridNewton final : public CircuitSolver {
     /// Per cell (row-major, i * cols + j), where its internal node starts the first time the cell
     /// is solved in state 1 (absolute) and in state 0 (above its bit-line node).
     std::span<const double> start_on, start_off_above_c;
+    /// The vectors continue the last batch solved, which converged: the first one starts from
+    /// that batch's last solution and warm-start memory, exactly as if the two were one batch.
+    bool continues = false;
     /// Called as each block of bit lines is finished, from the thread that solved it, with the
     /// blocks finished so far and in all (the calls may overlap: it must be thread-safe).
     std::function<void(std::size_t done, std::size_t total)> block_done;
@@ -88,8 +91,10 @@ class GridNewton final : public CircuitSolver {
   /// batch.start_*). A vector's first evaluation re-evaluates only the rows whose fixed voltages
   /// changed: every other cell is at exactly the point of the last evaluation of the vector before.
   /// The result does not depend on the thread count or timing. v_free: vector 0's starting point
-  /// on entry, its solution on exit when every vector converged. Vectors that do not converge are
-  /// reported (converged false), not thrown: the caller falls back to solving one by one.
+  /// on entry (unless batch.continues), its solution on exit when every vector converged (not
+  /// written when empty). Vectors that do not converge are reported (converged false), not
+  /// thrown: the caller falls back to solving one by one. A long batch may come in parts, each
+  /// continuing the one before: memory in proportion to a part, the same answer.
   BatchResult solve_batch(const Batch& batch, std::span<double> v_free);
 
  private:

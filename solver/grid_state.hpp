@@ -174,9 +174,15 @@ struct GridNewton::State {
   /// Block b's fixed inputs for the vector with fixed voltages `fixed`; marks in `dirty` (one flag
   /// per row) the rows whose inputs changed.
   void refresh_block(const Block& b, std::span<const double> fixed, std::vector<char>& dirty);
-  /// Moves the internal nodes of the rows of b whose state changed (batch.row_state) from vector
-  /// v - 1 to v, as GridNewton::solve_batch describes.
-  void warm_start_block(const Block& b, const GridNewton::Batch& batch, std::size_t v, RowStateMemory& memory);
+  /// Moves the internal nodes of the rows of b whose state changed from `before` to `now` (one
+  /// per row), as GridNewton::solve_batch describes.
+  void warm_start_block(const Block& b, const GridNewton::Batch& batch, const std::uint8_t* before,
+                        const std::uint8_t* now);
+  // What a batch leaves for the next one that continues it (GridNewton::Batch::continues): the
+  // last vector's solution stays in v_c / v_m, and with it these.
+  RowStateMemory batch_memory;
+  std::vector<std::uint8_t> batch_last_state;  ///< per row, the last vector's (empty: none)
+  bool batch_continuable = false;
   /// assemble_block over the rows flagged in `dirty` alone (the others keep w's values).
   bool assemble_rows(CellWork& w, const Block& b, const std::vector<char>& dirty, bool jacobian);
   RunResult solve_block_vector(CellWork& w, const Block& b, const std::vector<char>* dirty);

@@ -313,6 +313,28 @@ TEST_CASE("a batch on the grid with fixed rows gives the vector-by-vector answer
   }
 }
 
+TEST_CASE("a batch longer than one part of the grid's batches gives the vector-by-vector answers", "[backends]") {
+  // 2 * k_batch_vectors + 9 vectors: three parts, each continuing the one before (the warm start of
+  // the internal nodes included), against the same vectors solved one after the other.
+  const ArraySpec spec = random_array(devices::CellKind::select_sonos_2t, 30, 10, {0.0, 1.0, 0.0, 0.0}, 58);
+  const Crossbar xb(spec);
+  std::vector<double> activities(2 * engine::k_batch_vectors + 9);
+  for (std::size_t v = 0; v < activities.size(); ++v) activities[v] = (v * 37 % 11) / 10.0;
+  const Matrix inputs = batch_with_activities(spec, activities, 9);
+  engine::ArraySolver one_by_one(xb, with_method("grid")), batch(xb, with_method("grid"));
+  const engine::ArrayResults a = one_by_one.solve(inputs, {}, [](std::size_t, std::span<const double>) {});
+  std::size_t reported = 0;
+  const engine::ArrayResults b = batch.solve(inputs, [&](std::size_t done, std::size_t) { reported = done; });
+  CHECK(reported == inputs.rows);
+  for (std::size_t k = 0; k < a.column_current.data.size(); ++k) {
+    CAPTURE(k);
+    CHECK(std::abs(a.column_current.data[k] - b.column_current.data[k]) <=
+          1e-12 * std::abs(a.column_current.data[k]) + 1e-21);
+  }
+  CHECK(a.voltages == b.voltages);
+  CHECK(a.summary.newton_iterations == b.summary.newton_iterations);
+}
+
 TEST_CASE("a cell switched back to a select state starts where it was last solved in it, moved with its bit line",
           "[backends]") {
   const Crossbar xb(random_array(devices::CellKind::select_sonos_2t, 40, 6, {0.0, 1.0, 0.0, 0.0}, 53));
