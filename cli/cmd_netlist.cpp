@@ -23,8 +23,8 @@ Command add_netlist(CLI::App& app) {
             io::AtomicOutput output = args->open_output(config);
             const io::Problem problem = io::build_problem(config);
             if (static_cast<std::size_t>(*vector) >= problem.inputs.rows)
-              throw io::InputError(fmt::format("--vector {}: the config has {} input vector(s)", *vector,
-                                               problem.inputs.rows));
+              throw io::InputError(fmt::format("--vector {}: the config has {} input vector(s), so 0..{}", *vector,
+                                               problem.inputs.rows, problem.inputs.rows - 1));
             const netlists::Crossbar crossbar(problem.spec);
             const std::string deck = netlists::spice_deck(
                 crossbar, problem.inputs.row(*vector),

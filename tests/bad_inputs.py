@@ -306,7 +306,7 @@ BAD_INPUTS = [
     Case("check_tolerance_range_short", ["check", "cfg.toml", "--tolerance", "0"], names=("--tolerance", "0", "(0, "),
          check=lambda folder, stderr: short_line(stderr)),
     Case("netlist_vector_out_of_range", ["netlist", "cfg.toml", "-o", "deck.cir", "--vector", "9"],
-         names=("--vector 9", "1 input vector")),
+         names=("--vector 9", "1 input vector", "0..0")),
 ]
 
 # The exit-3 message names the methods tried, the iterations, the worst node and its residual.
