@@ -117,9 +117,7 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
   const netlists::ArraySpec& spec = crossbar_.spec();
   const NodeIndex n_free = crossbar_.free_nodes();
   const std::size_t cells = static_cast<std::size_t>(spec.rows) * spec.cols;
-  for (int state = 0; state < 2; ++state)
-    for (auto* a : {&memory.v_m[state], &memory.v_c[state]})
-      if (a->size() != cells) a->assign(cells, std::numeric_limits<double>::quiet_NaN());
+  if (memory.v_m[0].size() != cells) memory.reset(cells);
   for (int i = 0; i < spec.rows; ++i) {
     const bool active = crossbar_.row_active(input, i);
     if (active == crossbar_.row_active(previous, i)) continue;
@@ -128,12 +126,10 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
       if (m < 0 || m >= n_free) continue;
       const std::size_t k = static_cast<std::size_t>(i) * spec.cols + j;
       const double v_c = c < n_free ? guess[c] : spec.v_sense;
-      memory.v_m[!active][k] = guess[m];  // the state left: as solved for `previous`
-      memory.v_c[!active][k] = v_c;
-      if (!std::isnan(memory.v_m[active][k]))
-        guess[m] = memory.v_m[active][k] + (v_c - memory.v_c[active][k]);
-      else
-        guess[m] = active ? crossbar_.isolated_v_m(i, j, true) : v_c + crossbar_.isolated_v_m(i, j, false) - spec.v_sense;
+      const double first =
+          active ? crossbar_.isolated_v_m(i, j, true) : v_c + crossbar_.isolated_v_m(i, j, false) - spec.v_sense;
+      // The state left: as solved for `previous`.
+      guess[m] = memory.switch_state(k, !active, active, guess[m], v_c, first);
     }
   }
 }
@@ -231,10 +227,17 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
                                 const std::function<void(std::size_t, std::size_t)>& progress,
                                 const VectorObserver& observe) {
   const std::size_t cols = crossbar_.spec().cols;
+  std::vector<solver::SolveStats> stats(inputs.rows);
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<ArrayResults> batched;
+  if (!observe) batched = solve_as_batch(inputs, progress, stats);
+  if (batched) {
+    batched->summary = summarize(stats, start);
+    return std::move(*batched);
+  }
   ArrayResults out;  // the per-cell matrices: from vector 0 (store_cells)
   out.column_current = Matrix(inputs.rows, cols);
   out.column_current_ideal = Matrix(inputs.rows, cols);
-  std::vector<solver::SolveStats> stats(inputs.rows);
   std::mutex progress_mutex;
   std::size_t finished = 0;
   auto done = [&] {
@@ -242,14 +245,6 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     ++finished;
     if (progress) progress(finished, inputs.rows);
   };
-  const auto start = std::chrono::steady_clock::now();
-  std::optional<ArrayResults> batched;
-  if (!observe) batched = solve_as_batch(inputs, progress, stats);
-  if (batched) {
-    out = std::move(*batched);
-    out.summary = summarize(stats, start);
-    return out;
-  }
   VectorQueue queue(inputs.rows);
   if (observe || !vectors_in_parallel(inputs.rows)) {  // observers need not be thread-safe
     solve_block(worker_, inputs, queue, true, out, stats, done, observe);
@@ -310,14 +305,6 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
   const netlists::ArraySpec& spec = crossbar_.spec();
   const std::size_t count = inputs.rows, rows = spec.rows, cols = spec.cols;
   const bool selects = crossbar_.has_real_select();
-  if (selects && start_on_.empty()) {  // where a cell's internal node starts the first time in a state
-    start_on_.resize(rows * cols), start_off_above_c_.resize(rows * cols);
-    for (std::size_t i = 0; i < rows; ++i)
-      for (std::size_t j = 0; j < cols; ++j) {
-        start_on_[i * cols + j] = crossbar_.isolated_v_m(int(i), int(j), true);
-        start_off_above_c_[i * cols + j] = crossbar_.isolated_v_m(int(i), int(j), false) - spec.v_sense;
-      }
-  }
   ArrayResults out;
   out.column_current = Matrix(count, cols);
   out.column_current_ideal = Matrix(count, cols);
@@ -338,8 +325,11 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
     solver::GridNewton::Batch batch;
     batch.fixed = fixed;
     batch.row_state = row_state;
-    batch.start_on = start_on_;
-    batch.start_off_above_c = start_off_above_c_;
+    if (selects) {  // a cell's m the first time in a state: the isolated cell's, as in warm_start
+      batch.start_on = crossbar_.isolated_v_m_cells(true);
+      batch.start_off = crossbar_.isolated_v_m_cells(false);
+      batch.start_off_reference = spec.v_sense;
+    }
     batch.continues = start > 0;
     if (progress)
       batch.block_done = [&](std::size_t done, std::size_t total) {

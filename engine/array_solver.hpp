@@ -14,6 +14,7 @@
 #include "netlists/crossbar.hpp"
 #include "solver/grid_newton.hpp"
 #include "solver/newton.hpp"
+#include "solver/switch_memory.hpp"
 
 namespace xbar::engine {
 
@@ -85,12 +86,9 @@ class ArraySolver {
   void solve_vector(std::span<const double> input, std::vector<double>& voltages,
                     solver::SolveStats& stats);
 
-  /// What one chain of warm-started solves remembers of the cells' internal nodes: for each
-  /// cell and select state (off, on), m and the voltage of its bit-line node the last time the
-  /// cell was solved in that state (NaN: never yet).
-  struct SelectMemory {
-    std::vector<double> v_m[2], v_c[2];
-  };
+  /// What one chain of warm-started solves remembers of the cells' internal nodes, per cell and
+  /// select state (off, on): solver::SwitchMemory.
+  using SelectMemory = solver::SwitchMemory;
 
   /// Turns the solution for `previous` (in guess) into a starting point for `input`. The
   /// internal nodes of the cells whose select changed move to where they were the last time the
@@ -152,9 +150,6 @@ class ArraySolver {
   std::vector<Candidate> candidates_;
   Worker worker_;
   std::unique_ptr<Worker> second_;  ///< for the second thread over input vectors
-  /// Per cell (row-major): the internal node's first start when selected and not (above its
-  /// bit-line node), for the grid's batches; filled on first need.
-  std::vector<double> start_on_, start_off_above_c_;
 };
 
 }  // namespace xbar::engine

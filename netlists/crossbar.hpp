@@ -78,6 +78,10 @@ class Crossbar {
   /// Internal node m(i,j) of the cell alone at nominal bias, select on (or off), in V: the
   /// starting point initial_guess and warm starts use.
   double isolated_v_m(int row, int col, bool select_on = true) const;
+  /// isolated_v_m of every cell (row-major), select on or off (cells with a select).
+  std::span<const double> isolated_v_m_cells(bool select_on) const {
+    return select_on ? isolated_v_m_ : isolated_v_m_off_;
+  }
 
   NodeIndex node(NodeKind kind, int row, int col) const;
   const NodeLabel& label(NodeIndex node) const { return labels_[node]; }

@@ -56,19 +56,15 @@ void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch
                                          const std::uint8_t* before, const std::uint8_t* now) {
   if (!upper || !before || !now) return;
   const std::size_t w = b.width(), rows = g.rows;
-  RowStateMemory& memory = batch_memory;
   double* vm = v_m.data();  // each block owns its cells' range
   for (std::size_t i = 0; i < rows; ++i) {
     if (before[i] == now[i]) continue;
     const int left = before[i] != 0, entered = now[i] != 0;
     for (std::size_t j = b.j0; j < b.j1; ++j) {
       const std::size_t k = b.base + i * w + (j - b.j0), cell = i * g.cols + j;
-      memory.v_m[left][k] = vm[k];
-      memory.v_c[left][k] = v_c[k];
-      if (!std::isnan(memory.v_m[entered][k]))
-        vm[k] = memory.v_m[entered][k] + (v_c[k] - memory.v_c[entered][k]);
-      else
-        vm[k] = entered ? batch.start_on[cell] : v_c[k] + batch.start_off_above_c[cell];
+      const double first =
+          entered ? batch.start_on[cell] : v_c[k] + batch.start_off[cell] - batch.start_off_reference;
+      vm[k] = batch_memory.switch_state(k, left, entered, vm[k], v_c[k], first);
     }
   }
 }
@@ -88,9 +84,7 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
     if (v_free.size() != std::size_t(circuit.n_free)) throw std::logic_error("grid newton: no starting point");
     gather(batch.fixed[0], v_free);
     batch_last_state.clear();
-    for (int s = 0; s < 2; ++s)
-      for (auto* a : {&batch_memory.v_m[s], &batch_memory.v_c[s]})
-        a->assign(upper && !batch.row_state.empty() ? cells() : 0, std::numeric_limits<double>::quiet_NaN());
+    batch_memory.reset(upper && !batch.row_state.empty() ? cells() : 0);
   }
   // Vector v's row states; v = count: the last vector's of the batch this one continues.
   auto state_of = [&](std::size_t v) -> const std::uint8_t* {

@@ -65,8 +65,10 @@ class GridNewton final : public CircuitSolver {
     /// devices' gates, which keys the warm start of the internal nodes; empty: no such memory.
     std::span<const std::uint8_t> row_state;
     /// Per cell (row-major, i * cols + j), where its internal node starts the first time the cell
-    /// is solved in state 1 (absolute) and in state 0 (above its bit-line node).
-    std::span<const double> start_on, start_off_above_c;
+    /// is solved in state 1 (start_on), and in state 0: start_off with its bit-line node at
+    /// start_off_reference, moved with that node (m = V_C + start_off - start_off_reference).
+    std::span<const double> start_on, start_off;
+    double start_off_reference = 0;
     /// The vectors continue the last batch solved, which converged: the first one starts from
     /// that batch's last solution and warm-start memory, exactly as if the two were one batch.
     bool continues = false;

@@ -24,6 +24,7 @@
 #include "solver/grid_newton.hpp"
 #include "solver/line_kernels.hpp"
 #include "solver/parallel.hpp"
+#include "solver/switch_memory.hpp"
 
 namespace xbar::solver {
 
@@ -167,10 +168,6 @@ struct GridNewton::State {
   // Batches (rows fixed; grid_batch.cpp): every block through every vector of the batch.
   bool batches() const;
   GridNewton::BatchResult run_batch(const GridNewton::Batch& batch, std::span<double> v_free);
-  /// Per cell (state order) and row state: m and its bit-line node the last time in that state.
-  struct RowStateMemory {
-    std::vector<double> v_m[2], v_c[2];
-  };
   /// Block b's fixed inputs for the vector with fixed voltages `fixed`; marks in `dirty` (one flag
   /// per row) the rows whose inputs changed.
   void refresh_block(const Block& b, std::span<const double> fixed, std::vector<char>& dirty);
@@ -180,7 +177,7 @@ struct GridNewton::State {
                         const std::uint8_t* now);
   // What a batch leaves for the next one that continues it (GridNewton::Batch::continues): the
   // last vector's solution stays in v_c / v_m, and with it these.
-  RowStateMemory batch_memory;
+  SwitchMemory batch_memory;  ///< per cell in state order, keyed by the row's state
   std::vector<std::uint8_t> batch_last_state;  ///< per row, the last vector's (empty: none)
   bool batch_continuable = false;
   /// assemble_block over the rows flagged in `dirty` alone (the others keep w's values).
