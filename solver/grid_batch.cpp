@@ -24,12 +24,20 @@ void GridNewton::State::refresh_block(const Block& b, std::span<const double> fi
   const NodeIndex n_free = circuit.n_free;
   const std::size_t w = b.width();
   dirty.assign(g.rows, 0);
-  // Row by row without a branch per cell (a count of doubles, so that the loop vectorises).
-  auto refresh = [&](const std::vector<NodeIndex>& nodes, std::vector<double>& values, Source source) {
+  // Row by row: once a row where the row shares one node, else without a branch per cell (a
+  // count of doubles, so that the loop vectorises).
+  auto refresh = [&](const std::vector<NodeIndex>& nodes, std::vector<double>& values, Source source, bool shared) {
     if (source != Source::fixed) return;
     const NodeIndex* __restrict node = nodes.data();
     double* __restrict value = values.data();
     for (std::size_t i = 0, k0 = b.base; i < dirty.size(); ++i, k0 += w) {
+      if (shared) {
+        const double v = fixed[node[k0] - n_free];
+        if (v == value[k0]) continue;
+        std::fill(value + k0, value + k0 + w, v);
+        dirty[i] = 1;
+        continue;
+      }
       double changed = 0;
 #pragma omp simd reduction(+ : changed)
       for (std::size_t k = k0; k < k0 + w; ++k) {
@@ -40,10 +48,10 @@ void GridNewton::State::refresh_block(const Block& b, std::span<const double> fi
       dirty[i] |= changed > 0;
     }
   };
-  refresh(node_r, v_r, source_r);
-  if (upper) refresh(node_gate_u, gate_u, source_gate_u);
-  if (lower_transistor) refresh(node_gate_l, gate_l, source_gate_l);
-  if (!node_enable.empty()) refresh(node_enable, enable, source_enable);
+  refresh(node_r, v_r, source_r, row_shared_r);
+  if (upper) refresh(node_gate_u, gate_u, source_gate_u, row_shared_gate_u);
+  if (lower_transistor) refresh(node_gate_l, gate_l, source_gate_l, row_shared_gate_l);
+  if (!node_enable.empty()) refresh(node_enable, enable, source_enable, row_shared_enable);
   for (std::size_t j = b.j0; j < b.j1; ++j) {
     const double v = fixed[g.col_sink[j] - n_free];
     if (v == v_sink[j]) continue;

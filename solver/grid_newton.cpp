@@ -99,11 +99,13 @@ bool GridNewton::State::step(double ratio, double& largest, bool factor) {
 bool GridNewton::State::update_small(const CellWork& w, std::size_t k0, std::size_t k1) const {
   auto small = [&](const std::vector<double>& v, const std::vector<double>& d, const FamilyResidual& r) {
     if (r.f.empty()) return true;
-    for (std::size_t k = k0; k < k1; ++k) {
-      const std::size_t t = k - w.base;
-      if (!options.update_small(d[t], v[k], r.diag[t], r.scale[t])) return false;
-    }
-    return true;
+    const std::size_t t0 = k0 - w.base;
+    const double *__restrict dv = d.data() + t0, *__restrict at = v.data() + k0;
+    const double *__restrict diag = r.diag.data() + t0, *__restrict scale = r.scale.data() + t0;
+    double large = 0;  // a count of doubles, so that the loop vectorises
+#pragma omp simd reduction(+ : large)
+    for (std::size_t t = 0; t < k1 - k0; ++t) large += options.update_small(dv[t], at[t], diag[t], scale[t]) ? 0.0 : 1.0;
+    return large == 0;
   };
   return small(v_r, w.d_r, w.res_r) && small(v_c, w.d_c, w.res_c) && small(v_m, w.d_m, w.res_m);
 }
@@ -142,14 +144,41 @@ GridNewton::State::RunResult GridNewton::State::run() {
 
 // Largest residual and the worst node relative to its tolerance, from the last evaluation of
 // cells [k0, k1) (by family: row, bit-line, internal nodes).
+// As record_residual node by node: a vectorised pass for the largest |f| and the largest ratio
+// of each piece of k_measure_piece nodes, then the first node with the worst ratio in the first
+// piece that has it (node by node throughout where there is a NaN).
 void GridNewton::State::measure(const CellWork& w, std::size_t k0, std::size_t k1, SolveStats& stats,
                                 double& worst_ratio) const {
+  constexpr std::size_t k_measure_piece = 256;
+  const NewtonOptions::KclTolerance kcl = options.kcl_tolerance();
   auto scan = [&](const FamilyResidual& r, const std::vector<NodeIndex>& nodes) {
     if (r.f.empty()) return;
-    for (std::size_t k = k0; k < k1; ++k) {
-      const std::size_t t = k - w.base;
-      record_residual(stats, worst_ratio, nodes[k], r.f[t], tolerance(r.scale[t]));
+    const double *__restrict f = r.f.data() + (k0 - w.base), *__restrict scale = r.scale.data() + (k0 - w.base);
+    auto ratio = [&](std::size_t t) { return std::abs(f[t]) / kcl(scale[t]); };
+    const std::size_t n = k1 - k0;
+    double largest = 0, worst = 0, nan = 0;
+    std::size_t worst_piece = 0;
+    for (std::size_t p0 = 0; p0 < n; p0 += k_measure_piece) {
+      const std::size_t p1 = std::min(n, p0 + k_measure_piece);
+      double piece = 0;
+#pragma omp simd reduction(max : largest, piece) reduction(+ : nan)
+      for (std::size_t t = p0; t < p1; ++t) {
+        const double q = ratio(t);
+        largest = std::max(largest, std::abs(f[t]));
+        piece = std::max(piece, q);
+        nan += q == q ? 0.0 : 1.0;
+      }
+      if (piece > worst) worst = piece, worst_piece = p0;
     }
+    if (nan > 0) {
+      for (std::size_t t = 0; t < n; ++t) record_residual(stats, worst_ratio, nodes[k0 + t], f[t], kcl(scale[t]));
+      return;
+    }
+    if (largest > stats.max_residual) stats.max_residual = largest;
+    if (!(worst > worst_ratio)) return;
+    std::size_t t = worst_piece;
+    while (ratio(t) != worst) ++t;
+    record_residual(stats, worst_ratio, nodes[k0 + t], f[t], kcl(scale[t]));
   };
   scan(w.res_r, node_r);
   scan(w.res_c, node_c);

@@ -104,6 +104,17 @@ void GridNewton::State::order_cells() {
   source_r = source_of(node_r), source_m = source_of(node_m), source_c = source_of(node_c);
   source_gate_u = source_of(node_gate_u), source_gate_l = source_of(node_gate_l);
   source_enable = source_of(node_enable);
+  row_shared_r = row_shared(node_r), row_shared_gate_u = row_shared(node_gate_u);
+  row_shared_gate_l = row_shared(node_gate_l), row_shared_enable = row_shared(node_enable);
+}
+
+bool GridNewton::State::row_shared(const std::vector<NodeIndex>& nodes) const {
+  if (nodes.empty() || blocks.empty()) return false;
+  for (const Block& b : blocks)
+    for (std::size_t k0 = b.base; k0 < end(b); k0 += b.width())
+      if (!std::all_of(nodes.begin() + k0, nodes.begin() + k0 + b.width(), [&](NodeIndex x) { return x == nodes[k0]; }))
+        return false;
+  return true;
 }
 
 void GridNewton::State::check_layout() const {

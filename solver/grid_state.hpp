@@ -199,6 +199,10 @@ struct GridNewton::State {
   std::vector<Block> blocks;  // column blocks (rows fixed only)
   std::vector<NodeIndex> node_r, node_m, node_c, node_gate_u, node_gate_l, node_enable;
   Source source_r{}, source_m{}, source_c{}, source_gate_u{}, source_gate_l{}, source_enable{};
+  /// Per family fed by fixed nodes: whether each block row takes one node throughout (a row's
+  /// source, its gate input), so that refresh_block reads and compares it once a row.
+  bool row_shared_r = false, row_shared_gate_u = false, row_shared_gate_l = false, row_shared_enable = false;
+  bool row_shared(const std::vector<NodeIndex>& nodes) const;
   std::vector<double> vt_u, vt_l;
   /// Lower resistors' conductances in state order: the circuit's own array when the order is
   /// the circuit's (rows free), else g_l_reordered.
