@@ -64,16 +64,17 @@ void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch
                                          const std::uint8_t* before, const std::uint8_t* now) {
   if (!upper || !before || !now) return;
   const std::size_t w = b.width(), rows = g.rows;
-  double* vm = v_m.data();  // each block owns its cells' range
+  double first[k_block_columns] = {};  // a block row's
   for (std::size_t i = 0; i < rows; ++i) {
-    if (before[i] == now[i]) continue;
+    if ((before[i] != 0) == (now[i] != 0)) continue;
     const int left = before[i] != 0, entered = now[i] != 0;
-    for (std::size_t j = b.j0; j < b.j1; ++j) {
-      const std::size_t k = b.base + i * w + (j - b.j0), cell = i * g.cols + j;
-      const double first =
-          entered ? batch.start_on[cell] : v_c[k] + batch.start_off[cell] - batch.start_off_reference;
-      vm[k] = batch_memory.switch_state(k, left, entered, vm[k], v_c[k], first);
-    }
+    const std::size_t k = b.base + i * w, cell = i * g.cols + b.j0;  // the row's first cell
+    // Read only where used: a row's cells switch together, so all or none were in `entered` before.
+    if (!batch_memory.solved_in(k, entered))
+      for (std::size_t t = 0; t < w; ++t)
+        first[t] = entered ? batch.start_on[cell + t]
+                           : v_c[k + t] + batch.start_off[cell + t] - batch.start_off_reference;
+    batch_memory.switch_states(k, w, left, entered, v_m.data() + k, v_c.data() + k, first);  // each block owns its cells' range
   }
 }
 

@@ -19,14 +19,33 @@ struct SwitchMemory {
       for (auto* a : {&v_m[s], &v_c[s]}) a->assign(cells, std::numeric_limits<double>::quiet_NaN());
   }
 
+  /// Whether cell k was solved in `state` since the last reset.
+  bool solved_in(std::size_t k, int state) const { return !std::isnan(v_m[state][k]); }
+
   /// Cell k leaves state `left`, where it was solved with internal node m and bit-line node c,
   /// for state `entered`; returns where its m starts: where it last was in `entered`, moved by as
   /// much as its bit-line node has moved since, or `first` if it never was.
   double switch_state(std::size_t k, int left, int entered, double m, double c, double first) {
-    v_m[left][k] = m;
-    v_c[left][k] = c;
-    const double last = v_m[entered][k];
-    return std::isnan(last) ? first : last + (c - v_c[entered][k]);
+    if (left == entered) return m;
+    switch_states(k, 1, left, entered, &m, &c, &first);
+    return m;
+  }
+
+  /// switch_state for cells [k, k + n) that all leave state `left` for `entered` (!= left): m[t]
+  /// (in: as solved in `left`; out: where it starts), c[t] and first[t] as there. One loop
+  /// without a branch per cell (a block row of the grid's batches).
+  void switch_states(std::size_t k, std::size_t n, int left, int entered, double* __restrict m,
+                     const double* __restrict c, const double* __restrict first) {
+    double* __restrict left_m = v_m[left].data() + k;
+    double* __restrict left_c = v_c[left].data() + k;
+    const double* __restrict last_m = v_m[entered].data() + k;
+    const double* __restrict last_c = v_c[entered].data() + k;
+#pragma omp simd
+    for (std::size_t t = 0; t < n; ++t) {
+      left_m[t] = m[t];
+      left_c[t] = c[t];
+      m[t] = last_m[t] != last_m[t] ? first[t] : last_m[t] + (c[t] - last_c[t]);  // NaN: never solved there
+    }
   }
 };
 
