@@ -274,12 +274,14 @@ What limits each row (perf profiles of `build/bench/xbar_bench`, this machine):
   memory (every node's voltage and five per-cell matrices, 64 MB: the kernel zeroes each page,
   0.1-2 ms per MB on this VM) about a quarter, chain factors and the coarse matrix ~10%, the two
   assemblies (the second evaluates only the residual) ~8%.
-- 2t-sonos 1152x256, r_col only (grid, independent blocks of 8 bit lines, 2 vectors at a time):
-  ~4.2 Newton evaluations per block and vector from a warm start (3 steps and the confirming
-  evaluation; a quarter of the blocks need a fourth step, mostly for the cell nodes between two
-  off devices of rows that just turned off). The EKV kernel (AVX-512 here; the select FETs on
-  the log1p series path) is ~35% of the time, elimination and chain solves ~30%, per-vector
-  gather/scatter/measure ~10%.
+- 2t-sonos 1152x256, r_col only (grid batch: every block of 8 bit lines through all vectors in
+  turn, a vector's first evaluation on the rows whose inputs changed): ~4 Newton evaluations per
+  block and vector, three of them of every cell (the bit lines move by up to a few mV from one
+  vector to the next; Newton's steps then go ~2e-3, 2e-5, 1e-9 V, and the internal node of an
+  off cell, held by a SONOS of up to 4e-5 S at ~1e-8 V drain-source, meets KCL to 1e-18 A only
+  with the exact law at the last two points; results.md). The EKV kernel (AVX-512 here) is ~37%
+  of the time, the bit-line Thomas step ~17%, elimination ~9%, bit-line stamps ~7%, the warm
+  start of switched rows, the residual report and the refresh of the inputs ~2% each.
 - Times on this VM vary by +-15% from run to run (shared host): compare ratios measured in one run.
 """
 
