@@ -23,8 +23,8 @@ struct SwitchMemory {
   bool solved_in(std::size_t k, int state) const { return !std::isnan(v_m[state][k]); }
 
   /// Cell k leaves state `left`, where it was solved with internal node m and bit-line node c,
-  /// for state `entered` (!= left); returns where its m starts: where it last was in `entered`, moved by as
-  /// much as its bit-line node has moved since, or `first` if it never was.
+  /// for state `entered` (!= left); returns where its m starts: where it last was in `entered`,
+  /// moved by as much as its bit-line node has moved since, or `first` if it never was.
   double switch_state(std::size_t k, int left, int entered, double m, double c, double first) {
     switch_states(k, 1, left, entered, &m, &c, &first);
     return m;
