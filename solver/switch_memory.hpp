@@ -32,14 +32,13 @@ struct SwitchMemory {
 
   /// switch_state for cells [k, k + n) that all leave state `left` for `entered` (!= left): m[t]
   /// (in: as solved in `left`; out: where it starts), c[t] and first[t] as there. One loop
-  /// without a branch per cell (a block row of the grid's batches).
+  /// without a branch per cell, over restrict pointers (a block row of the grid's batches).
   void switch_states(std::size_t k, std::size_t n, int left, int entered, double* __restrict m,
                      const double* __restrict c, const double* __restrict first) {
     double* __restrict left_m = v_m[left].data() + k;
     double* __restrict left_c = v_c[left].data() + k;
     const double* __restrict last_m = v_m[entered].data() + k;
     const double* __restrict last_c = v_c[entered].data() + k;
-#pragma omp simd
     for (std::size_t t = 0; t < n; ++t) {
       left_m[t] = m[t];
       left_c[t] = c[t];
