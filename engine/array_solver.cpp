@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <exception>
 #include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -134,60 +136,81 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
   }
 }
 
-// The vectors of a batch, handed out one at a time from either end: a worker that takes from
-// the front solves 0, 1, 2, ..., one that takes from the back count-1, count-2, ..., until they
-// meet. Two workers thus share the batch however fast each runs (the second one also starts
-// late: it builds its solver first), and each still warm-starts from a neighbouring vector.
-class ArraySolver::VectorQueue {
+// The chains of a batch (k_chain_vectors) after vector 0, handed out in order to whichever
+// worker asks once vector 0 is solved: every chain starts from its solution. Which worker
+// solves a chain, and when, changes nothing in its answer.
+class ArraySolver::ChainQueue {
  public:
-  explicit VectorQueue(std::size_t count) : back_(count) {}
-  std::optional<std::size_t> take(bool from_front) {
-    std::lock_guard lock(mutex_);
-    if (front_ == back_) return std::nullopt;
-    return from_front ? front_++ : --back_;
+  explicit ChainQueue(std::size_t count) : count_(count) {}
+  /// Vector 0 is solved: chains may start.
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    ready_.notify_all();
+  }
+  /// The next chain [first, end) of vectors; nullopt when none is left or the queue is closed.
+  /// Waits until the queue is opened or closed.
+  std::optional<std::pair<std::size_t, std::size_t>> take() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return open_ || closed_; });
+    if (closed_ || next_ >= count_) return std::nullopt;
+    const std::size_t first = next_;
+    next_ = std::min(count_, first + k_chain_vectors);
+    return std::pair{first, next_};
   }
   /// Hands out nothing more (a worker failed: the other stops after its current vector).
   void close() {
-    std::lock_guard lock(mutex_);
-    back_ = front_;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
   }
 
  private:
   std::mutex mutex_;
-  std::size_t front_ = 0, back_;
+  std::condition_variable ready_;
+  const std::size_t count_;
+  std::size_t next_ = 1;  // vector 0 is solved before the queue opens
+  bool open_ = false, closed_ = false;
 };
 
-// Vectors from one end of the queue on one Newton solver, each warm-started from the one before.
-void ArraySolver::solve_block(Worker& worker, const Matrix& inputs, VectorQueue& queue, bool from_front,
-                              ArrayResults& out, std::vector<solver::SolveStats>& stats,
-                              const std::function<void()>& done, const VectorObserver& observe) {
-  std::vector<double> buffer;  // the voltages of every vector but 0, reused from vector to vector
-  const std::vector<double>* last = nullptr;  // the previous vector's voltages: the next one's start
+// Solves vector v from what `voltages` holds, stores its results and reports it (done).
+void ArraySolver::solve_stored(Worker& worker, const Matrix& inputs, std::size_t v, std::vector<double>& voltages,
+                               ArrayResults& out, std::vector<solver::SolveStats>& stats, const VectorObserver& done) {
+  try {
+    solve_into(worker, inputs.row(v), stats[v], voltages);
+  } catch (const SolveFailure& e) {
+    throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
+  }
+  const std::vector<double> columns = crossbar_.column_currents(voltages);
+  std::copy(columns.begin(), columns.end(), out.column_current.row(v).begin());
+  if (v == 0) {
+    store_cells(inputs.row(v), voltages, out);
+  } else {
+    const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
+    std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
+  }
+  done(v, voltages);
+}
+
+// Chains from the queue on one Newton solver: each starts from vector 0's voltages (out.voltages,
+// read only by now), its switched cells moved by warm_start, and warm-starts every vector from
+// the one before it in the chain, with a select memory of its own.
+void ArraySolver::solve_chains(Worker& worker, const Matrix& inputs, ChainQueue& queue, ArrayResults& out,
+                               std::vector<solver::SolveStats>& stats, const VectorObserver& done) {
+  std::vector<double> voltages;  // reused from chain to chain
   const std::size_t n_free = crossbar_.free_nodes();
-  SelectMemory memory;
-  std::optional<std::size_t> previous;
-  while (const std::optional<std::size_t> next = queue.take(from_front)) {
-    const std::size_t v = *next;
-    std::vector<double>& voltages = v == 0 ? out.voltages : buffer;  // vector 0's are kept
-    if (last && last != &voltages) voltages.assign(last->begin(), last->end());
-    if (previous) warm_start(inputs.row(*previous), inputs.row(v), std::span(voltages).first(n_free), memory);
-    previous = v;
-    try {
-      solve_into(worker, inputs.row(v), stats[v], voltages);
-    } catch (const SolveFailure& e) {
-      throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
+  while (const std::optional<std::pair<std::size_t, std::size_t>> chain = queue.take()) {
+    voltages.assign(out.voltages.begin(), out.voltages.end());
+    SelectMemory memory;
+    std::size_t previous = 0;
+    for (std::size_t v = chain->first; v < chain->second; previous = v++) {
+      warm_start(inputs.row(previous), inputs.row(v), std::span(voltages).first(n_free), memory);
+      solve_stored(worker, inputs, v, voltages, out, stats, done);
     }
-    last = &voltages;
-    const std::vector<double> columns = crossbar_.column_currents(voltages);
-    std::copy(columns.begin(), columns.end(), out.column_current.row(v).begin());
-    if (v == 0) {
-      store_cells(inputs.row(v), voltages, out);
-    } else {
-      const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
-      std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
-    }
-    if (observe) observe(v, voltages);
-    done();
   }
 }
 
@@ -240,21 +263,25 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
   out.column_current_ideal = Matrix(inputs.rows, cols);
   std::mutex progress_mutex;
   std::size_t finished = 0;
-  auto done = [&] {
+  const VectorObserver done = [&](std::size_t v, std::span<const double> voltages) {
+    if (observe) observe(v, voltages);
     std::lock_guard lock(progress_mutex);
     ++finished;
     if (progress) progress(finished, inputs.rows);
   };
-  VectorQueue queue(inputs.rows);
+  // Vector 0 first, from the initial guess; then the chains, each from vector 0's solution.
+  ChainQueue queue(inputs.rows);
   if (observe || !vectors_in_parallel(inputs.rows)) {  // observers need not be thread-safe
-    solve_block(worker_, inputs, queue, true, out, stats, done, observe);
+    solve_stored(worker_, inputs, 0, out.voltages, out, stats, done);
+    queue.open();
+    solve_chains(worker_, inputs, queue, out, stats, done);
   } else {
     std::exception_ptr failure;
     std::thread helper([&] {
       const solver::SerialRegion serial;  // one core each: no nested parallel kernels
       try {
         if (!second_) second_ = std::make_unique<Worker>(make_worker());  // while the first worker solves
-        solve_block(*second_, inputs, queue, false, out, stats, done, {});
+        solve_chains(*second_, inputs, queue, out, stats, done);
       } catch (...) {
         failure = std::current_exception();
         queue.close();
@@ -263,7 +290,9 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     {
       const solver::SerialRegion serial;
       try {
-        solve_block(worker_, inputs, queue, true, out, stats, done, {});
+        solve_stored(worker_, inputs, 0, out.voltages, out, stats, done);
+        queue.open();
+        solve_chains(worker_, inputs, queue, out, stats, done);
       } catch (...) {
         queue.close();
         helper.join();
