@@ -136,13 +136,13 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
   }
 }
 
-// The chains of a batch (k_chain_vectors) after vector 0, handed out in order to whichever
-// worker asks once vector 0 is solved: every chain starts from its solution. Which worker
-// solves a chain, and when, changes nothing in its answer.
+// The chains of a batch (k_chain_vectors), handed out in order to whichever worker asks. The
+// first k_cold_chains start from the initial guess and are handed out at once; a later one waits
+// for vector 0's solution (its start): which worker solves a chain, and when, changes nothing.
 class ArraySolver::ChainQueue {
  public:
   explicit ChainQueue(std::size_t count) : count_(count) {}
-  /// Vector 0 is solved: chains may start.
+  /// Vector 0 is solved: the chains that start from it may go.
   void open() {
     {
       std::lock_guard lock(mutex_);
@@ -150,15 +150,16 @@ class ArraySolver::ChainQueue {
     }
     ready_.notify_all();
   }
-  /// The next chain [first, end) of vectors; nullopt when none is left or the queue is closed.
-  /// Waits until the queue is opened or closed.
-  std::optional<std::pair<std::size_t, std::size_t>> take() {
+  /// The next chain: its vectors [first, end) and whether it starts from the initial guess;
+  /// nullopt when none is left or the queue is closed.
+  std::optional<Chain> take() {
     std::unique_lock lock(mutex_);
-    ready_.wait(lock, [&] { return open_ || closed_; });
     if (closed_ || next_ >= count_) return std::nullopt;
-    const std::size_t first = next_;
-    next_ = std::min(count_, first + k_chain_vectors);
-    return std::pair{first, next_};
+    const Chain chain{next_, std::min(count_, next_ + k_chain_vectors), next_ < k_cold_chains * k_chain_vectors};
+    next_ = chain.end;
+    if (!chain.cold) ready_.wait(lock, [&] { return open_ || closed_; });
+    if (closed_) return std::nullopt;
+    return chain;
   }
   /// Hands out nothing more (a worker failed: the other stops after its current vector).
   void close() {
@@ -173,7 +174,7 @@ class ArraySolver::ChainQueue {
   std::mutex mutex_;
   std::condition_variable ready_;
   const std::size_t count_;
-  std::size_t next_ = 1;  // vector 0 is solved before the queue opens
+  std::size_t next_ = 0;
   bool open_ = false, closed_ = false;
 };
 
@@ -196,20 +197,26 @@ void ArraySolver::solve_stored(Worker& worker, const Matrix& inputs, std::size_t
   done(v, voltages);
 }
 
-// Chains from the queue on one Newton solver: each starts from vector 0's voltages (out.voltages,
-// read only by now), its switched cells moved by warm_start, and warm-starts every vector from
-// the one before it in the chain, with a select memory of its own.
+// Chains from the queue on one Newton solver, each vector warm-started from the one before it
+// in its chain, with a select memory of the chain's own. A chain starts from the initial guess
+// (cold) or from vector 0's voltages (out.voltages, read only by then) moved by warm_start.
 void ArraySolver::solve_chains(Worker& worker, const Matrix& inputs, ChainQueue& queue, ArrayResults& out,
                                std::vector<solver::SolveStats>& stats, const VectorObserver& done) {
   std::vector<double> voltages;  // reused from chain to chain
   const std::size_t n_free = crossbar_.free_nodes();
-  while (const std::optional<std::pair<std::size_t, std::size_t>> chain = queue.take()) {
-    voltages.assign(out.voltages.begin(), out.voltages.end());
+  while (const std::optional<Chain> chain = queue.take()) {
+    if (chain->cold) voltages.clear();  // solve_into starts from the initial guess
+    else voltages.assign(out.voltages.begin(), out.voltages.end());
     SelectMemory memory;
-    std::size_t previous = 0;
-    for (std::size_t v = chain->first; v < chain->second; previous = v++) {
-      warm_start(inputs.row(previous), inputs.row(v), std::span(voltages).first(n_free), memory);
-      solve_stored(worker, inputs, v, voltages, out, stats, done);
+    for (std::size_t v = chain->first; v < chain->end; ++v) {
+      if (v > chain->first || !chain->cold)
+        warm_start(inputs.row(v > chain->first ? v - 1 : 0), inputs.row(v), std::span(voltages).first(n_free), memory);
+      // Vector 0's voltages are kept whole (the result's, and the later chains' start).
+      solve_stored(worker, inputs, v, v == 0 ? out.voltages : voltages, out, stats, done);
+      if (v == 0) {
+        voltages.assign(out.voltages.begin(), out.voltages.end());
+        queue.open();
+      }
     }
   }
 }
@@ -269,11 +276,8 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     ++finished;
     if (progress) progress(finished, inputs.rows);
   };
-  // Vector 0 first, from the initial guess; then the chains, each from vector 0's solution.
   ChainQueue queue(inputs.rows);
   if (observe || !vectors_in_parallel(inputs.rows)) {  // observers need not be thread-safe
-    solve_stored(worker_, inputs, 0, out.voltages, out, stats, done);
-    queue.open();
     solve_chains(worker_, inputs, queue, out, stats, done);
   } else {
     std::exception_ptr failure;
@@ -290,8 +294,6 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     {
       const solver::SerialRegion serial;
       try {
-        solve_stored(worker_, inputs, 0, out.voltages, out, stats, done);
-        queue.open();
         solve_chains(worker_, inputs, queue, out, stats, done);
       } catch (...) {
         queue.close();

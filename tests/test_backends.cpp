@@ -188,8 +188,9 @@ TEST_CASE("input vectors solved on two threads with warm starts match cold one-b
 namespace {
 
 // ArraySolver::solve's vector-by-vector order rebuilt from its public parts on one thread:
-// vector 0 from the initial guess, then chains of `chain` consecutive vectors, each from vector
-// 0's solution moved by warm_start with a memory of its own, each vector in it from the one before.
+// chains of `chain` consecutive vectors, each vector warm-started from the one before (warm_start,
+// a memory per chain); the first k_cold_chains chains from the initial guess, the others from
+// vector 0's solution.
 struct Chained {
   Matrix columns;              ///< [count, cols] A
   std::vector<double> first;   ///< vector 0's voltages
@@ -203,9 +204,9 @@ Chained solve_in_chains(const Crossbar& xb, const std::string& method, const Mat
   std::vector<double> volts;
   engine::ArraySolver::SelectMemory memory;
   for (std::size_t v = 0; v < inputs.rows; ++v) {
-    const bool starts_chain = v > 0 && (v - 1) % chain == 0;
-    if (starts_chain) volts = out.first, memory = {};
-    if (v > 0)
+    const bool starts_chain = v % chain == 0, cold = v < engine::k_cold_chains * chain;
+    if (starts_chain) volts = cold ? std::vector<double>() : out.first, memory = {};
+    if (!starts_chain || !cold)
       solver.warm_start(inputs.row(starts_chain ? 0 : v - 1), inputs.row(v), std::span(volts).first(xb.free_nodes()),
                         memory);
     solver.solve_vector(inputs.row(v), volts, stats);
@@ -221,9 +222,9 @@ Chained solve_in_chains(const Crossbar& xb, const std::string& method, const Mat
 TEST_CASE("vectors solved one by one give the same bits on one or two threads and from run to run",
           "[backends]") {
   // Rows with resistance keep the grid off its batch path; the line backend and KLU always solve
-  // one vector at a time. Three chains of vectors after vector 0, shared by two threads in an
-  // order that timing decides: the answer must not depend on it.
-  const std::size_t count = 2 * engine::k_chain_vectors + 8;
+  // one vector at a time. Two cold chains and three from vector 0 (the last one short), shared
+  // by two threads in an order that timing decides: the answer must not depend on it.
+  const std::size_t count = 5 * engine::k_chain_vectors - 3;
   for (const std::string method : {"grid", "lines", "klu"}) {
     for (devices::CellKind kind : {devices::CellKind::select_sonos_2t, devices::CellKind::select_resistor_1t1r}) {
       CAPTURE(method, static_cast<int>(kind));
@@ -305,8 +306,8 @@ void check_batch(const ArraySpec& spec) {
   engine::ArraySolver reference(xb, with_method("klu")), grid(xb, with_method("grid"));
   const engine::ArrayResults a = reference.solve(inputs);
   double worst_kcl = 0;
-  // With an observer one solver takes the vectors in order, each chain of k_chain_vectors from
-  // vector 0: the switches above, within each chain, are the ones the grid sees.
+  // With an observer one solver takes the vectors in order, in chains of k_chain_vectors: the
+  // switches above, within each chain, are the ones the grid sees.
   const engine::ArrayResults b = grid.solve(inputs, {}, [&](std::size_t, std::span<const double> v) {
     worst_kcl = std::max(worst_kcl, test::worst_kcl_ratio(xb.circuit(), v));
   });
@@ -344,9 +345,11 @@ TEST_CASE("a batch on the grid with fixed rows gives the vector-by-vector answer
           "[backends]") {
   // Without an observer the grid takes each block of bit lines through the whole batch (its first
   // evaluation of a vector redoing only the rows that switched); with one it solves vector after
-  // vector. The same warm starts either way: the column currents agree to rounding, vector 0's
-  // voltages exactly, and the batch's answer does not depend on the threads.
-  const double activities[] = {0.1, 0.1, 1.0, 0.0, 0.1, 0.5, 0.01, 0.9, 0.1};
+  // vector, in one chain (k_chain_vectors) here. The same warm starts either way: the column
+  // currents agree to rounding, vector 0's voltages exactly, and the batch's answer does not
+  // depend on the threads.
+  const double activities[] = {0.1, 1.0, 0.0, 0.1, 0.5, 0.01, 0.9, 0.1};
+  static_assert(std::size(activities) <= engine::k_chain_vectors);
   for (devices::CellKind kind : k_all_kinds) {
     CAPTURE(static_cast<int>(kind));
     const ArraySpec spec = random_array(kind, 70, 21, {0.0, 1.0, 0.0, 10.0}, 57);
