@@ -56,7 +56,7 @@ inline constexpr int k_parallel_vectors_max_unknowns = 4 << 20;
 /// chains from the initial guess, every later one from vector 0's solution. The answer depends
 /// on these constants, not on which thread solved which chain or when. Short enough that two
 /// threads share a batch evenly; as few Newton iterations as longer chains on random inputs.
-inline constexpr std::size_t k_chain_vectors = 8;
+inline constexpr std::size_t k_chain_vectors = 4;
 /// One cold chain per thread of solve(): both start at once, neither waits for vector 0.
 inline constexpr std::size_t k_cold_chains = 2;
 
