@@ -222,9 +222,9 @@ Chained solve_in_chains(const Crossbar& xb, const std::string& method, const Mat
 TEST_CASE("vectors solved one by one give the same bits on one or two threads and from run to run",
           "[backends]") {
   // Rows with resistance keep the grid off its batch path; the line backend and KLU always solve
-  // one vector at a time. Two cold chains and three from vector 0 (the last one short), shared
+  // one vector at a time. Two cold chains and eight from vector 0 (the last one short), shared
   // by two threads in an order that timing decides: the answer must not depend on it.
-  const std::size_t count = 5 * engine::k_chain_vectors - 3;
+  const std::size_t count = 10 * engine::k_chain_vectors - 3;
   for (const std::string method : {"grid", "lines", "klu"}) {
     for (devices::CellKind kind : {devices::CellKind::select_sonos_2t, devices::CellKind::select_resistor_1t1r}) {
       CAPTURE(method, static_cast<int>(kind));
