@@ -81,16 +81,16 @@ class ArraySolver {
  public:
   ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options);
 
-  /// Solves every row of inputs ([count, rows]). progress(done, total) is called after each,
-  /// and observe(vector, voltages) too (e.g. per-vector cell currents for sweep metrics), in
-  /// vector order on the calling thread. Where the grid's batch path does not apply
-  /// (solve_as_batch), the vectors go in chains of k_chain_vectors consecutive vectors, each
-  /// vector in a chain warm-started from the one before (warm_start, with a memory of the
-  /// chain's own); the first k_cold_chains chains start from the initial guess, every later one
-  /// from vector 0's solution. Two threads take whole chains.
-  /// The answer is thus the same bits from run to run, and on one thread or two when the two
-  /// each take vectors (vector_threads); a vector solved alone with its kernels split over the
-  /// cores (fewer than four, an observer, a huge array) can differ from one thread in the last bits.
+  /// Solves every row of inputs ([count, rows]). progress(done, total) is called after each, and
+  /// observe(vector, voltages) too (e.g. per-vector cell currents for sweep metrics): with an
+  /// observer every vector is solved in order on the calling thread. Where the grid's batch path
+  /// does not apply (solve_as_batch), the vectors go in chains of k_chain_vectors consecutive
+  /// vectors, each vector in a chain warm-started from the one before (warm_start, with a memory of
+  /// the chain's own); the first k_cold_chains chains start from the initial guess, every later one
+  /// from vector 0's solution. Two threads take whole chains. The answer is thus the same bits from
+  /// run to run, and on one thread or two when the two each take vectors (vector_threads); a vector
+  /// solved alone with its kernels split over the cores (fewer than four, an observer, a huge
+  /// array) can differ from one thread in the last bits.
   ArrayResults solve(const Matrix& inputs,
                      const std::function<void(std::size_t, std::size_t)>& progress = {},
                      const VectorObserver& observe = {});
