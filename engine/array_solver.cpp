@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <exception>
 #include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -134,60 +136,88 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
   }
 }
 
-// The vectors of a batch, handed out one at a time from either end: a worker that takes from
-// the front solves 0, 1, 2, ..., one that takes from the back count-1, count-2, ..., until they
-// meet. Two workers thus share the batch however fast each runs (the second one also starts
-// late: it builds its solver first), and each still warm-starts from a neighbouring vector.
-class ArraySolver::VectorQueue {
+// The chains of a batch (k_chain_vectors), handed out in order to whichever worker asks. The
+// first k_cold_chains start from the initial guess and are handed out at once; a later one waits
+// for vector 0's solution (its start): which worker solves a chain, and when, changes nothing.
+class ArraySolver::ChainQueue {
  public:
-  explicit VectorQueue(std::size_t count) : back_(count) {}
-  std::optional<std::size_t> take(bool from_front) {
-    std::lock_guard lock(mutex_);
-    if (front_ == back_) return std::nullopt;
-    return from_front ? front_++ : --back_;
+  explicit ChainQueue(std::size_t count) : count_(count) {}
+  /// Vector 0 is solved: the chains that start from it may go.
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    ready_.notify_all();
+  }
+  /// The next chain: its vectors [first, end) and whether it starts from the initial guess;
+  /// nullopt when none is left or the queue is closed.
+  std::optional<Chain> take() {
+    std::unique_lock lock(mutex_);
+    if (closed_ || next_ >= count_) return std::nullopt;
+    const Chain chain{next_, std::min(count_, next_ + k_chain_vectors), next_ < k_cold_chains * k_chain_vectors};
+    next_ = chain.end;
+    if (!chain.cold) ready_.wait(lock, [&] { return open_ || closed_; });
+    if (closed_) return std::nullopt;
+    return chain;
   }
   /// Hands out nothing more (a worker failed: the other stops after its current vector).
   void close() {
-    std::lock_guard lock(mutex_);
-    back_ = front_;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
   }
 
  private:
   std::mutex mutex_;
-  std::size_t front_ = 0, back_;
+  std::condition_variable ready_;
+  const std::size_t count_;
+  std::size_t next_ = 0;
+  bool open_ = false, closed_ = false;
 };
 
-// Vectors from one end of the queue on one Newton solver, each warm-started from the one before.
-void ArraySolver::solve_block(Worker& worker, const Matrix& inputs, VectorQueue& queue, bool from_front,
-                              ArrayResults& out, std::vector<solver::SolveStats>& stats,
-                              const std::function<void()>& done, const VectorObserver& observe) {
-  std::vector<double> buffer;  // the voltages of every vector but 0, reused from vector to vector
-  const std::vector<double>* last = nullptr;  // the previous vector's voltages: the next one's start
+// Solves vector v from what `voltages` holds, stores its results and reports it (done).
+void ArraySolver::solve_stored(Worker& worker, const Matrix& inputs, std::size_t v, std::vector<double>& voltages,
+                               ArrayResults& out, std::vector<solver::SolveStats>& stats, const VectorObserver& done) {
+  try {
+    solve_into(worker, inputs.row(v), stats[v], voltages);
+  } catch (const SolveFailure& e) {
+    throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
+  }
+  const std::vector<double> columns = crossbar_.column_currents(voltages);
+  std::copy(columns.begin(), columns.end(), out.column_current.row(v).begin());
+  if (v == 0) {
+    store_cells(inputs.row(v), voltages, out);
+  } else {
+    const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
+    std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
+  }
+  done(v, voltages);
+}
+
+// Chains from the queue on one Newton solver, each vector warm-started from the one before it
+// in its chain, with a select memory of the chain's own. A chain starts from the initial guess
+// (cold) or from vector 0's voltages (out.voltages, read only by then) moved by warm_start.
+void ArraySolver::solve_chains(Worker& worker, const Matrix& inputs, ChainQueue& queue, ArrayResults& out,
+                               std::vector<solver::SolveStats>& stats, const VectorObserver& done) {
+  std::vector<double> voltages;  // reused from chain to chain
   const std::size_t n_free = crossbar_.free_nodes();
-  SelectMemory memory;
-  std::optional<std::size_t> previous;
-  while (const std::optional<std::size_t> next = queue.take(from_front)) {
-    const std::size_t v = *next;
-    std::vector<double>& voltages = v == 0 ? out.voltages : buffer;  // vector 0's are kept
-    if (last && last != &voltages) voltages.assign(last->begin(), last->end());
-    if (previous) warm_start(inputs.row(*previous), inputs.row(v), std::span(voltages).first(n_free), memory);
-    previous = v;
-    try {
-      solve_into(worker, inputs.row(v), stats[v], voltages);
-    } catch (const SolveFailure& e) {
-      throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
+  while (const std::optional<Chain> chain = queue.take()) {
+    if (chain->cold) voltages.clear();  // solve_into starts from the initial guess
+    else voltages.assign(out.voltages.begin(), out.voltages.end());
+    SelectMemory memory;
+    for (std::size_t v = chain->first; v < chain->end; ++v) {
+      if (v > chain->first || !chain->cold)
+        warm_start(inputs.row(v > chain->first ? v - 1 : 0), inputs.row(v), std::span(voltages).first(n_free), memory);
+      // Vector 0's voltages are kept whole (the result's, and the later chains' start).
+      solve_stored(worker, inputs, v, v == 0 ? out.voltages : voltages, out, stats, done);
+      if (v == 0) {
+        voltages.assign(out.voltages.begin(), out.voltages.end());
+        queue.open();
+      }
     }
-    last = &voltages;
-    const std::vector<double> columns = crossbar_.column_currents(voltages);
-    std::copy(columns.begin(), columns.end(), out.column_current.row(v).begin());
-    if (v == 0) {
-      store_cells(inputs.row(v), voltages, out);
-    } else {
-      const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
-      std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
-    }
-    if (observe) observe(v, voltages);
-    done();
   }
 }
 
@@ -240,21 +270,22 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
   out.column_current_ideal = Matrix(inputs.rows, cols);
   std::mutex progress_mutex;
   std::size_t finished = 0;
-  auto done = [&] {
+  const VectorObserver done = [&](std::size_t v, std::span<const double> voltages) {
+    if (observe) observe(v, voltages);
     std::lock_guard lock(progress_mutex);
     ++finished;
     if (progress) progress(finished, inputs.rows);
   };
-  VectorQueue queue(inputs.rows);
+  ChainQueue queue(inputs.rows);
   if (observe || !vectors_in_parallel(inputs.rows)) {  // observers need not be thread-safe
-    solve_block(worker_, inputs, queue, true, out, stats, done, observe);
+    solve_chains(worker_, inputs, queue, out, stats, done);
   } else {
     std::exception_ptr failure;
     std::thread helper([&] {
       const solver::SerialRegion serial;  // one core each: no nested parallel kernels
       try {
         if (!second_) second_ = std::make_unique<Worker>(make_worker());  // while the first worker solves
-        solve_block(*second_, inputs, queue, false, out, stats, done, {});
+        solve_chains(*second_, inputs, queue, out, stats, done);
       } catch (...) {
         failure = std::current_exception();
         queue.close();
@@ -263,7 +294,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     {
       const solver::SerialRegion serial;
       try {
-        solve_block(worker_, inputs, queue, true, out, stats, done, {});
+        solve_chains(worker_, inputs, queue, out, stats, done);
       } catch (...) {
         queue.close();
         helper.join();

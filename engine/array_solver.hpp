@@ -1,6 +1,7 @@
 #pragma once
 // Solves a crossbar for a batch of input vectors: one Newton solver per geometry (pattern and
-// symbolic factorisation built once), each vector warm-started from the previous solution.
+// symbolic factorisation built once), each vector warm-started from an earlier solution in an
+// order fixed by the batch alone (ArraySolver::solve), so the answer does not depend on timing.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -50,6 +51,15 @@ using VectorObserver = std::function<void(std::size_t vector, std::span<const do
 /// Arrays up to this many unknowns solve their input vectors on two threads (one solver each).
 inline constexpr int k_parallel_vectors_max_unknowns = 4 << 20;
 
+/// Solved one by one (ArraySolver::solve), the vectors of a batch go in chains of this many
+/// consecutive vectors, each vector warm-started from the one before: the first k_cold_chains
+/// chains from the initial guess, every later one from vector 0's solution. The answer depends
+/// on these constants, not on which thread solved which chain or when. Short enough that two
+/// threads share a batch evenly; as few Newton iterations as longer chains on random inputs.
+inline constexpr std::size_t k_chain_vectors = 4;
+/// One cold chain per thread of solve(): both start at once, neither waits for vector 0.
+inline constexpr std::size_t k_cold_chains = 2;
+
 /// The grid's batches (rows fixed) go in parts of this many vectors, each continuing the one
 /// before: memory in proportion to a part, whatever the batch.
 inline constexpr std::size_t k_batch_vectors = 256;
@@ -71,8 +81,16 @@ class ArraySolver {
  public:
   ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options);
 
-  /// Solves every row of inputs ([count, rows]). progress(done, total) is called after each,
-  /// and observe(vector, voltages) too (e.g. per-vector cell currents for sweep metrics).
+  /// Solves every row of inputs ([count, rows]). progress(done, total) is called after each, and
+  /// observe(vector, voltages) too (e.g. per-vector cell currents for sweep metrics): with an
+  /// observer every vector is solved in order on the calling thread. Where the grid's batch path
+  /// does not apply (solve_as_batch), the vectors go in chains of k_chain_vectors consecutive
+  /// vectors, each vector in a chain warm-started from the one before (warm_start, with a memory of
+  /// the chain's own); the first k_cold_chains chains start from the initial guess, every later one
+  /// from vector 0's solution. Two threads take whole chains. The answer is thus the same bits from
+  /// run to run, and on one thread or two when the two each take vectors (vector_threads); a vector
+  /// solved alone with its kernels split over the cores (fewer than four, an observer, a huge
+  /// array) can differ from one thread in the last bits.
   ArrayResults solve(const Matrix& inputs,
                      const std::function<void(std::size_t, std::size_t)>& progress = {},
                      const VectorObserver& observe = {});
@@ -129,10 +147,17 @@ class ArraySolver {
   solver::CircuitSolver& candidate(Worker& worker, std::size_t index) const;
   void solve_into(Worker& worker, std::span<const double> input, solver::SolveStats& stats,
                   std::vector<double>& voltages) const;
-  class VectorQueue;
-  void solve_block(Worker& worker, const Matrix& inputs, VectorQueue& queue, bool from_front, ArrayResults& out,
-                   std::vector<solver::SolveStats>& stats, const std::function<void()>& done,
-                   const VectorObserver& observe);
+  /// Consecutive vectors [first, end) solved in order, each from the one before; the first from
+  /// the initial guess (cold) or from vector 0's solution.
+  struct Chain {
+    std::size_t first, end;
+    bool cold;
+  };
+  class ChainQueue;
+  void solve_stored(Worker& worker, const Matrix& inputs, std::size_t v, std::vector<double>& voltages,
+                    ArrayResults& out, std::vector<solver::SolveStats>& stats, const VectorObserver& done);
+  void solve_chains(Worker& worker, const Matrix& inputs, ChainQueue& queue, ArrayResults& out,
+                    std::vector<solver::SolveStats>& stats, const VectorObserver& done);
   void store_cells(std::span<const double> input, std::span<const double> voltages, ArrayResults& out) const;
   bool vectors_in_parallel(std::size_t count) const;
   std::optional<ArrayResults> solve_as_batch(const Matrix& inputs,

@@ -4,6 +4,7 @@
 // KCL to rounding at every node of the circuit (node_currents: independent of either solver).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <random>
@@ -184,6 +185,82 @@ TEST_CASE("input vectors solved on two threads with warm starts match cold one-b
   }
 }
 
+namespace {
+
+// ArraySolver::solve's vector-by-vector order rebuilt from its public parts on one thread:
+// chains of `chain` consecutive vectors, each vector warm-started from the one before (warm_start,
+// a memory per chain); the first k_cold_chains chains from the initial guess, the others from
+// vector 0's solution.
+struct Chained {
+  Matrix columns;              ///< [count, cols] A
+  std::vector<double> first;   ///< vector 0's voltages
+  long newton_iterations = 0;  ///< over all vectors
+};
+Chained solve_in_chains(const Crossbar& xb, const std::string& method, const Matrix& inputs, std::size_t chain) {
+  const solver::SerialRegion serial;  // as each of the engine's two workers
+  engine::ArraySolver solver(xb, with_method(method));
+  Chained out{Matrix(inputs.rows, xb.spec().cols), {}, 0};
+  solver::SolveStats stats;
+  std::vector<double> volts;
+  engine::ArraySolver::SelectMemory memory;
+  for (std::size_t v = 0; v < inputs.rows; ++v) {
+    const bool starts_chain = v % chain == 0, cold = v < engine::k_cold_chains * chain;
+    if (starts_chain) volts = cold ? std::vector<double>() : out.first, memory = {};
+    if (!starts_chain || !cold)
+      solver.warm_start(inputs.row(starts_chain ? 0 : v - 1), inputs.row(v), std::span(volts).first(xb.free_nodes()),
+                        memory);
+    solver.solve_vector(inputs.row(v), volts, stats);
+    if (v == 0) out.first = volts;
+    out.newton_iterations += stats.iterations;
+    std::ranges::copy(xb.column_currents(volts), out.columns.row(v).begin());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("vectors solved one by one give the same bits on one or two threads and from run to run",
+          "[backends]") {
+  // Rows with resistance keep the grid off its batch path; the line backend and KLU always solve
+  // one vector at a time. Two cold chains and eight from vector 0 (the last one short), shared
+  // by two threads in an order that timing decides: the answer must not depend on it.
+  const std::size_t count = 10 * engine::k_chain_vectors - 3;
+  for (const std::string method : {"grid", "lines", "klu"}) {
+    for (devices::CellKind kind : {devices::CellKind::select_sonos_2t, devices::CellKind::select_resistor_1t1r}) {
+      CAPTURE(method, static_cast<int>(kind));
+      const Crossbar xb(random_array(kind, 24, 12, {1.0, 2.0, 0.0, 5.0}, 58));
+      const Matrix inputs = random_inputs(xb.spec(), count, 0.4, 59);
+      const int threads = solver::parallel_threads();
+      std::vector<engine::ArrayResults> runs;
+      for (int t : {2, 2, 2, 1}) {
+        solver::set_parallel_threads(t);
+        engine::ArraySolver solver(xb, with_method(method));
+        REQUIRE(solver.vector_threads(count) == t);
+        runs.push_back(solver.solve(inputs));
+      }
+      solver::set_parallel_threads(threads);
+      for (const engine::ArrayResults& run : runs) {
+        CHECK(run.column_current.data == runs[0].column_current.data);
+        CHECK(run.voltages == runs[0].voltages);
+        CHECK(run.v_col.data == runs[0].v_col.data);
+      }
+      // An observer keeps every vector on the calling thread, in order: the same bits again.
+      std::vector<std::size_t> seen;
+      engine::ArraySolver observed(xb, with_method(method));
+      const engine::ArrayResults in_order =
+          observed.solve(inputs, {}, [&](std::size_t v, std::span<const double>) { seen.push_back(v); });
+      CHECK(in_order.column_current.data == runs[0].column_current.data);
+      CHECK(seen.size() == count);
+      CHECK(std::ranges::is_sorted(seen));
+      // And the chains as the contract states them, rebuilt from the public parts.
+      const Chained by_hand = solve_in_chains(xb, method, inputs, engine::k_chain_vectors);
+      CHECK(by_hand.columns.data == runs[0].column_current.data);
+      CHECK(by_hand.first == runs[0].voltages);
+      CHECK(by_hand.newton_iterations == runs[0].summary.newton_iterations);
+    }
+  }
+}
+
 TEST_CASE("the grid agrees with the line backend on arrays large enough for the threaded kernels", "[backends]") {
   // Above the kernels' parallel grain (2^16 rows of the reduced system) the grid's paired
   // Krylov kernels and the line backend's general ones run split over threads; both must give
@@ -229,8 +306,8 @@ void check_batch(const ArraySpec& spec) {
   engine::ArraySolver reference(xb, with_method("klu")), grid(xb, with_method("grid"));
   const engine::ArrayResults a = reference.solve(inputs);
   double worst_kcl = 0;
-  // With an observer the vectors are solved in order on one solver: the order above is the one
-  // the grid sees.
+  // With an observer one solver takes the vectors in order, in chains of k_chain_vectors: the
+  // switches above, within each chain, are the ones the grid sees.
   const engine::ArrayResults b = grid.solve(inputs, {}, [&](std::size_t, std::span<const double> v) {
     worst_kcl = std::max(worst_kcl, test::worst_kcl_ratio(xb.circuit(), v));
   });
@@ -268,8 +345,9 @@ TEST_CASE("a batch on the grid with fixed rows gives the vector-by-vector answer
           "[backends]") {
   // Without an observer the grid takes each block of bit lines through the whole batch (its first
   // evaluation of a vector redoing only the rows that switched); with one it solves vector after
-  // vector. The same warm starts either way: the column currents agree to rounding, vector 0's
-  // voltages exactly, and the batch's answer does not depend on the threads.
+  // vector, in chains (k_chain_vectors). Against the vectors solved one by one in a single chain,
+  // the same warm starts as the batch: the column currents agree to rounding, vector 0's voltages
+  // exactly, and the batch's answer does not depend on the threads.
   const double activities[] = {0.1, 0.1, 1.0, 0.0, 0.1, 0.5, 0.01, 0.9, 0.1};
   for (devices::CellKind kind : k_all_kinds) {
     CAPTURE(static_cast<int>(kind));
@@ -297,17 +375,19 @@ TEST_CASE("a batch on the grid with fixed rows gives the vector-by-vector answer
     }
     solver::set_parallel_threads(threads);
     const engine::ArrayResults& b = batches[0];
-    for (std::size_t k = 0; k < a.column_current.data.size(); ++k) {
+    const Chained chain = solve_in_chains(xb, "grid", inputs, inputs.rows);
+    for (std::size_t k = 0; k < chain.columns.data.size(); ++k) {
       CAPTURE(k);
-      CHECK(std::abs(a.column_current.data[k] - b.column_current.data[k]) <=
-            1e-12 * std::abs(a.column_current.data[k]) + 1e-21);
+      CHECK(std::abs(chain.columns.data[k] - b.column_current.data[k]) <=
+            1e-12 * std::abs(chain.columns.data[k]) + 1e-21);
     }
+    check_close(a.column_current.data, b.column_current.data, 1e-21);  // chains from elsewhere: to 1e-9
     CHECK(a.voltages == b.voltages);
     CHECK(b.column_current.data == batches[1].column_current.data);
     CHECK(b.voltages == batches[1].voltages);
     CHECK(a.column_current_ideal.data == b.column_current_ideal.data);
     CHECK(a.cell_current.data == b.cell_current.data);
-    CHECK(a.summary.newton_iterations == b.summary.newton_iterations);
+    CHECK(chain.newton_iterations == b.summary.newton_iterations);
     CHECK(*std::max_element(column_kcl.begin(), column_kcl.end()) <= 1.0);
     check_kcl(xb, b.voltages);
   }
@@ -321,18 +401,17 @@ TEST_CASE("a batch longer than one part of the grid's batches gives the vector-b
   std::vector<double> activities(2 * engine::k_batch_vectors + 9);
   for (std::size_t v = 0; v < activities.size(); ++v) activities[v] = (v * 37 % 11) / 10.0;
   const Matrix inputs = batch_with_activities(spec, activities, 9);
-  engine::ArraySolver one_by_one(xb, with_method("grid")), batch(xb, with_method("grid"));
-  const engine::ArrayResults a = one_by_one.solve(inputs, {}, [](std::size_t, std::span<const double>) {});
+  const Chained a = solve_in_chains(xb, "grid", inputs, inputs.rows);  // one chain: 0, 1, 2, ...
+  engine::ArraySolver batch(xb, with_method("grid"));
   std::size_t reported = 0;
   const engine::ArrayResults b = batch.solve(inputs, [&](std::size_t done, std::size_t) { reported = done; });
   CHECK(reported == inputs.rows);
-  for (std::size_t k = 0; k < a.column_current.data.size(); ++k) {
+  for (std::size_t k = 0; k < a.columns.data.size(); ++k) {
     CAPTURE(k);
-    CHECK(std::abs(a.column_current.data[k] - b.column_current.data[k]) <=
-          1e-12 * std::abs(a.column_current.data[k]) + 1e-21);
+    CHECK(std::abs(a.columns.data[k] - b.column_current.data[k]) <= 1e-12 * std::abs(a.columns.data[k]) + 1e-21);
   }
-  CHECK(a.voltages == b.voltages);
-  CHECK(a.summary.newton_iterations == b.summary.newton_iterations);
+  CHECK(a.first == b.voltages);
+  CHECK(a.newton_iterations == b.summary.newton_iterations);
 }
 
 TEST_CASE("a cell switched back to a select state starts where it was last solved in it, moved with its bit line",

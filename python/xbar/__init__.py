@@ -198,8 +198,9 @@ class Crossbar:
         cells: also return cell_current and cell_current_ideal [count, rows, cols].
         nodes: also return v_row and v_col [count, rows, cols].
 
-        Vectors are solved in order, each warm-started from the previous one. Ctrl-C stops the
-        solve between vectors (KeyboardInterrupt). Raises InputError for bad inputs and
+        Each vector is warm-started from an earlier solution in an order fixed by the batch
+        alone (docs/python.md): the same bits from run to run. Ctrl-C stops the solve between
+        vectors (KeyboardInterrupt). Raises InputError for bad inputs and
         NoSolutionError when Newton and its fallbacks fail (the message names the vector, the
         methods tried and the worst node).
         """
