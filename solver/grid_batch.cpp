@@ -65,6 +65,7 @@ void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch
   if (!upper || !before || !now) return;
   const std::size_t w = b.width(), rows = g.rows;
   double first[k_block_columns] = {};  // a block row's
+  // Each block owns its cells' range of v_m and of the memory.
   for (std::size_t i = 0; i < rows; ++i) {
     if ((before[i] != 0) == (now[i] != 0)) continue;
     const int left = before[i] != 0, entered = now[i] != 0;
@@ -74,7 +75,7 @@ void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch
       for (std::size_t t = 0; t < w; ++t)
         first[t] = entered ? batch.start_on[cell + t]
                            : v_c[k + t] + batch.start_off[cell + t] - batch.start_off_reference;
-    batch_memory.switch_states(k, w, left, entered, v_m.data() + k, v_c.data() + k, first);  // each block owns its cells' range
+    batch_memory.switch_states(k, w, left, entered, v_m.data() + k, v_c.data() + k, first);
   }
 }
 

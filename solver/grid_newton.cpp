@@ -104,7 +104,8 @@ bool GridNewton::State::update_small(const CellWork& w, std::size_t k0, std::siz
     const double *__restrict diag = r.diag.data() + t0, *__restrict scale = r.scale.data() + t0;
     double large = 0;  // a count of doubles, so that the loop vectorises
 #pragma omp simd reduction(+ : large)
-    for (std::size_t t = 0; t < k1 - k0; ++t) large += options.update_small(dv[t], at[t], diag[t], scale[t]) ? 0.0 : 1.0;
+    for (std::size_t t = 0; t < k1 - k0; ++t)
+      large += options.update_small(dv[t], at[t], diag[t], scale[t]) ? 0.0 : 1.0;
     return large == 0;
   };
   return small(v_r, w.d_r, w.res_r) && small(v_c, w.d_c, w.res_c) && small(v_m, w.d_m, w.res_m);
@@ -143,9 +144,9 @@ GridNewton::State::RunResult GridNewton::State::run() {
 }
 
 // Largest residual and the worst node relative to its tolerance, from the last evaluation of
-// cells [k0, k1) (by family: row, bit-line, internal nodes).
-// As record_residual node by node: a vectorised pass for the largest |f| and the largest ratio
-// of each piece of k_measure_piece nodes, then the first node with the worst ratio in the first
+// cells [k0, k1) (by family: row, bit-line, internal nodes): as record_residual node by node,
+// in a vectorised pass for the largest |f| and the largest ratio of each piece of
+// k_measure_piece nodes, then a search for the first node with the worst ratio in the first
 // piece that has it (node by node throughout where there is a NaN).
 void GridNewton::State::measure(const CellWork& w, std::size_t k0, std::size_t k1, SolveStats& stats,
                                 double& worst_ratio) const {
@@ -176,8 +177,10 @@ void GridNewton::State::measure(const CellWork& w, std::size_t k0, std::size_t k
     }
     if (largest > stats.max_residual) stats.max_residual = largest;
     if (!(worst > worst_ratio)) return;
+    const std::size_t stop = std::min(n, worst_piece + k_measure_piece);
     std::size_t t = worst_piece;
-    while (ratio(t) != worst) ++t;
+    while (t < stop && ratio(t) != worst) ++t;
+    if (t == stop) t = worst_piece;  // not found (a ratio rounded otherwise): still a node of that piece
     record_residual(stats, worst_ratio, nodes[k0 + t], f[t], kcl(scale[t]));
   };
   scan(w.res_r, node_r);

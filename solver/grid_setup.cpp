@@ -112,7 +112,7 @@ bool GridNewton::State::row_shared(const std::vector<NodeIndex>& nodes) const {
   if (nodes.empty() || blocks.empty()) return false;
   for (const Block& b : blocks)
     for (std::size_t k0 = b.base; k0 < end(b); k0 += b.width())
-      if (!std::all_of(nodes.begin() + k0, nodes.begin() + k0 + b.width(), [&](NodeIndex x) { return x == nodes[k0]; }))
+      if (std::any_of(nodes.begin() + k0 + 1, nodes.begin() + k0 + b.width(), [&](NodeIndex x) { return x != nodes[k0]; }))
         return false;
   return true;
 }

@@ -67,7 +67,8 @@ struct NewtonOptions {
   /// current (J_ii dv) by its KCL tolerance (a node held only by leakage, ~1e-12 S, is not pinned
   /// to 1e-9 V by KCL to 1e-18 A). False for NaN.
   bool update_small(double dv, double v, double j_ii, double scale) const {
-    return (std::abs(dv) <= vntol + reltol * std::abs(v)) | (std::abs(j_ii * dv) <= kcl_tolerance(scale));  // no branch
+    // | rather than ||: no branch, so that loops over nodes vectorise
+    return (std::abs(dv) <= vntol + reltol * std::abs(v)) | (std::abs(j_ii * dv) <= kcl_tolerance(scale));
   }
   /// The damping factor for a step whose largest node update is `largest` (V).
   double damping(double largest) const { return largest > max_step ? max_step / largest : 1.0; }
