@@ -128,8 +128,10 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
       if (m < 0 || m >= n_free) continue;
       const std::size_t k = static_cast<std::size_t>(i) * spec.cols + j;
       const double v_c = c < n_free ? guess[c] : spec.v_sense;
-      const double first =
-          active ? crossbar_.isolated_v_m(i, j, true) : v_c + crossbar_.isolated_v_m(i, j, false) - spec.v_sense;
+      // The isolated cell's m only where used: the first time the cell is in that state.
+      const double first = memory.solved_in(k, active) ? 0.0
+                           : active ? crossbar_.isolated_v_m(i, j, true)
+                                    : v_c + crossbar_.isolated_v_m(i, j, false) - spec.v_sense;
       // The state left: as solved for `previous`.
       guess[m] = memory.switch_state(k, !active, active, guess[m], v_c, first);
     }
@@ -203,11 +205,12 @@ void ArraySolver::solve_stored(Worker& worker, const Matrix& inputs, std::size_t
 void ArraySolver::solve_chains(Worker& worker, const Matrix& inputs, ChainQueue& queue, ArrayResults& out,
                                std::vector<solver::SolveStats>& stats, const VectorObserver& done) {
   std::vector<double> voltages;  // reused from chain to chain
+  SelectMemory memory;            // reused too, forgotten at each chain's start
   const std::size_t n_free = crossbar_.free_nodes();
   while (const std::optional<Chain> chain = queue.take()) {
     if (chain->cold) voltages.clear();  // solve_into starts from the initial guess
     else voltages.assign(out.voltages.begin(), out.voltages.end());
-    SelectMemory memory;
+    memory.reset(memory.v_m[0].size());  // warm_start sizes it on first use
     for (std::size_t v = chain->first; v < chain->end; ++v) {
       if (v > chain->first || !chain->cold)
         warm_start(inputs.row(v > chain->first ? v - 1 : 0), inputs.row(v), std::span(voltages).first(n_free), memory);
@@ -350,8 +353,8 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
     std::vector<std::uint8_t> row_state(selects ? n * rows : 0);
     for (std::size_t v = 0; v < n; ++v) {
       fixed[v] = crossbar_.fixed_voltages(inputs.row(start + v));
-      for (std::size_t i = 0; i < row_state.size() / n; ++i)
-        row_state[v * rows + i] = crossbar_.row_active(inputs.row(start + v), int(i));
+      if (selects)
+        for (std::size_t i = 0; i < rows; ++i) row_state[v * rows + i] = crossbar_.row_active(inputs.row(start + v), int(i));
     }
     solver::GridNewton::Batch batch;
     batch.fixed = fixed;
