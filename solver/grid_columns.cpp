@@ -1,5 +1,6 @@
 // Rows fixed: the bit lines decouple, and every block of k_block_columns bit lines is its own
-// Newton problem, solved to convergence while its data stays in cache (one Thomas sweep per step).
+// Newton problem, solved to convergence while its data stays in cache (one twisted Thomas solve
+// per step: twisted_chains.hpp).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,6 +13,7 @@
 #include "devices/cell.hpp"
 #include "solver/grid_state.hpp"
 #include "solver/line_sweeps.hpp"
+#include "solver/twisted_chains.hpp"
 
 namespace xbar::solver {
 
@@ -116,10 +118,10 @@ bool GridNewton::State::assemble_rows(CellWork& w, const Block& b, const std::ve
   return outside == 0;
 }
 
-// The block's bit lines by the Thomas kernel (line_sweeps.hpp: one interleaved group of w chains
-// along i, neighbours one block row of w cells apart; the forward sweep rides on the
-// factorisation, the factors live in this thread's scratch), each cell's m back-substituted as
-// soon as its dc is final; largest = max |dv|. A zero or non-finite pivot: false. factor =
+// The block's bit lines (w interleaved chains along i, neighbours one block row of w cells apart)
+// by the twisted Thomas kernel of twisted_chains.hpp (a narrower last block: line_sweeps.hpp's),
+// the factors in this thread's scratch; each cell's m back-substituted as soon as its dc is final;
+// largest = max |dv|. A zero or non-finite pivot (which makes dc non-finite): false. factor =
 // false: the factors are this block's from its last step (JacobianReuse), only the sweeps run.
 bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest, bool factor) {
   const std::size_t w = b.width(), cells = end(b) - b.base, n = work.n;  // work: this block's cells
@@ -154,13 +156,27 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
     if (factors.inv_pivot.size() < cells)
       for (auto* a : {&factors.lower_scaled, &factors.inv_pivot, &factors.upper_scaled}) a->resize(cells);
     const Tridiagonal chains{work.flat.data(), work.flat.data() + n, work.flat.data() + 2 * n};
-    const sweeps::ChainGroup group{0, std::int32_t(w), 1, g.rows, std::int32_t(w)};
-    bool symmetric = true;
-    if (!factor) sweeps::forward_group(std::as_const(factors).rows(), group, work.rhs.data(), dc);
-    else if (sweeps::factor_group(chains, group, factors.rows(), symmetric, work.rhs.data(), dc) >= 0)
-      return false;
+    const auto rows = static_cast<std::int32_t>(g.rows);
     sweeps::Partial unused;
-    sweeps::backward_group(std::as_const(factors).rows(), group, dc, done, unused);
+    auto solve = [&](auto width) {  // the block's width as a constant: one register row of lanes
+      constexpr int W = decltype(width)::value;
+      if (factor) twisted::factor<W>(chains, rows, factors.rows());
+      twisted::forward<W>(std::as_const(factors).rows(), rows, work.rhs.data(), dc);
+      twisted::backward<W>(std::as_const(factors).rows(), rows, dc,
+                           [&](std::int32_t row) { done(row * W, row * W + W, unused); });
+    };
+    // A full block twisted, with its lanes in registers; a narrower last block by plain Thomas.
+    static_assert(k_block_columns == 8, "the twisted solve below is for blocks of 8 bit lines");
+    if (w == k_block_columns) {
+      solve(std::integral_constant<int, k_block_columns>{});
+    } else {
+      const sweeps::ChainGroup group{0, std::int32_t(w), 1, rows, std::int32_t(w)};
+      bool symmetric = true;
+      if (!factor) sweeps::forward_group(std::as_const(factors).rows(), group, work.rhs.data(), dc);
+      else if (sweeps::factor_group(chains, group, factors.rows(), symmetric, work.rhs.data(), dc) >= 0)
+        return false;
+      sweeps::backward_group(std::as_const(factors).rows(), group, dc, done, unused);
+    }
   } else {
     sweeps::Partial unused;
     done(0, std::int32_t(cells), unused);

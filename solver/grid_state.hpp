@@ -3,7 +3,7 @@
 //   grid_setup.cpp        layout: cell order, layout checks, line storage, gather / scatter
 //   grid_loads.cpp        cell loads: device evaluation, cell elimination, line-wire stamps
 //   grid_columns.cpp      column blocks: each block of bit lines its own Newton problem (its
-//                         Thomas solve: the shared kernel of line_sweeps.hpp)
+//                         Thomas solve: twisted_chains.hpp, from both ends of the bit lines)
 //   grid_batch.cpp        batches on column blocks: each block through every vector in turn
 //   grid_newton.cpp       convergence: residual ratios, the step, the update test, the report
 //
