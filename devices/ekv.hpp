@@ -48,6 +48,11 @@ EkvCurrent ekv_terms(const EkvParams& p, double v_g, double v_d, double v_s, dou
 struct EkvBatch {
   std::span<const double> vt, v_g, v_d, v_s;  ///< inputs, one per instance
   std::span<double> i_ds, di_dvg, di_dvd, di_dvs;  ///< outputs, as EkvCurrent; di_dvg may be empty (not computed)
+  /// I_S/U_T^2 d2F/dv2 at v_f = (V_P - V_S)/U_T and at v_r = (V_P - V_D)/U_T (A/V^2), from which a
+  /// second directional derivative of I_DS follows (with dv_f, dv_r the arguments' moves in volts,
+  /// d2I = d2i_forward dv_f^2 - d2i_reverse dv_r^2); both empty or both the batch's size. To a
+  /// relative accuracy of ~1e-15 per term (a Newton correction's, not the law's own last bit).
+  std::span<double> d2i_forward = {}, d2i_reverse = {};
 };
 
 /// ekv_current over a batch, vectorised (exp and log1p in SIMD, a few ulp from the scalar law;

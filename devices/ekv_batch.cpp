@@ -45,8 +45,9 @@ using D = hn::ScalableTag<double>;
 using V = hn::Vec<D>;
 
 struct InterpolationLanes {
-  V f;      ///< F(v) = softplus(v/2)^2
-  V df_dv;  ///< softplus(v/2) sigmoid(v/2)
+  V f;        ///< F(v) = softplus(v/2)^2
+  V df_dv;    ///< softplus(v/2) sigmoid(v/2)
+  V d2f_dv2;  ///< (sigmoid^2 + softplus sigmoid (1 - sigmoid)) / 2, where asked for (else unset)
 };
 
 // log1p(e) for 0 <= e <= 2^-8 in every lane: e (1 - e/2 + e^2/3 - ... + e^6/7), whose first
@@ -70,6 +71,8 @@ HWY_INLINE Halves halves(D d, V v_p, V v_x) {
 }
 
 // F and dF/dv lanewise, as interpolation() in ekv.cpp; small: every e <= k_series_limit.
+// SecondToo: also d2F/dv2.
+template <bool SecondToo>
 HWY_INLINE InterpolationLanes interpolation(D d, const Halves& x, bool small) {
   const V one = hn::Set(d, 1.0);
   const V h = x.h, e = x.e;
@@ -79,15 +82,21 @@ HWY_INLINE InterpolationLanes interpolation(D d, const Halves& x, bool small) {
   // Highway's Exp returns 0 unless x >= -1000, so also for NaN, which would make F(NaN) = 0:
   // a NaN bias must give a NaN current, as the scalar law does.
   const auto nan = hn::IsNaN(h);
-  return {hn::IfThenElse(nan, h, hn::Mul(softplus, softplus)),
-          hn::IfThenElse(nan, h, hn::Mul(softplus, sigmoid))};
+  InterpolationLanes out{hn::IfThenElse(nan, h, hn::Mul(softplus, softplus)),
+                         hn::IfThenElse(nan, h, hn::Mul(softplus, sigmoid)), hn::Zero(d)};
+  if constexpr (SecondToo) {  // a Newton correction's term: sigmoid (1 - sigmoid) needs no care
+    const V curvature = hn::Mul(softplus, hn::Mul(sigmoid, hn::Sub(one, sigmoid)));
+    out.d2f_dv2 = hn::IfThenElse(nan, h, hn::Mul(hn::Set(d, 0.5), hn::Add(hn::Mul(sigmoid, sigmoid), curvature)));
+  }
+  return out;
 }
 
 /// The law's constants, computed once per batch as ekv_terms computes them.
 struct Law {
-  double inv_n, eta, eta_n, i_s, scale;
+  double inv_n, eta, eta_n, i_s, scale, curvature;
   explicit Law(const EkvParams& p)
-      : inv_n(1.0 / p.n), eta(p.eta), eta_n(p.eta * inv_n), i_s(p.i_s), scale(p.i_s * k_inverse_thermal_voltage) {}
+      : inv_n(1.0 / p.n), eta(p.eta), eta_n(p.eta * inv_n), i_s(p.i_s), scale(p.i_s * k_inverse_thermal_voltage),
+        curvature(scale * k_inverse_thermal_voltage) {}
 };
 
 struct Terminals {
@@ -95,11 +104,13 @@ struct Terminals {
 };
 struct Currents {
   V i_ds, di_dvg, di_dvd, di_dvs;
+  V d2i_forward, d2i_reverse;  ///< I_S/U_T^2 d2F/dv2 at v_f and v_r (SecondToo)
 };
 
 // The law on one vector of instances, operation for operation as ekv_terms(.., -1) (no FMA:
-// this file is compiled with -ffp-contract=off). GateToo: also dI/dV_G.
-template <bool GateToo>
+// this file is compiled with -ffp-contract=off). GateToo: also dI/dV_G; SecondToo: also the
+// terms' second derivatives.
+template <bool GateToo, bool SecondToo>
 HWY_INLINE Currents ekv_lanes(D d, const Law& law, const Terminals& t) {
   const V inv_n = hn::Set(d, law.inv_n), eta = hn::Set(d, law.eta), eta_n = hn::Set(d, law.eta_n);
   const V i_s = hn::Set(d, law.i_s), scale = hn::Set(d, law.scale);
@@ -108,8 +119,8 @@ HWY_INLINE Currents ekv_lanes(D d, const Law& law, const Terminals& t) {
   // One log1p for both terms of every lane, so that V_D = V_S gives F(v_f) - F(v_r) = 0 exactly.
   const V limit = hn::Set(d, k_series_limit);
   const bool small = hn::AllTrue(d, hn::And(hn::Le(h_f.e, limit), hn::Le(h_r.e, limit)));
-  const InterpolationLanes fwd = interpolation(d, h_f, small);
-  const InterpolationLanes rev = interpolation(d, h_r, small);
+  const InterpolationLanes fwd = interpolation<SecondToo>(d, h_f, small);
+  const InterpolationLanes rev = interpolation<SecondToo>(d, h_r, small);
   const V d_vp = hn::Mul(scale, hn::Sub(fwd.df_dv, rev.df_dv));
   const V d_dibl = hn::Mul(d_vp, eta_n);  // (-D) (eta/n) = -(D (eta/n)) exactly
   return {
@@ -117,6 +128,8 @@ HWY_INLINE Currents ekv_lanes(D d, const Law& law, const Terminals& t) {
       .di_dvg = GateToo ? hn::Mul(d_vp, inv_n) : hn::Zero(d),
       .di_dvd = hn::Add(d_dibl, hn::Mul(scale, rev.df_dv)),
       .di_dvs = hn::Sub(hn::Neg(d_dibl), hn::Mul(scale, fwd.df_dv)),
+      .d2i_forward = SecondToo ? hn::Mul(hn::Set(d, law.curvature), fwd.d2f_dv2) : hn::Zero(d),
+      .d2i_reverse = SecondToo ? hn::Mul(hn::Set(d, law.curvature), rev.d2f_dv2) : hn::Zero(d),
   };
 }
 
@@ -124,50 +137,56 @@ HWY_INLINE Currents ekv_lanes(D d, const Law& law, const Terminals& t) {
 /// (out[1], dI/dV_G, unused unless GateToo).
 struct Lanes {
   const double* in[4];
-  double* out[4];
+  double* out[6];
 };
 
-template <bool GateToo>
+template <bool GateToo, bool SecondToo>
 HWY_INLINE void ekv_vector(D d, const Law& law, const Lanes& at) {
-  const Currents c = ekv_lanes<GateToo>(d, law, {hn::LoadU(d, at.in[0]), hn::LoadU(d, at.in[1]),
-                                               hn::LoadU(d, at.in[2]), hn::LoadU(d, at.in[3])});
+  const Currents c = ekv_lanes<GateToo, SecondToo>(d, law, {hn::LoadU(d, at.in[0]), hn::LoadU(d, at.in[1]),
+                                                            hn::LoadU(d, at.in[2]), hn::LoadU(d, at.in[3])});
   hn::StoreU(c.i_ds, d, at.out[0]);
   if constexpr (GateToo) hn::StoreU(c.di_dvg, d, at.out[1]);
   hn::StoreU(c.di_dvd, d, at.out[2]);
   hn::StoreU(c.di_dvs, d, at.out[3]);
+  if constexpr (SecondToo) hn::StoreU(c.d2i_forward, d, at.out[4]), hn::StoreU(c.d2i_reverse, d, at.out[5]);
 }
 
 // The last count < Lanes(d) instances, through a zero-padded local vector (no load or store
 // past the caller's arrays; a zero bias is finite).
-template <bool GateToo>
+template <bool GateToo, bool SecondToo>
 void ekv_tail(D d, const Law& law, const Lanes& at, std::size_t count) {
   constexpr std::size_t k_max = hn::MaxLanes(D());
-  double in[4][k_max] = {}, out[4][k_max];
+  double in[4][k_max] = {}, out[6][k_max];
   for (int a = 0; a < 4; ++a) std::copy_n(at.in[a], count, in[a]);
-  ekv_vector<GateToo>(d, law, {{in[0], in[1], in[2], in[3]}, {out[0], out[1], out[2], out[3]}});
-  for (int a = 0; a < 4; ++a)
-    if (a != 1 || GateToo) std::copy_n(out[a], count, at.out[a]);
+  ekv_vector<GateToo, SecondToo>(d, law, {{in[0], in[1], in[2], in[3]}, {out[0], out[1], out[2], out[3], out[4], out[5]}});
+  for (int a = 0; a < 6; ++a)
+    if (at.out[a]) std::copy_n(out[a], count, at.out[a]);
 }
 
-template <bool GateToo>
+template <bool GateToo, bool SecondToo>
 void ekv_all(const EkvParams& p, const EkvBatch& b) {
   const D d;
   const Law law(p);  // in registers: the outputs' stores cannot alias it, unlike p
   const std::size_t lanes = hn::Lanes(d), count = b.vt.size();
   auto at = [&](std::size_t k) {
     return Lanes{{b.vt.data() + k, b.v_g.data() + k, b.v_d.data() + k, b.v_s.data() + k},
-                 {b.i_ds.data() + k, GateToo ? b.di_dvg.data() + k : nullptr, b.di_dvd.data() + k, b.di_dvs.data() + k}};
+                 {b.i_ds.data() + k, GateToo ? b.di_dvg.data() + k : nullptr, b.di_dvd.data() + k,
+                  b.di_dvs.data() + k, SecondToo ? b.d2i_forward.data() + k : nullptr,
+                  SecondToo ? b.d2i_reverse.data() + k : nullptr}};
   };
   std::size_t k = 0;
-  for (; k + lanes <= count; k += lanes) ekv_vector<GateToo>(d, law, at(k));
-  if (k < count) ekv_tail<GateToo>(d, law, at(k), count - k);
+  for (; k + lanes <= count; k += lanes) ekv_vector<GateToo, SecondToo>(d, law, at(k));
+  if (k < count) ekv_tail<GateToo, SecondToo>(d, law, at(k), count - k);
 }
 
 }  // namespace
 
 void EkvCurrentBatch(const EkvParams& p, const EkvBatch& b) {
-  if (b.di_dvg.empty()) ekv_all<false>(p, b);
-  else ekv_all<true>(p, b);
+  const bool gate = !b.di_dvg.empty(), second = !b.d2i_forward.empty();
+  if (gate && second) ekv_all<true, true>(p, b);
+  else if (gate) ekv_all<true, false>(p, b);
+  else if (second) ekv_all<false, true>(p, b);
+  else ekv_all<false, false>(p, b);
 }
 
 }  // namespace xbar::devices::HWY_NAMESPACE

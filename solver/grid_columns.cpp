@@ -118,11 +118,78 @@ bool GridNewton::State::assemble_rows(CellWork& w, const Block& b, const std::ve
   return outside == 0;
 }
 
+namespace {
+
+// Chebyshev's correction (GridNewton::State::chebyshev_step) over the n cells of a column block,
+// each pass compiled for the widest instruction set the CPU has.
+struct Curvature {
+  const double *cu, *cf, *cr, *lt, *inv, *jmc;
+  double eta_n;
+};
+
+// q_m and the right-hand side of J z = -q from the Newton step d.
+[[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]] void chebyshev_rhs(
+    std::size_t n, const Curvature& c, const double* __restrict dc, const double* __restrict dm,
+    double* __restrict q_m, double* __restrict rhs) {
+  const double *__restrict cu = c.cu, *__restrict cf = c.cf, *__restrict cr = c.cr, *__restrict lt = c.lt;
+  const double* __restrict inv = c.inv;
+  for (std::size_t k = 0; k < n; ++k) {
+    const double dvp = c.eta_n * (dm[k] - dc[k]), f = dvp - dc[k], r = dvp - dm[k];
+    const double h_l = cf[k] * f * f - cr[k] * r * r, h_u = cu[k] * dm[k] * dm[k];
+    const double qm = 0.5 * (h_l - h_u);
+    q_m[k] = qm;
+    rhs[k] = 0.5 * h_l - lt[k] * qm * inv[k];
+  }
+}
+
+// d += sign z (z_C solved, z_m back-substituted); returns max |z|.
+[[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]] double chebyshev_add(
+    std::size_t n, const Curvature& c, const double* __restrict q_m, const double* __restrict z, double sign,
+    double* __restrict dc, double* __restrict dm) {
+  const double *__restrict inv = c.inv, *__restrict jmc = c.jmc;
+  double largest = 0;
+#pragma omp simd reduction(max : largest)
+  for (std::size_t k = 0; k < n; ++k) {
+    const double zm = inv[k] * (-q_m[k] - jmc[k] * z[k]);
+    largest = std::max(largest, std::max(std::abs(z[k]), std::abs(zm)));
+    dm[k] += sign * zm;
+    dc[k] += sign * z[k];
+  }
+  return largest;
+}
+
+}  // namespace
+
+// With d the Newton step, the second-order change of the cells' currents along it,
+//   H_u = curv_u dm^2,  H_l = curv_lf (dV_P - dc)^2 - curv_lr (dV_P - dm)^2,  dV_P = eta/n (dm - dc),
+// gives q_m = (H_l - H_u)/2 and q_C = -H_l/2, eliminated as f is (eliminate): the right-hand side
+// -q_C + J_Cm q_m / J_mm (J_Cm = -l_t), and z_m = (-q_m - J_mC z_C) / J_mm.
+bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors,
+                                       double newton_step) {
+  constexpr int W = k_block_columns;
+  if (!(newton_step > k_chebyshev_step)) return false;
+  const std::size_t cells = end(b) - b.base;
+  thread_local std::vector<double> q_m, z;
+  q_m.resize(cells), z.resize(cells);
+  const Curvature c{work.curv_u.data(), work.curv_lf.data(), work.curv_lr.data(), work.l_top.data(),
+                    work.inv_mm.data(), work.j_mc.data(),
+                    lower_transistor->law.eta / lower_transistor->law.n};
+  chebyshev_rhs(cells, c, work.d_c.data(), work.d_m.data(), q_m.data(), z.data());
+  const auto rows = static_cast<std::int32_t>(g.rows);
+  twisted::forward<W>(factors, rows, z.data(), z.data());
+  twisted::backward<W>(factors, rows, z.data(), [](std::int32_t) {});
+  const double correction = chebyshev_add(cells, c, q_m.data(), z.data(), 1.0, work.d_c.data(), work.d_m.data());
+  if (correction <= 0.5 * newton_step) return true;
+  chebyshev_add(cells, c, q_m.data(), z.data(), -1.0, work.d_c.data(), work.d_m.data());  // too far: Newton's
+  return false;
+}
+
 // The block's bit lines (w interleaved chains along i, neighbours one block row of w cells apart)
 // by the twisted Thomas kernel of twisted_chains.hpp (a narrower last block: line_sweeps.hpp's),
 // the factors in this thread's scratch; each cell's m back-substituted as soon as its dc is final;
-// largest = max |dv|. A zero or non-finite pivot (which makes dc non-finite): false. factor =
-// false: the factors are this block's from its last step (JacobianReuse), only the sweeps run.
+// then, for cells with two transistors, Chebyshev's correction (chebyshev_step); largest = max
+// |dv|. A zero or non-finite pivot (which makes dc non-finite): false. factor = false: the factors
+// are this block's from its last step (JacobianReuse), only the sweeps run.
 bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest, bool factor) {
   const std::size_t w = b.width(), cells = end(b) - b.base, n = work.n;  // work: this block's cells
   double* __restrict dc = work.d_c.data();
@@ -151,6 +218,11 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
       else finish(std::false_type{}, row);
     }
   };
+  auto reduce = [&] {
+    double big = 0, sum = 0;
+    for (std::size_t c = 0; c < w; ++c) big = std::max(big, lane_big[c]), sum += lane_sum[c];
+    return std::pair{big, sum};
+  };
   if (g.cols_free()) {  // col_offset() = 0: the rows have no unknowns
     thread_local ChainFactors<double> factors;
     if (factors.inv_pivot.size() < cells)
@@ -158,17 +230,22 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
     const Tridiagonal chains{work.flat.data(), work.flat.data() + n, work.flat.data() + 2 * n};
     const auto rows = static_cast<std::int32_t>(g.rows);
     sweeps::Partial unused;
-    auto solve = [&](auto width) {  // the block's width as a constant: one register row of lanes
-      constexpr int W = decltype(width)::value;
+    // A full block twisted, with its lanes in registers; a narrower last block by plain Thomas.
+    constexpr int W = k_block_columns;
+    if (w == W) {
       if (factor) twisted::factor<W>(chains, rows, factors.rows());
       twisted::forward<W>(std::as_const(factors).rows(), rows, work.rhs.data(), dc);
       twisted::backward<W>(std::as_const(factors).rows(), rows, dc,
                            [&](std::int32_t row) { done(row * W, row * W + W, unused); });
-    };
-    // A full block twisted, with its lanes in registers; a narrower last block by plain Thomas.
-    static_assert(k_block_columns == 8, "the twisted solve below is for blocks of 8 bit lines");
-    if (w == k_block_columns) {
-      solve(std::integral_constant<int, k_block_columns>{});
+      if (!work.curv_u.empty() && chebyshev_step(work, b, std::as_const(factors).rows(), reduce().first)) {
+        std::fill(lane_big, lane_big + w, 0.0), std::fill(lane_sum, lane_sum + w, 0.0);
+        for (std::size_t row = 0; row < cells; row += w)
+          for (std::size_t c = 0; c < w; ++c) {
+            const std::size_t k = row + c;
+            lane_big[c] = std::max(lane_big[c], std::max(std::abs(dc[k]), std::abs(dm[k])));
+            lane_sum[c] += dc[k] + dm[k];
+          }
+      }
     } else {
       const sweeps::ChainGroup group{0, std::int32_t(w), 1, rows, std::int32_t(w)};
       bool symmetric = true;
@@ -181,8 +258,7 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
     sweeps::Partial unused;
     done(0, std::int32_t(cells), unused);
   }
-  double big = 0, sum = 0;
-  for (std::size_t c = 0; c < w; ++c) big = std::max(big, lane_big[c]), sum += lane_sum[c];
+  const auto [big, sum] = reduce();
   largest = big;
   return std::isfinite(largest) && std::isfinite(sum);  // the sum keeps a NaN that max drops
 }

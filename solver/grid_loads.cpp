@@ -19,7 +19,33 @@ double GridNewton::State::load_cells(CellWork& w, std::size_t k0, std::size_t k1
   thread_local ChunkLoads loads;
   loads.reserve(k1 - k0);
   evaluate_devices(k0, k1, loads);
+  if (!w.curv_u.empty()) keep_curvature(w, k0, k1, loads);
   return eliminate_cells(w, k0, k1, loads, jacobian);
+}
+
+namespace {
+// curv_u, curv_lf, curv_lr and l_top of n cells (keep_curvature), on the widest instruction set.
+[[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]] void curvatures(
+    std::size_t n, double a, double r, const double* __restrict u_ff, const double* __restrict u_rr,
+    const double* __restrict l_ff, const double* __restrict l_rr, const double* __restrict l_t,
+    double* __restrict curv_u, double* __restrict curv_lf, double* __restrict curv_lr, double* __restrict l_top) {
+  for (std::size_t k = 0; k < n; ++k) {
+    curv_u[k] = u_ff[k] * a - u_rr[k] * r;
+    curv_lf[k] = l_ff[k];
+    curv_lr[k] = l_rr[k];
+    l_top[k] = l_t[k] + devices::k_transistor_leak;
+  }
+}
+}  // namespace
+
+// With the upper device's drain on the fixed row (dR = 0), its arguments move by
+// -(1 + eta/n) dm (forward) and -(eta/n) dm (reverse): one coefficient of dm^2.
+void GridNewton::State::keep_curvature(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) const {
+  const double eta_n = upper->law.eta / upper->law.n;
+  const std::size_t t0 = k0 - w.base;
+  curvatures(k1 - k0, (1 + eta_n) * (1 + eta_n), eta_n * eta_n, loads.u_ff.data(), loads.u_rr.data(),
+             loads.l_ff.data(), loads.l_rr.data(), loads.l_t.data(), w.curv_u.data() + t0, w.curv_lf.data() + t0,
+             w.curv_lr.data() + t0, w.l_top.data() + t0);
 }
 
 // Raw device loads of cells [k0, k1): batched EKV, or the resistor law.
@@ -28,13 +54,16 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLo
   auto part = [&](const std::vector<double>& a) { return std::span(a).subspan(k0, m); };
   auto out = [&](std::vector<double>& a) { return std::span(a).first(m); };
   const std::vector<double>& top = upper ? v_m : v_r;
+  const bool second = chebyshev();
+  auto maybe = [&](std::vector<double>& a) { return second ? out(a) : std::span<double>(); };
   if (upper)
     devices::ekv_current_batch(upper->law, {part(vt_u), part(gate_u), part(v_r), part(v_m), out(loads.u_i),
-                                            {}, out(loads.u_t), out(loads.u_b)});  // gates are fixed: no dI/dV_G
+                                            {}, out(loads.u_t), out(loads.u_b), maybe(loads.u_ff),
+                                            maybe(loads.u_rr)});  // gates are fixed: no dI/dV_G
   if (lower_transistor) {
     devices::ekv_current_batch(lower_transistor->law, {part(vt_l), part(gate_l), part(top), part(v_c),
                                                        out(loads.l_i), {}, out(loads.l_t),
-                                                       out(loads.l_b)});
+                                                       out(loads.l_b), maybe(loads.l_ff), maybe(loads.l_rr)});
   } else {
     const devices::ResistorLaw law = lower_resistor->law;
     for (std::size_t k = k0; k < k1; ++k) {

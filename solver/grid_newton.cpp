@@ -225,7 +225,9 @@ SolveStats GridNewton::State::report(const RunResult& r) const {
   stats.worst_node = r.residuals.worst_node;
   stats.worst_residual = r.residuals.worst_residual;
   stats.worst_tolerance = r.residuals.worst_tolerance;
-  if (!r.run.converged) stats.detail = fmt::format("grid newton: no convergence in {} iterations; ", r.run.iterations);
+  if (!r.run.converged)
+    stats.detail = fmt::format("grid newton: no convergence in {} iteration{}; ", r.run.iterations,
+                               r.run.iterations == 1 ? "" : "s");
   return stats;
 }
 

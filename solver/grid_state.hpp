@@ -37,8 +37,9 @@ constexpr std::size_t k_block_columns = 8;      // bit lines per independent New
 // stay in L1 between evaluation and elimination.
 struct ChunkLoads {
   std::vector<double> u_i, u_t, u_b, l_i, l_t, l_b;
+  std::vector<double> u_ff, u_rr, l_ff, l_rr;  // second derivatives (chebyshev): EkvBatch's d2i_*
   void reserve(std::size_t n) {
-    for (auto* a : {&u_i, &u_t, &u_b, &l_i, &l_t, &l_b})
+    for (auto* a : {&u_i, &u_t, &u_b, &l_i, &l_t, &l_b, &u_ff, &u_rr, &l_ff, &l_rr})
       if (a->size() < n) a->resize(n);
   }
 };
@@ -66,6 +67,10 @@ struct CellWork {
   // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
   std::vector<double> inv_mm, j_mr, j_mc;
   std::vector<double> d_r, d_c, d_m;  // Newton update
+  // Chebyshev's correction (column blocks of two-transistor cells, GridNewton::State::chebyshev):
+  // per cell, the upper device's second derivative along its source (m) alone, the lower one's
+  // two terms' (EkvBatch::d2i_*), and the lower one's dI/dV_top, all at the last evaluation.
+  std::vector<double> curv_u, curv_lf, curv_lr, l_top;
   std::size_t n = 0;                   // line unknowns: flat holds 3 n (+ n couplings) values
   std::span<double> flat, rhs;         // the state's (rows free) or own_flat / own_rhs
   std::vector<double> own_flat, own_rhs;
@@ -140,6 +145,18 @@ struct GridNewton::State {
   /// Whether the Jacobian is the same at every v (JacobianReuse).
   bool fixed_jacobian() const { return linear_circuit && !upper; }
   double range_ratio(const CellWork& w, std::size_t k0, std::size_t k1) const;
+  /// Whether the column blocks' steps add Chebyshev's second-order correction (two transistors
+  /// per cell, unswitched, rows fixed).
+  bool chebyshev() const { return upper && lower_transistor && enable.empty() && g.cols_free() && !g.rows_free(); }
+  /// The correction's per-cell terms of cells [k0, k1) from their chunk loads.
+  void keep_curvature(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) const;
+  /// Chebyshev's correction of a column block's Newton step d (d_c, d_m), whose largest
+  /// component is newton_step: z with J z = -H(d, d)/2 on the factors of d's solve, added to d
+  /// where the step is large enough to need it (k_chebyshev_step) and |z| <= newton_step / 2.
+  /// Returns whether d changed.
+  bool chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors, double newton_step);
+  /// Below this Newton step (V) the correction, ~|d|^2 / (2 U_T), is below 1e-16 V.
+  static constexpr double k_chebyshev_step = 1e-9;
   bool step(double ratio, double& largest, bool factor = true);
   bool update_small(const CellWork& w, std::size_t k0, std::size_t k1) const;
   void apply_update(const CellWork& w, std::size_t k0, std::size_t k1, double alpha);

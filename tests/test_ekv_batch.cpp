@@ -272,3 +272,49 @@ TEST_CASE("without dI/dV_G the batch gives the other outputs bit for bit and wri
     }
   });
 }
+
+TEST_CASE("the batch's second derivatives are those of the scalar law's partials, and leave the rest bit for bit",
+          "[devices][ekv-batch]") {
+  // d2I along (dV_D, dV_S): the arguments move by dv_f = eta/n (dV_D - dV_S) - dV_S and
+  // dv_r = eta/n (dV_D - dV_S) - dV_D, and d2I = d2i_forward dv_f^2 - d2i_reverse dv_r^2. Against
+  // central differences (1 uV) of the scalar dI/dV_D and dI/dV_S, over subthreshold to strong
+  // inversion: the differences' own error is ~(1 uV / U_T)^2 and their rounding ~1e-10 of the
+  // partials, so 1e-6 of the largest term (or a floor where the terms cancel) is a real check.
+  for (const EkvParams& law : {sonos_defaults(), select_defaults()}) {
+    const Biases b = bias_grid({-0.3, 0.2, 0.6});
+    const double eta_n = law.eta / law.n, h = 1e-6;
+    on_every_target([&](const EkvSimdTarget& target) {
+      const std::size_t n = b.size();
+      Results plain(n), second(n);
+      std::vector<double> d2f(n), d2r(n);
+      target.run(law, plain.batch(b, 0, n));
+      EkvBatch with = second.batch(b, 0, n);
+      with.d2i_forward = d2f, with.d2i_reverse = d2r;
+      target.run(law, with);
+      CHECK(second.i_ds == plain.i_ds);
+      CHECK(second.di_dvd == plain.di_dvd);
+      CHECK(second.di_dvs == plain.di_dvs);
+      for (std::size_t k = 0; k < n; ++k) {
+        EkvParams at = law;
+        at.vt = b.vt[k];
+        auto partials = [&](double dd, double ds) { return ekv_current(at, b.v_g[k], b.v_d[k] + dd, b.v_s[k] + ds); };
+        // Rows of the Hessian by differences: d/dV_D and d/dV_S of (dI/dV_D, dI/dV_S).
+        const EkvCurrent dp = partials(h, 0), dm = partials(-h, 0), sp = partials(0, h), sm = partials(0, -h);
+        const double fd_dd = (dp.di_dvd - dm.di_dvd) / (2 * h), fd_ss = (sp.di_dvs - sm.di_dvs) / (2 * h);
+        const double fd_ds = (sp.di_dvd - sm.di_dvd) / (2 * h);
+        auto along = [&](double move_d, double move_s) {
+          const double vp = eta_n * (move_d - move_s), f = vp - move_s, r = vp - move_d;
+          return std::pair{d2f[k] * f * f - d2r[k] * r * r, std::abs(d2f[k] * f * f) + std::abs(d2r[k] * r * r)};
+        };
+        const auto [dd, scale_dd] = along(1, 0);
+        const auto [ss, scale_ss] = along(0, 1);
+        const auto [both, scale_both] = along(1, 1);  // d2I along (1, 1) = dd + 2 ds + ss
+        const double ds = (both - dd - ss) / 2, floor = law.i_s / (k_thermal_voltage * k_thermal_voltage) * 1e-9;
+        INFO("V_T " << b.vt[k] << ", V_G " << b.v_g[k] << ", V_D " << b.v_d[k] << ", V_S " << b.v_s[k]);
+        CHECK(std::abs(dd - fd_dd) <= 1e-6 * scale_dd + floor);
+        CHECK(std::abs(ss - fd_ss) <= 1e-6 * scale_ss + floor);
+        CHECK(std::abs(ds - fd_ds) <= 1e-6 * (scale_dd + scale_ss + scale_both) + floor);
+      }
+    });
+  }
+}
