@@ -275,13 +275,16 @@ What limits each row (perf profiles of `build/bench/xbar_bench`, this machine):
   0.1-2 ms per MB on this VM) about a quarter, chain factors and the coarse matrix ~10%, the two
   assemblies (the second evaluates only the residual) ~8%.
 - 2t-sonos 1152x256, r_col only (grid batch: every block of 8 bit lines through all vectors in
-  turn, a vector's first evaluation on the rows whose inputs changed): ~4 Newton evaluations per
-  block and vector, three of them of every cell (the bit lines move by up to a few mV from one
-  vector to the next; Newton's steps then go ~2e-3, 2e-5, 1e-9 V, and the internal node of an
-  off cell, held by a SONOS of up to 4e-5 S at ~1e-8 V drain-source, meets KCL to 1e-18 A only
-  with the exact law at the last two points; results.md). The EKV kernel (AVX-512 here) is ~37%
-  of the time, the bit-line Thomas step ~17%, elimination ~9%, bit-line stamps ~7%, the warm
-  start of switched rows, the residual report and the refresh of the inputs ~2% each.
+  turn, a vector's first evaluation on the rows whose inputs changed): 3 Newton evaluations per
+  block and vector, two of them of every cell. The bit lines move by up to a few mV from one
+  vector to the next; each step adds Chebyshev's second-order correction (the EKV law's second
+  derivatives, solved on the step's own factors), so the steps go ~6e-3 and ~1e-6 V and the third
+  evaluation certifies (plain Newton: ~6e-3, 7e-5, 1e-8 V and a fourth evaluation). The internal
+  node of an off cell, held by a SONOS of up to 4e-5 S at ~1e-8 V drain-source, meets KCL to
+  1e-18 A only with the exact law at the last two points (results.md): neither full evaluation
+  can skip the off rows. Of the process: the EKV kernel (AVX-512 here, with second derivatives)
+  ~27%, the bit-line Thomas solves (from both ends, two per step) ~16%, elimination ~8%, bit-line
+  stamps ~7%, Chebyshev's terms ~5%, set-up (fresh pages, the array) ~12%.
 - Times on this VM vary by +-15% from run to run (shared host): compare ratios measured in one run.
 """
 
