@@ -173,7 +173,7 @@ bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRow
   q_m.resize(cells), z.resize(cells);
   const Curvature c{work.curv_u.data(), work.curv_lf.data(), work.curv_lr.data(), work.l_top.data(),
                     work.inv_mm.data(), work.j_mc.data(),
-                    lower_transistor->law.eta / lower_transistor->law.n};
+                    lower_transistor ? lower_transistor->law.eta / lower_transistor->law.n : 0.0};
   chebyshev_rhs(cells, c, work.d_c.data(), work.d_m.data(), q_m.data(), z.data());
   const auto rows = static_cast<std::int32_t>(g.rows);
   twisted::forward<W>(factors, rows, z.data(), z.data());
@@ -187,7 +187,7 @@ bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRow
 // The block's bit lines (w interleaved chains along i, neighbours one block row of w cells apart)
 // by the twisted Thomas kernel of twisted_chains.hpp (a narrower last block: line_sweeps.hpp's),
 // the factors in this thread's scratch; each cell's m back-substituted as soon as its dc is final;
-// then, for cells with two transistors, Chebyshev's correction (chebyshev_step); largest = max
+// then, for select cells (State::chebyshev), Chebyshev's correction (chebyshev_step); largest = max
 // |dv|. A zero or non-finite pivot (which makes dc non-finite): false. factor = false: the factors
 // are this block's from its last step (JacobianReuse), only the sweeps run.
 bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest, bool factor) {

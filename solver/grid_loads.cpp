@@ -27,13 +27,13 @@ namespace {
 // curv_u, curv_lf, curv_lr and l_top of n cells (keep_curvature), on the widest instruction set.
 [[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]] void curvatures(
     std::size_t n, double a, double r, const double* __restrict u_ff, const double* __restrict u_rr,
-    const double* __restrict l_ff, const double* __restrict l_rr, const double* __restrict l_t,
+    const double* __restrict l_ff, const double* __restrict l_rr, const double* __restrict l_t, double leak,
     double* __restrict curv_u, double* __restrict curv_lf, double* __restrict curv_lr, double* __restrict l_top) {
   for (std::size_t k = 0; k < n; ++k) {
     curv_u[k] = u_ff[k] * a - u_rr[k] * r;
-    curv_lf[k] = l_ff[k];
-    curv_lr[k] = l_rr[k];
-    l_top[k] = l_t[k] + devices::k_transistor_leak;
+    curv_lf[k] = l_ff ? l_ff[k] : 0.0;  // no l_ff: a linear resistor
+    curv_lr[k] = l_rr ? l_rr[k] : 0.0;
+    l_top[k] = l_t[k] + leak;
   }
 }
 }  // namespace
@@ -43,8 +43,10 @@ namespace {
 void GridNewton::State::keep_curvature(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) const {
   const double eta_n = upper->law.eta / upper->law.n;
   const std::size_t t0 = k0 - w.base;
+  const bool curved = lower_transistor != nullptr;  // else a linear resistor: no second derivative
   curvatures(k1 - k0, (1 + eta_n) * (1 + eta_n), eta_n * eta_n, loads.u_ff.data(), loads.u_rr.data(),
-             loads.l_ff.data(), loads.l_rr.data(), loads.l_t.data(), w.curv_u.data() + t0, w.curv_lf.data() + t0,
+             curved ? loads.l_ff.data() : nullptr, curved ? loads.l_rr.data() : nullptr, loads.l_t.data(),
+             curved ? devices::k_transistor_leak : 0.0, w.curv_u.data() + t0, w.curv_lf.data() + t0,
              w.curv_lr.data() + t0, w.l_top.data() + t0);
 }
 

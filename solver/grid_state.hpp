@@ -67,9 +67,10 @@ struct CellWork {
   // Eliminated cell rows: dm = inv_mm (-f_m - J_mR dR - J_mC dC).
   std::vector<double> inv_mm, j_mr, j_mc;
   std::vector<double> d_r, d_c, d_m;  // Newton update
-  // Chebyshev's correction (column blocks of two-transistor cells, GridNewton::State::chebyshev):
-  // per cell, the upper device's second derivative along its source (m) alone, the lower one's
-  // two terms' (EkvBatch::d2i_*), and the lower one's dI/dV_top, all at the last evaluation.
+  // Chebyshev's correction (column blocks of select cells, GridNewton::State::chebyshev): per
+  // cell, the upper device's second derivative along its source (m) alone, the lower one's two
+  // terms' (EkvBatch::d2i_*; 0 for a linear resistor), and the lower one's dI/dV_top, all at the
+  // last evaluation.
   std::vector<double> curv_u, curv_lf, curv_lr, l_top;
   std::size_t n = 0;                   // line unknowns: flat holds 3 n (+ n couplings) values
   std::span<double> flat, rhs;         // the state's (rows free) or own_flat / own_rhs
@@ -145,9 +146,12 @@ struct GridNewton::State {
   /// Whether the Jacobian is the same at every v (JacobianReuse).
   bool fixed_jacobian() const { return linear_circuit && !upper; }
   double range_ratio(const CellWork& w, std::size_t k0, std::size_t k1) const;
-  /// Whether the column blocks' steps add Chebyshev's second-order correction (two transistors
-  /// per cell, unswitched, rows fixed).
-  bool chebyshev() const { return upper && lower_transistor && enable.empty() && g.cols_free() && !g.rows_free(); }
+  /// Whether the column blocks' steps add Chebyshev's second-order correction (a select and a
+  /// transistor or a linear resistor per cell, unswitched, rows fixed).
+  bool chebyshev() const {
+    return upper && (lower_transistor || (lower_resistor && lower_resistor->law.is_linear())) && enable.empty() &&
+           g.cols_free() && !g.rows_free();
+  }
   /// The correction's per-cell terms of cells [k0, k1) from their chunk loads.
   void keep_curvature(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) const;
   /// Chebyshev's correction of a column block's Newton step d (d_c, d_m), whose largest
