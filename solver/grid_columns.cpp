@@ -167,7 +167,7 @@ struct Curvature {
 bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors,
                                        double newton_step) {
   constexpr int W = k_block_columns;
-  if (!(newton_step > k_chebyshev_step)) return false;
+  if (!(newton_step > k_chebyshev_step && newton_step <= k_chebyshev_reach)) return false;
   const std::size_t cells = end(b) - b.base;
   thread_local std::vector<double> q_m, z;
   q_m.resize(cells), z.resize(cells);

@@ -156,11 +156,15 @@ struct GridNewton::State {
   void keep_curvature(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) const;
   /// Chebyshev's correction of a column block's Newton step d (d_c, d_m), whose largest
   /// component is newton_step: z with J z = -H(d, d)/2 on the factors of d's solve, added to d
-  /// where the step is large enough to need it (k_chebyshev_step) and |z| <= newton_step / 2.
+  /// where the step is large enough to need it and small enough for the series (k_chebyshev_*)
+  /// and |z| <= newton_step / 2.
   /// Returns whether d changed.
   bool chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors, double newton_step);
   /// Below this Newton step (V) the correction, ~|d|^2 / (2 U_T), is below 1e-16 V.
   static constexpr double k_chebyshev_step = 1e-9;
+  /// Above this Newton step (V, ~2 U_T) the device laws' exponentials leave the second-order
+  /// series behind: far from the answer (a cold start) the steps are Newton's alone.
+  static constexpr double k_chebyshev_reach = 0.05;
   bool step(double ratio, double& largest, bool factor = true);
   bool update_small(const CellWork& w, std::size_t k0, std::size_t k1) const;
   void apply_update(const CellWork& w, std::size_t k0, std::size_t k1, double alpha);
