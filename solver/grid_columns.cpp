@@ -176,8 +176,7 @@ bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRow
                     lower_transistor ? lower_transistor->law.eta / lower_transistor->law.n : 0.0};
   chebyshev_rhs(cells, c, work.d_c.data(), work.d_m.data(), q_m.data(), z.data());
   const auto rows = static_cast<std::int32_t>(g.rows);
-  twisted::forward<W>(factors, rows, z.data(), z.data());
-  twisted::backward<W>(factors, rows, z.data(), [](std::int32_t) {});
+  twisted::solve<W>(factors, rows, z.data(), z.data(), [](std::int32_t) {});
   const double correction = chebyshev_add(cells, c, q_m.data(), z.data(), 1.0, work.d_c.data(), work.d_m.data());
   if (correction <= 0.5 * newton_step) return true;
   chebyshev_add(cells, c, q_m.data(), z.data(), -1.0, work.d_c.data(), work.d_m.data());  // too far: Newton's
@@ -202,14 +201,17 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
   // Per bit line of the block: the largest |dv| and the sum of dv so far, reduced at the end (a
   // reduction per block row would cost more than the row's own work).
   double lane_big[k_block_columns] = {}, lane_sum[k_block_columns] = {};
+  auto add = [&](std::size_t c, std::size_t k, double d_mk) {  // cell k of lane c, its dv into them
+    lane_big[c] = std::max(lane_big[c], std::max(std::abs(dc[k]), std::abs(d_mk)));
+    lane_sum[c] += dc[k] + d_mk;
+  };
   auto finish = [&](auto has_m, std::size_t row_begin) {
 #pragma omp simd
     for (std::size_t c = 0; c < w; ++c) {
       const std::size_t k = row_begin + c;
       double d_mk = 0;
       if constexpr (decltype(has_m)::value) d_mk = dm[k] = inv[k] * (-fm[k] - jmc[k] * dc[k]);
-      lane_big[c] = std::max(lane_big[c], std::max(std::abs(dc[k]), std::abs(d_mk)));
-      lane_sum[c] += dc[k] + d_mk;
+      add(c, k, d_mk);
     }
   };
   auto done = [&](std::int32_t begin, std::int32_t stop, sweeps::Partial&) {  // whole block rows
@@ -234,17 +236,12 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
     constexpr int W = k_block_columns;
     if (w == W) {
       if (factor) twisted::factor<W>(chains, rows, factors.rows());
-      twisted::forward<W>(std::as_const(factors).rows(), rows, work.rhs.data(), dc);
-      twisted::backward<W>(std::as_const(factors).rows(), rows, dc,
-                           [&](std::int32_t row) { done(row * W, row * W + W, unused); });
+      twisted::solve<W>(std::as_const(factors).rows(), rows, work.rhs.data(), dc,
+                        [&](std::int32_t row) { done(row * W, row * W + W, unused); });
       if (!work.curv_u.empty() && chebyshev_step(work, b, std::as_const(factors).rows(), reduce().first)) {
         std::fill(lane_big, lane_big + w, 0.0), std::fill(lane_sum, lane_sum + w, 0.0);
         for (std::size_t row = 0; row < cells; row += w)
-          for (std::size_t c = 0; c < w; ++c) {
-            const std::size_t k = row + c;
-            lane_big[c] = std::max(lane_big[c], std::max(std::abs(dc[k]), std::abs(dm[k])));
-            lane_sum[c] += dc[k] + dm[k];
-          }
+          for (std::size_t c = 0; c < w; ++c) add(c, row + c, dm[row + c]);
       }
     } else {
       const sweeps::ChainGroup group{0, std::int32_t(w), 1, rows, std::int32_t(w)};

@@ -149,6 +149,13 @@ void backward(FactorRows<const double> t, std::int32_t n, double* z, Done&& done
   for (; h + k < n; ++k) bottom(h + k), done(h + k);
 }
 
+/// z = T^{-1} w on the factors (forward, then backward; done as there). w may be z.
+template <int W, class Done>
+void solve(FactorRows<const double> t, std::int32_t n, const double* w, double* z, Done&& done) {
+  forward<W>(t, n, w, z);
+  backward<W>(t, n, z, done);
+}
+
 #pragma GCC diagnostic pop
 
 }  // namespace xbar::solver::twisted
