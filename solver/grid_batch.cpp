@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 
 #include "solver/grid_state.hpp"
@@ -94,7 +95,7 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
     if (v_free.size() != std::size_t(circuit.n_free)) throw std::logic_error("grid newton: no starting point");
     gather(batch.fixed[0], v_free);
     batch_last_state.clear();
-    batch_memory.reset(upper && !batch.row_state.empty() ? cells() : 0);
+    batch_memory.size_unset(upper && !batch.row_state.empty() ? cells() : 0);  // forgotten block by block
   }
   // Vector v's row states; v = count: the last vector's of the batch this one continues.
   auto state_of = [&](std::size_t v) -> const std::uint8_t* {
@@ -102,48 +103,46 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
     if (v < count) return batch.row_state.data() + v * rows;
     return batch_last_state.empty() ? nullptr : batch_last_state.data();
   };
-  std::vector<double> first_c(cells()), first_m(upper ? cells() : 0);  // vector 0's solution
-  std::vector<RunResult> results(count * blocks.size());              // [vector][block]
+  // Vector 0's solution, written and read block by block (unset: each thread touches its own
+  // blocks' pages first).
+  const std::unique_ptr<double[]> first_c(new double[cells()]), first_m(new double[upper ? cells() : 0]);
+  std::vector<RunResult> results(count * blocks.size());  // [vector][block]
   std::atomic<bool> failed = false;
   std::atomic<std::size_t> blocks_done = 0;
-  parallel_for(static_cast<std::int64_t>(blocks.size()), 1, [&](int, std::int64_t b0, std::int64_t b1) {
+  // Blocks to whichever thread is free: a block's answer does not depend on the thread.
+  parallel_each(static_cast<std::int64_t>(blocks.size()), [&](std::int64_t bi) {
+    if (failed) return;
+    const Block& b = blocks[bi];
+    CellWork& w = block_scratch();
+    size_work(w, b.base, end(b) - b.base);
+    if (!continues && !batch_memory.v_m[0].empty()) batch_memory.forget(b.base, end(b) - b.base);
     std::vector<char> dirty;
-    for (std::int64_t bi = b0; bi < b1 && !failed; ++bi) {
-      const Block& b = blocks[bi];
-      CellWork& w = block_scratch();
-      size_work(w, b.base, end(b) - b.base);
-      for (std::size_t v = 0; v < count && !failed; ++v) {
-        if (v > 0 || continues) refresh_block(b, batch.fixed[v], dirty);
-        // Vector 0 is evaluated whole: w holds no evaluation of this block yet.
-        if (v > 0 || continues) warm_start_block(b, batch, state_of(v > 0 ? v - 1 : count), state_of(v));
-        RunResult& r = results[v * blocks.size() + bi] = solve_block_vector(w, b, v > 0 ? &dirty : nullptr);
-        if (!r.run.converged) {
-          failed = true;
-          break;
-        }
-        const std::size_t last_row = end(b) - b.width();
-        for (std::size_t j = b.j0; j < b.j1; ++j)
-          out.sink_current[v * g.cols + j] = g.g_col_last * (v_c[last_row + j - b.j0] - v_sink[j]);
-        if (v == 0) {
-          std::copy(v_c.begin() + b.base, v_c.begin() + end(b), first_c.begin() + b.base);
-          if (upper) std::copy(v_m.begin() + b.base, v_m.begin() + end(b), first_m.begin() + b.base);
-        }
+    for (std::size_t v = 0; v < count && !failed; ++v) {
+      if (v > 0 || continues) refresh_block(b, batch.fixed[v], dirty);
+      // Vector 0 is evaluated whole: w holds no evaluation of this block yet.
+      if (v > 0 || continues) warm_start_block(b, batch, state_of(v > 0 ? v - 1 : count), state_of(v));
+      RunResult& r = results[v * blocks.size() + bi] = solve_block_vector(w, b, v > 0 ? &dirty : nullptr);
+      if (!r.run.converged) {
+        failed = true;
+        break;
       }
-      const std::size_t done = ++blocks_done;
-      if (batch.block_done && !failed) batch.block_done(done, blocks.size());
+      const std::size_t last_row = end(b) - b.width();
+      for (std::size_t j = b.j0; j < b.j1; ++j)
+        out.sink_current[v * g.cols + j] = g.g_col_last * (v_c[last_row + j - b.j0] - v_sink[j]);
+      if (v == 0) {
+        std::copy(v_c.begin() + b.base, v_c.begin() + end(b), first_c.get() + b.base);
+        if (upper) std::copy(v_m.begin() + b.base, v_m.begin() + end(b), first_m.get() + b.base);
+      }
     }
+    const std::size_t done = ++blocks_done;
+    if (batch.block_done && !failed) batch.block_done(done, blocks.size());
   });
   if (failed) return out;
   // Each vector's report: its slowest block's iterations and its worst node (run_columns).
   for (std::size_t v = 0; v < count; ++v)
     out.stats[v] = report(combine(std::span<const RunResult>(results).subspan(v * blocks.size(), blocks.size())));
-  if (!v_free.empty()) {  // vector 0's voltages; the last vector's stay for a batch that continues
-    v_c.swap(first_c);
-    if (upper) v_m.swap(first_m);
-    scatter(batch.fixed[0], v_free);
-    v_c.swap(first_c);
-    if (upper) v_m.swap(first_m);
-  }
+  if (!v_free.empty())  // vector 0's voltages; the last vector's stay for a batch that continues
+    scatter(batch.fixed[0], v_free, {first_c.get(), cells()}, {first_m.get(), upper ? cells() : 0});
   if (!batch.row_state.empty()) batch_last_state.assign(state_of(count - 1), state_of(count - 1) + rows);
   batch_continuable = true;
   out.converged = true;

@@ -21,9 +21,7 @@ namespace xbar::solver {
 // took; the residual report: the worst node of any block.
 GridNewton::State::RunResult GridNewton::State::run_columns() {
   std::vector<RunResult> results(blocks.size());
-  parallel_for(static_cast<std::int64_t>(blocks.size()), 1, [&](int, std::int64_t b0, std::int64_t b1) {
-    for (std::int64_t b = b0; b < b1; ++b) results[b] = run_block(blocks[b]);
-  });
+  parallel_each(static_cast<std::int64_t>(blocks.size()), [&](std::int64_t b) { results[b] = run_block(blocks[b]); });
   return combine(results);
 }
 

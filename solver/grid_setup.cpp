@@ -231,12 +231,13 @@ void GridNewton::State::gather(std::span<const double> fixed, std::span<const do
   });
 }
 
-void GridNewton::State::scatter(std::span<const double> fixed, std::span<double> v_free) const {
+void GridNewton::State::scatter(std::span<const double> fixed, std::span<double> v_free, std::span<const double> c,
+                                std::span<const double> m) const {
   const NodeIndex n_free = circuit.n_free;
   auto put = [&](NodeIndex x, double value) {
     if (x < n_free) v_free[x] = value;
   };
-  auto scatter_list = [&](const std::vector<NodeIndex>& nodes, const std::vector<double>& v, Source source,
+  auto scatter_list = [&](const std::vector<NodeIndex>& nodes, std::span<const double> v, Source source,
                           std::size_t k0, std::size_t k1) {
     if (source == Source::free)
       for (std::size_t k = k0; k < k1; ++k) v_free[nodes[k]] = v[k];
@@ -245,8 +246,8 @@ void GridNewton::State::scatter(std::span<const double> fixed, std::span<double>
   };
   for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) {  // distinct free nodes per cell
     scatter_list(node_r, v_r, source_r, k0, k1);
-    scatter_list(node_c, v_c, source_c, k0, k1);
-    if (upper) scatter_list(node_m, v_m, source_m, k0, k1);
+    scatter_list(node_c, c, source_c, k0, k1);
+    if (upper) scatter_list(node_m, m, source_m, k0, k1);
   });
   auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
   for (const GridLayout::Junction& x : g.junctions) {

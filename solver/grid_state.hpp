@@ -126,7 +126,10 @@ struct GridNewton::State {
 
   // One Newton iteration's pieces (w: the arrays of the cells worked on, CellWork).
   void gather(std::span<const double> fixed, std::span<const double> v_free);
-  void scatter(std::span<const double> fixed, std::span<double> v_free) const;
+  void scatter(std::span<const double> fixed, std::span<double> v_free) const { scatter(fixed, v_free, v_c, v_m); }
+  /// scatter with the cells' bit-line and internal nodes at c and m (state order) instead.
+  void scatter(std::span<const double> fixed, std::span<double> v_free, std::span<const double> c,
+               std::span<const double> m) const;
   void size_work(CellWork& w, std::size_t base, std::size_t count);
   // jacobian = false (cells without an internal node only): f, scale and the right-hand side
   // alone; the matrix, the unreduced diagonals and the eliminated rows stay those of the last

@@ -1,6 +1,7 @@
 #include "solver/parallel.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -116,6 +117,13 @@ int parallel_for(std::int64_t n, std::int64_t grain,
   for (const std::exception_ptr& failure : failures)
     if (failure) std::rethrow_exception(failure);
   return parts;
+}
+
+void parallel_each(std::int64_t n, const std::function<void(std::int64_t)>& body) {
+  std::atomic<std::int64_t> next = 0;
+  parallel_for(n, 2, [&](int, std::int64_t, std::int64_t) {
+    for (std::int64_t item = next++; item < n; item = next++) body(item);
+  });
 }
 
 }  // namespace xbar::solver

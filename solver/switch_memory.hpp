@@ -3,20 +3,52 @@
 // select gate on or off): per cell and state, the cell's internal node m and its bit-line node the
 // last time it was solved in that state. The vector-by-vector engine and the grid's batches keep
 // one each, and move a switched cell's m by the same rule (switch_state).
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <memory>
+#include <utility>
 #include <vector>
 
 namespace xbar::solver {
 
+/// std::allocator whose value-less construct leaves a double unset: a resize that forget() then
+/// fills range by range, so that each thread touches its own cells' pages first.
+template <class T>
+struct UnsetAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UnsetAllocator<U>;
+  };
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    std::allocator_traits<std::allocator<T>>::construct(*this, p, std::forward<Args>(args)...);
+  }
+};
+
 struct SwitchMemory {
-  std::vector<double> v_m[2], v_c[2];  ///< [state][cell]; NaN: never solved in that state
+  using Values = std::vector<double, UnsetAllocator<double>>;
+  Values v_m[2], v_c[2];  ///< [state][cell]; NaN: never solved in that state
 
   /// `cells` cells, none solved in either state yet.
   void reset(std::size_t cells) {
+    size_unset(cells);
+    forget(0, cells);
+  }
+  /// Room for `cells` cells in no defined state: forget() must cover each cell before it is used.
+  void size_unset(std::size_t cells) {
     for (int s = 0; s < 2; ++s)
-      for (auto* a : {&v_m[s], &v_c[s]}) a->assign(cells, std::numeric_limits<double>::quiet_NaN());
+      for (auto* a : {&v_m[s], &v_c[s]}) a->resize(cells);
+  }
+  /// Cells [k, k + n) were never solved in either state.
+  void forget(std::size_t k, std::size_t n) {
+    for (int s = 0; s < 2; ++s)
+      for (auto* a : {&v_m[s], &v_c[s]}) std::fill_n(a->data() + k, n, std::numeric_limits<double>::quiet_NaN());
   }
 
   /// Whether cell k was solved in `state` since the last reset.
