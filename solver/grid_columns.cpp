@@ -12,6 +12,7 @@
 
 #include "devices/cell.hpp"
 #include "solver/grid_state.hpp"
+#include "solver/isa_clones.hpp"
 #include "solver/line_sweeps.hpp"
 #include "solver/twisted_chains.hpp"
 
@@ -126,7 +127,7 @@ struct Curvature {
 };
 
 // q_m and the right-hand side of J z = -q from the Newton step d.
-[[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]] void chebyshev_rhs(
+XBAR_ISA_CLONES void chebyshev_rhs(
     std::size_t n, const Curvature& c, const double* __restrict dc, const double* __restrict dm,
     double* __restrict q_m, double* __restrict rhs) {
   const double *__restrict cu = c.cu, *__restrict cf = c.cf, *__restrict cr = c.cr, *__restrict lt = c.lt;
@@ -141,7 +142,7 @@ struct Curvature {
 }
 
 // d += sign z (z_C solved, z_m back-substituted); returns max |z|.
-[[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]] double chebyshev_add(
+XBAR_ISA_CLONES double chebyshev_add(
     std::size_t n, const Curvature& c, const double* __restrict q_m, const double* __restrict z, double sign,
     double* __restrict dc, double* __restrict dm) {
   const double *__restrict inv = c.inv, *__restrict jmc = c.jmc;
@@ -162,7 +163,7 @@ struct Curvature {
 //   H_u = curv_u dm^2,  H_l = curv_lf (dV_P - dc)^2 - curv_lr (dV_P - dm)^2,  dV_P = eta/n (dm - dc),
 // gives q_m = (H_l - H_u)/2 and q_C = -H_l/2, eliminated as f is (eliminate): the right-hand side
 // -q_C + J_Cm q_m / J_mm (J_Cm = -l_t), and z_m = (-q_m - J_mC z_C) / J_mm.
-bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors,
+XBAR_ISA_CLONES bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors,
                                        double newton_step) {
   constexpr int W = k_block_columns;
   if (!(newton_step > k_chebyshev_step && newton_step <= k_chebyshev_reach)) return false;
@@ -187,7 +188,7 @@ bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRow
 // then, for select cells (State::chebyshev), Chebyshev's correction (chebyshev_step); largest = max
 // |dv|. A zero or non-finite pivot (which makes dc non-finite): false. factor = false: the factors
 // are this block's from its last step (JacobianReuse), only the sweeps run.
-bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest, bool factor) {
+XBAR_ISA_CLONES bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest, bool factor) {
   const std::size_t w = b.width(), cells = end(b) - b.base, n = work.n;  // work: this block's cells
   double* __restrict dc = work.d_c.data();
   // The cell rows (empty without an upper device).

@@ -10,6 +10,7 @@
 
 #include "devices/cell.hpp"
 #include "solver/grid_state.hpp"
+#include "solver/isa_clones.hpp"
 
 namespace xbar::solver {
 
@@ -25,7 +26,7 @@ double GridNewton::State::load_cells(CellWork& w, std::size_t k0, std::size_t k1
 
 namespace {
 // curv_u, curv_lf, curv_lr and l_top of n cells (keep_curvature), on the widest instruction set.
-[[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]] void curvatures(
+XBAR_ISA_CLONES void curvatures(
     std::size_t n, double a, double r, const double* __restrict u_ff, const double* __restrict u_rr,
     const double* __restrict l_ff, const double* __restrict l_rr, const double* __restrict l_t, double leak,
     double* __restrict curv_u, double* __restrict curv_lf, double* __restrict curv_lr, double* __restrict l_top) {
@@ -80,7 +81,7 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLo
 // Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
 // (grid_newton.hpp), into w. The right-hand side b = -f + J_xm f_m / J_mm is left in w.rhs.
 // Returns how many m nodes fail KCL. Without jacobian (cells without m only): f, scale and b alone.
-double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads,
+XBAR_ISA_CLONES double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads,
                                           bool jacobian) {
   const bool rows = g.rows_free(), cols = g.cols_free();
   auto run = [&](auto has_upper, auto has_rows, auto has_cols, auto with_jacobian) {
@@ -241,7 +242,7 @@ void GridNewton::State::stamp_row_wires(CellWork& w, std::size_t k0, std::size_t
 // last one -g_col_last- V_sink(j). The first and last block rows apart, every cell has both
 // neighbours on its line: one loop without branches. Returns how many C nodes fail KCL. Without
 // jacobian: f, scale and b alone.
-double GridNewton::State::stamp_col_wires(CellWork& work, std::size_t k0, std::size_t k1, const Block& b,
+XBAR_ISA_CLONES double GridNewton::State::stamp_col_wires(CellWork& work, std::size_t k0, std::size_t k1, const Block& b,
                                           bool jacobian) {
   return jacobian ? stamp_col_wires_as<true>(work, k0, k1, b) : stamp_col_wires_as<false>(work, k0, k1, b);
 }
