@@ -22,7 +22,8 @@ bool GridNewton::State::batches() const {
 
 // The per-cell lists fed by fixed nodes (the row voltages, the gates, the enables), and the
 // block's sinks.
-XBAR_ISA_CLONES void GridNewton::State::refresh_block(const Block& b, std::span<const double> fixed, std::vector<char>& dirty) {
+XBAR_ISA_CLONES
+void GridNewton::State::refresh_block(const Block& b, std::span<const double> fixed, std::vector<char>& dirty) {
   const NodeIndex n_free = circuit.n_free;
   const std::size_t w = b.width();
   dirty.assign(g.rows, 0);
@@ -62,7 +63,8 @@ XBAR_ISA_CLONES void GridNewton::State::refresh_block(const Block& b, std::span<
   }
 }
 
-XBAR_ISA_CLONES void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch& batch,
+XBAR_ISA_CLONES
+void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch& batch,
                                          const std::uint8_t* before, const std::uint8_t* now) {
   if (!upper || !before || !now) return;
   const std::size_t w = b.width(), rows = g.rows;

@@ -163,7 +163,8 @@ XBAR_ISA_CLONES double chebyshev_add(
 //   H_u = curv_u dm^2,  H_l = curv_lf (dV_P - dc)^2 - curv_lr (dV_P - dm)^2,  dV_P = eta/n (dm - dc),
 // gives q_m = (H_l - H_u)/2 and q_C = -H_l/2, eliminated as f is (eliminate): the right-hand side
 // -q_C + J_Cm q_m / J_mm (J_Cm = -l_t), and z_m = (-q_m - J_mC z_C) / J_mm.
-XBAR_ISA_CLONES bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors,
+XBAR_ISA_CLONES
+bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors,
                                        double newton_step) {
   constexpr int W = k_block_columns;
   if (!(newton_step > k_chebyshev_step && newton_step <= k_chebyshev_reach)) return false;
@@ -188,7 +189,8 @@ XBAR_ISA_CLONES bool GridNewton::State::chebyshev_step(CellWork& work, const Blo
 // then, for select cells (State::chebyshev), Chebyshev's correction (chebyshev_step); largest = max
 // |dv|. A zero or non-finite pivot (which makes dc non-finite): false. factor = false: the factors
 // are this block's from its last step (JacobianReuse), only the sweeps run.
-XBAR_ISA_CLONES bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest, bool factor) {
+XBAR_ISA_CLONES
+bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest, bool factor) {
   const std::size_t w = b.width(), cells = end(b) - b.base, n = work.n;  // work: this block's cells
   double* __restrict dc = work.d_c.data();
   // The cell rows (empty without an upper device).

@@ -81,7 +81,8 @@ void GridNewton::State::evaluate_devices(std::size_t k0, std::size_t k1, ChunkLo
 // Cell parts of f, scale, the diagonals, the couplings S_RC / S_CR and the eliminated rows
 // (grid_newton.hpp), into w. The right-hand side b = -f + J_xm f_m / J_mm is left in w.rhs.
 // Returns how many m nodes fail KCL. Without jacobian (cells without m only): f, scale and b alone.
-XBAR_ISA_CLONES double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads,
+XBAR_ISA_CLONES
+double GridNewton::State::eliminate_cells(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads,
                                           bool jacobian) {
   const bool rows = g.rows_free(), cols = g.cols_free();
   auto run = [&](auto has_upper, auto has_rows, auto has_cols, auto with_jacobian) {
@@ -242,7 +243,8 @@ void GridNewton::State::stamp_row_wires(CellWork& w, std::size_t k0, std::size_t
 // last one -g_col_last- V_sink(j). The first and last block rows apart, every cell has both
 // neighbours on its line: one loop without branches. Returns how many C nodes fail KCL. Without
 // jacobian: f, scale and b alone.
-XBAR_ISA_CLONES double GridNewton::State::stamp_col_wires(CellWork& work, std::size_t k0, std::size_t k1, const Block& b,
+XBAR_ISA_CLONES
+double GridNewton::State::stamp_col_wires(CellWork& work, std::size_t k0, std::size_t k1, const Block& b,
                                           bool jacobian) {
   return jacobian ? stamp_col_wires_as<true>(work, k0, k1, b) : stamp_col_wires_as<false>(work, k0, k1, b);
 }

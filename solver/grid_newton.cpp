@@ -97,7 +97,8 @@ bool GridNewton::State::step(double ratio, double& largest, bool factor) {
 
 // Whether the update dv of cells [k0, k1) is small at every unknown (NewtonSolver's test): in
 // volts, or too small to move the node's own current by its KCL tolerance.
-XBAR_ISA_CLONES bool GridNewton::State::update_small(const CellWork& w, std::size_t k0, std::size_t k1) const {
+XBAR_ISA_CLONES
+bool GridNewton::State::update_small(const CellWork& w, std::size_t k0, std::size_t k1) const {
   auto small = [&](const std::vector<double>& v, const std::vector<double>& d, const FamilyResidual& r) {
     if (r.f.empty()) return true;
     const std::size_t t0 = k0 - w.base;
@@ -112,7 +113,8 @@ XBAR_ISA_CLONES bool GridNewton::State::update_small(const CellWork& w, std::siz
   return small(v_r, w.d_r, w.res_r) && small(v_c, w.d_c, w.res_c) && small(v_m, w.d_m, w.res_m);
 }
 
-XBAR_ISA_CLONES void GridNewton::State::apply_update(const CellWork& w, std::size_t k0, std::size_t k1, double alpha) {
+XBAR_ISA_CLONES
+void GridNewton::State::apply_update(const CellWork& w, std::size_t k0, std::size_t k1, double alpha) {
   auto update = [&](std::vector<double>& v, const std::vector<double>& d, const FamilyResidual& r) {
     if (r.f.empty()) return;
     for (std::size_t k = k0; k < k1; ++k) v[k] += alpha * d[k - w.base];
@@ -149,7 +151,8 @@ GridNewton::State::RunResult GridNewton::State::run() {
 // in a vectorised pass for the largest |f| and the largest ratio of each piece of
 // k_measure_piece nodes, then a search for the first node with the worst ratio in the first
 // piece that has it (node by node throughout where there is a NaN).
-XBAR_ISA_CLONES void GridNewton::State::measure(const CellWork& w, std::size_t k0, std::size_t k1, SolveStats& stats,
+XBAR_ISA_CLONES
+void GridNewton::State::measure(const CellWork& w, std::size_t k0, std::size_t k1, SolveStats& stats,
                                 double& worst_ratio) const {
   constexpr std::size_t k_measure_piece = 256;
   const NewtonOptions::KclTolerance kcl = options.kcl_tolerance();
