@@ -282,9 +282,10 @@ What limits each row (perf profiles of `build/bench/xbar_bench`, this machine):
   evaluation certifies (plain Newton: ~6e-3, 7e-5, 1e-8 V and a fourth evaluation). The internal
   node of an off cell, held by a SONOS of up to 4e-5 S at ~1e-8 V drain-source, meets KCL to
   1e-18 A only with the exact law at the last two points (results.md): neither full evaluation
-  can skip the off rows. Of the process: the EKV kernel (AVX-512 here, with second derivatives)
-  ~27%, the bit-line Thomas solves (from both ends, two per step) ~16%, elimination ~8%, bit-line
-  stamps ~7%, Chebyshev's terms ~5%, set-up (fresh pages, the array) ~12%.
+  can skip the off rows. Of the process (every loop AVX-512 here): the EKV kernel (with second
+  derivatives) ~36%, the bit-line Thomas solves (from both ends, two per step) ~10%, elimination
+  ~6%, bit-line stamps ~5%, Chebyshev's terms ~7%, the warm start and input refresh of switched
+  rows ~5%, set-up (fresh pages, the array) ~12%.
 - Times on this VM vary by +-15% from run to run (shared host): compare ratios measured in one run.
 """
 
