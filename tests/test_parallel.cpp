@@ -64,3 +64,30 @@ TEST_CASE("an exception in any part reaches the caller after every part has run"
     CHECK(std::count(seen.begin(), seen.end(), 1) == 100);
   }
 }
+
+TEST_CASE("parallel_each runs every item once, the slow ones on whichever thread is free", "[parallel]") {
+  // Item 0 takes long: with two threads the other one takes every other item meanwhile (a
+  // static split would leave it the upper half alone), and each item runs exactly once.
+  const std::int64_t n = 40;
+  std::vector<std::atomic<int>> runs(n);
+  std::vector<std::thread::id> by(n);
+  solver::parallel_each(n, [&](std::int64_t item) {
+    if (item == 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ++runs[item];
+    by[item] = std::this_thread::get_id();
+  });
+  for (std::int64_t item = 0; item < n; ++item) CHECK(runs[item] == 1);
+  if (std::thread::hardware_concurrency() >= 2)  // all but item 0 on the other thread
+    CHECK(std::count(by.begin(), by.end(), by[0]) == 1);
+  // An exception from an item reaches the caller, after the items the other thread took.
+  std::atomic<int> done{0};
+  REQUIRE_THROWS_WITH(solver::parallel_each(n,
+                                            [&](std::int64_t item) {
+                                              if (item == 3) throw std::runtime_error("item 3");
+                                              ++done;
+                                            }),
+                      "item 3");
+  CHECK(done >= 1);
+  CHECK(done <= n - 1);
+  solver::parallel_each(0, [&](std::int64_t) { FAIL("no items"); });
+}
