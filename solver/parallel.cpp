@@ -121,7 +121,7 @@ int parallel_for(std::int64_t n, std::int64_t grain,
 
 void parallel_each(std::int64_t n, const std::function<void(std::int64_t)>& body) {
   std::atomic<std::int64_t> next = 0;
-  parallel_for(n, 2, [&](int, std::int64_t, std::int64_t) {
+  parallel_for(n, 2, [&](int, std::int64_t, std::int64_t) {  // a single item: on the caller
     for (std::int64_t item = next++; item < n; item = next++) body(item);
   });
 }
