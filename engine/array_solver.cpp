@@ -342,7 +342,11 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
   ArrayResults out;
   out.column_current = Matrix(count, cols);
   out.column_current_ideal = Matrix(count, cols);
-  std::vector<double> voltages(crossbar_.free_nodes());
+  // Vector 0's voltages: the free nodes', then (at the end) the fixed ones', in one allocation.
+  const solver::Circuit& circuit = crossbar_.cell_circuit();
+  std::vector<double> voltages;
+  voltages.reserve(circuit.n_nodes());
+  voltages.resize(circuit.n_free);
   crossbar_.initial_guess(inputs.row(0), voltages);
   std::vector<double> first_fixed;
   std::mutex progress_mutex;

@@ -106,9 +106,6 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
     if (v < count) return batch.row_state.data() + v * rows;
     return batch_last_state.empty() ? nullptr : batch_last_state.data();
   };
-  // Vector 0's solution, written and read block by block (unset: each thread touches its own
-  // blocks' pages first).
-  const std::unique_ptr<double[]> first_c(new double[cells()]), first_m(new double[upper ? cells() : 0]);
   std::vector<RunResult> results(count * blocks.size());  // [vector][block]
   std::atomic<bool> failed = false;
   std::atomic<std::size_t> blocks_done = 0;
@@ -132,10 +129,7 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
       const std::size_t last_row = end(b) - b.width();
       for (std::size_t j = b.j0; j < b.j1; ++j)
         out.sink_current[v * g.cols + j] = g.g_col_last * (v_c[last_row + j - b.j0] - v_sink[j]);
-      if (v == 0) {
-        std::copy(v_c.begin() + b.base, v_c.begin() + end(b), first_c.get() + b.base);
-        if (upper) std::copy(v_m.begin() + b.base, v_m.begin() + end(b), first_m.get() + b.base);
-      }
+      if (v == 0 && !v_free.empty()) scatter_cells(v_free, b.base, end(b), v_c, v_m);  // vector 0's, block by block
     }
     const std::size_t done = ++blocks_done;
     if (batch.block_done && !failed) batch.block_done(done, blocks.size());
@@ -145,7 +139,7 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
   for (std::size_t v = 0; v < count; ++v)
     out.stats[v] = report(combine(std::span<const RunResult>(results).subspan(v * blocks.size(), blocks.size())));
   if (!v_free.empty())  // vector 0's voltages; the last vector's stay for a batch that continues
-    scatter(batch.fixed[0], v_free, {first_c.get(), cells()}, {first_m.get(), upper ? cells() : 0});
+    scatter_junctions(batch.fixed[0], v_free);
   if (!batch.row_state.empty()) batch_last_state.assign(state_of(count - 1), state_of(count - 1) + rows);
   batch_continuable = true;
   out.converged = true;

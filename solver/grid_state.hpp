@@ -130,6 +130,11 @@ struct GridNewton::State {
   /// scatter with the cells' bit-line and internal nodes at c and m (state order) instead.
   void scatter(std::span<const double> fixed, std::span<double> v_free, std::span<const double> c,
                std::span<const double> m) const;
+  /// scatter's cells [k0, k1) alone (no junction): ranges of cells touch distinct free nodes.
+  void scatter_cells(std::span<double> v_free, std::size_t k0, std::size_t k1, std::span<const double> c,
+                     std::span<const double> m) const;
+  /// scatter's last part: the line junctions between a fixed node and a free one, from v_free.
+  void scatter_junctions(std::span<const double> fixed, std::span<double> v_free) const;
   void size_work(CellWork& w, std::size_t base, std::size_t count);
   // jacobian = false (cells without an internal node only): f, scale and the right-hand side
   // alone; the matrix, the unreduced diagonals and the eliminated rows stay those of the last
