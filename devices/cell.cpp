@@ -1,6 +1,7 @@
 #include "devices/cell.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -46,6 +47,28 @@ BranchCurrent sonos_storage_current(const CellModel& cell, double vt, double v_m
   EkvParams sonos = cell.sonos;
   sonos.vt = vt;
   return transistor_branch(sonos, cell.v_wl, v_m, v_bl);
+}
+
+void storage_currents(const CellModel& cell, std::span<const double> weight, std::span<const double> v_m,
+                      std::span<const double> v_bl, std::span<double> i) {
+  const std::size_t n = i.size();
+  if (weight.size() != n || v_m.size() != n || v_bl.size() != n)
+    throw std::invalid_argument("storage_currents: spans of different sizes");
+  if (!cell.is_sonos()) {
+    for (std::size_t k = 0; k < n; ++k) i[k] = storage_current(cell, weight[k], v_m[k], v_bl[k]).i;
+    return;
+  }
+  constexpr std::size_t k_chunk = 256;  // the batch's inputs and partials stay in L1
+  std::array<double, k_chunk> v_wl, di_dvd, di_dvs;
+  v_wl.fill(cell.v_wl);
+  for (std::size_t k0 = 0; k0 < n; k0 += k_chunk) {
+    const std::size_t m = std::min(k_chunk, n - k0);
+    const std::span<double> out = i.subspan(k0, m);
+    ekv_current_batch(cell.sonos, {weight.subspan(k0, m), std::span(v_wl).first(m), v_m.subspan(k0, m),
+                                   v_bl.subspan(k0, m), out, {}, std::span(di_dvd).first(m),
+                                   std::span(di_dvs).first(m)});
+    for (std::size_t k = 0; k < m; ++k) out[k] += k_transistor_leak * (v_m[k0 + k] - v_bl[k0 + k]);  // with_leak
+  }
 }
 
 BranchCurrent select_current(const CellModel& cell, double v_gate, double v_row, double v_m) {

@@ -7,6 +7,7 @@
 // drain = m, source = bit line, gate = v_wl). Every transistor carries G_leak drain-source.
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -72,6 +73,11 @@ inline BranchCurrent storage_current(const CellModel& cell, double weight, doubl
   const TwoTerminalCurrent r = resistor_current(cell.resistor, weight, v_m - v_bl);
   return {r.i, r.di_dv, -r.di_dv};
 }
+/// storage_current's current (A) of cells with weights `weight` at v_m and v_bl, into i (every
+/// span of one size). SONOS cells go through the batched EKV law (ekv_current_batch: a few ulp
+/// from storage_current), the others cell by cell.
+void storage_currents(const CellModel& cell, std::span<const double> weight, std::span<const double> v_m,
+                      std::span<const double> v_bl, std::span<double> i);
 /// Select FET row -> m at gate voltage v_gate, with its leak shunt.
 BranchCurrent select_current(const CellModel& cell, double v_gate, double v_row, double v_m);
 /// A transistor with a fixed gate as a branch drain -> source, with its leak shunt.

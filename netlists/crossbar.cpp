@@ -451,16 +451,19 @@ std::vector<double> Crossbar::column_currents(std::span<const double> voltages) 
 std::vector<double> Crossbar::cell_currents(std::span<const double> v) const {
   const bool internal = has_real_select();
   const bool ideal = spec_.cell.has_select() && !internal;
+  const std::size_t cols = spec_.cols;
   std::vector<double> out(spec_.weights.size());
   solver::parallel_for(spec_.rows, rows_per_task(), [&](int, std::int64_t i0, std::int64_t i1) {
+    std::vector<double> v_top(cols), v_bl(cols);  // one row's terminal voltages
     for (int i = static_cast<int>(i0); i < i1; ++i) {
-      const double enable = ideal ? v[node(NodeKind::gate, i, 0)] : 1.0;
-      for (int j = 0; j < spec_.cols; ++j) {
-        const std::size_t k = static_cast<std::size_t>(i) * spec_.cols + j;
-        const double v_top = v[node(internal ? NodeKind::internal : NodeKind::row, i, j)];
-        out[k] = enable * devices::storage_current(spec_.cell, spec_.weights[k], v_top,
-                                                   v[node(NodeKind::column, i, j)]).i;
+      for (std::size_t j = 0; j < cols; ++j) {
+        v_top[j] = v[node(internal ? NodeKind::internal : NodeKind::row, i, int(j))];
+        v_bl[j] = v[node(NodeKind::column, i, int(j))];
       }
+      const std::span<double> row = std::span(out).subspan(i * cols, cols);
+      devices::storage_currents(spec_.cell, std::span(spec_.weights).subspan(i * cols, cols), v_top, v_bl, row);
+      if (ideal)
+        for (double& current : row) current *= v[node(NodeKind::gate, i, 0)];
     }
   });
   return out;
