@@ -283,9 +283,10 @@ What limits each row (perf profiles of `build/bench/xbar_bench`, this machine):
   node of an off cell, held by a SONOS of up to 4e-5 S at ~1e-8 V drain-source, meets KCL to
   1e-18 A only with the exact law at the last two points (results.md): neither full evaluation
   can skip the off rows. Of the process (every loop AVX-512 here): the EKV kernel (with second
-  derivatives) ~36%, the bit-line Thomas solves (from both ends, two per step) ~10%, elimination
-  ~6%, bit-line stamps ~5%, Chebyshev's terms ~7%, the warm start and input refresh of switched
-  rows ~5%, set-up (fresh pages, the array) ~12%.
+  derivatives) ~37%, the bit-line Thomas solves (from both ends, two per step) ~10%, elimination
+  ~7%, bit-line stamps ~5%, Chebyshev's terms ~8%, the warm start and input refresh of switched
+  rows ~5%, the kernel zeroing fresh pages ~12% (half of it in the solve phase: the batch's
+  memory and vector 0's per-cell results), set-up of the array and the grid ~5%.
 - Times on this VM vary by +-15% from run to run (shared host): compare ratios measured in one run.
 """
 
