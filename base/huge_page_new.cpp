@@ -51,7 +51,7 @@ void* allocate_or_throw(std::size_t bytes) {
 // growth keeps that much in reserve too), and that first stretch is advised as huge pages, for the
 // blocks below k_huge_block (a 128x128 array's per-cell arrays, the circuit's element lists, a
 // 1152x256 array's 2.4 MB ones). 64 MB left a 1152x256 SONOS batch ~7,000 faults of 4 kB pages
-// (8% of its solve); 256 MB covers such a solve's heap, at no cost but address space where the
+// (4-8% of its solve); 256 MB covers such a solve's heap, at no cost but address space where the
 // heap stays smaller. No state is kept.
 void set_malloc_policy() {
   mallopt(M_MMAP_THRESHOLD, static_cast<int>(k_mmap_max));

@@ -462,8 +462,9 @@ std::vector<double> Crossbar::cell_currents(std::span<const double> v) const {
       }
       const std::span<double> row = std::span(out).subspan(i * cols, cols);
       devices::storage_currents(spec_.cell, std::span(spec_.weights).subspan(i * cols, cols), v_top, v_bl, row);
-      if (ideal)
-        for (double& current : row) current *= v[node(NodeKind::gate, i, 0)];
+      if (!ideal) continue;
+      const double enable = v[node(NodeKind::gate, i, 0)];  // the row's ideal select: 0 or 1
+      for (double& current : row) current *= enable;
     }
   });
   return out;

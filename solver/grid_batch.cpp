@@ -6,7 +6,6 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
-#include <memory>
 #include <stdexcept>
 
 #include "solver/grid_state.hpp"
@@ -129,7 +128,7 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
       const std::size_t last_row = end(b) - b.width();
       for (std::size_t j = b.j0; j < b.j1; ++j)
         out.sink_current[v * g.cols + j] = g.g_col_last * (v_c[last_row + j - b.j0] - v_sink[j]);
-      if (v == 0 && !v_free.empty()) scatter_cells(v_free, b.base, end(b), v_c, v_m);  // vector 0's, block by block
+      if (v == 0 && !v_free.empty()) scatter_cells(v_free, b.base, end(b));  // vector 0's, block by block
     }
     const std::size_t done = ++blocks_done;
     if (batch.block_done && !failed) batch.block_done(done, blocks.size());

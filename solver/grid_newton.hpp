@@ -94,9 +94,10 @@ class GridNewton final : public CircuitSolver {
   /// changed: every other cell is at exactly the point of the last evaluation of the vector before.
   /// The result does not depend on the thread count or timing. v_free: vector 0's starting point
   /// on entry (unless batch.continues), its solution on exit when every vector converged (not
-  /// written when empty; undefined when one did not). Vectors that do not converge are reported (converged false), not
-  /// thrown: the caller falls back to solving one by one. A long batch may come in parts, each
-  /// continuing the one before: memory in proportion to a part, the same answer.
+  /// written when empty; undefined when one did not). Vectors that do not converge are reported
+  /// (converged false), not thrown: the caller falls back to solving one by one. A long batch
+  /// may come in parts, each continuing the one before: memory in proportion to a part, the same
+  /// answer.
   BatchResult solve_batch(const Batch& batch, std::span<double> v_free);
 
  private:

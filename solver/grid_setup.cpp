@@ -231,15 +231,13 @@ void GridNewton::State::gather(std::span<const double> fixed, std::span<const do
   });
 }
 
-void GridNewton::State::scatter(std::span<const double> fixed, std::span<double> v_free, std::span<const double> c,
-                                std::span<const double> m) const {
-  for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) { scatter_cells(v_free, k0, k1, c, m); });
+void GridNewton::State::scatter(std::span<const double> fixed, std::span<double> v_free) const {
+  for_cells(cells(), [&](int, std::size_t k0, std::size_t k1) { scatter_cells(v_free, k0, k1); });
   scatter_junctions(fixed, v_free);
 }
 
 // Distinct free nodes per cell: ranges of cells may be scattered in parallel.
-void GridNewton::State::scatter_cells(std::span<double> v_free, std::size_t k0, std::size_t k1,
-                                      std::span<const double> c, std::span<const double> m) const {
+void GridNewton::State::scatter_cells(std::span<double> v_free, std::size_t k0, std::size_t k1) const {
   const NodeIndex n_free = circuit.n_free;
   auto scatter_list = [&](const std::vector<NodeIndex>& nodes, std::span<const double> v, Source source) {
     if (source == Source::free)
@@ -249,8 +247,8 @@ void GridNewton::State::scatter_cells(std::span<double> v_free, std::size_t k0, 
         if (nodes[k] < n_free) v_free[nodes[k]] = v[k];
   };
   scatter_list(node_r, v_r, source_r);
-  scatter_list(node_c, c, source_c);
-  if (upper) scatter_list(node_m, m, source_m);
+  scatter_list(node_c, v_c, source_c);
+  if (upper) scatter_list(node_m, v_m, source_m);
 }
 
 void GridNewton::State::scatter_junctions(std::span<const double> fixed, std::span<double> v_free) const {
@@ -258,7 +256,8 @@ void GridNewton::State::scatter_junctions(std::span<const double> fixed, std::sp
   auto at = [&](NodeIndex x) { return x < n_free ? v_free[x] : fixed[x - n_free]; };
   for (const GridLayout::Junction& x : g.junctions) {
     const double v_fixed = at(x.fixed);
-    if (x.node < n_free) v_free[x.node] = v_fixed + (at(x.other) - v_fixed) * (x.r_fixed / (x.r_fixed + x.r_other));
+    if (x.node < n_free)
+      v_free[x.node] = v_fixed + (at(x.other) - v_fixed) * (x.r_fixed / (x.r_fixed + x.r_other));
   }
 }
 

@@ -126,13 +126,9 @@ struct GridNewton::State {
 
   // One Newton iteration's pieces (w: the arrays of the cells worked on, CellWork).
   void gather(std::span<const double> fixed, std::span<const double> v_free);
-  void scatter(std::span<const double> fixed, std::span<double> v_free) const { scatter(fixed, v_free, v_c, v_m); }
-  /// scatter with the cells' bit-line and internal nodes at c and m (state order) instead.
-  void scatter(std::span<const double> fixed, std::span<double> v_free, std::span<const double> c,
-               std::span<const double> m) const;
+  void scatter(std::span<const double> fixed, std::span<double> v_free) const;
   /// scatter's cells [k0, k1) alone (no junction): ranges of cells touch distinct free nodes.
-  void scatter_cells(std::span<double> v_free, std::size_t k0, std::size_t k1, std::span<const double> c,
-                     std::span<const double> m) const;
+  void scatter_cells(std::span<double> v_free, std::size_t k0, std::size_t k1) const;
   /// scatter's last part: the line junctions between a fixed node and a free one, from v_free.
   void scatter_junctions(std::span<const double> fixed, std::span<double> v_free) const;
   void size_work(CellWork& w, std::size_t base, std::size_t count);
