@@ -182,28 +182,29 @@ class ArraySolver::ChainQueue {
 
 // Solves vector v from what `voltages` holds, stores its results and reports it (done).
 void ArraySolver::solve_stored(Worker& worker, const Matrix& inputs, std::size_t v, std::vector<double>& voltages,
-                               ArrayResults& out, std::vector<solver::SolveStats>& stats, const VectorObserver& done) {
+                               const Destination& to) {
+  ArrayResults& out = to.out;
   try {
-    solve_into(worker, inputs.row(v), stats[v], voltages);
+    solve_into(worker, inputs.row(v), to.stats[v], voltages);
   } catch (const SolveFailure& e) {
     throw SolveFailure(fmt::format("input vector {} of {}: {}", v, inputs.rows, e.what()));
   }
   const std::vector<double> columns = crossbar_.column_currents(voltages);
   std::copy(columns.begin(), columns.end(), out.column_current.row(v).begin());
-  if (v == 0) {
+  if (v == 0 && to.cells == CellResults::vector0) {
     store_cells(inputs.row(v), voltages, out);
   } else {
     const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
     std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
   }
-  done(v, voltages);
+  to.done(v, voltages);
 }
 
 // Chains from the queue on one Newton solver, each vector warm-started from the one before it
 // in its chain, with a select memory of the chain's own. A chain starts from the initial guess
 // (cold) or from vector 0's voltages (out.voltages, read only by then) moved by warm_start.
-void ArraySolver::solve_chains(Worker& worker, const Matrix& inputs, ChainQueue& queue, ArrayResults& out,
-                               std::vector<solver::SolveStats>& stats, const VectorObserver& done) {
+void ArraySolver::solve_chains(Worker& worker, const Matrix& inputs, ChainQueue& queue, const Destination& to) {
+  ArrayResults& out = to.out;
   std::vector<double> voltages;  // reused from chain to chain
   SelectMemory memory;            // reused too, forgotten at each chain's start
   const std::size_t n_free = crossbar_.free_nodes();
@@ -215,7 +216,7 @@ void ArraySolver::solve_chains(Worker& worker, const Matrix& inputs, ChainQueue&
       if (v > chain->first || !chain->cold)
         warm_start(inputs.row(v > chain->first ? v - 1 : 0), inputs.row(v), std::span(voltages).first(n_free), memory);
       // Vector 0's voltages are kept whole (the result's, and the later chains' start).
-      solve_stored(worker, inputs, v, v == 0 ? out.voltages : voltages, out, stats, done);
+      solve_stored(worker, inputs, v, v == 0 ? out.voltages : voltages, to);
       if (v == 0) {
         voltages.assign(out.voltages.begin(), out.voltages.end());
         queue.open();
@@ -258,12 +259,12 @@ bool ArraySolver::vectors_in_parallel(std::size_t count) const {
 
 ArrayResults ArraySolver::solve(const Matrix& inputs,
                                 const std::function<void(std::size_t, std::size_t)>& progress,
-                                const VectorObserver& observe) {
+                                const VectorObserver& observe, CellResults cells) {
   const std::size_t cols = crossbar_.spec().cols;
   std::vector<solver::SolveStats> stats(inputs.rows);
   const auto start = std::chrono::steady_clock::now();
   std::optional<ArrayResults> batched;
-  if (!observe) batched = solve_as_batch(inputs, progress, stats);
+  if (!observe) batched = solve_as_batch(inputs, progress, stats, cells);
   if (batched) {
     batched->summary = summarize(stats, start);
     return std::move(*batched);
@@ -280,15 +281,16 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     if (progress) progress(finished, inputs.rows);
   };
   ChainQueue queue(inputs.rows);
+  const Destination to{out, stats, done, cells};
   if (observe || !vectors_in_parallel(inputs.rows)) {  // observers need not be thread-safe
-    solve_chains(worker_, inputs, queue, out, stats, done);
+    solve_chains(worker_, inputs, queue, to);
   } else {
     std::exception_ptr failure;
     std::thread helper([&] {
       const solver::SerialRegion serial;  // one core each: no nested parallel kernels
       try {
         if (!second_) second_ = std::make_unique<Worker>(make_worker());  // while the first worker solves
-        solve_chains(*second_, inputs, queue, out, stats, done);
+        solve_chains(*second_, inputs, queue, to);
       } catch (...) {
         failure = std::current_exception();
         queue.close();
@@ -297,7 +299,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     {
       const solver::SerialRegion serial;
       try {
-        solve_chains(worker_, inputs, queue, out, stats, done);
+        solve_chains(worker_, inputs, queue, to);
       } catch (...) {
         queue.close();
         helper.join();
@@ -307,6 +309,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
     helper.join();
     if (failure) std::rethrow_exception(failure);
   }
+  if (cells == CellResults::none) out.voltages = {};  // the later chains' start, no longer needed
   out.summary = summarize(stats, start);
   return out;
 }
@@ -332,7 +335,7 @@ SolverSummary ArraySolver::summarize(std::span<const solver::SolveStats> stats,
 // the fallbacks (and the reasons, should they fail too).
 std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
                                                         const std::function<void(std::size_t, std::size_t)>& progress,
-                                                        std::vector<solver::SolveStats>& stats) {
+                                                        std::vector<solver::SolveStats>& stats, CellResults cells) {
   if (method_ != solver::Method::grid || inputs.rows < 2) return std::nullopt;
   auto* grid = dynamic_cast<solver::GridNewton*>(&candidate(worker_, 0));
   if (!grid || !grid->solves_batches()) return std::nullopt;
@@ -382,12 +385,14 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
     worker_.last = r.stats.back();
     if (start == 0) first_fixed = std::move(fixed[0]);
   }
+  const std::int64_t stored = cells == CellResults::vector0 ? 1 : 0;  // vector 0's ideal: store_cells
   solver::parallel_for(static_cast<std::int64_t>(count), 16, [&](int, std::int64_t v0, std::int64_t v1) {
-    for (std::int64_t v = std::max<std::int64_t>(v0, 1); v < v1; ++v) {
+    for (std::int64_t v = std::max(v0, stored); v < v1; ++v) {
       const std::vector<double> ideal = crossbar_.ideal_column_currents(inputs.row(v));
       std::copy(ideal.begin(), ideal.end(), out.column_current_ideal.row(v).begin());
     }
   });
+  if (cells == CellResults::none) return out;
   voltages.insert(voltages.end(), first_fixed.begin(), first_fixed.end());
   store_cells(inputs.row(0), voltages, out);
   out.voltages = std::move(voltages);

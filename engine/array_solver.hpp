@@ -45,6 +45,11 @@ struct ArrayResults {
   SolverSummary summary;
 };
 
+/// Whether ArraySolver::solve computes input vector 0's per-cell results (ArrayResults' cell
+/// matrices, v_col, v_row and voltages) or leaves them empty; the column currents, ideal ones
+/// included, are whole either way.
+enum class CellResults { vector0, none };
+
 /// Called after each vector is solved with its index and every circuit node's voltage.
 using VectorObserver = std::function<void(std::size_t vector, std::span<const double> voltages)>;
 
@@ -93,7 +98,7 @@ class ArraySolver {
   /// array) can differ from one thread in the last bits.
   ArrayResults solve(const Matrix& inputs,
                      const std::function<void(std::size_t, std::size_t)>& progress = {},
-                     const VectorObserver& observe = {});
+                     const VectorObserver& observe = {}, CellResults cells = CellResults::vector0);
 
   /// Solves one input vector in place, in the caller's `voltages` (no copy of the nodes). On
   /// entry it is the starting point when it holds free_nodes() values or every node's (as a
@@ -154,15 +159,21 @@ class ArraySolver {
     bool cold;
   };
   class ChainQueue;
+  /// Where solve's vectors go, and what it keeps of them.
+  struct Destination {
+    ArrayResults& out;
+    std::vector<solver::SolveStats>& stats;
+    const VectorObserver& done;
+    CellResults cells;
+  };
   void solve_stored(Worker& worker, const Matrix& inputs, std::size_t v, std::vector<double>& voltages,
-                    ArrayResults& out, std::vector<solver::SolveStats>& stats, const VectorObserver& done);
-  void solve_chains(Worker& worker, const Matrix& inputs, ChainQueue& queue, ArrayResults& out,
-                    std::vector<solver::SolveStats>& stats, const VectorObserver& done);
+                    const Destination& to);
+  void solve_chains(Worker& worker, const Matrix& inputs, ChainQueue& queue, const Destination& to);
   void store_cells(std::span<const double> input, std::span<const double> voltages, ArrayResults& out) const;
   bool vectors_in_parallel(std::size_t count) const;
   std::optional<ArrayResults> solve_as_batch(const Matrix& inputs,
                                              const std::function<void(std::size_t, std::size_t)>& progress,
-                                             std::vector<solver::SolveStats>& stats);
+                                             std::vector<solver::SolveStats>& stats, CellResults cells);
   SolverSummary summarize(std::span<const solver::SolveStats> stats,
                           std::chrono::steady_clock::time_point start) const;
 

@@ -620,3 +620,26 @@ TEST_CASE("on bit-line blocks of SONOS cells a warm vector takes three evaluatio
   check_close(klu.column_current.data, grid.column_current.data, 1e-21);
   check_kcl(xb, grid.voltages);
 }
+
+TEST_CASE("a solve that keeps no per-cell results gives the same column currents", "[backends]") {
+  // CellResults::none (the Python module's solve) skips vector 0's per-cell matrices and voltages,
+  // on the grid's batch path and on the vector-by-vector one (KLU), and nothing else: the column
+  // currents are the same bits, and vector 0's ideal ones its isolated cells' sum as before.
+  const double activities[] = {0.1, 1.0, 0.0, 0.5};
+  for (const std::string method : {"grid", "klu"}) {
+    CAPTURE(method);
+    const ArraySpec spec = random_array(devices::CellKind::select_sonos_2t, 40, 13, {0.0, 1.0, 0.0, 0.0}, 61);
+    const Crossbar xb(spec);
+    const Matrix inputs = batch_with_activities(spec, activities, 9);
+    engine::ArraySolver whole(xb, with_method(method)), columns(xb, with_method(method));
+    const engine::ArrayResults a = whole.solve(inputs);
+    const engine::ArrayResults b = columns.solve(inputs, {}, {}, engine::CellResults::none);
+    CHECK(a.column_current.data == b.column_current.data);
+    check_close(a.column_current_ideal.data, b.column_current_ideal.data, 0.0);
+    CHECK(a.summary.newton_iterations == b.summary.newton_iterations);
+    CHECK(a.cell_current.data.size() == std::size_t(spec.rows * spec.cols));
+    for (const Matrix* m : {&b.cell_current, &b.cell_current_ideal, &b.cell_current_programmed, &b.v_col, &b.v_row})
+      CHECK(m->data.empty());
+    CHECK(b.voltages.empty());
+  }
+}

@@ -344,7 +344,8 @@ class CrossbarCore {
       const py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);  // one solve at a time on this array's solver
       SignalPoll poll;
-      r = solver_.solve(inputs, [&](std::size_t, std::size_t) { poll(); }, observe);
+      // Per-cell results come from the observer, per vector: none of vector 0's alone.
+      r = solver_.solve(inputs, [&](std::size_t, std::size_t) { poll(); }, observe, engine::CellResults::none);
     } catch (const Interrupted&) {
       throw py::error_already_set();
     }
