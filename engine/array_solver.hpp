@@ -95,7 +95,8 @@ class ArraySolver {
   /// from vector 0's solution. Two threads take whole chains. The answer is thus the same bits from
   /// run to run, and on one thread or two when the two each take vectors (vector_threads); a vector
   /// solved alone with its kernels split over the cores (fewer than four, an observer, a huge
-  /// array) can differ from one thread in the last bits.
+  /// array) can differ from one thread in the last bits. `cells`: whether vector 0's per-cell
+  /// results are computed (CellResults); the answer is the same either way.
   ArrayResults solve(const Matrix& inputs,
                      const std::function<void(std::size_t, std::size_t)>& progress = {},
                      const VectorObserver& observe = {}, CellResults cells = CellResults::vector0);
