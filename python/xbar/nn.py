@@ -23,7 +23,7 @@ im2col matrix), input x >= 0 flattened to length in (= array rows):
 Modes: "ideal" takes each tile's column currents as the sum of its active cells' isolated
 currents as programmed (``Crossbar.current_programmed``: the level currents, plus the
 programming error with ``[variation]``); "exact" solves every bit plane of every tile through the
-engine, the tile's vectors as one batch, two tiles at a time (the engine releases the GIL).
+engine, the tile's vectors as one batch, tile after tile (each batch uses both cores).
 """
 import copy
 import math
@@ -32,7 +32,6 @@ import sys
 import threading
 import time
 import tomllib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -290,7 +289,7 @@ class _AnalogLayer(torch.nn.Module):
         return out
 
     def solve_tiles(self, jobs, planes, n):
-        """Exact mode: each tile's distinct input vectors solved by the engine, two tiles at once."""
+        """Exact mode: each tile's distinct input vectors solved by the engine, tile after tile."""
         work = []
         for row_slice, col_slice, key, tile_in, block in jobs:
             unique, inverse = np.unique(tile_in, axis=0, return_inverse=True)
@@ -307,8 +306,8 @@ class _AnalogLayer(torch.nn.Module):
                 progress.advance(len(part))
             block[:, :, col_slice] = currents[inverse].reshape(planes, n, -1)
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(run, work))
+        for item in work:  # one at a time: each batch already keeps both cores busy
+            run(item)
 
     def adc(self, y):
         """Rounds y to 2^adc_bits levels spread uniformly over [-r, r], clipping outside."""
