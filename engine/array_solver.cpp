@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -264,7 +265,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
   std::vector<solver::SolveStats> stats(inputs.rows);
   const auto start = std::chrono::steady_clock::now();
   std::optional<ArrayResults> batched;
-  if (!observe) batched = solve_as_batch(inputs, progress, stats, cells);
+  batched = solve_as_batch(inputs, progress, stats, cells, observe);
   if (batched) {
     batched->summary = summarize(stats, start);
     return std::move(*batched);
@@ -332,10 +333,12 @@ SolverSummary ArraySolver::summarize(std::span<const solver::SolveStats> stats,
 // The grid's batch path: with fixed rows and free bit lines every block of bit lines goes
 // through all the vectors in turn (solver::GridNewton::solve_batch). nullopt where it does not
 // apply, or where a vector does not converge there: the vectors are then solved one by one, with
-// the fallbacks (and the reasons, should they fail too).
+// the fallbacks (and the reasons, should they fail too). With an observer each part keeps its
+// vectors' voltages, which the observer sees when the part is done.
 std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
                                                         const std::function<void(std::size_t, std::size_t)>& progress,
-                                                        std::vector<solver::SolveStats>& stats, CellResults cells) {
+                                                        std::vector<solver::SolveStats>& stats, CellResults cells,
+                                                        const VectorObserver& observe) {
   if (method_ != solver::Method::grid || inputs.rows < 2) return std::nullopt;
   auto* grid = dynamic_cast<solver::GridNewton*>(&candidate(worker_, 0));
   if (!grid || !grid->solves_batches()) return std::nullopt;
@@ -353,9 +356,16 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
   crossbar_.initial_guess(inputs.row(0), voltages);
   std::vector<double> first_fixed;
   std::mutex progress_mutex;
-  // In parts of k_batch_vectors, each continuing the one before (the same answer as one batch).
-  for (std::size_t start = 0; start < count; start += k_batch_vectors) {
-    const std::size_t n = std::min(k_batch_vectors, count - start);
+  // In parts, each continuing the one before (the same answer as one batch).
+  const std::size_t n_free = circuit.n_free;
+  const std::size_t part = observe ? std::clamp<std::size_t>(k_observed_part_bytes / (sizeof(double) * n_free), 1,
+                                                             k_batch_vectors)
+                                   : k_batch_vectors;
+  // A part's free voltages (written before they are read: not zeroed first); one vector's nodes.
+  const auto solutions = std::make_unique_for_overwrite<double[]>(observe ? std::min(part, count) * n_free : 0);
+  std::vector<double> observed;
+  for (std::size_t start = 0; start < count; start += part) {
+    const std::size_t n = std::min(part, count - start);
     std::vector<std::vector<double>> fixed(n);
     std::vector<std::uint8_t> row_state(selects ? n * rows : 0);
     for (std::size_t v = 0; v < n; ++v) {
@@ -377,9 +387,16 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
         const std::lock_guard lock(progress_mutex);
         progress(start + n * done / total, count);
       };
+    if (observe) batch.solutions = std::span(solutions.get(), n * n_free);
     const std::span<double> first = start == 0 ? std::span(voltages) : std::span<double>();  // vector 0's
     solver::GridNewton::BatchResult r = grid->solve_batch(batch, first);
     if (!r.converged) return std::nullopt;
+    for (std::size_t v = 0; v < n && observe; ++v) {
+      const std::span<const double> free = batch.solutions.subspan(v * n_free, n_free);
+      observed.assign(free.begin(), free.end());
+      observed.insert(observed.end(), fixed[v].begin(), fixed[v].end());
+      observe(start + v, observed);
+    }
     std::copy(r.sink_current.begin(), r.sink_current.end(), out.column_current.data.begin() + start * cols);
     std::copy(r.stats.begin(), r.stats.end(), stats.begin() + start);
     worker_.last = r.stats.back();

@@ -50,7 +50,8 @@ struct ArrayResults {
 /// included, are whole either way.
 enum class CellResults { vector0, none };
 
-/// Called after each vector is solved with its index and every circuit node's voltage.
+/// Called after each vector is solved with its index and every circuit node's voltage, in
+/// vector order, on the thread that called ArraySolver::solve.
 using VectorObserver = std::function<void(std::size_t vector, std::span<const double> voltages)>;
 
 /// Arrays up to this many unknowns solve their input vectors on two threads (one solver each).
@@ -68,6 +69,10 @@ inline constexpr std::size_t k_cold_chains = 2;
 /// The grid's batches (rows fixed) go in parts of this many vectors, each continuing the one
 /// before: memory in proportion to a part, whatever the batch.
 inline constexpr std::size_t k_batch_vectors = 256;
+/// With an observer, a part of the grid's batch also keeps every vector's voltages until the
+/// observer has seen them: parts then hold at most this many bytes of voltages (one vector at
+/// least, k_batch_vectors at most). The answer is the same with any part size.
+inline constexpr std::size_t k_observed_part_bytes = std::size_t(32) << 20;
 
 /// Where the grid does not fit (netlists::grid_layout), "auto" picks KLU below this many
 /// unknowns and the line backend above it.
@@ -86,10 +91,14 @@ class ArraySolver {
  public:
   ArraySolver(const netlists::Crossbar& crossbar, solver::NewtonOptions options);
 
-  /// Solves every row of inputs ([count, rows]). progress(done, total) is called after each, and
-  /// observe(vector, voltages) too (e.g. per-vector cell currents for sweep metrics): with an
-  /// observer every vector is solved in order on the calling thread. Where the grid's batch path
-  /// does not apply (solve_as_batch), the vectors go in chains of k_chain_vectors consecutive
+  /// Solves every row of inputs ([count, rows]). progress(done, total) is called as vectors are
+  /// done, and observe(vector, voltages) once per vector, in order, on the calling thread (e.g.
+  /// per-vector cell currents): the grid's batch path (solve_as_batch) calls it after each part of
+  /// the batch (k_observed_part_bytes), every other path after each vector, which it then solves in
+  /// order on the calling thread. Should the batch path fail to converge on a part, every vector
+  /// is solved again one by one, and the observer sees the vectors of the earlier parts a second
+  /// time (the same vector, its voltages to rounding). Where the grid's batch path
+  /// does not apply, the vectors go in chains of k_chain_vectors consecutive
   /// vectors, each vector in a chain warm-started from the one before (warm_start, with a memory of
   /// the chain's own); the first k_cold_chains chains start from the initial guess, every later one
   /// from vector 0's solution. Two threads take whole chains. The answer is thus the same bits from
@@ -174,7 +183,8 @@ class ArraySolver {
   bool vectors_in_parallel(std::size_t count) const;
   std::optional<ArrayResults> solve_as_batch(const Matrix& inputs,
                                              const std::function<void(std::size_t, std::size_t)>& progress,
-                                             std::vector<solver::SolveStats>& stats, CellResults cells);
+                                             std::vector<solver::SolveStats>& stats, CellResults cells,
+                                             const VectorObserver& observe);
   SolverSummary summarize(std::span<const solver::SolveStats> stats,
                           std::chrono::steady_clock::time_point start) const;
 

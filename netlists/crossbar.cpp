@@ -449,10 +449,15 @@ std::vector<double> Crossbar::column_currents(std::span<const double> voltages) 
 }
 
 std::vector<double> Crossbar::cell_currents(std::span<const double> v) const {
+  std::vector<double> out(spec_.weights.size());
+  cell_currents(v, out);
+  return out;
+}
+
+void Crossbar::cell_currents(std::span<const double> v, std::span<double> out) const {
   const bool internal = has_real_select();
   const bool ideal = spec_.cell.has_select() && !internal;
   const std::size_t cols = spec_.cols;
-  std::vector<double> out(spec_.weights.size());
   solver::parallel_for(spec_.rows, rows_per_task(), [&](int, std::int64_t i0, std::int64_t i1) {
     std::vector<double> v_top(cols), v_bl(cols);  // one row's terminal voltages
     for (int i = static_cast<int>(i0); i < i1; ++i) {
@@ -460,24 +465,27 @@ std::vector<double> Crossbar::cell_currents(std::span<const double> v) const {
         v_top[j] = v[node(internal ? NodeKind::internal : NodeKind::row, i, int(j))];
         v_bl[j] = v[node(NodeKind::column, i, int(j))];
       }
-      const std::span<double> row = std::span(out).subspan(i * cols, cols);
+      const std::span<double> row = out.subspan(i * cols, cols);
       devices::storage_currents(spec_.cell, std::span(spec_.weights).subspan(i * cols, cols), v_top, v_bl, row);
       if (!ideal) continue;
       const double enable = v[node(NodeKind::gate, i, 0)];  // the row's ideal select: 0 or 1
       for (double& current : row) current *= enable;
     }
   });
-  return out;
 }
 
 std::vector<double> Crossbar::line_voltages(NodeKind kind, std::span<const double> voltages) const {
   std::vector<double> out(spec_.weights.size());
+  line_voltages(kind, voltages, out);
+  return out;
+}
+
+void Crossbar::line_voltages(NodeKind kind, std::span<const double> voltages, std::span<double> out) const {
   solver::parallel_for(spec_.rows, rows_per_task(), [&](int, std::int64_t i0, std::int64_t i1) {
     for (int i = static_cast<int>(i0); i < i1; ++i)
       for (int j = 0; j < spec_.cols; ++j)
         out[static_cast<std::size_t>(i) * spec_.cols + j] = voltages[node(kind, i, j)];
   });
-  return out;
 }
 
 std::int64_t Crossbar::rows_per_task() const {

@@ -98,6 +98,10 @@ class Crossbar {
   /// Ideal cell currents (A), row-major: each active cell's isolated current at nominal bias,
   /// 0 for the cells of inactive rows (docs/conventions.md).
   std::vector<double> ideal_cell_currents(std::span<const double> input) const;
+  /// The three above into the caller's rows x cols values (no allocation).
+  void cell_currents(std::span<const double> voltages, std::span<double> out) const;
+  void line_voltages(NodeKind kind, std::span<const double> voltages, std::span<double> out) const;
+  void ideal_cell_currents(std::span<const double> input, std::span<double> out) const;
   /// The isolated current of an active cell (A), as ideal_cell_currents has it.
   double ideal_cell_current(std::span<const double> input, int row, int col) const;
   /// Isolated current (A) of every cell as programmed (its solved weight, not the nominal one),

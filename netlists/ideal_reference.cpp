@@ -5,6 +5,8 @@
 // [variation] the reference is the nominal array (ArraySpec::ideal_weights), not the programmed one.
 #include "netlists/crossbar.hpp"
 
+#include <algorithm>
+
 #include "solver/parallel.hpp"
 
 namespace xbar::netlists {
@@ -27,14 +29,20 @@ std::vector<double> Crossbar::programmed_cell_currents() const {
 }
 
 std::vector<double> Crossbar::ideal_cell_currents(std::span<const double> input) const {
-  std::vector<double> out(spec_.weights.size(), 0.0);
+  std::vector<double> out(spec_.weights.size());
+  ideal_cell_currents(input, out);
+  return out;
+}
+
+void Crossbar::ideal_cell_currents(std::span<const double> input, std::span<double> out) const {
   solver::parallel_for(spec_.rows, rows_per_task(), [&](int, std::int64_t i0, std::int64_t i1) {
     for (int i = static_cast<int>(i0); i < i1; ++i) {
-      if (!row_active(input, i)) continue;
-      for (int j = 0; j < spec_.cols; ++j) out[static_cast<std::size_t>(i) * spec_.cols + j] = ideal_cell_current(input, i, j);
+      const std::span<double> row = out.subspan(static_cast<std::size_t>(i) * spec_.cols, spec_.cols);
+      if (!row_active(input, i)) std::fill(row.begin(), row.end(), 0.0);
+      else
+        for (int j = 0; j < spec_.cols; ++j) row[j] = ideal_cell_current(input, i, j);
     }
   });
-  return out;
 }
 
 std::vector<double> Crossbar::ideal_column_currents(std::span<const double> input) const {

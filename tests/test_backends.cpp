@@ -309,8 +309,8 @@ void check_batch(const ArraySpec& spec) {
   engine::ArraySolver reference(xb, with_method("klu")), grid(xb, with_method("grid"));
   const engine::ArrayResults a = reference.solve(inputs);
   double worst_kcl = 0;
-  // With an observer one solver takes the vectors in order, in chains of k_chain_vectors: the
-  // switches above, within each chain, are the ones the grid sees.
+  // The grid's batch path takes the vectors in order: the switches above are the ones it sees.
+  // Its observer gets every vector's voltages, at whose every node KCL must hold.
   const engine::ArrayResults b = grid.solve(inputs, {}, [&](std::size_t, std::span<const double> v) {
     worst_kcl = std::max(worst_kcl, test::worst_kcl_ratio(xb.circuit(), v));
   });
@@ -346,21 +346,27 @@ TEST_CASE("the grid agrees with KLU on batches that switch most rows on and off"
 
 TEST_CASE("a batch on the grid with fixed rows gives the vector-by-vector answers, whatever the thread count",
           "[backends]") {
-  // Without an observer the grid takes each block of bit lines through the whole batch (its first
-  // evaluation of a vector redoing only the rows that switched); with one it solves vector after
-  // vector, in chains (k_chain_vectors). Against the vectors solved one by one in a single chain,
-  // the same warm starts as the batch: the column currents agree to rounding, vector 0's voltages
-  // exactly, and the batch's answer does not depend on the threads.
+  // The grid takes each block of bit lines through the whole batch (its first evaluation of a
+  // vector redoing only the rows that switched). Against the vectors solved one by one in a single
+  // chain, the same warm starts as the batch: the column currents agree to rounding, vector 0's
+  // voltages exactly, and the batch's answer does not depend on the threads. With an observer the
+  // batch keeps each vector's voltages for it: the same answer, KCL at every node of every vector.
   const double activities[] = {0.1, 0.1, 1.0, 0.0, 0.1, 0.5, 0.01, 0.9, 0.1};
   for (devices::CellKind kind : k_all_kinds) {
     CAPTURE(static_cast<int>(kind));
     const ArraySpec spec = random_array(kind, 70, 21, {0.0, 1.0, 0.0, 10.0}, 57);
     const Crossbar xb(spec);
     const Matrix inputs = batch_with_activities(spec, activities, 8);
-    engine::ArraySolver one_by_one(xb, with_method("grid"));
+    engine::ArraySolver observed(xb, with_method("grid"));
     std::vector<double> column_kcl;
-    const engine::ArrayResults a = one_by_one.solve(inputs, {}, [&](std::size_t, std::span<const double> v) {
-      column_kcl.push_back(test::worst_kcl_ratio(xb.circuit(), v));
+    std::vector<std::size_t> seen;
+    Matrix observed_columns(inputs.rows, spec.cols);
+    std::vector<double> observed_first;
+    const engine::ArrayResults a = observed.solve(inputs, {}, [&](std::size_t v, std::span<const double> volts) {
+      seen.push_back(v);
+      column_kcl.push_back(test::worst_kcl_ratio(xb.circuit(), volts));
+      std::ranges::copy(xb.column_currents(volts), observed_columns.row(v).begin());
+      if (v == 0) observed_first.assign(volts.begin(), volts.end());
     });
     const int threads = solver::parallel_threads();
     std::vector<engine::ArrayResults> batches;
@@ -384,13 +390,28 @@ TEST_CASE("a batch on the grid with fixed rows gives the vector-by-vector answer
       CHECK(std::abs(chain.columns.data[k] - b.column_current.data[k]) <=
             1e-12 * std::abs(chain.columns.data[k]) + 1e-21);
     }
-    check_close(a.column_current.data, b.column_current.data, 1e-21);  // chains from elsewhere: to 1e-9
-    CHECK(a.voltages == b.voltages);
+    // The engine's own chains (two cold, the rest from vector 0's solution): to 1e-9.
+    check_close(solve_in_chains(xb, "grid", inputs, engine::k_chain_vectors).columns.data, b.column_current.data,
+                1e-21);
     CHECK(b.column_current.data == batches[1].column_current.data);
     CHECK(b.voltages == batches[1].voltages);
+    CHECK(chain.newton_iterations == b.summary.newton_iterations);
+    // Observed: the same bits, every vector seen once and in order, with the voltages it was
+    // solved to (the sink currents the batch reports follow from them, to rounding).
+    CHECK(a.column_current.data == b.column_current.data);
+    CHECK(a.voltages == b.voltages);
     CHECK(a.column_current_ideal.data == b.column_current_ideal.data);
     CHECK(a.cell_current.data == b.cell_current.data);
-    CHECK(chain.newton_iterations == b.summary.newton_iterations);
+    CHECK(a.summary.newton_iterations == b.summary.newton_iterations);
+    CHECK(seen.size() == inputs.rows);
+    CHECK(std::ranges::is_sorted(seen));
+    CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
+    CHECK(observed_first == b.voltages);
+    for (std::size_t k = 0; k < observed_columns.data.size(); ++k) {
+      CAPTURE(k);
+      CHECK(std::abs(observed_columns.data[k] - b.column_current.data[k]) <=
+            1e-9 * std::abs(b.column_current.data[k]) + 1e-21);
+    }
     CHECK(*std::max_element(column_kcl.begin(), column_kcl.end()) <= 1.0);
     check_kcl(xb, b.voltages);
   }
@@ -415,6 +436,18 @@ TEST_CASE("a batch longer than one part of the grid's batches gives the vector-b
   }
   CHECK(a.first == b.voltages);
   CHECK(a.newton_iterations == b.summary.newton_iterations);
+  // Observed, part after part: the same bits, each vector seen once, in order, KCL at its nodes.
+  engine::ArraySolver observed(xb, with_method("grid"));
+  std::size_t next = 0;
+  double worst_kcl = 0;
+  const engine::ArrayResults c = observed.solve(inputs, {}, [&](std::size_t v, std::span<const double> volts) {
+    CHECK(v == next++);
+    worst_kcl = std::max(worst_kcl, test::worst_kcl_ratio(xb.circuit(), volts));
+  });
+  CHECK(next == inputs.rows);
+  CHECK(worst_kcl <= 1.0);
+  CHECK(c.column_current.data == b.column_current.data);
+  CHECK(c.voltages == b.voltages);
 }
 
 TEST_CASE("a cell switched back to a select state starts where it was last solved in it, moved with its bit line",

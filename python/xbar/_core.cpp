@@ -322,21 +322,27 @@ class CrossbarCore {
     const Matrix inputs = matrix_argument(inputs_object, "inputs", "[count, rows]", true);
     io::check_inputs(config_, inputs, "argument 'inputs'");
     const std::size_t count = inputs.rows, per_vector = crossbar_.spec().rows * crossbar_.spec().cols;
-    std::vector<double> cell(cells ? count * per_vector : 0), cell_ideal(cell.size());
-    std::vector<double> v_row(nodes ? count * per_vector : 0), v_col(v_row.size());
-    const auto keep = [per_vector](std::vector<double>& to, std::size_t v, const std::vector<double>& values) {
-      std::copy(values.begin(), values.end(), to.begin() + v * per_vector);
+    // Every vector's per-cell results, which the observer writes straight into NumPy's memory
+    // (not zeroed first: each value is written once).
+    const Shape cube{static_cast<py::ssize_t>(count), crossbar_.spec().rows, crossbar_.spec().cols};
+    const auto cube_if = [&](bool wanted) { return wanted ? py::object(py::array_t<double>(cube)) : py::none(); };
+    PerCell per_cell{cube_if(cells), cube_if(cells), cube_if(nodes), cube_if(nodes)};
+    const auto values = [&](py::object& a) {
+      return a.is_none() ? nullptr : static_cast<double*>(a.cast<py::array_t<double>>().mutable_data());
     };
+    double *const cell = values(per_cell.cell), *const cell_ideal = values(per_cell.cell_ideal);
+    double *const v_row = values(per_cell.v_row), *const v_col = values(per_cell.v_col);
     engine::VectorObserver observe;
     if (cells || nodes)
       observe = [&](std::size_t v, std::span<const double> voltages) {
+        const auto of = [&](double* a) { return std::span(a + v * per_vector, per_vector); };
         if (cells) {
-          keep(cell, v, crossbar_.cell_currents(voltages));
-          keep(cell_ideal, v, crossbar_.ideal_cell_currents(inputs.row(v)));
+          crossbar_.cell_currents(voltages, of(cell));
+          crossbar_.ideal_cell_currents(inputs.row(v), of(cell_ideal));
         }
         if (nodes) {
-          keep(v_row, v, crossbar_.line_voltages(netlists::NodeKind::row, voltages));
-          keep(v_col, v, crossbar_.line_voltages(netlists::NodeKind::column, voltages));
+          crossbar_.line_voltages(netlists::NodeKind::row, voltages, of(v_row));
+          crossbar_.line_voltages(netlists::NodeKind::column, voltages, of(v_col));
         }
       };
     engine::ArrayResults r;
@@ -344,12 +350,12 @@ class CrossbarCore {
       const py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);  // one solve at a time on this array's solver
       SignalPoll poll;
-      // Per-cell results come from the observer, per vector: none of vector 0's alone.
+      // Per-cell results come from the observer, every vector's: none of vector 0's alone.
       r = solver_.solve(inputs, [&](std::size_t, std::size_t) { poll(); }, observe, engine::CellResults::none);
     } catch (const Interrupted&) {
       throw py::error_already_set();
     }
-    return result(std::move(r), count, {std::move(cell), std::move(cell_ideal), std::move(v_row), std::move(v_col)});
+    return result(std::move(r), per_cell);
   }
 
   py::object levels(py::handle self) const {
@@ -371,20 +377,16 @@ class CrossbarCore {
   std::string method() const { return std::string(solver::to_string(solver_.method())); }
 
  private:
-  struct PerCell {
-    std::vector<double> cell, cell_ideal, v_row, v_col;
+  struct PerCell {  ///< [count, rows, cols] arrays, or None
+    py::object cell, cell_ideal, v_row, v_col;
   };
 
   static py::array view(const Matrix& m, py::handle owner) {
     return read_only_view(m.data, {static_cast<py::ssize_t>(m.rows), static_cast<py::ssize_t>(m.cols)}, owner);
   }
 
-  py::dict result(engine::ArrayResults&& r, std::size_t count, PerCell&& per_cell) const {
+  py::dict result(engine::ArrayResults&& r, const PerCell& per_cell) const {
     py::dict out;
-    const Shape cube{static_cast<py::ssize_t>(count), crossbar_.spec().rows, crossbar_.spec().cols};
-    const auto cube_or_none = [&](std::vector<double>& data) -> py::object {
-      return data.empty() ? py::object(py::none()) : py::object(owning_array(std::move(data), cube));
-    };
     if (problem_.mapping != engine::MappingScheme::none) {
       out["output"] = owning_array(engine::signed_outputs(problem_.mapping, r.column_current));
       out["output_ideal"] = owning_array(engine::signed_outputs(problem_.mapping, r.column_current_ideal));
@@ -394,10 +396,10 @@ class CrossbarCore {
     }
     out["column_current"] = owning_array(std::move(r.column_current));
     out["column_current_ideal"] = owning_array(std::move(r.column_current_ideal));
-    out["cell_current"] = cube_or_none(per_cell.cell);
-    out["cell_current_ideal"] = cube_or_none(per_cell.cell_ideal);
-    out["v_row"] = cube_or_none(per_cell.v_row);
-    out["v_col"] = cube_or_none(per_cell.v_col);
+    out["cell_current"] = per_cell.cell;
+    out["cell_current_ideal"] = per_cell.cell_ideal;
+    out["v_row"] = per_cell.v_row;
+    out["v_col"] = per_cell.v_col;
     out["newton_iterations"] = r.summary.newton_iterations;
     out["linear_iterations"] = r.summary.linear_iterations;
     out["method"] = r.summary.methods;
