@@ -264,8 +264,8 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
   const std::size_t cols = crossbar_.spec().cols;
   std::vector<solver::SolveStats> stats(inputs.rows);
   const auto start = std::chrono::steady_clock::now();
-  std::optional<ArrayResults> batched;
-  batched = solve_as_batch(inputs, progress, stats, cells, observe);
+  std::size_t observed = 0;  // vectors the batch path showed the observer before it gave up
+  std::optional<ArrayResults> batched = solve_as_batch(inputs, progress, stats, cells, observe, observed);
   if (batched) {
     batched->summary = summarize(stats, start);
     return std::move(*batched);
@@ -276,7 +276,7 @@ ArrayResults ArraySolver::solve(const Matrix& inputs,
   std::mutex progress_mutex;
   std::size_t finished = 0;
   const VectorObserver done = [&](std::size_t v, std::span<const double> voltages) {
-    if (observe) observe(v, voltages);
+    if (observe && v >= observed) observe(v, voltages);  // each vector once
     std::lock_guard lock(progress_mutex);
     ++finished;
     if (progress) progress(finished, inputs.rows);
@@ -334,11 +334,11 @@ SolverSummary ArraySolver::summarize(std::span<const solver::SolveStats> stats,
 // through all the vectors in turn (solver::GridNewton::solve_batch). nullopt where it does not
 // apply, or where a vector does not converge there: the vectors are then solved one by one, with
 // the fallbacks (and the reasons, should they fail too). With an observer each part keeps its
-// vectors' voltages, which the observer sees when the part is done.
+// vectors' voltages, which the observer sees when the part is done; `observed` counts them.
 std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
                                                         const std::function<void(std::size_t, std::size_t)>& progress,
                                                         std::vector<solver::SolveStats>& stats, CellResults cells,
-                                                        const VectorObserver& observe) {
+                                                        const VectorObserver& observe, std::size_t& observed) {
   if (method_ != solver::Method::grid || inputs.rows < 2) return std::nullopt;
   auto* grid = dynamic_cast<solver::GridNewton*>(&candidate(worker_, 0));
   if (!grid || !grid->solves_batches()) return std::nullopt;
@@ -363,7 +363,7 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
                                    : k_batch_vectors;
   // A part's free voltages (written before they are read: not zeroed first); one vector's nodes.
   const auto solutions = std::make_unique_for_overwrite<double[]>(observe ? std::min(part, count) * n_free : 0);
-  std::vector<double> observed;
+  std::vector<double> every_node;
   for (std::size_t start = 0; start < count; start += part) {
     const std::size_t n = std::min(part, count - start);
     std::vector<std::vector<double>> fixed(n);
@@ -393,9 +393,10 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
     if (!r.converged) return std::nullopt;
     for (std::size_t v = 0; v < n && observe; ++v) {
       const std::span<const double> free = batch.solutions.subspan(v * n_free, n_free);
-      observed.assign(free.begin(), free.end());
-      observed.insert(observed.end(), fixed[v].begin(), fixed[v].end());
-      observe(start + v, observed);
+      every_node.assign(free.begin(), free.end());
+      every_node.insert(every_node.end(), fixed[v].begin(), fixed[v].end());
+      observe(start + v, every_node);
+      observed = start + v + 1;
     }
     std::copy(r.sink_current.begin(), r.sink_current.end(), out.column_current.data.begin() + start * cols);
     std::copy(r.stats.begin(), r.stats.end(), stats.begin() + start);

@@ -96,9 +96,9 @@ class ArraySolver {
   /// per-vector cell currents): the grid's batch path (solve_as_batch) calls it after each part of
   /// the batch (k_observed_part_bytes), every other path after each vector, which it then solves in
   /// order on the calling thread. Should the batch path fail to converge on a part, every vector
-  /// is solved again one by one, and the observer sees the vectors of the earlier parts a second
-  /// time (the same vector, its voltages to rounding). Where the grid's batch path
-  /// does not apply, the vectors go in chains of k_chain_vectors consecutive
+  /// is solved again one by one, and the observer sees only the vectors it has not seen yet (the
+  /// earlier parts' keep the batch's voltages, which agree with the result to rounding). Where the
+  /// grid's batch path does not apply, the vectors go in chains of k_chain_vectors consecutive
   /// vectors, each vector in a chain warm-started from the one before (warm_start, with a memory of
   /// the chain's own); the first k_cold_chains chains start from the initial guess, every later one
   /// from vector 0's solution. Two threads take whole chains. The answer is thus the same bits from
@@ -184,7 +184,7 @@ class ArraySolver {
   std::optional<ArrayResults> solve_as_batch(const Matrix& inputs,
                                              const std::function<void(std::size_t, std::size_t)>& progress,
                                              std::vector<solver::SolveStats>& stats, CellResults cells,
-                                             const VectorObserver& observe);
+                                             const VectorObserver& observe, std::size_t& observed);
   SolverSummary summarize(std::span<const solver::SolveStats> stats,
                           std::chrono::steady_clock::time_point start) const;
 

@@ -160,3 +160,35 @@ TEST_CASE("a batch the grid cannot finish is solved again vector by vector, with
     CHECK(r.column_current.data[k] == Approx(klu.column_current.data[k]).epsilon(1e-9).margin(1e-21));
   CHECK(test::worst_kcl_ratio(xb.circuit(), r.voltages) <= 1.0);
 }
+
+TEST_CASE("an observer sees each vector once when the grid's batch gives up after a part", "[solver]") {
+  // Rows fixed: the grid takes the batch in parts of k_batch_vectors, and the observer sees each
+  // part's vectors when the part is done. The first part repeats one input (its vectors converge
+  // within 2 iterations from the one before); the second alternates all rows on and all off,
+  // which 2 iterations cannot follow: the batch gives up there, the vectors are solved again one
+  // by one (vector 258 fails that way too), and the observer has seen vectors 0 to 257 once each.
+  netlists::ArraySpec spec = sonos_array().spec();
+  spec.lines = {0.0, 1.0, 0.0, 0.0};
+  const netlists::Crossbar xb(spec);
+  solver::NewtonOptions options;
+  options.method = solver::Method::grid;
+  options.max_iterations = 2;
+  const std::size_t count = engine::k_batch_vectors + 4;
+  Matrix inputs(count, 8);
+  for (std::size_t v = 0; v < count; ++v)
+    for (int i = 0; i < 8; ++i) inputs(v, i) = v < engine::k_batch_vectors ? i % 2 == 0 : v % 2 == 0;
+  std::vector<std::size_t> seen;
+  try {
+    engine::ArraySolver(xb, options).solve(inputs, {}, [&](std::size_t v, std::span<const double> volts) {
+      seen.push_back(v);
+      CHECK(test::worst_kcl_ratio(xb.circuit(), volts) <= 1.0);
+    });
+    FAIL("no SolveFailure");
+  } catch (const engine::SolveFailure& e) {
+    const std::string what = e.what();
+    INFO(what);
+    CHECK(what.find("input vector 258 of 260") == 0);
+  }
+  REQUIRE(seen.size() == 258);
+  for (std::size_t v = 0; v < seen.size(); ++v) CHECK(seen[v] == v);
+}
