@@ -357,13 +357,12 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
   std::vector<double> first_fixed;
   std::mutex progress_mutex;
   // In parts, each continuing the one before (the same answer as one batch).
-  const std::size_t n_free = circuit.n_free;
-  const std::size_t part = observe ? std::clamp<std::size_t>(k_observed_part_bytes / (sizeof(double) * n_free), 1,
+  const std::size_t n_nodes = circuit.n_nodes();
+  const std::size_t part = observe ? std::clamp<std::size_t>(k_observed_part_bytes / (sizeof(double) * n_nodes), 1,
                                                              k_batch_vectors)
                                    : k_batch_vectors;
-  // A part's free voltages (written before they are read: not zeroed first); one vector's nodes.
-  const auto solutions = std::make_unique_for_overwrite<double[]>(observe ? std::min(part, count) * n_free : 0);
-  std::vector<double> every_node;
+  // A part's voltages, every node's (written before they are read: not zeroed first).
+  const auto solutions = std::make_unique_for_overwrite<double[]>(observe ? std::min(part, count) * n_nodes : 0);
   for (std::size_t start = 0; start < count; start += part) {
     const std::size_t n = std::min(part, count - start);
     std::vector<std::vector<double>> fixed(n);
@@ -387,15 +386,12 @@ std::optional<ArrayResults> ArraySolver::solve_as_batch(const Matrix& inputs,
         const std::lock_guard lock(progress_mutex);
         progress(start + n * done / total, count);
       };
-    if (observe) batch.solutions = std::span(solutions.get(), n * n_free);
+    if (observe) batch.solutions = std::span(solutions.get(), n * n_nodes);
     const std::span<double> first = start == 0 ? std::span(voltages) : std::span<double>();  // vector 0's
     solver::GridNewton::BatchResult r = grid->solve_batch(batch, first);
     if (!r.converged) return std::nullopt;
     for (std::size_t v = 0; v < n && observe; ++v) {
-      const std::span<const double> free = batch.solutions.subspan(v * n_free, n_free);
-      every_node.assign(free.begin(), free.end());
-      every_node.insert(every_node.end(), fixed[v].begin(), fixed[v].end());
-      observe(start + v, every_node);
+      observe(start + v, batch.solutions.subspan(v * n_nodes, n_nodes));
       observed = start + v + 1;
     }
     std::copy(r.sink_current.begin(), r.sink_current.end(), out.column_current.data.begin() + start * cols);

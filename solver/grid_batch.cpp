@@ -90,10 +90,10 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
   if (count == 0) return out.converged = true, out;
   const bool continues = batch.continues && batch_continuable;
   if (batch.continues && !continues) throw std::logic_error("grid newton: no batch to continue");
-  const std::size_t n_free = circuit.n_free;
-  if (!batch.solutions.empty() && batch.solutions.size() != count * n_free)
-    throw std::logic_error("grid newton: a batch's solutions are not free nodes x vectors");
-  auto solution = [&](std::size_t v) { return batch.solutions.subspan(v * n_free, n_free); };
+  const std::size_t n_nodes = circuit.n_nodes();
+  if (!batch.solutions.empty() && batch.solutions.size() != count * n_nodes)
+    throw std::logic_error("grid newton: a batch's solutions are not nodes x vectors");
+  auto solution = [&](std::size_t v) { return batch.solutions.subspan(v * n_nodes, n_nodes); };
   if (!batch.row_state.empty() && batch.row_state.size() != count * rows)
     throw std::logic_error("grid newton: a batch's row states are not rows x vectors");
   batch_continuable = false;
@@ -144,8 +144,11 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
     out.stats[v] = report(combine(std::span<const RunResult>(results).subspan(v * blocks.size(), blocks.size())));
   if (!v_free.empty())  // vector 0's voltages; the last vector's stay for a batch that continues
     scatter_junctions(batch.fixed[0], v_free);
-  if (!batch.solutions.empty())
-    for (std::size_t v = 0; v < count; ++v) scatter_junctions(batch.fixed[v], solution(v));
+  for (std::size_t v = 0; v < count && !batch.solutions.empty(); ++v) {
+    const std::span<double> every = solution(v);
+    scatter_junctions(batch.fixed[v], every);
+    std::ranges::copy(batch.fixed[v], every.begin() + circuit.n_free);
+  }
   if (!batch.row_state.empty()) batch_last_state.assign(state_of(count - 1), state_of(count - 1) + rows);
   batch_continuable = true;
   out.converged = true;

@@ -75,9 +75,10 @@ class GridNewton final : public CircuitSolver {
     /// Called as each block of bit lines is finished, from the thread that solved it, with the
     /// blocks finished so far and in all (the calls may overlap: it must be thread-safe).
     std::function<void(std::size_t done, std::size_t total)> block_done;
-    /// Where every vector's solution goes (count x n_free, vector-major: vector v's free-node
-    /// voltages at v * n_free), each block's part as soon as the block has solved the vector;
-    /// empty: none is kept but vector 0's (solve_batch's v_free).
+    /// Where every vector's solution goes (count x the circuit's nodes, vector-major): vector v's
+    /// every node voltage at v * n_nodes, free nodes first, then its fixed ones (as
+    /// full_voltages), each block's part as soon as the block has solved the vector; empty: none
+    /// is kept but vector 0's (solve_batch's v_free).
     std::span<double> solutions;
   };
   struct BatchResult {
