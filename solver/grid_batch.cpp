@@ -139,6 +139,7 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
     if (batch.block_done && !failed) batch.block_done(done, blocks.size());
   });
   if (failed) return out;
+  for (const RunResult& r : results) out.series_certified += r.series;
   // Each vector's report: its slowest block's iterations and its worst node (run_columns).
   for (std::size_t v = 0; v < count; ++v)
     out.stats[v] = report(combine(std::span<const RunResult>(results).subspan(v * blocks.size(), blocks.size())));

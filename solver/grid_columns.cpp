@@ -64,17 +64,40 @@ GridNewton::State::RunResult GridNewton::State::solve_block_vector(CellWork& w, 
                                                                    const std::vector<char>* dirty) {
   JacobianReuse reuse(fixed_jacobian());  // this block's loop only: w and the factors are shared
   RunResult result;
+  // After an exact evaluation of the whole block and a full step near the answer, the next
+  // evaluation is the devices' series about it (assemble_series): the certifying evaluation of a
+  // vector costs no device law but where the series cannot certify. Its step then reuses the
+  // factors, unless rows were evaluated anew.
+  bool whole_exact = false, series_next = false, series = false, refactor = true;
+  double last_step = 0;
   // The blocks solve directly: only whether KCL holds matters, not by how much it fails.
   auto evaluate = [&] {
     const bool build = reuse.build();
-    const bool holds = dirty ? assemble_rows(w, b, *dirty, build) : assemble_block(w, b, build);
+    bool holds = false;
+    if (series_next) {
+      bool exact_rows = false;
+      holds = assemble_series(w, b, exact_rows);
+      refactor = exact_rows, whole_exact = false, series = true;
+    } else {
+      holds = dirty ? assemble_rows(w, b, *dirty, build) : assemble_block(w, b, build);
+      refactor = true, whole_exact = !dirty && chebyshev(), series = false;
+    }
     dirty = nullptr;
     return holds ? 0.0 : std::numeric_limits<double>::infinity();
   };
-  result.run = newton_loop(
-      options, linear_circuit, evaluate,
-      [&](double, double& largest) { return step_block(w, b, largest, reuse.factor()); },
-      [&] { return update_small(w, b.base, end(b)); }, [&](double alpha) { apply_update(w, b.base, end(b), alpha); });
+  auto step = [&](double, double& largest) {
+    const bool factor = reuse.factor() && refactor;
+    const bool ok = step_block(w, b, largest, factor);
+    last_step = largest;
+    return ok;
+  };
+  auto apply = [&](double alpha) {
+    apply_update(w, b.base, end(b), alpha);
+    series_next = whole_exact && alpha == 1.0 && last_step <= k_chebyshev_reach;
+  };
+  result.run = newton_loop(options, linear_circuit, evaluate, step,
+                           [&] { return update_small(w, b.base, end(b)); }, apply);
+  result.series = result.run.converged && series;
   double worst_ratio = -1;
   measure(w, b.base, end(b), result.residuals, worst_ratio);
   return result;

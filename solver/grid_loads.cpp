@@ -25,13 +25,17 @@ double GridNewton::State::load_cells(CellWork& w, std::size_t k0, std::size_t k1
 }
 
 namespace {
-// curv_u, curv_lf, curv_lr and l_top of n cells (keep_curvature), on the widest instruction set.
+// curv_u, cube_u, curv_lf, curv_lr and l_top of n cells (keep_curvature), on the widest
+// instruction set. a2, r2 (a3, r3): the squares (cubes) of the upper device's forward and reverse
+// arguments' change per dm.
 XBAR_ISA_CLONES void curvatures(
-    std::size_t n, double a, double r, const double* __restrict u_ff, const double* __restrict u_rr,
-    const double* __restrict l_ff, const double* __restrict l_rr, const double* __restrict l_t, double leak,
-    double* __restrict curv_u, double* __restrict curv_lf, double* __restrict curv_lr, double* __restrict l_top) {
+    std::size_t n, double a2, double r2, double a3, double r3, const double* __restrict u_ff,
+    const double* __restrict u_rr, const double* __restrict l_ff, const double* __restrict l_rr,
+    const double* __restrict l_t, double leak, double* __restrict curv_u, double* __restrict cube_u,
+    double* __restrict curv_lf, double* __restrict curv_lr, double* __restrict l_top) {
   for (std::size_t k = 0; k < n; ++k) {
-    curv_u[k] = u_ff[k] * a - u_rr[k] * r;
+    curv_u[k] = u_ff[k] * a2 - u_rr[k] * r2;
+    cube_u[k] = u_ff[k] * a3 + u_rr[k] * r3;
     curv_lf[k] = l_ff ? l_ff[k] : 0.0;  // no l_ff: a linear resistor
     curv_lr[k] = l_rr ? l_rr[k] : 0.0;
     l_top[k] = l_t[k] + leak;
@@ -40,15 +44,130 @@ XBAR_ISA_CLONES void curvatures(
 }  // namespace
 
 // With the upper device's drain on the fixed row (dR = 0), its arguments move by
-// -(1 + eta/n) dm (forward) and -(eta/n) dm (reverse): one coefficient of dm^2.
+// -(1 + eta/n) dm (forward) and -(eta/n) dm (reverse): one coefficient of dm^2, and one of |dm|^3
+// for the series' remainder bound.
 void GridNewton::State::keep_curvature(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) const {
-  const double eta_n = upper->law.eta / upper->law.n;
+  const double eta_n = upper->law.eta / upper->law.n, a = 1 + eta_n;
   const std::size_t t0 = k0 - w.base;
   const bool curved = lower_transistor != nullptr;  // else a linear resistor: no second derivative
-  curvatures(k1 - k0, (1 + eta_n) * (1 + eta_n), eta_n * eta_n, loads.u_ff.data(), loads.u_rr.data(),
-             curved ? loads.l_ff.data() : nullptr, curved ? loads.l_rr.data() : nullptr, loads.l_t.data(),
-             curved ? devices::k_transistor_leak : 0.0, w.curv_u.data() + t0, w.curv_lf.data() + t0,
-             w.curv_lr.data() + t0, w.l_top.data() + t0);
+  curvatures(k1 - k0, a * a, eta_n * eta_n, a * a * a, eta_n * eta_n * eta_n, loads.u_ff.data(),
+             loads.u_rr.data(), curved ? loads.l_ff.data() : nullptr, curved ? loads.l_rr.data() : nullptr,
+             loads.l_t.data(), curved ? devices::k_transistor_leak : 0.0, w.curv_u.data() + t0,
+             w.cube_u.data() + t0, w.curv_lf.data() + t0, w.curv_lr.data() + t0, w.l_top.data() + t0);
+}
+
+namespace {
+// A series evaluation of a run of cells (at index k): the step d, the terms kept of the exact
+// evaluation at v0 (CellWork: J_mm = diag_m, J_mC = l_b, -J_Cm = l_top, the curvatures), and the
+// residuals, scales and right-hand side there, which become the series' at v0 + d; fails: per
+// cell, how many of its tests fail. d_up / d_down: the bit-line neighbours' steps (0 at a fixed
+// end), through wires of g_up / g_down.
+struct SeriesCells {
+  const double *d_m, *d_c, *d_up, *d_down, *diag_m, *l_b, *l_top, *inv_mm, *curv_u, *cube_u, *curv_lf, *curv_lr;
+  double *f_m, *scale_m, *f_c, *scale_c, *rhs, *fails;
+};
+struct SeriesLaw {
+  double eta_n_u, eta_n_l;  ///< the devices' eta/n (0 for a resistor below)
+  double reach;             ///< V
+  double remainder;         ///< e^(reach / U_T) / (6 U_T): |R_3| <= remainder d2I |dV|^3
+  NewtonOptions::KclTolerance kcl;
+};
+// Each sum's rounding is taken as at most k_series_rounding of its terms' magnitudes (a few
+// operations of 1/2 ulp each).
+constexpr double k_series_rounding = 8 * std::numeric_limits<double>::epsilon();
+
+// Per device, f(v0 + d) = f(v0) + J d + H(d, d)/2 + R_3: the upper one's along m alone (its drain
+// on the fixed row), the lower one's along both its arguments' changes (as chebyshev_rhs); the
+// wires are linear. A scale becomes its lower bound at v0 + d (|a + b| >= |a| - |b|), and a
+// residual's remainder bound and rounding its slack: a node holds where |f| + slack <= its
+// tolerance at that scale.
+XBAR_ISA_CLONES void series_cells(std::size_t n, const SeriesLaw& law, double g_up, double g_down,
+                                  const SeriesCells& c) {
+  const double *__restrict d_m = c.d_m, *__restrict d_c = c.d_c, *__restrict d_up = c.d_up,
+               *__restrict d_down = c.d_down, *__restrict diag_m = c.diag_m, *__restrict l_b = c.l_b,
+               *__restrict l_top = c.l_top, *__restrict inv = c.inv_mm, *__restrict curv_u = c.curv_u,
+               *__restrict cube_u = c.cube_u, *__restrict cf = c.curv_lf, *__restrict cr = c.curv_lr;
+  double *__restrict f_m = c.f_m, *__restrict scale_m = c.scale_m, *__restrict f_c = c.f_c,
+         *__restrict scale_c = c.scale_c, *__restrict rhs = c.rhs, *__restrict fails = c.fails;
+  // In registers (the stores could alias law's fields).
+  const double a_u = 1 + law.eta_n_u, eta_n_l = law.eta_n_l, reach_limit = law.reach, remainder = law.remainder;
+  const double abstol = law.kcl.abstol, reltol = law.kcl.residual_reltol;
+  // Maxima as selects (std::max and std::fmax keep the loop from vectorising).
+  auto larger = [](double x, double y) { return x > y ? x : y; };
+#pragma omp simd
+  for (std::size_t k = 0; k < n; ++k) {
+    const double dm = d_m[k], dc = d_c[k], adm = std::abs(dm);
+    const double dvp = eta_n_l * (dm - dc), df = dvp - dc, dr = dvp - dm;  // lower: forward, reverse
+    const double reach = larger(a_u * adm, larger(std::abs(df), std::abs(dr)));  // NaN: f_m fails
+    const double q_u = 0.5 * curv_u[k] * dm * dm, q_l = 0.5 * (cf[k] * df * df - cr[k] * dr * dr);
+    const double r3_u = remainder * cube_u[k] * adm * adm * adm;
+    const double r3_l = remainder * (cf[k] * std::abs(df * df * df) + cr[k] * std::abs(dr * dr * dr));
+    // m: f_m = I_l - I_u moves by J_mm dm + J_mC dC + (H_l - H_u)/2.
+    const double lin_m = diag_m[k] * dm, lin_c = l_b[k] * dc, fm0 = f_m[k];
+    const double fm = fm0 + ((lin_m + lin_c) + (q_l - q_u));
+    const double di_l = l_top[k] * dm + lin_c + q_l;                              // the lower device's current
+    const double di_u = std::abs((l_top[k] - diag_m[k]) * dm) + std::abs(q_u);  // |the upper one's|: u_b = l_top - J_mm
+    const double slack_m = r3_u + r3_l + k_series_rounding * (std::abs(fm0) + std::abs(lin_m) + std::abs(lin_c) +
+                                                              std::abs(q_l) + std::abs(q_u));
+    const double sm = larger(scale_m[k] - di_u - std::abs(di_l) - r3_u - r3_l, 0.0);
+    // C: f_C = -I_l + the wires' currents.
+    const double w_up = g_up * (dc - d_up[k]), w_down = g_down * (dc - d_down[k]), fc0 = f_c[k];
+    const double fc = fc0 + ((w_up + w_down) - di_l);
+    const double slack_c =
+        r3_l + k_series_rounding * (std::abs(fc0) + std::abs(di_l) + std::abs(w_up) + std::abs(w_down));
+    const double wires = g_up * (std::abs(dc) + std::abs(d_up[k])) + g_down * (std::abs(dc) + std::abs(d_down[k]));
+    const double sc = larger(scale_c[k] - std::abs(di_l) - r3_l - wires, 0.0);
+    f_m[k] = fm, scale_m[k] = sm, f_c[k] = fc, scale_c[k] = sc;
+    rhs[k] = -fc - l_top[k] * fm * inv[k];  // eliminate's b_C: -f_C + J_Cm f_m / J_mm
+    // A sum of selects (no branch, so that the loop vectorises); a NaN fails.
+    fails[k] = (std::abs(fm) + slack_m <= abstol + reltol * sm ? 0.0 : 1.0) +
+               (std::abs(fc) + slack_c <= abstol + reltol * sc ? 0.0 : 1.0) + (reach <= reach_limit ? 0.0 : 1.0);
+  }
+}
+}  // namespace
+
+bool GridNewton::State::assemble_series(CellWork& w, const Block& b, bool& exact_rows) {
+  if (!chebyshev() || !g.cols_free() || g.rows_free()) throw std::logic_error("grid newton: no series here");
+  const std::size_t cells = end(b) - b.base, width = b.width(), rows = g.rows, t = b.base - w.base;
+  thread_local std::vector<double> fails, fixed_end;
+  fails.resize(cells);
+  fixed_end.assign(width, 0.0);  // a fixed node does not move
+  const double eta_n_l = lower_transistor ? lower_transistor->law.eta / lower_transistor->law.n : 0.0;
+  const SeriesLaw law{upper->law.eta / upper->law.n, eta_n_l, k_series_reach * devices::k_thermal_voltage,
+                      std::exp(k_series_reach) / (6 * devices::k_thermal_voltage), options.kcl_tolerance()};
+  const double* d_c = w.d_c.data() + t;
+  // Block rows [i0, i1), with the bit-line neighbours' steps of row i0 at up and down.
+  auto run = [&](std::size_t i0, std::size_t i1, const double* up, const double* down, double g_up, double g_down) {
+    const std::size_t k = t + i0 * width;
+    series_cells((i1 - i0) * width, law, g_up, g_down,
+                 {w.d_m.data() + k, w.d_c.data() + k, up, down, w.res_m.diag.data() + k, w.j_mc.data() + k,
+                  w.l_top.data() + k, w.inv_mm.data() + k, w.curv_u.data() + k, w.cube_u.data() + k,
+                  w.curv_lf.data() + k, w.curv_lr.data() + k, w.res_m.f.data() + k, w.res_m.scale.data() + k,
+                  w.res_c.f.data() + k, w.res_c.scale.data() + k, w.rhs.data() + k, fails.data() + i0 * width});
+  };
+  // The first row has no wire above; the last one's below goes to the fixed sink.
+  const double g_col = g.g_col, g_last = g.g_col_last;
+  if (rows == 1) {
+    run(0, 1, fixed_end.data(), fixed_end.data(), 0.0, g_last);
+  } else {
+    run(0, 1, fixed_end.data(), d_c + width, 0.0, g_col);
+    for (std::size_t i0 = 1; i0 + 1 < rows; i0 += k_block_cells / width) {
+      const std::size_t i1 = std::min(rows - 1, i0 + k_block_cells / width);
+      run(i0, i1, d_c + (i0 - 1) * width, d_c + (i0 + 1) * width, g_col, g_col);
+    }
+    run(rows - 1, rows, d_c + (rows - 2) * width, fixed_end.data(), g_col, g_last);
+  }
+  // A row's nodes depend on its own cells and the wires alone: rows that fail are evaluated anew.
+  thread_local std::vector<char> exact;
+  exact.assign(rows, 0);
+  exact_rows = false;
+  for (std::size_t i = 0; i < rows; ++i) {
+    double failed = 0;
+    for (std::size_t c = 0; c < width; ++c) failed += fails[i * width + c];
+    exact[i] = failed > 0;
+    exact_rows = exact_rows || exact[i];
+  }
+  return !exact_rows || assemble_rows(w, b, exact, true);
 }
 
 // Raw device loads of cells [k0, k1): batched EKV, or the resistor law.

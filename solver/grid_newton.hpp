@@ -85,6 +85,9 @@ class GridNewton final : public CircuitSolver {
     bool converged = false;             ///< every vector; else the rest of the result is void
     std::vector<SolveStats> stats;      ///< per vector: the most iterations and the worst node of any block
     std::vector<double> sink_current;   ///< [count x cols] A, from each bit line into its sink
+    /// How many (vector, block) solves were certified by the devices' series rather than their
+    /// law (select cells: GridNewton::State::assemble_series in grid_state.hpp).
+    std::size_t series_certified = 0;
   };
 
   /// Whether solve_batch applies: the rows have no unknowns (their bit lines decouple into

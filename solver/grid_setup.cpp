@@ -49,7 +49,7 @@ void GridNewton::State::size_work(CellWork& w, std::size_t base, std::size_t cou
   size(w.d_r, g.rows_free());
   for (auto* a : {&w.inv_mm, &w.j_mc, &w.d_m}) size(*a, upper != nullptr);
   size(w.j_mr, upper && g.rows_free());
-  for (auto* a : {&w.curv_u, &w.curv_lf, &w.curv_lr, &w.l_top}) size(*a, chebyshev());
+  for (auto* a : {&w.curv_u, &w.curv_lf, &w.curv_lr, &w.l_top, &w.cube_u}) size(*a, chebyshev());
   if (blocks.empty()) {
     w.n = matrix.n;
     w.flat = flat;

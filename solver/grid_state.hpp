@@ -72,6 +72,10 @@ struct CellWork {
   // terms' (EkvBatch::d2i_*; 0 for a linear resistor), and the lower one's dI/dV_top, all at the
   // last evaluation.
   std::vector<double> curv_u, curv_lf, curv_lr, l_top;
+  // With them, for a series evaluation (GridNewton::State::assemble_series): the upper device's
+  // bound on its third derivative along m, its F'' terms weighted by the cubes of their arguments'
+  // change per dm.
+  std::vector<double> cube_u;
   std::size_t n = 0;                   // line unknowns: flat holds 3 n (+ n couplings) values
   std::span<double> flat, rhs;         // the state's (rows free) or own_flat / own_rhs
   std::vector<double> own_flat, own_rhs;
@@ -156,8 +160,19 @@ struct GridNewton::State {
     return upper && (lower_transistor || (lower_resistor && lower_resistor->law.is_linear())) && enable.empty() &&
            g.cols_free() && !g.rows_free();
   }
-  /// The correction's per-cell terms of cells [k0, k1) from their chunk loads.
+  /// The correction's per-cell terms of cells [k0, k1) from their chunk loads, and the anchor of
+  /// a series evaluation.
   void keep_curvature(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads) const;
+  /// A column block's evaluation at v = v0 + d from its exact evaluation at v0 (w holds it; d =
+  /// w's step, applied whole) by each device's Taylor series to second order,
+  /// whose remainder is bounded (|F'''| <= F'', and F'' grows at most by e^|dv| along the step)
+  /// and counted against each node's KCL tolerance. Rows where a node's certificate fails, or
+  /// where a device's argument moved by more than k_series_reach U_T, are evaluated exactly.
+  /// Returns whether KCL holds at every unknown of the block; `exact_rows`: whether any row was
+  /// evaluated exactly. Column blocks of select cells (chebyshev()) only.
+  bool assemble_series(CellWork& w, const Block& b, bool& exact_rows);
+  /// The series' reach (|dV| / U_T of each device argument) and so its bound's factor e^0.01.
+  static constexpr double k_series_reach = 0.01;
   /// Chebyshev's correction of a column block's Newton step d (d_c, d_m), whose largest
   /// component is newton_step: z with J z = -H(d, d)/2 on the factors of d's solve, added to d
   /// where the step is large enough to need it and small enough for the series (k_chebyshev_*)
@@ -177,6 +192,7 @@ struct GridNewton::State {
   struct RunResult {
     NewtonRun run;
     SolveStats residuals;  ///< max_residual and the worst node at the returned point
+    bool series = false;   ///< certified by a series evaluation (assemble_series)
   };
   RunResult run();
   /// The blocks' results as one: converged if all are, the most iterations, the worst node.
