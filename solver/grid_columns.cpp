@@ -95,8 +95,10 @@ GridNewton::State::RunResult GridNewton::State::solve_block_vector(CellWork& w, 
     apply_update(w, b.base, end(b), alpha);
     series_next = whole_exact && alpha == 1.0 && last_step <= k_chebyshev_reach;
   };
-  result.run = newton_loop(options, linear_circuit, evaluate, step,
-                           [&] { return update_small(w, b.base, end(b)); }, apply);
+  // Every node passes the update test where the largest |dv| is within vntol (a certifying
+  // step's usually is, by orders of magnitude): no pass over the nodes.
+  auto small = [&] { return last_step <= options.vntol || update_small(w, b.base, end(b)); };
+  result.run = newton_loop(options, linear_circuit, evaluate, step, small, apply);
   result.series = result.run.converged && series;
   double worst_ratio = -1;
   measure(w, b.base, end(b), result.residuals, worst_ratio);
@@ -164,19 +166,23 @@ XBAR_ISA_CLONES void chebyshev_rhs(
   }
 }
 
-// d += sign z (z_C solved, z_m back-substituted); returns max |z|.
+// d += sign z (z_C solved, z_m back-substituted); returns max |z|, and in d_big and d_sum the
+// largest |d| and the sum of d after it (the sum keeps a NaN that the maximum drops).
 XBAR_ISA_CLONES double chebyshev_add(
     std::size_t n, const Curvature& c, const double* __restrict q_m, const double* __restrict z, double sign,
-    double* __restrict dc, double* __restrict dm) {
+    double* __restrict dc, double* __restrict dm, double& d_big, double& d_sum) {
   const double *__restrict inv = c.inv, *__restrict jmc = c.jmc;
-  double largest = 0;
-#pragma omp simd reduction(max : largest)
+  double largest = 0, big = 0, sum = 0;
+#pragma omp simd reduction(max : largest, big) reduction(+ : sum)
   for (std::size_t k = 0; k < n; ++k) {
     const double zm = inv[k] * (-q_m[k] - jmc[k] * z[k]);
     largest = std::max(largest, std::max(std::abs(z[k]), std::abs(zm)));
     dm[k] += sign * zm;
     dc[k] += sign * z[k];
+    big = std::max(big, std::max(std::abs(dc[k]), std::abs(dm[k])));
+    sum += dc[k] + dm[k];
   }
+  d_big = big, d_sum = sum;
   return largest;
 }
 
@@ -188,7 +194,7 @@ XBAR_ISA_CLONES double chebyshev_add(
 // -q_C + J_Cm q_m / J_mm (J_Cm = -l_t), and z_m = (-q_m - J_mC z_C) / J_mm.
 XBAR_ISA_CLONES
 bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors,
-                                       double newton_step) {
+                                       double newton_step, double& d_big, double& d_sum) {
   constexpr int W = k_block_columns;
   if (!(newton_step > k_chebyshev_step && newton_step <= k_chebyshev_reach)) return false;
   const std::size_t cells = end(b) - b.base;
@@ -200,9 +206,11 @@ bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRow
   chebyshev_rhs(cells, c, work.d_c.data(), work.d_m.data(), q_m.data(), z.data());
   const auto rows = static_cast<std::int32_t>(g.rows);
   twisted::solve<W>(factors, rows, z.data(), z.data(), [](std::int32_t) {});
-  const double correction = chebyshev_add(cells, c, q_m.data(), z.data(), 1.0, work.d_c.data(), work.d_m.data());
+  const double correction =
+      chebyshev_add(cells, c, q_m.data(), z.data(), 1.0, work.d_c.data(), work.d_m.data(), d_big, d_sum);
   if (correction <= 0.5 * newton_step) return true;
-  chebyshev_add(cells, c, q_m.data(), z.data(), -1.0, work.d_c.data(), work.d_m.data());  // too far: Newton's
+  double unused_big, unused_sum;  // too far: Newton's step
+  chebyshev_add(cells, c, q_m.data(), z.data(), -1.0, work.d_c.data(), work.d_m.data(), unused_big, unused_sum);
   return false;
 }
 
@@ -262,10 +270,10 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
       if (factor) twisted::factor<W>(chains, rows, factors.rows());
       twisted::solve<W>(std::as_const(factors).rows(), rows, work.rhs.data(), dc,
                         [&](std::int32_t row) { done(row * W, row * W + W, unused); });
-      if (!work.curv_u.empty() && chebyshev_step(work, b, std::as_const(factors).rows(), reduce().first)) {
+      double d_big = 0, d_sum = 0;  // the corrected step's
+      if (!work.curv_u.empty() && chebyshev_step(work, b, std::as_const(factors).rows(), reduce().first, d_big, d_sum)) {
         std::fill(lane_big, lane_big + w, 0.0), std::fill(lane_sum, lane_sum + w, 0.0);
-        for (std::size_t row = 0; row < cells; row += w)
-          for (std::size_t c = 0; c < w; ++c) add(c, row + c, dm[row + c]);
+        lane_big[0] = d_big, lane_sum[0] = d_sum;
       }
     } else {
       const sweeps::ChainGroup group{0, std::int32_t(w), 1, rows, std::int32_t(w)};

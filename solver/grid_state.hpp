@@ -177,8 +177,9 @@ struct GridNewton::State {
   /// component is newton_step: z with J z = -H(d, d)/2 on the factors of d's solve, added to d
   /// where the step is large enough to need it and small enough for the series (k_chebyshev_*)
   /// and |z| <= newton_step / 2.
-  /// Returns whether d changed.
-  bool chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors, double newton_step);
+  /// Returns whether d changed, and then in d_big and d_sum the largest |d| and the sum of d.
+  bool chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors, double newton_step,
+                      double& d_big, double& d_sum);
   /// Below this Newton step (V) the correction, ~|d|^2 / (2 U_T), is below 1e-16 V.
   static constexpr double k_chebyshev_step = 1e-9;
   /// Above this Newton step (V, ~2 U_T) the device laws' exponentials leave the second-order
