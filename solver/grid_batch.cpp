@@ -22,10 +22,25 @@ bool GridNewton::State::batches() const {
 // The per-cell lists fed by fixed nodes (the row voltages, the gates, the enables), and the
 // block's sinks.
 XBAR_ISA_CLONES
-void GridNewton::State::refresh_block(const Block& b, std::span<const double> fixed, std::vector<char>& dirty) {
+void GridNewton::State::refresh_block(const Block& b, std::span<const double> fixed, std::vector<char>& dirty,
+                                      const std::vector<std::uint32_t>* changed) {
   const NodeIndex n_free = circuit.n_free;
-  const std::size_t w = b.width();
-  dirty.assign(g.rows, 0);
+  const std::size_t w = b.width(), rows = g.rows;
+  dirty.assign(rows, 0);
+  if (changed) {  // row_inputs: family f's node of row i at f * rows + i, families in their order
+    std::size_t f = 0;
+    auto refresh = [&](std::vector<double>& values, Source source) {
+      if (source != Source::fixed) return;
+      for (const std::uint32_t i : *changed)
+        std::fill_n(values.data() + b.base + i * w, w, fixed[row_inputs[f * rows + i] - n_free]);
+      ++f;
+    };
+    refresh(v_r, source_r);
+    if (upper) refresh(gate_u, source_gate_u);
+    if (lower_transistor) refresh(gate_l, source_gate_l);
+    if (!node_enable.empty()) refresh(enable, source_enable);
+    for (const std::uint32_t i : *changed) dirty[i] = 1;
+  }
   // Row by row: once a row where the row shares one node, else without a branch per cell (a
   // count of doubles, so that the loop vectorises).
   auto refresh = [&](const std::vector<NodeIndex>& nodes, std::vector<double>& values, Source source, bool shared) {
@@ -50,10 +65,12 @@ void GridNewton::State::refresh_block(const Block& b, std::span<const double> fi
       dirty[i] |= changed > 0;
     }
   };
-  refresh(node_r, v_r, source_r, row_shared_r);
-  if (upper) refresh(node_gate_u, gate_u, source_gate_u, row_shared_gate_u);
-  if (lower_transistor) refresh(node_gate_l, gate_l, source_gate_l, row_shared_gate_l);
-  if (!node_enable.empty()) refresh(node_enable, enable, source_enable, row_shared_enable);
+  if (!changed) {
+    refresh(node_r, v_r, source_r, row_shared_r);
+    if (upper) refresh(node_gate_u, gate_u, source_gate_u, row_shared_gate_u);
+    if (lower_transistor) refresh(node_gate_l, gate_l, source_gate_l, row_shared_gate_l);
+    if (!node_enable.empty()) refresh(node_enable, enable, source_enable, row_shared_enable);
+  }
   for (std::size_t j = b.j0; j < b.j1; ++j) {
     const double v = fixed[g.col_sink[j] - n_free];
     if (v == v_sink[j]) continue;
@@ -64,12 +81,14 @@ void GridNewton::State::refresh_block(const Block& b, std::span<const double> fi
 
 XBAR_ISA_CLONES
 void GridNewton::State::warm_start_block(const Block& b, const GridNewton::Batch& batch,
-                                         const std::uint8_t* before, const std::uint8_t* now) {
+                                         const std::uint8_t* before, const std::uint8_t* now,
+                                         const std::vector<std::uint32_t>* switched) {
   if (!upper || !before || !now) return;
   const std::size_t w = b.width(), rows = g.rows;
   double first[k_block_columns] = {};  // a block row's
   // Each block owns its cells' range of v_m and of the memory.
-  for (std::size_t i = 0; i < rows; ++i) {
+  for (std::size_t t = 0, n = switched ? switched->size() : rows; t < n; ++t) {
+    const std::size_t i = switched ? (*switched)[t] : t;
     if ((before[i] != 0) == (now[i] != 0)) continue;
     const int left = before[i] != 0, entered = now[i] != 0;
     const std::size_t k = b.base + i * w, cell = i * g.cols + b.j0;  // the row's first cell
@@ -109,6 +128,23 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
     if (v < count) return batch.row_state.data() + v * rows;
     return batch_last_state.empty() ? nullptr : batch_last_state.data();
   };
+  // Per vector v >= 1, the same for every block: the rows whose fixed inputs changed since vector
+  // v - 1 (where row_inputs has them) and those whose state did (where there are states).
+  std::vector<std::vector<std::uint32_t>> changed(count), switched(count);
+  const std::size_t families = row_inputs.size() / rows;
+  for (std::size_t v = 1; v < count; ++v) {
+    for (std::size_t i = 0; i < rows && families > 0; ++i)
+      for (std::size_t f = 0; f < families; ++f) {
+        const NodeIndex node = row_inputs[f * rows + i] - circuit.n_free;
+        if (batch.fixed[v][node] != batch.fixed[v - 1][node]) {
+          changed[v].push_back(static_cast<std::uint32_t>(i));
+          break;
+        }
+      }
+    const std::uint8_t *before = state_of(v - 1), *now = state_of(v);
+    for (std::size_t i = 0; i < rows && before; ++i)
+      if ((before[i] != 0) != (now[i] != 0)) switched[v].push_back(static_cast<std::uint32_t>(i));
+  }
   std::vector<RunResult> results(count * blocks.size());  // [vector][block]
   std::atomic<bool> failed = false;
   std::atomic<std::size_t> blocks_done = 0;
@@ -121,9 +157,12 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
     if (!continues && !batch_memory.v_m[0].empty()) batch_memory.forget(b.base, end(b) - b.base);
     std::vector<char> dirty;
     for (std::size_t v = 0; v < count && !failed; ++v) {
-      if (v > 0 || continues) refresh_block(b, batch.fixed[v], dirty);
+      // Vector 0 of a batch that continues another: against the block's own last vector.
+      const bool known = v > 0 && families > 0;
+      if (v > 0 || continues) refresh_block(b, batch.fixed[v], dirty, known ? &changed[v] : nullptr);
       // Vector 0 is evaluated whole: w holds no evaluation of this block yet.
-      if (v > 0 || continues) warm_start_block(b, batch, state_of(v > 0 ? v - 1 : count), state_of(v));
+      if (v > 0 || continues)
+        warm_start_block(b, batch, state_of(v > 0 ? v - 1 : count), state_of(v), v > 0 ? &switched[v] : nullptr);
       RunResult& r = results[v * blocks.size() + bi] = solve_block_vector(w, b, v > 0 ? &dirty : nullptr);
       if (!r.run.converged) {
         failed = true;

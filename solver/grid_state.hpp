@@ -215,12 +215,14 @@ struct GridNewton::State {
   bool batches() const;
   GridNewton::BatchResult run_batch(const GridNewton::Batch& batch, std::span<double> v_free);
   /// Block b's fixed inputs for the vector with fixed voltages `fixed`; marks in `dirty` (one flag
-  /// per row) the rows whose inputs changed.
-  void refresh_block(const Block& b, std::span<const double> fixed, std::vector<char>& dirty);
+  /// per row) the rows whose inputs changed. `changed`: where known (row_inputs), those rows, in
+  /// order; the others are not read.
+  void refresh_block(const Block& b, std::span<const double> fixed, std::vector<char>& dirty,
+                     const std::vector<std::uint32_t>* changed);
   /// Moves the internal nodes of the rows of b whose state changed from `before` to `now` (one
-  /// per row), as GridNewton::solve_batch describes.
+  /// per row), as GridNewton::solve_batch describes. `switched`: where known, those rows.
   void warm_start_block(const Block& b, const GridNewton::Batch& batch, const std::uint8_t* before,
-                        const std::uint8_t* now);
+                        const std::uint8_t* now, const std::vector<std::uint32_t>* switched);
   // What a batch leaves for the next one that continues it (GridNewton::Batch::continues): the
   // last vector's solution stays in v_c / v_m, and with it these.
   SwitchMemory batch_memory;  ///< per cell in state order, keyed by the row's state
@@ -249,6 +251,11 @@ struct GridNewton::State {
   /// source, its gate input), so that refresh_block reads and compares it once a row.
   bool row_shared_r = false, row_shared_gate_u = false, row_shared_gate_l = false, row_shared_enable = false;
   bool row_shared(const std::vector<NodeIndex>& nodes) const;
+  /// The fixed nodes that feed each row, family after family ([family][row], the families fed by
+  /// fixed nodes), where every family takes one node per row in every block; else empty. With
+  /// them a batch finds the rows whose inputs change once per vector, for every block.
+  std::vector<NodeIndex> row_inputs;
+  void find_row_inputs();
   std::vector<double> vt_u, vt_l;
   /// Lower resistors' conductances in state order: the circuit's own array when the order is
   /// the circuit's (rows free), else g_l_reordered.
