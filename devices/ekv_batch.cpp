@@ -1,5 +1,5 @@
 // ekv_current_batch: the EKV law of ekv.cpp over arrays of transistors, in SIMD (Google
-// Highway), the same equations with the same roundings outside exp, log1p and the sigmoids:
+// Highway), the same equations with the same roundings outside exp and log1p:
 //
 //   V_P  = (V_G - V_T + eta (V_D - V_S)) / n
 //   v_f  = (V_P - V_S) / U_T,   v_r = (V_P - V_D) / U_T
@@ -8,11 +8,8 @@
 //   dI/dV_G = D / n,  dI/dV_D = D eta / n + (I_S/U_T) F'(v_r),  dI/dV_S = -D eta / n - (I_S/U_T) F'(v_f)
 //   with D = (I_S/U_T) [F'(v_f) - F'(v_r)].
 //
-// softplus and sigmoid share one exponential that never overflows and one reciprocal: with
-// h = v/2, e = exp(-|h|), y = 1 + e (rounded) and r = 1/y,
-//   softplus(h) = max(h, 0) + log1p(e),   sigmoid(h) = (h > 0 ? 1 : e) r,
-// log1p(e) = log(y) + (e - (y - 1)) r (the rounding of y corrected to first order, which is exact
-// to an ulp: e - (y - 1) is below an ulp of y), or a series where e is small.
+// softplus and sigmoid share one exponential that never overflows: with h = v/2, e = exp(-|h|),
+//   softplus(h) = max(h, 0) + log1p(e),   sigmoid(h) = (h > 0 ? 1 : e) / (1 + e).
 // As in ekv.cpp, every division but the sigmoids' is a multiplication by a reciprocal computed once per
 // batch: 1/n, eta/n, I_S/U_T and 1/(2 U_T), the last one folding the halving of v into it.
 // Callers whose gates are fixed (the grid Newton) pass no dI/dV_G and do not pay for it.
@@ -80,12 +77,8 @@ HWY_INLINE InterpolationLanes interpolation(D d, const Halves& x, bool small) {
   const V one = hn::Set(d, 1.0);
   const V h = x.h, e = x.e;
   const auto positive = hn::Gt(h, hn::Zero(d));
-  const V y = hn::Add(one, e), r = hn::Div(one, y);  // y in [1, 2]: log needs no subnormal care
-  const V log1p_e = small ? log1p_small(d, e)
-                          : hn::MulAdd(hn::Sub(e, hn::Sub(y, one)), r,
-                                       hwy::HWY_NAMESPACE::impl::Log<D, V, /*kAllowSubnormals=*/false>(d, y));
-  const V softplus = hn::Add(hn::IfThenElseZero(positive, h), log1p_e);
-  const V sigmoid = hn::Mul(hn::IfThenElse(positive, one, e), r);
+  const V softplus = hn::Add(hn::IfThenElseZero(positive, h), small ? log1p_small(d, e) : hn::Log1p(d, e));
+  const V sigmoid = hn::Div(hn::IfThenElse(positive, one, e), hn::Add(one, e));
   // Highway's Exp returns 0 unless x >= -1000, so also for NaN, which would make F(NaN) = 0:
   // a NaN bias must give a NaN current, as the scalar law does.
   const auto nan = hn::IsNaN(h);
