@@ -85,14 +85,19 @@ GridNewton::State::RunResult GridNewton::State::solve_block_vector(CellWork& w, 
     dirty = nullptr;
     return holds ? 0.0 : std::numeric_limits<double>::infinity();
   };
-  auto step = [&](double, double& largest) {
+  // Where the loop will take the step (KCL fails: no convergence test), the step may move the
+  // voltages itself as it forms (`applied`): apply then only damps.
+  bool applied = false;
+  auto step = [&](double ratio, double& largest) {
     const bool factor = reuse.factor() && refactor;
-    const bool ok = step_block(w, b, largest, factor);
+    applied = false;
+    const bool ok = step_block(w, b, largest, factor, ratio > 1 ? &applied : nullptr);
     last_step = largest;
     return ok;
   };
   auto apply = [&](double alpha) {
-    apply_update(w, b.base, end(b), alpha);
+    if (!applied) apply_update(w, b.base, end(b), alpha);
+    else if (alpha != 1.0) apply_update(w, b.base, end(b), alpha - 1.0);  // v0 + d + (alpha - 1) d
     series_next = whole_exact && alpha == 1.0 && last_step <= k_chebyshev_reach;
   };
   // Every node passes the update test where the largest |dv| is within vntol (a certifying
@@ -167,16 +172,25 @@ XBAR_ISA_CLONES void chebyshev_rhs(
 }
 
 // d += sign z (z_C solved, z_m back-substituted); returns max |z|, and in d_big and d_sum the
-// largest |d| and the sum of d after it (the sum keeps a NaN that the maximum drops).
-XBAR_ISA_CLONES double chebyshev_add(
-    std::size_t n, const Curvature& c, const double* __restrict q_m, const double* __restrict z, double sign,
-    double* __restrict dc, double* __restrict dm, double& d_big, double& d_sum) {
+// largest |d| and the sum of d after it (the sum keeps a NaN that the maximum drops). With v_c,
+// v_m (the block's voltages), the voltages move with d: by the whole new d (whole), or by the
+// change alone.
+template <bool Apply>
+[[gnu::always_inline]] inline double add_correction(std::size_t n, const Curvature& c, const double* __restrict q_m,
+                                                    const double* __restrict z, double sign, double* __restrict dc,
+                                                    double* __restrict dm, double* __restrict v_c,
+                                                    double* __restrict v_m, bool whole, double& d_big, double& d_sum) {
   const double *__restrict inv = c.inv, *__restrict jmc = c.jmc;
+  const double keep = whole ? 1.0 : 0.0;  // v += keep d_before + sign z
   double largest = 0, big = 0, sum = 0;
 #pragma omp simd reduction(max : largest, big) reduction(+ : sum)
   for (std::size_t k = 0; k < n; ++k) {
     const double zm = inv[k] * (-q_m[k] - jmc[k] * z[k]);
     largest = std::max(largest, std::max(std::abs(z[k]), std::abs(zm)));
+    if constexpr (Apply) {
+      v_m[k] += keep * dm[k] + sign * zm;
+      v_c[k] += keep * dc[k] + sign * z[k];
+    }
     dm[k] += sign * zm;
     dc[k] += sign * z[k];
     big = std::max(big, std::max(std::abs(dc[k]), std::abs(dm[k])));
@@ -184,6 +198,13 @@ XBAR_ISA_CLONES double chebyshev_add(
   }
   d_big = big, d_sum = sum;
   return largest;
+}
+
+XBAR_ISA_CLONES double chebyshev_add(std::size_t n, const Curvature& c, const double* q_m, const double* z,
+                                     double sign, double* dc, double* dm, double* v_c, double* v_m, bool whole,
+                                     double& d_big, double& d_sum) {
+  return v_c ? add_correction<true>(n, c, q_m, z, sign, dc, dm, v_c, v_m, whole, d_big, d_sum)
+             : add_correction<false>(n, c, q_m, z, sign, dc, dm, v_c, v_m, whole, d_big, d_sum);
 }
 
 }  // namespace
@@ -194,9 +215,10 @@ XBAR_ISA_CLONES double chebyshev_add(
 // -q_C + J_Cm q_m / J_mm (J_Cm = -l_t), and z_m = (-q_m - J_mC z_C) / J_mm.
 XBAR_ISA_CLONES
 bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors,
-                                       double newton_step, double& d_big, double& d_sum) {
+                                       double newton_step, bool apply, double& d_big, double& d_sum) {
   constexpr int W = k_block_columns;
   if (!(newton_step > k_chebyshev_step && newton_step <= k_chebyshev_reach)) return false;
+  d_big = 0, d_sum = 0;
   const std::size_t cells = end(b) - b.base;
   thread_local std::vector<double> q_m, z;
   q_m.resize(cells), z.resize(cells);
@@ -206,11 +228,16 @@ bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRow
   chebyshev_rhs(cells, c, work.d_c.data(), work.d_m.data(), q_m.data(), z.data());
   const auto rows = static_cast<std::int32_t>(g.rows);
   twisted::solve<W>(factors, rows, z.data(), z.data(), [](std::int32_t) {});
-  const double correction =
-      chebyshev_add(cells, c, q_m.data(), z.data(), 1.0, work.d_c.data(), work.d_m.data(), d_big, d_sum);
+  // With apply, the voltages take the corrected step as it is formed (and lose the correction again
+  // if it is refused).
+  double* v_c_b = apply ? v_c.data() + b.base : nullptr;
+  double* v_m_b = apply ? v_m.data() + b.base : nullptr;
+  const double correction = chebyshev_add(cells, c, q_m.data(), z.data(), 1.0, work.d_c.data(), work.d_m.data(),
+                                          v_c_b, v_m_b, true, d_big, d_sum);
   if (correction <= 0.5 * newton_step) return true;
-  double unused_big, unused_sum;  // too far: Newton's step
-  chebyshev_add(cells, c, q_m.data(), z.data(), -1.0, work.d_c.data(), work.d_m.data(), unused_big, unused_sum);
+  // Too far: Newton's step.
+  chebyshev_add(cells, c, q_m.data(), z.data(), -1.0, work.d_c.data(), work.d_m.data(), v_c_b, v_m_b, false, d_big,
+                d_sum);
   return false;
 }
 
@@ -221,7 +248,7 @@ bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRow
 // |dv|. A zero or non-finite pivot (which makes dc non-finite): false. factor = false: the factors
 // are this block's from its last step (JacobianReuse), only the sweeps run.
 XBAR_ISA_CLONES
-bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest, bool factor) {
+bool GridNewton::State::step_block(CellWork& work, const Block& b, double& largest, bool factor, bool* applied) {
   const std::size_t w = b.width(), cells = end(b) - b.base, n = work.n;  // work: this block's cells
   double* __restrict dc = work.d_c.data();
   // The cell rows (empty without an upper device).
@@ -270,10 +297,14 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
       if (factor) twisted::factor<W>(chains, rows, factors.rows());
       twisted::solve<W>(std::as_const(factors).rows(), rows, work.rhs.data(), dc,
                         [&](std::int32_t row) { done(row * W, row * W + W, unused); });
-      double d_big = 0, d_sum = 0;  // the corrected step's
-      if (!work.curv_u.empty() && chebyshev_step(work, b, std::as_const(factors).rows(), reduce().first, d_big, d_sum)) {
+      double d_big = 0, d_sum = 0;  // the step's after the correction (taken or refused)
+      const bool apply = applied != nullptr;
+      const double newton_step = reduce().first;
+      if (!work.curv_u.empty() && newton_step > k_chebyshev_step && newton_step <= k_chebyshev_reach) {
+        chebyshev_step(work, b, std::as_const(factors).rows(), newton_step, apply, d_big, d_sum);
         std::fill(lane_big, lane_big + w, 0.0), std::fill(lane_sum, lane_sum + w, 0.0);
         lane_big[0] = d_big, lane_sum[0] = d_sum;
+        if (apply) *applied = true;
       }
     } else {
       const sweeps::ChainGroup group{0, std::int32_t(w), 1, rows, std::int32_t(w)};

@@ -126,6 +126,24 @@ XBAR_ISA_CLONES void series_cells(std::size_t n, const SeriesLaw& law, double g_
 }
 }  // namespace
 
+namespace {
+// exact[i]: whether any of row i's W cells failed (fails, W a row, or `width` where W = 0: a
+// narrower last block); returns how many rows did.
+template <std::size_t W>
+std::size_t flag_rows(const double* __restrict fails, std::size_t rows, char* __restrict exact,
+                      std::size_t width = W) {
+  const std::size_t n = W ? W : width;  // W known: the compiler unrolls a row
+  std::size_t failing = 0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    double failed = 0;
+    for (std::size_t c = 0; c < n; ++c) failed += fails[i * n + c];
+    exact[i] = failed > 0;
+    failing += exact[i];
+  }
+  return failing;
+}
+}  // namespace
+
 bool GridNewton::State::assemble_series(CellWork& w, const Block& b, bool& exact_rows) {
   if (!chebyshev() || !g.cols_free() || g.rows_free()) throw std::logic_error("grid newton: no series here");
   const std::size_t cells = end(b) - b.base, width = b.width(), rows = g.rows, t = b.base - w.base;
@@ -159,14 +177,10 @@ bool GridNewton::State::assemble_series(CellWork& w, const Block& b, bool& exact
   }
   // A row's nodes depend on its own cells and the wires alone: rows that fail are evaluated anew.
   thread_local std::vector<char> exact;
-  exact.assign(rows, 0);
-  exact_rows = false;
-  for (std::size_t i = 0; i < rows; ++i) {
-    double failed = 0;
-    for (std::size_t c = 0; c < width; ++c) failed += fails[i * width + c];
-    exact[i] = failed > 0;
-    exact_rows = exact_rows || exact[i];
-  }
+  exact.resize(rows);
+  const std::size_t failing = width == k_block_columns ? flag_rows<k_block_columns>(fails.data(), rows, exact.data())
+                                                       : flag_rows<0>(fails.data(), rows, exact.data(), width);
+  exact_rows = failing > 0;
   return !exact_rows || assemble_rows(w, b, exact, true);
 }
 

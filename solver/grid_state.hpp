@@ -177,9 +177,11 @@ struct GridNewton::State {
   /// component is newton_step: z with J z = -H(d, d)/2 on the factors of d's solve, added to d
   /// where the step is large enough to need it and small enough for the series (k_chebyshev_*)
   /// and |z| <= newton_step / 2.
-  /// Returns whether d changed, and then in d_big and d_sum the largest |d| and the sum of d.
+  /// Returns whether d changed; either way d_big and d_sum are the largest |d| and the sum of d
+  /// (once the correction is tried: newton_step in (k_chebyshev_step, k_chebyshev_reach]). apply:
+  /// the block's voltages also move by the final d.
   bool chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors, double newton_step,
-                      double& d_big, double& d_sum);
+                      bool apply, double& d_big, double& d_sum);
   /// Below this Newton step (V) the correction, ~|d|^2 / (2 U_T), is below 1e-16 V.
   static constexpr double k_chebyshev_step = 1e-9;
   /// Above this Newton step (V, ~2 U_T) the device laws' exponentials leave the second-order
@@ -209,7 +211,9 @@ struct GridNewton::State {
   RunResult run_block(const Block& b);
   bool assemble_block(CellWork& w, const Block& b, bool jacobian = true);
   double assemble_range(CellWork& w, const Block& b, std::size_t k0, std::size_t k1, bool jacobian);
-  bool step_block(CellWork& w, const Block& b, double& largest, bool factor = true);
+  /// applied: where given, the step may move the block's voltages (v += d) as it forms, and
+  /// then sets *applied.
+  bool step_block(CellWork& w, const Block& b, double& largest, bool factor = true, bool* applied = nullptr);
 
   // Batches (rows fixed; grid_batch.cpp): every block through every vector of the batch.
   bool batches() const;
