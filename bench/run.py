@@ -276,17 +276,17 @@ What limits each row (perf profiles of `build/bench/xbar_bench`, this machine):
   assemblies (the second evaluates only the residual) ~8%.
 - 2t-sonos 1152x256, r_col only (grid batch: every block of 8 bit lines through all vectors in
   turn, a vector's first evaluation on the rows whose inputs changed): 3 Newton evaluations per
-  block and vector, two of them of every cell. The bit lines move by up to a few mV from one
-  vector to the next; each step adds Chebyshev's second-order correction (the EKV law's second
-  derivatives, solved on the step's own factors), so the steps go ~6e-3 and ~1e-6 V and the third
-  evaluation certifies (plain Newton: ~6e-3, 7e-5, 1e-8 V and a fourth evaluation). The internal
-  node of an off cell, held by a SONOS of up to 4e-5 S at ~1e-8 V drain-source, meets KCL to
-  1e-18 A only with the exact law at the last two points (results.md): neither full evaluation
-  can skip the off rows. Of the process (every loop AVX-512 here): the EKV kernel (with second
-  derivatives) ~37%, the bit-line Thomas solves (from both ends, two per step) ~10%, elimination
-  ~7%, bit-line stamps ~5%, Chebyshev's terms ~8%, the warm start and input refresh of switched
-  rows ~5%, the kernel zeroing fresh pages ~12% (half of it in the solve phase: the batch's
-  memory and vector 0's per-cell results), set-up of the array and the grid ~5%.
+  block and vector. The bit lines move by up to a few mV from one vector to the next; each step
+  adds Chebyshev's second-order correction, so the two steps land within ~1e-14 V of the answer
+  and the third evaluation certifies. That third one is the devices' Taylor series about the
+  second (its remainder bounded by e^0.01 F'' |dv|^3 / 6 and counted against each node's
+  tolerance), not the law: the law runs on the changed rows and once on every cell, the fewest
+  with which the off cells' internal nodes meet KCL to 1e-18 A (the second evaluation must be
+  exact: the bit lines moved mV since the last one). Of the solve phase (every loop AVX-512
+  here): the EKV kernel (with second derivatives) ~34%, the bit-line Thomas factors and solves
+  (from both ends) ~11%, the series ~9%, Chebyshev's terms and solve ~8%, elimination ~7%,
+  bit-line stamps ~5%, the warm start and input refresh of switched rows ~4%, the update test
+  and report ~2%; vector 0 (a cold start, 4 evaluations) ~5% of the 64 vectors' solve.
 - Times on this VM vary by +-15% from run to run (shared host): compare ratios measured in one run.
 """
 
