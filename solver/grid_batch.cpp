@@ -27,27 +27,12 @@ void GridNewton::State::refresh_block(const Block& b, std::span<const double> fi
   const NodeIndex n_free = circuit.n_free;
   const std::size_t w = b.width(), rows = g.rows;
   dirty.assign(rows, 0);
-  if (changed) {  // row_inputs: family f's node of row i at f * rows + i, families in their order
-    std::size_t f = 0;
-    auto refresh = [&](std::vector<double>& values, Source source) {
-      if (source != Source::fixed) return;
-      for (const std::uint32_t i : *changed)
-        std::fill_n(values.data() + b.base + i * w, w, fixed[row_inputs[f * rows + i] - n_free]);
-      ++f;
-    };
-    refresh(v_r, source_r);
-    if (upper) refresh(gate_u, source_gate_u);
-    if (lower_transistor) refresh(gate_l, source_gate_l);
-    if (!node_enable.empty()) refresh(enable, source_enable);
-    for (const std::uint32_t i : *changed) dirty[i] = 1;
-  }
   // Row by row: once a row where the row shares one node, else without a branch per cell (a
   // count of doubles, so that the loop vectorises).
-  auto refresh = [&](const std::vector<NodeIndex>& nodes, std::vector<double>& values, Source source, bool shared) {
-    if (source != Source::fixed) return;
+  auto refresh = [&](const std::vector<NodeIndex>& nodes, std::vector<double>& values, bool shared) {
     const NodeIndex* __restrict node = nodes.data();
     double* __restrict value = values.data();
-    for (std::size_t i = 0, k0 = b.base; i < dirty.size(); ++i, k0 += w) {
+    for (std::size_t i = 0, k0 = b.base; i < rows; ++i, k0 += w) {
       if (shared) {
         const double v = fixed[node[k0] - n_free];
         if (v == value[k0]) continue;
@@ -55,22 +40,29 @@ void GridNewton::State::refresh_block(const Block& b, std::span<const double> fi
         dirty[i] = 1;
         continue;
       }
-      double changed = 0;
-#pragma omp simd reduction(+ : changed)
+      double moved = 0;
+#pragma omp simd reduction(+ : moved)
       for (std::size_t k = k0; k < k0 + w; ++k) {
         const double v = fixed[node[k] - n_free];
-        changed += v != value[k] ? 1.0 : 0.0;
+        moved += v != value[k] ? 1.0 : 0.0;
         value[k] = v;
       }
-      dirty[i] |= changed > 0;
+      dirty[i] |= moved > 0;
     }
   };
-  if (!changed) {
-    refresh(node_r, v_r, source_r, row_shared_r);
-    if (upper) refresh(node_gate_u, gate_u, source_gate_u, row_shared_gate_u);
-    if (lower_transistor) refresh(node_gate_l, gate_l, source_gate_l, row_shared_gate_l);
-    if (!node_enable.empty()) refresh(node_enable, enable, source_enable, row_shared_enable);
+  std::size_t f = 0;  // row_inputs' family: [f * rows + i], the fixed families in input_families' order
+  for (const InputFamily& family : input_families()) {
+    if (family.source != Source::fixed || family.nodes->empty()) continue;
+    if (!changed) {
+      refresh(*family.nodes, *family.values, family.shared);
+      continue;
+    }
+    for (const std::uint32_t i : *changed)
+      std::fill_n(family.values->data() + b.base + i * w, w, fixed[row_inputs[f * rows + i] - n_free]);
+    ++f;
   }
+  if (changed)
+    for (const std::uint32_t i : *changed) dirty[i] = 1;
   for (std::size_t j = b.j0; j < b.j1; ++j) {
     const double v = fixed[g.col_sink[j] - n_free];
     if (v == v_sink[j]) continue;

@@ -218,7 +218,6 @@ bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRow
                                        double newton_step, bool apply, double& d_big, double& d_sum) {
   constexpr int W = k_block_columns;
   if (!(newton_step > k_chebyshev_step && newton_step <= k_chebyshev_reach)) return false;
-  d_big = 0, d_sum = 0;
   const std::size_t cells = end(b) - b.base;
   thread_local std::vector<double> q_m, z;
   q_m.resize(cells), z.resize(cells);
@@ -234,11 +233,10 @@ bool GridNewton::State::chebyshev_step(CellWork& work, const Block& b, FactorRow
   double* v_m_b = apply ? v_m.data() + b.base : nullptr;
   const double correction = chebyshev_add(cells, c, q_m.data(), z.data(), 1.0, work.d_c.data(), work.d_m.data(),
                                           v_c_b, v_m_b, true, d_big, d_sum);
-  if (correction <= 0.5 * newton_step) return true;
-  // Too far: Newton's step.
-  chebyshev_add(cells, c, q_m.data(), z.data(), -1.0, work.d_c.data(), work.d_m.data(), v_c_b, v_m_b, false, d_big,
-                d_sum);
-  return false;
+  if (correction > 0.5 * newton_step)  // too far: Newton's step
+    chebyshev_add(cells, c, q_m.data(), z.data(), -1.0, work.d_c.data(), work.d_m.data(), v_c_b, v_m_b, false,
+                  d_big, d_sum);
+  return true;
 }
 
 // The block's bit lines (w interleaved chains along i, neighbours one block row of w cells apart)
@@ -298,13 +296,11 @@ bool GridNewton::State::step_block(CellWork& work, const Block& b, double& large
       twisted::solve<W>(std::as_const(factors).rows(), rows, work.rhs.data(), dc,
                         [&](std::int32_t row) { done(row * W, row * W + W, unused); });
       double d_big = 0, d_sum = 0;  // the step's after the correction (taken or refused)
-      const bool apply = applied != nullptr;
-      const double newton_step = reduce().first;
-      if (!work.curv_u.empty() && newton_step > k_chebyshev_step && newton_step <= k_chebyshev_reach) {
-        chebyshev_step(work, b, std::as_const(factors).rows(), newton_step, apply, d_big, d_sum);
+      if (!work.curv_u.empty() &&
+          chebyshev_step(work, b, std::as_const(factors).rows(), reduce().first, applied != nullptr, d_big, d_sum)) {
         std::fill(lane_big, lane_big + w, 0.0), std::fill(lane_sum, lane_sum + w, 0.0);
         lane_big[0] = d_big, lane_sum[0] = d_sum;
-        if (apply) *applied = true;
+        if (applied) *applied = true;
       }
     } else {
       const sweeps::ChainGroup group{0, std::int32_t(w), 1, rows, std::int32_t(w)};

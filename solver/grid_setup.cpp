@@ -114,16 +114,16 @@ void GridNewton::State::order_cells() {
 void GridNewton::State::find_row_inputs() {
   row_inputs.clear();
   if (blocks.empty()) return;
-  const std::pair<const std::vector<NodeIndex>*, Source> families[] = {
-      {&node_r, source_r}, {&node_gate_u, source_gate_u}, {&node_gate_l, source_gate_l}, {&node_enable, source_enable}};
-  for (const auto& [nodes, source] : families) {
-    if (source != Source::fixed || nodes->empty()) continue;
+  const std::size_t rows = g.rows;
+  for (const InputFamily& family : input_families()) {
+    const std::vector<NodeIndex>& nodes = *family.nodes;
+    if (family.source != Source::fixed || nodes.empty()) continue;
     const std::size_t first = row_inputs.size();
-    for (std::size_t i = 0; i < std::size_t(g.rows); ++i) row_inputs.push_back((*nodes)[blocks[0].base + i * blocks[0].width()]);
+    for (std::size_t i = 0; i < rows; ++i) row_inputs.push_back(nodes[blocks[0].base + i * blocks[0].width()]);
     for (const Block& b : blocks)
-      for (std::size_t i = 0; i < std::size_t(g.rows); ++i)
+      for (std::size_t i = 0; i < rows; ++i)
         for (std::size_t k = b.base + i * b.width(); k < b.base + (i + 1) * b.width(); ++k)
-          if ((*nodes)[k] != row_inputs[first + i]) return row_inputs.clear();
+          if (nodes[k] != row_inputs[first + i]) return row_inputs.clear();
   }
 }
 

@@ -15,6 +15,7 @@
 // decouple and the cells are stored by blocks of k_block_columns bit lines, each block row-major
 // on its own, so that every block is one contiguous Newton problem that stays in cache.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -177,9 +178,9 @@ struct GridNewton::State {
   /// component is newton_step: z with J z = -H(d, d)/2 on the factors of d's solve, added to d
   /// where the step is large enough to need it and small enough for the series (k_chebyshev_*)
   /// and |z| <= newton_step / 2.
-  /// Returns whether d changed; either way d_big and d_sum are the largest |d| and the sum of d
-  /// (once the correction is tried: newton_step in (k_chebyshev_step, k_chebyshev_reach]). apply:
-  /// the block's voltages also move by the final d.
+  /// Returns whether the correction was tried (newton_step in (k_chebyshev_step,
+  /// k_chebyshev_reach]); then d is final (corrected, or Newton's where z was too large), d_big
+  /// and d_sum are its largest |d| and its sum, and with apply the block's voltages moved by it.
   bool chebyshev_step(CellWork& work, const Block& b, FactorRows<const double> factors, double newton_step,
                       bool apply, double& d_big, double& d_sum);
   /// Below this Newton step (V) the correction, ~|d|^2 / (2 U_T), is below 1e-16 V.
@@ -255,6 +256,21 @@ struct GridNewton::State {
   /// source, its gate input), so that refresh_block reads and compares it once a row.
   bool row_shared_r = false, row_shared_gate_u = false, row_shared_gate_l = false, row_shared_enable = false;
   bool row_shared(const std::vector<NodeIndex>& nodes) const;
+  /// The per-cell families a fixed node may feed, in one order for row_inputs and refresh_block:
+  /// the row voltage, the upper and lower gates and the enables, each with its cells' nodes, its
+  /// values in state order, its source and whether each block row takes one node.
+  struct InputFamily {
+    const std::vector<NodeIndex>* nodes;
+    std::vector<double>* values;
+    Source source;
+    bool shared;
+  };
+  std::array<InputFamily, 4> input_families() {
+    return {{{&node_r, &v_r, source_r, row_shared_r},
+             {&node_gate_u, &gate_u, source_gate_u, row_shared_gate_u},
+             {&node_gate_l, &gate_l, source_gate_l, row_shared_gate_l},
+             {&node_enable, &enable, source_enable, row_shared_enable}}};
+  }
   /// The fixed nodes that feed each row, family after family ([family][row], the families fed by
   /// fixed nodes), where every family takes one node per row in every block; else empty. With
   /// them a batch finds the rows whose inputs change once per vector, for every block.
