@@ -120,7 +120,7 @@ void ArraySolver::warm_start(std::span<const double> previous, std::span<const d
   const netlists::ArraySpec& spec = crossbar_.spec();
   const NodeIndex n_free = crossbar_.free_nodes();
   const std::size_t cells = static_cast<std::size_t>(spec.rows) * spec.cols;
-  if (memory.v_m[0].size() != cells) memory.reset(cells);
+  if (memory.size() != cells) memory.reset(cells);
   for (int i = 0; i < spec.rows; ++i) {
     const bool active = crossbar_.row_active(input, i);
     if (active == crossbar_.row_active(previous, i)) continue;
@@ -212,7 +212,7 @@ void ArraySolver::solve_chains(Worker& worker, const Matrix& inputs, ChainQueue&
   while (const std::optional<Chain> chain = queue.take()) {
     if (chain->cold) voltages.clear();  // solve_into starts from the initial guess
     else voltages.assign(out.voltages.begin(), out.voltages.end());
-    memory.reset(memory.v_m[0].size());  // warm_start sizes it on first use
+    memory.reset(memory.size());  // warm_start sizes it on first use
     for (std::size_t v = chain->first; v < chain->end; ++v) {
       if (v > chain->first || !chain->cold)
         warm_start(inputs.row(v > chain->first ? v - 1 : 0), inputs.row(v), std::span(voltages).first(n_free), memory);

@@ -146,7 +146,7 @@ GridNewton::BatchResult GridNewton::State::run_batch(const GridNewton::Batch& ba
     const Block& b = blocks[bi];
     CellWork& w = block_scratch();
     size_work(w, b.base, end(b) - b.base);
-    if (!continues && !batch_memory.v_m[0].empty()) batch_memory.forget(b.base, end(b) - b.base);
+    if (!continues && batch_memory.size() > 0) batch_memory.forget(b.base, end(b) - b.base);
     std::vector<char> dirty;
     for (std::size_t v = 0; v < count && !failed; ++v) {
       // Vector 0 of a batch that continues another: against the block's own last vector.

@@ -1,8 +1,8 @@
 #pragma once
 // What a chain of warm-started solves remembers of cells whose state switches between solves (a
-// select gate on or off): per cell and state, the cell's internal node m and its bit-line node the
-// last time it was solved in that state. The vector-by-vector engine and the grid's batches keep
-// one each, and move a switched cell's m by the same rule (switch_state).
+// select gate on or off): per cell and state, where the cell's internal node m was against its
+// bit-line node (m - c) the last time it was solved in that state. The vector-by-vector engine and
+// the grid's batches keep one each, and move a switched cell's m by the same rule (switch_state).
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -33,8 +33,10 @@ struct UnsetAllocator : std::allocator<T> {
 
 struct SwitchMemory {
   using Values = std::vector<double, UnsetAllocator<double>>;
-  Values v_m[2], v_c[2];  ///< [state][cell]; NaN: never solved in that state
+  Values offset[2];  ///< [state][cell]: m - c as last solved in that state; NaN: never solved in it
 
+  /// The cells remembered.
+  std::size_t size() const { return offset[0].size(); }
   /// `cells` cells, none solved in either state yet.
   void reset(std::size_t cells) {
     size_unset(cells);
@@ -42,21 +44,19 @@ struct SwitchMemory {
   }
   /// Room for `cells` cells in no defined state: forget() must cover each cell before it is used.
   void size_unset(std::size_t cells) {
-    for (int s = 0; s < 2; ++s)
-      for (auto* a : {&v_m[s], &v_c[s]}) a->resize(cells);
+    for (Values& a : offset) a.resize(cells);
   }
   /// Cells [k, k + n) were never solved in either state.
   void forget(std::size_t k, std::size_t n) {
-    for (int s = 0; s < 2; ++s)
-      for (auto* a : {&v_m[s], &v_c[s]}) std::fill_n(a->data() + k, n, std::numeric_limits<double>::quiet_NaN());
+    for (Values& a : offset) std::fill_n(a.data() + k, n, std::numeric_limits<double>::quiet_NaN());
   }
 
   /// Whether cell k was solved in `state` since the last reset.
-  bool solved_in(std::size_t k, int state) const { return !std::isnan(v_m[state][k]); }
+  bool solved_in(std::size_t k, int state) const { return !std::isnan(offset[state][k]); }
 
   /// Cell k leaves state `left`, where it was solved with internal node m and bit-line node c,
-  /// for state `entered` (!= left); returns where its m starts: where it last was in `entered`,
-  /// moved by as much as its bit-line node has moved since, or `first` if it never was.
+  /// for state `entered` (!= left); returns where its m starts: as far from its bit-line node as
+  /// the last time it was in `entered` (m moves with c), or `first` if it never was.
   double switch_state(std::size_t k, int left, int entered, double m, double c, double first) {
     switch_states(k, 1, left, entered, &m, &c, &first);
     return m;
@@ -67,14 +67,11 @@ struct SwitchMemory {
   /// without a branch per cell, over restrict pointers (a block row of the grid's batches).
   void switch_states(std::size_t k, std::size_t n, int left, int entered, double* __restrict m,
                      const double* __restrict c, const double* __restrict first) {
-    double* __restrict left_m = v_m[left].data() + k;
-    double* __restrict left_c = v_c[left].data() + k;
-    const double* __restrict last_m = v_m[entered].data() + k;
-    const double* __restrict last_c = v_c[entered].data() + k;
+    double* __restrict left_offset = offset[left].data() + k;
+    const double* __restrict last = offset[entered].data() + k;
     for (std::size_t t = 0; t < n; ++t) {
-      left_m[t] = m[t];
-      left_c[t] = c[t];
-      m[t] = last_m[t] != last_m[t] ? first[t] : last_m[t] + (c[t] - last_c[t]);  // NaN: never solved there
+      left_offset[t] = m[t] - c[t];
+      m[t] = last[t] != last[t] ? first[t] : c[t] + last[t];  // NaN: never solved there
     }
   }
 };

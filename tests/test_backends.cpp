@@ -527,7 +527,7 @@ TEST_CASE("a cell switched back to a select state starts where it was last solve
     for (int j = 0; j < spec.cols; ++j) {
       const solver::NodeIndex m = xb.node(netlists::NodeKind::internal, i, j), c = xb.node(netlists::NodeKind::column, i, j);
       CAPTURE(i, j);
-      CHECK(guess[m] == solved_a[m] + (solved_b[c] - solved_a[c]));
+      CHECK(guess[m] == solved_b[c] + (solved_a[m] - solved_a[c]));  // as far from its bit line as in A
       moved = std::max(moved, std::abs(solved_b[c] - solved_a[c]));
     }
   CHECK(moved > 1e-5);  // the bit lines moved (by ~50 uV) between A and B: the shift is tested
