@@ -113,7 +113,9 @@ GridNewton::State::RunResult GridNewton::State::solve_block_vector(CellWork& w, 
 // Returns whether KCL holds at every unknown of the block (counted as the loads and stamps go).
 // Without jacobian: f, scale and b alone, as assemble.
 bool GridNewton::State::assemble_block(CellWork& w, const Block& b, bool jacobian) {
-  return assemble_range(w, b, b.base, end(b), jacobian) == 0;
+  const bool holds = assemble_range(w, b, b.base, end(b), jacobian) == 0;
+  if (jacobian) w.wires = wires_of(w, b);  // every row's written, or in place already
+  return holds;
 }
 
 // Cells [k0, k1) of block b (whole block rows): loads and stamps; returns how many of their
@@ -121,10 +123,11 @@ bool GridNewton::State::assemble_block(CellWork& w, const Block& b, bool jacobia
 double GridNewton::State::assemble_range(CellWork& w, const Block& b, std::size_t k0, std::size_t k1,
                                          bool jacobian) {
   double outside = 0;
+  const bool wires = !wires_in_place(w, b);
   for (std::size_t c0 = k0; c0 < k1; c0 += k_block_cells) {
     const std::size_t c1 = std::min(k1, c0 + k_block_cells);
     outside += load_cells(w, c0, c1, jacobian);
-    if (g.cols_free()) outside += stamp_col_wires(w, c0, c1, b, jacobian);
+    if (g.cols_free()) outside += stamp_col_wires(w, c0, c1, b, jacobian, wires);
   }
   return outside;
 }

@@ -375,15 +375,17 @@ void GridNewton::State::stamp_row_wires(CellWork& w, std::size_t k0, std::size_t
 // Bit-line wires of cells [k0, k1) of block b: C(i-1,j) -g_col- C(i,j) -g_col- C(i+1,j), the
 // last one -g_col_last- V_sink(j). The first and last block rows apart, every cell has both
 // neighbours on its line: one loop without branches. Returns how many C nodes fail KCL. Without
-// jacobian: f, scale and b alone.
+// jacobian: f, scale and b alone. Without wires (jacobian only): the line matrix's off-diagonals,
+// the wires' alone, are already in place (CellWork::wires).
 XBAR_ISA_CLONES
 double GridNewton::State::stamp_col_wires(CellWork& work, std::size_t k0, std::size_t k1, const Block& b,
-                                          bool jacobian) {
-  return jacobian ? stamp_col_wires_as<true>(work, k0, k1, b) : stamp_col_wires_as<false>(work, k0, k1, b);
+                                          bool jacobian, bool wires) {
+  if (!jacobian) return stamp_col_wires_as<false, false>(work, k0, k1, b);
+  return wires ? stamp_col_wires_as<true, true>(work, k0, k1, b) : stamp_col_wires_as<true, false>(work, k0, k1, b);
 }
 
 // Cell k's arrays in work are at index k - k0 from the pointers below (local k0 - work.base).
-template <bool Jacobian>
+template <bool Jacobian, bool Wires>
 double GridNewton::State::stamp_col_wires_as(CellWork& work, std::size_t k0, std::size_t k1, const Block& b) {
   const std::size_t n = work.n, w = b.width(), t0 = col_offset() + k0 - work.base, last_row = end(b) - w;
   double* __restrict f = work.res_c.f.data() + (k0 - work.base);
@@ -405,8 +407,7 @@ double GridNewton::State::stamp_col_wires_as(CellWork& work, std::size_t k0, std
     if constexpr (Jacobian) {
       jdiag[t] += g_up + g_down;
       diag[t] += g_up + g_down;
-      lower[t] = -g_up;
-      upper_[t] = last ? 0.0 : -g_down;
+      if constexpr (Wires) lower[t] = -g_up, upper_[t] = last ? 0.0 : -g_down;
     }
     return std::abs(f[t]) <= kcl(scale[t]) ? 0.0 : 1.0;
   };

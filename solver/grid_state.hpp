@@ -80,6 +80,15 @@ struct CellWork {
   std::size_t n = 0;                   // line unknowns: flat holds 3 n (+ n couplings) values
   std::span<double> flat, rhs;         // the state's (rows free) or own_flat / own_rhs
   std::vector<double> own_flat, own_rhs;
+  /// A column block's line matrix has the bit-line wires alone off its diagonal (own_flat's lower
+  /// and upper thirds): the same at every evaluation, and for every block of one width on one
+  /// grid. The block shape and wire they were last written for, so that evaluations of a block of
+  /// that shape leave them (GridNewton::State::wires_in_place).
+  struct Wires {
+    std::size_t n = 0, width = 0, rows = 0;
+    double g_col = 0;
+    bool operator==(const Wires&) const = default;
+  } wires;
 };
 
 // What one Newton loop may keep of its last iteration. A linear circuit whose cells have no
@@ -147,9 +156,12 @@ struct GridNewton::State {
   template <bool Upper, bool Rows, bool Cols, bool Switched, bool Jacobian>
   double eliminate(CellWork& w, std::size_t k0, std::size_t k1, const ChunkLoads& loads);
   void stamp_row_wires(CellWork& w, std::size_t k0, std::size_t k1, bool jacobian = true);
-  double stamp_col_wires(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, bool jacobian = true);
-  template <bool Jacobian>
+  double stamp_col_wires(CellWork& w, std::size_t k0, std::size_t k1, const Block& b, bool jacobian = true,
+                         bool wires = true);
+  template <bool Jacobian, bool Wires>
   double stamp_col_wires_as(CellWork& w, std::size_t k0, std::size_t k1, const Block& b);
+  /// CellWork::wires of block b in w (a column block's).
+  CellWork::Wires wires_of(const CellWork& w, const Block& b) const { return {w.n, b.width(), std::size_t(g.rows), g.g_col}; }
   void order_cells();
   double tolerance(double scale) const { return options.kcl_tolerance(scale); }
   /// Whether the Jacobian is the same at every v (JacobianReuse).
@@ -212,6 +224,8 @@ struct GridNewton::State {
   RunResult run_block(const Block& b);
   bool assemble_block(CellWork& w, const Block& b, bool jacobian = true);
   double assemble_range(CellWork& w, const Block& b, std::size_t k0, std::size_t k1, bool jacobian);
+  /// Whether w's line matrix holds block b's wires already (CellWork::wires).
+  bool wires_in_place(const CellWork& w, const Block& b) const { return w.wires == wires_of(w, b); }
   /// applied: where given, the step may move the block's voltages (v += d) as it forms, and
   /// then sets *applied.
   bool step_block(CellWork& w, const Block& b, double& largest, bool factor = true, bool* applied = nullptr);
