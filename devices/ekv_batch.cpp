@@ -61,13 +61,31 @@ HWY_INLINE V log1p_small(D d, V e) {
   return hn::Mul(e, sum);
 }
 
+// e^x for x <= 0 in every lane: Highway's Exp (its reduction and polynomial), without its trips
+// through 32-bit integers. n = round(x / ln 2) comes from the 1.5 * 2^52 shifter (whose low bits
+// then hold n), r = x - n ln 2 in two parts, 2^n is written into the exponent bits, and
+// e^x = 2^n + 2^n expm1(r). Below -708, where 2^n would be subnormal, it gives 0 (Exp: 0 below
+// -1000); the law's outputs from there underflow either way. A NaN stays NaN.
+HWY_INLINE V exp_nonpositive(D d, V x) {
+  const hn::RebindToSigned<D> di;
+  const V shifter = hn::Set(d, 0x1.8p52);
+  const V k = hn::MulAdd(x, hn::Set(d, 1.442695040888963407359924681), shifter);
+  const V n = hn::Sub(k, shifter);
+  V r = hn::MulAdd(n, hn::Set(d, -0.6931471805596629565116018), x);  // ln 2 in two parts, as Exp
+  r = hn::MulAdd(n, hn::Set(d, -0.28235290563031577122588448175e-12), r);
+  const V expm1 = hn::impl::ExpImpl<double>().ExpPoly(d, r);
+  const auto n_bits = hn::Sub(hn::BitCast(di, k), hn::BitCast(di, shifter));  // n, exactly
+  const V scale = hn::BitCast(d, hn::ShiftLeft<52>(hn::Add(n_bits, hn::Set(di, 1023))));
+  return hn::IfThenZeroElse(hn::Lt(x, hn::Set(d, -708.0)), hn::MulAdd(scale, expm1, scale));
+}
+
 // The argument of F's softplus and sigmoid: h = v/2 = (V_P - V_x) / (2 U_T) and e = exp(-|h|), in [0, 1].
 struct Halves {
   V h, e;
 };
 HWY_INLINE Halves halves(D d, V v_p, V v_x) {
   const V h = hn::Mul(hn::Sub(v_p, v_x), hn::Set(d, k_half_inverse_thermal_voltage));
-  return {h, hn::Exp(d, hn::Neg(hn::Abs(h)))};
+  return {h, exp_nonpositive(d, hn::Neg(hn::Abs(h)))};
 }
 
 // F and dF/dv lanewise, as interpolation() in ekv.cpp; small: every e <= k_series_limit.
@@ -79,8 +97,8 @@ HWY_INLINE InterpolationLanes interpolation(D d, const Halves& x, bool small) {
   const auto positive = hn::Gt(h, hn::Zero(d));
   const V softplus = hn::Add(hn::IfThenElseZero(positive, h), small ? log1p_small(d, e) : hn::Log1p(d, e));
   const V sigmoid = hn::Div(hn::IfThenElse(positive, one, e), hn::Add(one, e));
-  // Highway's Exp returns 0 unless x >= -1000, so also for NaN, which would make F(NaN) = 0:
-  // a NaN bias must give a NaN current, as the scalar law does.
+  // A NaN bias must give a NaN current, as the scalar law does: the lanes take h itself, whatever
+  // the selects and Log1p's bit operations above made of it.
   const auto nan = hn::IsNaN(h);
   InterpolationLanes out{hn::IfThenElse(nan, h, hn::Mul(softplus, softplus)),
                          hn::IfThenElse(nan, h, hn::Mul(softplus, sigmoid)), hn::Zero(d)};
