@@ -61,6 +61,43 @@ HWY_INLINE V log1p_small(D d, V e) {
   return hn::Mul(e, sum);
 }
 
+// log1p(e) for 0 <= e <= 1 in every lane, without Log1p's two divisions: with k = round(8 e)
+// (at most 7), 1 + e = c_k (1 + r), c_k = 1 + k/8, r = (e - k/8) / c_k, |r| <= 1/15, and
+//   log1p(e) = log(c_k) + log1p(r),   log1p(r) = r (1 - r/2 + r^2/3 - ... + r^12/13),
+// whose first omitted term is below 2^-54 of |r|. e - k/8 is exact (e and k/8 are within a factor
+// of 2, or k = 0), r within an ulp; log(c_k) and 1/c_k (correctly rounded) are tables of one
+// vector each, looked up lanewise: 8 lanes (AVX-512). Narrower vectors take Log1p.
+HWY_INLINE V log1p_unit(D d, V e) {
+  if constexpr (hn::MaxLanes(D()) == 8) {
+    alignas(64) static constexpr double k_log_c[8] = {0.0,
+                                                      0.11778303565638346,
+                                                      0.22314355131420976,
+                                                      0.3184537311185346,
+                                                      0.4054651081081644,
+                                                      0.4855078157817008,
+                                                      0.5596157879354227,
+                                                      0.6286086594223741};
+    alignas(64) static constexpr double k_inv_c[8] = {1.0,
+                                                      0.8888888888888888,
+                                                      0.8,
+                                                      0.7272727272727273,
+                                                      0.6666666666666666,
+                                                      0.6153846153846154,
+                                                      0.5714285714285714,
+                                                      0.5333333333333333};
+    const hn::RebindToSigned<D> di;
+    const V k = hn::Min(hn::Floor(hn::MulAdd(e, hn::Set(d, 8.0), hn::Set(d, 0.5))), hn::Set(d, 7.0));
+    const auto index = hn::IndicesFromVec(d, hn::ConvertTo(di, k));
+    const V r = hn::Mul(hn::NegMulAdd(k, hn::Set(d, 0.125), e), hn::TableLookupLanes(hn::Load(d, k_inv_c), index));
+    V sum = hn::Set(d, 1.0 / 13);
+    for (double n : {12.0, 11.0, 10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0})
+      sum = hn::NegMulAdd(r, sum, hn::Set(d, 1.0 / n));  // 1/n - r sum
+    return hn::MulAdd(r, sum, hn::TableLookupLanes(hn::Load(d, k_log_c), index));
+  } else {
+    return hn::Log1p(d, e);
+  }
+}
+
 // e^x for x <= 0 in every lane: Highway's Exp (its reduction and polynomial), without its trips
 // through 32-bit integers. n = round(x / ln 2) comes from the 1.5 * 2^52 shifter (whose low bits
 // then hold n), r = x - n ln 2 in two parts, 2^n is written into the exponent bits, and
@@ -95,7 +132,7 @@ HWY_INLINE InterpolationLanes interpolation(D d, const Halves& x, bool small) {
   const V one = hn::Set(d, 1.0);
   const V h = x.h, e = x.e;
   const auto positive = hn::Gt(h, hn::Zero(d));
-  const V softplus = hn::Add(hn::IfThenElseZero(positive, h), small ? log1p_small(d, e) : hn::Log1p(d, e));
+  const V softplus = hn::Add(hn::IfThenElseZero(positive, h), small ? log1p_small(d, e) : log1p_unit(d, e));
   const V sigmoid = hn::Div(hn::IfThenElse(positive, one, e), hn::Add(one, e));
   // A NaN bias must give a NaN current, as the scalar law does: the lanes take h itself, whatever
   // the selects and Log1p's bit operations above made of it.
