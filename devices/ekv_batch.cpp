@@ -107,9 +107,47 @@ HWY_INLINE V log1p_unit(D d, V e) {
 // then hold n), r = x - n ln 2 in two parts, 2^n is written into the exponent bits, and
 // e^x = 2^n + 2^n expm1(r). Below -708, where 2^n would be subnormal, it gives 0 (Exp: 0 below
 // -1000); the law's outputs from there underflow either way. A NaN stays NaN.
+// On AVX-512, n = round(8 x / ln 2) instead, and 2^(n/8) = 2^floor(n/8) 2^(j/8), j = n mod 8, from a
+// table of one vector (correctly rounded, looked up lanewise, with a second one of its rounding
+// errors, added to expm1): |r| <= ln 2 / 16, where expm1 needs terms to r^8 only (the first
+// omitted, r^9/9!, below 2^-58).
 HWY_INLINE V exp_nonpositive(D d, V x) {
   const hn::RebindToSigned<D> di;
   const V shifter = hn::Set(d, 0x1.8p52);
+  if constexpr (hn::MaxLanes(D()) == 8) {
+    alignas(64) static constexpr double k_pow2_eighths[8] = {1.0,
+                                                             1.0905077326652577,
+                                                             1.189207115002721,
+                                                             1.2968395546510096,
+                                                             1.4142135623730951,
+                                                             1.5422108254079407,
+                                                             1.681792830507429,
+                                                             1.8340080864093424};
+    alignas(64) static constexpr double k_pow2_eighths_error[8] = {0.0,  // (2^(j/8) - the table's) / the table's
+                                                                   -2.7939114859515733e-17,
+                                                                   3.3484623336251524e-17,
+                                                                   1.9572585293112036e-17,
+                                                                   -6.835808657661922e-17,
+                                                                   5.1548301170786783e-17,
+                                                                   4.875160526227062e-17,
+                                                                   1.790126907604513e-17};
+    const V kk = hn::MulAdd(x, hn::Set(d, 11.541560327111707), shifter);  // 8 / ln 2
+    const V n = hn::Sub(kk, shifter);
+    V r = hn::MulAdd(n, hn::Set(d, -0.08664339756999316), x);  // ln 2 / 8 in two parts
+    r = hn::MulAdd(n, hn::Set(d, -2.8988085173078744e-18), r);
+    const auto n_bits = hn::Sub(hn::BitCast(di, kk), hn::BitCast(di, shifter));
+    const auto j = hn::IndicesFromVec(d, hn::And(n_bits, hn::Set(di, 7)));
+    const V eighths = hn::TableLookupLanes(hn::Load(d, k_pow2_eighths), j);
+    const V scale = hn::BitCast(d, hn::Add(hn::BitCast(di, eighths), hn::ShiftLeft<52>(hn::ShiftRight<3>(n_bits))));
+    // expm1(r) = r + r^2 (1/2! + r/3! + ... + r^6/8!), by Estrin's scheme.
+    const V r2 = hn::Mul(r, r), r4 = hn::Mul(r2, r2);
+    auto pair = [&](double a, double b) { return hn::MulAdd(hn::Set(d, b), r, hn::Set(d, a)); };  // a + b r
+    const V low = hn::MulAdd(pair(1.0 / 24, 1.0 / 120), r2, pair(0.5, 1.0 / 6));
+    const V high = hn::MulAdd(hn::Set(d, 1.0 / 40320), r2, pair(1.0 / 720, 1.0 / 5040));
+    const V expm1 = hn::MulAdd(hn::MulAdd(high, r4, low), r2,
+                               hn::Add(r, hn::TableLookupLanes(hn::Load(d, k_pow2_eighths_error), j)));
+    return hn::IfThenZeroElse(hn::Lt(x, hn::Set(d, -708.0)), hn::MulAdd(scale, expm1, scale));
+  }
   const V k = hn::MulAdd(x, hn::Set(d, 1.442695040888963407359924681), shifter);
   const V n = hn::Sub(k, shifter);
   V r = hn::MulAdd(n, hn::Set(d, -0.6931471805596629565116018), x);  // ln 2 in two parts, as Exp
