@@ -283,10 +283,12 @@ What limits each row (perf profiles of `build/bench/xbar_bench`, this machine):
   tolerance), not the law: the law runs on the changed rows and once on every cell, the fewest
   with which the off cells' internal nodes meet KCL to 1e-18 A (the second evaluation must be
   exact: the bit lines moved mV since the last one). Of the solve phase (every loop AVX-512
-  here): the EKV kernel (with second derivatives) ~34%, the bit-line Thomas factors and solves
-  (from both ends) ~11%, the series ~9%, Chebyshev's terms and solve ~8%, elimination ~7%,
-  bit-line stamps ~5%, the warm start and input refresh of switched rows ~4%, the update test
-  and report ~2%; vector 0 (a cold start, 4 evaluations) ~5% of the 64 vectors' solve.
+  here; the law's exp and log1p by 8-entry tables and short series): the EKV kernel (with second
+  derivatives) ~35%, Chebyshev's terms and solve ~16%, the bit-line Thomas factors and solves
+  (from both ends, latency-bound) ~14%, the series ~12%, elimination ~7%, bit-line stamps ~6%,
+  the warm start and input refresh of switched rows ~4%, curvatures ~2%, the report ~2%; the
+  elementwise passes stream a block's ~2 MB of arrays through a 1 MB L2. Vector 0 (a cold
+  start, 4 evaluations) is ~6% of the 64 vectors' solve.
 - Times on this VM vary by +-15% from run to run (shared host): compare ratios measured in one run.
 """
 
