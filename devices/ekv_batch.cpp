@@ -88,7 +88,9 @@ HWY_INLINE V log1p_unit(D d, V e) {
   if constexpr (hn::MaxLanes(D()) == 8) {
     const hn::RebindToSigned<D> di;
     const V k = hn::Min(hn::Floor(hn::MulAdd(e, hn::Set(d, 8.0), hn::Set(d, 0.5))), hn::Set(d, 7.0));
-    // k as an integer: 2^52 + k holds k in its low bits (cheaper than a conversion).
+    // k as an integer: 2^52 + k holds k in its low bits (cheaper than a conversion). A NaN e gives
+    // k = 7, an index in the table (AVX-512's min returns its second operand where the first is
+    // NaN); interpolation() makes that lane's outputs NaN.
     const V shifter = hn::Set(d, 0x1p52);
     const auto index = hn::IndicesFromVec(d, hn::Sub(hn::BitCast(di, hn::Add(k, shifter)), hn::BitCast(di, shifter)));
     auto table = [&](const double* values) { return hn::TableLookupLanes(hn::Load(d, values), index); };
