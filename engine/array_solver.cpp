@@ -230,14 +230,18 @@ void ArraySolver::solve_chains(Worker& worker, const Matrix& inputs, ChainQueue&
 void ArraySolver::store_cells(std::span<const double> input, std::span<const double> voltages,
                               ArrayResults& out) const {
   const std::size_t rows = crossbar_.spec().rows, cols = crossbar_.spec().cols;
-  out.cell_current = Matrix(rows, cols, crossbar_.cell_currents(voltages));
-  out.cell_current_ideal = Matrix(rows, cols, crossbar_.ideal_cell_currents(input));
-  out.cell_current_programmed = Matrix(rows, cols, crossbar_.programmed_cell_currents());
+  // The five matrices on whichever thread is free, each whole on one: a matrix's fresh pages are
+  // zeroed where it is allocated, so the threads share that cost too.
+  const std::function<void()> parts[] = {
+      [&] { out.cell_current = Matrix(rows, cols, crossbar_.cell_currents(voltages)); },
+      [&] { out.cell_current_ideal = Matrix(rows, cols, crossbar_.ideal_cell_currents(input)); },
+      [&] { out.cell_current_programmed = Matrix(rows, cols, crossbar_.programmed_cell_currents()); },
+      [&] { out.v_col = Matrix(rows, cols, crossbar_.line_voltages(netlists::NodeKind::column, voltages)); },
+      [&] { out.v_row = Matrix(rows, cols, crossbar_.line_voltages(netlists::NodeKind::row, voltages)); }};
+  solver::parallel_each(std::size(parts), [&](std::int64_t p) { parts[p](); });
   std::span<double> ideal_columns = out.column_current_ideal.row(0);
   for (std::size_t i = 0; i < rows; ++i)
     for (std::size_t j = 0; j < cols; ++j) ideal_columns[j] += out.cell_current_ideal(i, j);
-  out.v_col = Matrix(rows, cols, crossbar_.line_voltages(netlists::NodeKind::column, voltages));
-  out.v_row = Matrix(rows, cols, crossbar_.line_voltages(netlists::NodeKind::row, voltages));
 }
 
 std::string distinct_methods(std::span<const solver::SolveStats> stats) {
