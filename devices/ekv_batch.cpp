@@ -61,6 +61,13 @@ HWY_INLINE V log1p_small(D d, V e) {
   return hn::Mul(e, sum);
 }
 
+// The integer v from v + shifter, v an integer and shifter 2^52 or 1.5 * 2^52 (so that the sum
+// holds v in its low mantissa bits): the two bit patterns' difference.
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> shifted_integer(D d, V v_plus_shifter, V shifter) {
+  const hn::RebindToSigned<D> di;
+  return hn::Sub(hn::BitCast(di, v_plus_shifter), hn::BitCast(di, shifter));
+}
+
 // log1p(e) for 0 <= e <= 1 in every lane, without Log1p's two divisions: with k = round(8 e)
 // (at most 7), 1 + e = c_k (1 + r), c_k = 1 + k/8, r = (e - k/8) / c_k, |r| <= 1/15, and
 //   log1p(e) = log(c_k) + log1p(r),   log1p(r) = r (1 - r/2 + r^2/3 - ... + r^12/13),
@@ -68,31 +75,30 @@ HWY_INLINE V log1p_small(D d, V e) {
 // of 2, or k = 0), r within an ulp; log(c_k) and 1/c_k (correctly rounded) are tables of 8,
 // looked up lanewise: one vector of 8 lanes (AVX-512). Narrower vectors take Log1p (on AVX2, two
 // tables of 4 and a select measured no faster).
-alignas(64) constexpr double k_log_c[8] = {0.0,
-                                           0.11778303565638346,
-                                           0.22314355131420976,
-                                           0.3184537311185346,
-                                           0.4054651081081644,
-                                           0.4855078157817008,
-                                           0.5596157879354227,
-                                           0.6286086594223741};
-alignas(64) constexpr double k_inv_c[8] = {1.0,
-                                           0.8888888888888888,
-                                           0.8,
-                                           0.7272727272727273,
-                                           0.6666666666666666,
-                                           0.6153846153846154,
-                                           0.5714285714285714,
-                                           0.5333333333333333};
 HWY_INLINE V log1p_unit(D d, V e) {
   if constexpr (hn::MaxLanes(D()) == 8) {
-    const hn::RebindToSigned<D> di;
+    alignas(64) static constexpr double k_log_c[8] = {0.0,
+                                                      0.11778303565638346,
+                                                      0.22314355131420976,
+                                                      0.3184537311185346,
+                                                      0.4054651081081644,
+                                                      0.4855078157817008,
+                                                      0.5596157879354227,
+                                                      0.6286086594223741};
+    alignas(64) static constexpr double k_inv_c[8] = {1.0,
+                                                      0.8888888888888888,
+                                                      0.8,
+                                                      0.7272727272727273,
+                                                      0.6666666666666666,
+                                                      0.6153846153846154,
+                                                      0.5714285714285714,
+                                                      0.5333333333333333};
     const V k = hn::Min(hn::Floor(hn::MulAdd(e, hn::Set(d, 8.0), hn::Set(d, 0.5))), hn::Set(d, 7.0));
     // k as an integer: 2^52 + k holds k in its low bits (cheaper than a conversion). A NaN e gives
     // k = 7, an index in the table (AVX-512's min returns its second operand where the first is
     // NaN); interpolation() makes that lane's outputs NaN.
     const V shifter = hn::Set(d, 0x1p52);
-    const auto index = hn::IndicesFromVec(d, hn::Sub(hn::BitCast(di, hn::Add(k, shifter)), hn::BitCast(di, shifter)));
+    const auto index = hn::IndicesFromVec(d, shifted_integer(d, hn::Add(k, shifter), shifter));
     auto table = [&](const double* values) { return hn::TableLookupLanes(hn::Load(d, values), index); };
     const V r = hn::Mul(hn::NegMulAdd(k, hn::Set(d, 0.125), e), table(k_inv_c));
     V sum = hn::Set(d, 1.0 / 13);
@@ -137,7 +143,7 @@ HWY_INLINE V exp_nonpositive(D d, V x) {
     const V n = hn::Sub(kk, shifter);
     V r = hn::MulAdd(n, hn::Set(d, -0.08664339756999316), x);  // ln 2 / 8 in two parts
     r = hn::MulAdd(n, hn::Set(d, -2.8988085173078744e-18), r);
-    const auto n_bits = hn::Sub(hn::BitCast(di, kk), hn::BitCast(di, shifter));
+    const auto n_bits = shifted_integer(d, kk, shifter);
     const auto j = hn::IndicesFromVec(d, hn::And(n_bits, hn::Set(di, 7)));
     const V eighths = hn::TableLookupLanes(hn::Load(d, k_pow2_eighths), j);
     const V scale = hn::BitCast(d, hn::Add(hn::BitCast(di, eighths), hn::ShiftLeft<52>(hn::ShiftRight<3>(n_bits))));
@@ -155,7 +161,7 @@ HWY_INLINE V exp_nonpositive(D d, V x) {
   V r = hn::MulAdd(n, hn::Set(d, -0.6931471805596629565116018), x);  // ln 2 in two parts, as Exp
   r = hn::MulAdd(n, hn::Set(d, -0.28235290563031577122588448175e-12), r);
   const V expm1 = hn::impl::ExpImpl<double>().ExpPoly(d, r);
-  const auto n_bits = hn::Sub(hn::BitCast(di, k), hn::BitCast(di, shifter));  // n, exactly
+  const auto n_bits = shifted_integer(d, k, shifter);  // n, exactly
   const V scale = hn::BitCast(d, hn::ShiftLeft<52>(hn::Add(n_bits, hn::Set(di, 1023))));
   return hn::IfThenZeroElse(hn::Lt(x, hn::Set(d, -708.0)), hn::MulAdd(scale, expm1, scale));
 }

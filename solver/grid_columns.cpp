@@ -114,7 +114,7 @@ GridNewton::State::RunResult GridNewton::State::solve_block_vector(CellWork& w, 
 // Without jacobian: f, scale and b alone, as assemble.
 bool GridNewton::State::assemble_block(CellWork& w, const Block& b, bool jacobian) {
   const bool holds = assemble_range(w, b, b.base, end(b), jacobian) == 0;
-  if (jacobian) w.wires = wires_of(w, b);  // every row's written, or in place already
+  if (jacobian) w.wires = wires_of(b);  // every row's written, or in place already
   return holds;
 }
 

@@ -85,7 +85,7 @@ struct CellWork {
   /// grid. The block shape and wire they were last written for, so that evaluations of a block of
   /// that shape leave them (GridNewton::State::wires_in_place).
   struct Wires {
-    std::size_t n = 0, width = 0, rows = 0;
+    std::size_t width = 0, rows = 0;  // own_flat holds 3 width rows values
     double g_col = 0;
     bool operator==(const Wires&) const = default;
   } wires;
@@ -160,8 +160,8 @@ struct GridNewton::State {
                          bool wires = true);
   template <bool Jacobian, bool Wires>
   double stamp_col_wires_as(CellWork& w, std::size_t k0, std::size_t k1, const Block& b);
-  /// CellWork::wires of block b in w (a column block's).
-  CellWork::Wires wires_of(const CellWork& w, const Block& b) const { return {w.n, b.width(), std::size_t(g.rows), g.g_col}; }
+  /// CellWork::wires for column block b.
+  CellWork::Wires wires_of(const Block& b) const { return {b.width(), std::size_t(g.rows), g.g_col}; }
   void order_cells();
   double tolerance(double scale) const { return options.kcl_tolerance(scale); }
   /// Whether the Jacobian is the same at every v (JacobianReuse).
@@ -225,7 +225,7 @@ struct GridNewton::State {
   bool assemble_block(CellWork& w, const Block& b, bool jacobian = true);
   double assemble_range(CellWork& w, const Block& b, std::size_t k0, std::size_t k1, bool jacobian);
   /// Whether w's line matrix holds block b's wires already (CellWork::wires).
-  bool wires_in_place(const CellWork& w, const Block& b) const { return w.wires == wires_of(w, b); }
+  bool wires_in_place(const CellWork& w, const Block& b) const { return w.wires == wires_of(b); }
   /// applied: where given, the step may move the block's voltages (v += d) as it forms, and
   /// then sets *applied.
   bool step_block(CellWork& w, const Block& b, double& largest, bool factor = true, bool* applied = nullptr);
